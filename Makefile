@@ -1,0 +1,61 @@
+# Developer commands for farmtrace. CI (.ci/run) calls these same targets.
+# `make help` lists them.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.farmtrace-installed
+RUST_SOURCES := Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
+
+.DEFAULT_GOAL := help
+.PHONY: help install build test test-python test-rust lint fmt bench bench-core demo ci clean
+
+help: ## List the developer commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml $(RUST_SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## Create .venv, build rust_core (release) and install farmtrace with its dev tools
+
+build: ## Rebuild the Rust extension into .venv (after editing rust_core/)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+test: install test-rust test-python ## Set up and run every test (cargo test, pytest)
+
+test-rust: ## Pure-Rust tests (no Python needed)
+	cargo test --workspace --quiet
+
+test-python: install ## pytest: unit tests and integration tests against real services
+	$(BIN)/python -m pytest
+
+lint: install ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest rust_core
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --features python -- -D warnings
+
+fmt: install ## Format Python and Rust sources in place
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	cargo fmt --all
+
+bench: bench-core ## Run the benchmarks
+
+bench-core: install ## farmtrace bench core (Merkle build, SHA-256 ceiling, Ed25519 bulk check)
+	$(BIN)/farmtrace bench core
+
+demo: install ## Set up and run the main job
+	$(BIN)/farmtrace bench core --entries 200000
+
+ci: lint test ## What CI runs after installing system packages
+
+clean: ## Remove build outputs and the virtualenv
+	rm -rf $(VENV) target .pytest_cache .mypy_cache .ruff_cache

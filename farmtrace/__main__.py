@@ -1,0 +1,5 @@
+import sys
+
+from farmtrace.cli import main
+
+sys.exit(main())

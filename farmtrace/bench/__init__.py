@@ -1,0 +1,1 @@
+"""Benchmark commands: ``farmtrace bench core`` and later ``ingest`` and ``api``."""

@@ -1,0 +1,40 @@
+"""The ``farmtrace`` command.
+
+Each component contributes its subcommands through a ``register(subparsers)`` function in a
+module listed in ``_COMMAND_MODULES``; each registered parser sets ``func`` to a callable taking
+the parsed namespace and returning the process exit code. Modules are imported when the command
+line is parsed, so a missing optional component fails loudly rather than vanishing from ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+_COMMAND_MODULES = (
+    "farmtrace.bench.command",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="farmtrace",
+        description="Checkable farm data: signed readings, Merkle batches, signed checkpoints.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

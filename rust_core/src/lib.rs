@@ -1,0 +1,3 @@
+#![forbid(unsafe_code)]
+#[cfg(feature = "python")]
+mod python;
