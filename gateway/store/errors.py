@@ -1,0 +1,55 @@
+"""Errors of the storage layer (``gateway.store``).
+
+::
+
+    StoreError(Exception)           anything the ledger cannot do; the message says what and why
+    ├── DatabaseError               the database cannot be opened, migrated or written
+    ├── ChainMismatchError          the stored chain does not match its last signed checkpoint
+    ├── InconsistentCheckpointError a new checkpoint would not be consistent with the last one
+    ├── KeyFileError                the checkpoint key in the state directory is unusable
+    ├── DeviceRegistryError         a device registration or revocation that cannot be done
+    └── NotFoundError               an entry, block or checkpoint that is not stored
+
+The ingest treats ``DatabaseError`` as transient (stop acknowledging, retry later) and every other
+``StoreError`` as fatal for the process.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChainMismatchError",
+    "DatabaseError",
+    "DeviceRegistryError",
+    "InconsistentCheckpointError",
+    "KeyFileError",
+    "NotFoundError",
+    "StoreError",
+]
+
+
+class StoreError(Exception):
+    """Base of every error raised by ``gateway.store``."""
+
+
+class DatabaseError(StoreError):
+    """The database could not be opened, migrated, read or written (often transient)."""
+
+
+class ChainMismatchError(StoreError):
+    """The chain in the database does not match the last checkpoint the gateway signed."""
+
+
+class InconsistentCheckpointError(StoreError):
+    """Signing the next checkpoint would contradict the previous one; nothing was signed."""
+
+
+class KeyFileError(StoreError):
+    """The gateway's checkpoint key file is missing, malformed or has unsafe permissions."""
+
+
+class DeviceRegistryError(StoreError):
+    """A device cannot be registered or revoked as asked (unknown device, conflicting key)."""
+
+
+class NotFoundError(StoreError):
+    """The requested entry, block or checkpoint is not stored."""
