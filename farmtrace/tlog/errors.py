@@ -8,9 +8,19 @@ Every error this package raises on bad input derives from :class:`TlogError`, it
         ├── InvalidHashLength          a hash that is not exactly 32 bytes
         ├── IndexOutOfRange            a leaf index outside the tree (or negative)
         └── InvalidTreeSize            a tree size that is negative, too large, or beyond the tree
+    ├── NoteError                      C2SP signed notes and keys (farmtrace.tlog.note)
+    │   ├── MalformedNote              a note that breaks the signed-note format
+    │   ├── InvalidKey                 a verifier or signer key that is malformed or inconsistent
+    │   ├── InvalidNoteSignature       a known key's signature on the note does not verify
+    │   └── UnverifiedNote             no signature on the note is from a known key
+    ├── MalformedCheckpoint            a tlog-checkpoint body that breaks the format
+    └── ProofError                     C2SP tlog-proof files (farmtrace.tlog.proof)
+        ├── MalformedProof             a proof file that breaks the format
+        └── ProofMismatch              a well-formed proof that does not prove the entry
 
-A proof that merely fails to check is not an error: the ``verify_*`` functions return ``False``
-for it. Errors are for arguments the caller itself got wrong (a root that is not a SHA-256
+A Merkle proof that merely fails to check is not an error: the ``verify_*`` functions of
+:mod:`farmtrace.tlog.merkle` return ``False`` for it. Notes, checkpoints and tlog-proof files
+are different: opening one either returns the verified object or raises, naming what failed. Errors are for arguments the caller itself got wrong (a root that is not a SHA-256
 digest, an index beyond the tree it built, a wrong type).
 
 Further modules of this package (signed notes, checkpoints, proof files) add their own
@@ -22,9 +32,18 @@ from __future__ import annotations
 __all__ = [
     "IndexOutOfRange",
     "InvalidHashLength",
+    "InvalidKey",
+    "InvalidNoteSignature",
     "InvalidTreeSize",
+    "MalformedCheckpoint",
+    "MalformedNote",
+    "MalformedProof",
     "MerkleError",
+    "NoteError",
+    "ProofError",
+    "ProofMismatch",
     "TlogError",
+    "UnverifiedNote",
 ]
 
 
@@ -46,3 +65,39 @@ class IndexOutOfRange(MerkleError):
 
 class InvalidTreeSize(MerkleError):
     """A tree size is negative, exceeds 2**64 - 1, or exceeds the size of the tree at hand."""
+
+
+class NoteError(TlogError):
+    """A signed note or note key that cannot be used."""
+
+
+class MalformedNote(NoteError):
+    """A note that breaks the C2SP signed-note format (the message says where)."""
+
+
+class InvalidKey(NoteError):
+    """A verifier or signer key string or key that is malformed, or whose key ID does not match."""
+
+
+class InvalidNoteSignature(NoteError):
+    """A signature from a known key (name and key ID match) does not verify: reject the note."""
+
+
+class UnverifiedNote(NoteError):
+    """The note carries no signature from any known key."""
+
+
+class MalformedCheckpoint(TlogError):
+    """A tlog-checkpoint body that breaks the format, or is for an unexpected origin."""
+
+
+class ProofError(TlogError):
+    """A C2SP tlog-proof that cannot be used."""
+
+
+class MalformedProof(ProofError):
+    """A tlog-proof file that breaks the format (the message names the line)."""
+
+
+class ProofMismatch(ProofError):
+    """A well-formed tlog-proof whose inclusion proof does not lead to the checkpoint's root."""
