@@ -14,17 +14,21 @@ Hashing (RFC 9162 §2.1.1)::
 Proofs are lists of 32-byte hashes, the leaf's sibling (the lowest level) first, exactly as
 RFC 9162 §2.1.3.1 (``PATH``) and §2.1.4.1 (``PROOF``/``SUBPROOF``) produce them.
 
-Verification returns ``True`` or ``False``: a proof that does not check, whatever the reason
-(wrong length, an element that is not 32 bytes, ``index >= size``, ``size1 > size2``...), gives
-``False``. An exception from :mod:`farmtrace.tlog.errors` means the *caller's own* arguments were
-unusable: a leaf hash or root that is not 32 bytes, a negative size, a wrong type.
+Verification judges untrusted input, so it answers ``True`` or ``False`` and never raises for a
+value: a proof that does not check, whatever the reason (wrong length, a hash that is not 32
+bytes, ``index >= size``, a negative or too large size, ``size1 > size2``...), gives ``False``.
+It raises only :class:`TypeError`, for an argument of the wrong type. Building trees and proofs
+is different: a bad argument there is the caller's bug and raises an error from
+:mod:`farmtrace.tlog.errors`. ``rust_core`` follows the same contract; the tests hold both to it.
 
-Two rules beyond the RFC text, shared with ``rust_core`` and the transparency-dev test vectors:
+Rules beyond the RFC text, shared with ``rust_core`` and the transparency-dev test vectors:
 
 * A consistency proof *from* an empty tree (``size1 == 0``) is rejected, even ``0 -> 0``:
   every tree is trivially an extension of the empty tree, so such a "proof" proves nothing and
   a caller that asks for one has a bug. :meth:`MerkleTree.consistency_proof` raises for it.
-* Between equal sizes the proof must be empty and the two roots equal.
+* Between equal sizes the proof must be empty and the two roots byte-for-byte equal; as in
+  transparency-dev's verifier, nothing else is asked of the roots then (one vector checks this
+  with 12-byte placeholder roots).
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ _NODE_PREFIX = b"\x01"
 
 def leaf_hash(entry: bytes) -> bytes:
     """Return the RFC 9162 hash of one log entry: SHA-256(0x00 || entry)."""
+    if not isinstance(entry, bytes | bytearray | memoryview):
+        raise TypeError(f"entry must be bytes, not {type(entry).__name__}")
     return hashlib.sha256(_LEAF_PREFIX + entry).digest()
 
 
@@ -116,16 +122,24 @@ class MerkleTree:
         """Build a tree from leaf hashes; same as :meth:`from_leaf_hashes`."""
         leaves = tuple(leaf_hashes)
         for i, h in enumerate(leaves):
-            _require_hash(f"leaf hash {i}", h)
+            _require_hash(f"leaf hash [{i}]", h)
         self._leaves: tuple[bytes, ...] = tuple(bytes(h) for h in leaves)
         self._root: bytes | None = None
 
     @classmethod
     def from_entries(cls, entries: Iterable[bytes]) -> MerkleTree:
         """Build the tree whose leaves are the RFC 9162 leaf hashes of ``entries``, in order."""
+        items = entries if isinstance(entries, Sequence) else tuple(entries)
+        try:
+            leaves = tuple(map(leaf_hash, items))
+        except TypeError:
+            for i, e in enumerate(items):
+                if not isinstance(e, bytes | bytearray | memoryview):
+                    raise TypeError(f"entries[{i}] must be bytes, not {type(e).__name__}") from None
+            raise
         tree = cls.__new__(cls)
         # These hashes come from leaf_hash itself, so they skip __init__'s length checks.
-        tree._leaves = tuple(leaf_hash(e) for e in entries)
+        tree._leaves = leaves
         tree._root = None
         return tree
 
@@ -176,7 +190,10 @@ class MerkleTree:
         """
         self._require_size_within("old_size", old_size)
         if old_size == 0:
-            raise InvalidTreeSize("old_size must be at least 1: no consistency proof from size 0")
+            raise InvalidTreeSize(
+                f"tree size 0 is invalid for a tree of size {self.size}: "
+                "a consistency proof needs an old size of at least 1"
+            )
         if old_size == self.size:
             return []
         return _subproof(self._leaves, old_size, 0, self.size, old_root_known=True)
@@ -184,12 +201,17 @@ class MerkleTree:
     def _require_index(self, index: int) -> None:
         _require_int("index", index)
         if not 0 <= index < self.size:
-            raise IndexOutOfRange(f"index {index} is outside a tree of size {self.size}")
+            raise IndexOutOfRange(
+                f"leaf index {index} is out of range for a tree of size {self.size}"
+            )
 
     def _require_size_within(self, name: str, size: int) -> None:
         _require_int(name, size)
         if not 0 <= size <= self.size:
-            raise InvalidTreeSize(f"{name} {size} is outside 0..{self.size} (the tree's size)")
+            raise InvalidTreeSize(
+                f"tree size {size} is invalid for a tree of size {self.size}: "
+                f"{name} must be in 0 .. {self.size}"
+            )
 
 
 def _path(leaves: Sequence[bytes], index: int, start: int, end: int) -> list[bytes]:
@@ -227,30 +249,30 @@ def _subproof(
 
 
 def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes, index: int, size: int, proof: Iterable[bytes], root: bytes
 ) -> bool:
     """Whether ``proof`` shows the leaf ``leaf_hash`` at ``index`` in the tree ``(size, root)``.
 
-    Follows RFC 9162 §2.1.3.2 step by step. Returns ``False`` for any proof that does not check,
-    including ``index >= size`` and proof elements that are not 32 bytes. Raises
-    :class:`InvalidHashLength` if ``leaf_hash`` or ``root`` is not 32 bytes,
-    :class:`IndexOutOfRange` / :class:`InvalidTreeSize` if ``index`` / ``size`` is not an
-    unsigned 64-bit integer, and :class:`TypeError` for arguments of the wrong type.
+    Follows RFC 9162 §2.1.3.2 step by step. Returns ``False`` for anything that does not check:
+    ``index >= size``, an index or size outside 0 .. 2**64 - 1, a proof of the wrong length, a
+    leaf hash, root or proof element that is not 32 bytes. Raises only :class:`TypeError`, for
+    arguments of the wrong type.
     """
-    _require_hash("leaf_hash", leaf_hash)
-    _require_hash("root", root)
-    _require_uint64("index", index, IndexOutOfRange)
-    _require_uint64("size", size, InvalidTreeSize)
-    if not _all_hashes(proof):
+    _require_bytes("leaf_hash", leaf_hash)
+    _require_bytes("root", root)
+    _require_int("index", index)
+    _require_int("size", size)
+    hashes, hashes_ok = _proof_hashes(proof)
+    if not (hashes_ok and len(leaf_hash) == HASH_SIZE and len(root) == HASH_SIZE):
         return False
-    # Step 1.
-    if index >= size:
+    # Step 1 (and sizes must be unsigned 64-bit integers, as on the wire).
+    if not 0 <= index < size <= MAX_TREE_SIZE:
         return False
     # Steps 2 and 3: fn walks the leaf's position up the tree, sn the last leaf's.
     fn, sn = index, size - 1
     r = leaf_hash
     # Step 4.
-    for p in proof:
+    for p in hashes:
         if sn == 0:
             return False  # the proof is longer than the path to the root
         if fn & 1 or fn == sn:
@@ -268,31 +290,28 @@ def verify_inclusion(
 
 
 def verify_consistency(
-    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
+    size1: int, size2: int, proof: Iterable[bytes], root1: bytes, root2: bytes
 ) -> bool:
     """Whether ``proof`` shows the tree ``(size2, root2)`` extends the tree ``(size1, root1)``.
 
     Follows RFC 9162 §2.1.4.2 step by step, after the cases the RFC leaves to the caller:
-    ``size1 > size2`` and ``size1 == 0`` are rejected, and equal sizes need an empty proof and
-    equal roots. Returns ``False`` for any proof that does not check. Raises
-    :class:`InvalidHashLength` if ``root1`` or ``root2`` is not 32 bytes,
-    :class:`InvalidTreeSize` if a size is not an unsigned 64-bit integer, and
-    :class:`TypeError` for arguments of the wrong type.
+    ``size1 > size2`` and ``size1 == 0`` give ``False``; equal sizes need an empty proof and
+    equal roots. Returns ``False`` for anything that does not check (see
+    :func:`verify_inclusion`). Raises only :class:`TypeError`, for arguments of the wrong type.
     """
-    _require_hash("root1", root1)
-    _require_hash("root2", root2)
-    _require_uint64("size1", size1, InvalidTreeSize)
-    _require_uint64("size2", size2, InvalidTreeSize)
-    if not _all_hashes(proof):
-        return False
-    if size1 == 0 or size1 > size2:
+    _require_bytes("root1", root1)
+    _require_bytes("root2", root2)
+    _require_int("size1", size1)
+    _require_int("size2", size2)
+    hashes, hashes_ok = _proof_hashes(proof)
+    if not 0 < size1 <= size2 <= MAX_TREE_SIZE:
         return False
     if size1 == size2:
-        return not proof and root1 == root2
+        return not hashes and root1 == root2
     # Step 1.
-    if not proof:
+    if not (hashes and hashes_ok and len(root1) == HASH_SIZE and len(root2) == HASH_SIZE):
         return False
-    path = list(proof)
+    path = hashes
     # Step 2: when size1 is a power of two the old root is a node of the new tree, so the
     # proof leaves it out and the verifier supplies it.
     if size1 & (size1 - 1) == 0:
@@ -328,33 +347,35 @@ def verify_consistency(
 # --------------------------------------------------------------------------------------------
 
 
-def _require_hash(name: str, value: bytes) -> None:
+def _require_bytes(name: str, value: bytes) -> None:
     if not isinstance(value, bytes | bytearray):
         raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+
+
+def _require_hash(name: str, value: bytes) -> None:
+    _require_bytes(name, value)
     if len(value) != HASH_SIZE:
         raise InvalidHashLength(f"{name} must be {HASH_SIZE} bytes, got {len(value)}")
 
 
 def _require_int(name: str, value: int) -> None:
-    # bool is an int subclass, but True as a leaf index is a bug, not a request for leaf 1.
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
 
 
-def _require_uint64(name: str, value: int, error: type[ValueError]) -> None:
-    _require_int(name, value)
-    if not 0 <= value <= MAX_TREE_SIZE:
-        raise error(f"{name} {value} is not an unsigned 64-bit integer")
+def _proof_hashes(proof: Iterable[bytes]) -> tuple[list[bytes], bool]:
+    """The proof as a list, and whether every element is 32 bytes.
 
-
-def _all_hashes(proof: Sequence[bytes]) -> bool:
-    """Whether every proof element is 32 bytes; raises :class:`TypeError` for non-bytes."""
+    Raises :class:`TypeError` for a proof that is not an iterable of ``bytes``.
+    """
     if isinstance(proof, bytes | bytearray | str):
         # A flat byte string is a classic mistake for a list of hashes; never iterate it.
-        raise TypeError("proof must be a sequence of hashes, not a single byte string")
-    ok = True
-    for i, p in enumerate(proof):
+        raise TypeError(f"proof must be a sequence of bytes, not {type(proof).__name__}")
+    try:
+        hashes = list(proof)
+    except TypeError:
+        raise TypeError(f"proof must be a sequence of bytes, not {type(proof).__name__}") from None
+    for i, p in enumerate(hashes):
         if not isinstance(p, bytes | bytearray):
-            raise TypeError(f"proof element {i} must be bytes, not {type(p).__name__}")
-        ok = ok and len(p) == HASH_SIZE
-    return ok
+            raise TypeError(f"proof[{i}] must be bytes, not {type(p).__name__}")
+    return hashes, all(len(p) == HASH_SIZE for p in hashes)
