@@ -4,10 +4,10 @@ Every error this package raises on bad input derives from :class:`TlogError`, it
 :class:`ValueError`, so a caller can catch the whole layer with one ``except`` clause::
 
     TlogError(ValueError)              anything wrong with data handed to farmtrace.tlog
-    └── MerkleError                    RFC 9162 Merkle tree hashing and proofs
-        ├── InvalidHashLength          a hash that is not exactly 32 bytes
-        ├── IndexOutOfRange            a leaf index outside the tree (or negative)
-        └── InvalidTreeSize            a tree size that is negative, too large, or beyond the tree
+    ├── MerkleError                    building RFC 9162 trees and proofs (farmtrace.tlog.merkle)
+    │   ├── InvalidHashLength          a hash that is not exactly 32 bytes
+    │   ├── IndexOutOfRange            a leaf index outside the tree (or negative)
+    │   └── InvalidTreeSize            a tree size that is negative or beyond the tree
     ├── NoteError                      C2SP signed notes and keys (farmtrace.tlog.note)
     │   ├── MalformedNote              a note that breaks the signed-note format
     │   ├── InvalidKey                 a verifier or signer key that is malformed or inconsistent
@@ -18,10 +18,12 @@ Every error this package raises on bad input derives from :class:`TlogError`, it
         ├── MalformedProof             a proof file that breaks the format
         └── ProofMismatch              a well-formed proof that does not prove the entry
 
-A Merkle proof that merely fails to check is not an error: the ``verify_*`` functions of
-:mod:`farmtrace.tlog.merkle` return ``False`` for it. Notes, checkpoints and tlog-proof files
-are different: opening one either returns the verified object or raises, naming what failed. Errors are for arguments the caller itself got wrong (a root that is not a SHA-256
-digest, an index beyond the tree it built, a wrong type).
+A Merkle proof that does not check is not an error: the ``verify_*`` functions of
+:mod:`farmtrace.tlog.merkle` judge untrusted input and return ``False`` for it, whatever is wrong
+with it (they raise only ``TypeError``, for a wrong type). ``MerkleError`` is for the caller's own
+mistakes when building trees and proofs: a leaf hash that is not 32 bytes, an index beyond the
+tree. Notes, checkpoints and tlog-proof files are different: opening one either returns the
+verified object or raises, naming what failed.
 
 Further modules of this package (signed notes, checkpoints, proof files) add their own
 subclasses of :class:`TlogError` here, so that this file stays the one map of the layer's errors.
@@ -64,7 +66,8 @@ class IndexOutOfRange(MerkleError):
 
 
 class InvalidTreeSize(MerkleError):
-    """A tree size is negative, exceeds 2**64 - 1, or exceeds the size of the tree at hand."""
+    """A tree size is negative or exceeds the size of the tree at hand (or is 0 where a
+    consistency proof needs an old size of at least 1)."""
 
 
 class NoteError(TlogError):
