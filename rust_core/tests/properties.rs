@@ -11,17 +11,28 @@ use sha2::{Digest, Sha256};
 fn reference_root(entries: &[Vec<u8>]) -> Hash {
     match entries.len() {
         0 => Sha256::digest(b"").into(),
-        1 => Sha256::new().chain_update([0u8]).chain_update(&entries[0]).finalize().into(),
+        1 => Sha256::new()
+            .chain_update([0u8])
+            .chain_update(&entries[0])
+            .finalize()
+            .into(),
         n => {
             let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
             let (l, r) = (reference_root(&entries[..k]), reference_root(&entries[k..]));
-            Sha256::new().chain_update([1u8]).chain_update(l).chain_update(r).finalize().into()
+            Sha256::new()
+                .chain_update([1u8])
+                .chain_update(l)
+                .chain_update(r)
+                .finalize()
+                .into()
         }
     }
 }
 
 fn entries(size: usize, salt: u64) -> Vec<Vec<u8>> {
-    (0..size as u64).map(|i| [salt.to_le_bytes(), i.to_le_bytes()].concat()).collect()
+    (0..size as u64)
+        .map(|i| [salt.to_le_bytes(), i.to_le_bytes()].concat())
+        .collect()
 }
 
 fn tree_size() -> impl Strategy<Value = usize> {
@@ -38,7 +49,9 @@ fn sample(n: u64, limit: u64, seed: u64) -> Vec<u64> {
         return (0..n).collect();
     }
     let step = n / limit;
-    let mut picks: Vec<u64> = (0..limit).map(|k| (k * step + seed % step.max(1)) % n).collect();
+    let mut picks: Vec<u64> = (0..limit)
+        .map(|k| (k * step + seed % step.max(1)) % n)
+        .collect();
     picks.extend([0, n - 1]);
     picks
 }

@@ -32,8 +32,12 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn b64(value: &Value, field: &str) -> Vec<u8> {
-    let text = value[field].as_str().unwrap_or_else(|| panic!("{field} is not a string"));
-    STANDARD.decode(text).unwrap_or_else(|e| panic!("{field} is not base64: {e}"))
+    let text = value[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string"));
+    STANDARD
+        .decode(text)
+        .unwrap_or_else(|e| panic!("{field} is not base64: {e}"))
 }
 
 fn proof(value: &Value) -> Vec<Vec<u8>> {
@@ -41,14 +45,20 @@ fn proof(value: &Value) -> Vec<Vec<u8>> {
         Value::Null => Vec::new(),
         Value::Array(items) => items
             .iter()
-            .map(|h| STANDARD.decode(h.as_str().expect("proof item is a string")).expect("base64"))
+            .map(|h| {
+                STANDARD
+                    .decode(h.as_str().expect("proof item is a string"))
+                    .expect("base64")
+            })
             .collect(),
         other => panic!("proof is neither null nor a list: {other}"),
     }
 }
 
 fn int(value: &Value, field: &str) -> u64 {
-    value[field].as_u64().unwrap_or_else(|| panic!("{field} is not an unsigned integer"))
+    value[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} is not an unsigned integer"))
 }
 
 /// Runs every vector of one kind; returns (happy paths, rejections) checked.
@@ -64,7 +74,10 @@ fn run(kind: &str, check: impl Fn(&Value) -> bool) -> (usize, usize) {
         let want_err = value["wantErr"].as_bool().expect("wantErr is a bool");
         let verified = check(&value);
         if verified == want_err {
-            failures.push(format!("{} (wantErr {want_err}, verified {verified})", file.display()));
+            failures.push(format!(
+                "{} (wantErr {want_err}, verified {verified})",
+                file.display()
+            ));
         }
         if want_err {
             rejected += 1;
@@ -72,7 +85,11 @@ fn run(kind: &str, check: impl Fn(&Value) -> bool) -> (usize, usize) {
             happy += 1;
         }
     }
-    assert!(failures.is_empty(), "vectors with the wrong verdict:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "vectors with the wrong verdict:\n{}",
+        failures.join("\n")
+    );
     (happy, rejected)
 }
 
@@ -83,7 +100,10 @@ fn every_inclusion_vector() {
         let (leaf, root) = (b64(v, "leafHash"), b64(v, "root"));
         verify_inclusion(&leaf, int(v, "leafIdx"), int(v, "treeSize"), &p, &root).is_ok()
     });
-    assert!(happy >= 6 && rejected >= 90, "only {happy} happy paths and {rejected} rejections");
+    assert!(
+        happy >= 6 && rejected >= 90,
+        "only {happy} happy paths and {rejected} rejections"
+    );
 }
 
 #[test]
@@ -93,5 +113,8 @@ fn every_consistency_vector() {
         let (root1, root2) = (b64(v, "root1"), b64(v, "root2"));
         verify_consistency(int(v, "size1"), int(v, "size2"), &p, &root1, &root2).is_ok()
     });
-    assert!(happy >= 6 && rejected >= 90, "only {happy} happy paths and {rejected} rejections");
+    assert!(
+        happy >= 6 && rejected >= 90,
+        "only {happy} happy paths and {rejected} rejections"
+    );
 }
