@@ -8,6 +8,7 @@
     ├── InconsistentCheckpointError a new checkpoint would not be consistent with the last one
     ├── KeyFileError                the checkpoint key in the state directory is unusable
     ├── DeviceRegistryError         a device registration or revocation that cannot be done
+    ├── InvalidEntryError           an entry handed to the ledger that it must not store
     └── NotFoundError               an entry, block or checkpoint that is not stored
 
 The ingest treats ``DatabaseError`` as transient (stop acknowledging, retry later) and every other
@@ -21,6 +22,7 @@ __all__ = [
     "DatabaseError",
     "DeviceRegistryError",
     "InconsistentCheckpointError",
+    "InvalidEntryError",
     "KeyFileError",
     "NotFoundError",
     "StoreError",
@@ -49,6 +51,10 @@ class KeyFileError(StoreError):
 
 class DeviceRegistryError(StoreError):
     """A device cannot be registered or revoked as asked (unknown device, conflicting key)."""
+
+
+class InvalidEntryError(StoreError):
+    """The caller handed the ledger an entry it must not store (wrong type, prefix or range)."""
 
 
 class NotFoundError(StoreError):

@@ -1,0 +1,148 @@
+"""The gateway's checkpoint key, kept in its state directory.
+
+The key is an Ed25519 C2SP note key named after the gateway's origin, stored in
+``<state>/checkpoint.key`` as one line in the signer-key format of Go's
+``golang.org/x/mod/sumdb/note`` (``PRIVATE+KEY+<name>+<key ID>+<base64(0x01 || seed)>``), so
+standard tooling can use it. The file is created on first use with mode 0600 (the directory
+with 0700), written in full and synced before it is renamed into place; a key file readable by
+group or others is refused rather than used.
+
+Older verifier keys (after a rotation) are listed, one per line, in
+``<state>/checkpoint-retired.vkeys``; checkpoints signed with them stay verifiable.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from farmtrace.tlog.errors import NoteError
+from farmtrace.tlog.note import Signer, Verifier
+from gateway.store.errors import KeyFileError
+
+__all__ = [
+    "KEY_FILE",
+    "RETIRED_KEYS_FILE",
+    "load_or_create_signer",
+    "load_signer",
+    "retired_verifiers",
+    "trusted_verifiers",
+    "write_private_file",
+]
+
+KEY_FILE = "checkpoint.key"
+RETIRED_KEYS_FILE = "checkpoint-retired.vkeys"
+
+
+def load_signer(state_dir: Path) -> Signer:
+    """Load the checkpoint key from ``state_dir``; raise :class:`KeyFileError` if unusable."""
+    path = Path(state_dir) / KEY_FILE
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise KeyFileError(f"no checkpoint key at {path}") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read checkpoint key {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise KeyFileError(f"checkpoint key {path} is not a regular file")
+    if mode & 0o077:
+        raise KeyFileError(
+            f"checkpoint key {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
+            "run: chmod 600 " + str(path)
+        )
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"cannot read checkpoint key {path}: {exc}") from None
+    try:
+        return Signer.from_skey(text.strip())
+    except NoteError as exc:
+        raise KeyFileError(f"checkpoint key {path} is malformed: {exc}") from None
+
+
+def load_or_create_signer(state_dir: Path, origin: str) -> Signer:
+    """The checkpoint key named ``origin`` in ``state_dir``, created on first use.
+
+    Raises :class:`KeyFileError` if the stored key is unusable or named for another origin.
+    """
+    state = Path(state_dir)
+    if not (state / KEY_FILE).exists():
+        signer = Signer.generate(origin)
+        _ensure_private_dir(state)
+        try:
+            write_private_file(state / KEY_FILE, signer.skey + "\n", exclusive=True)
+        except KeyFileError:
+            if not (state / KEY_FILE).exists():
+                raise
+            # Another process created the key first: use that one.
+    signer = load_signer(state)
+    if signer.name != origin:
+        raise KeyFileError(
+            f"checkpoint key in {state} is named {signer.name!r}, not the origin {origin!r}: "
+            "each gateway origin needs its own state directory"
+        )
+    return signer
+
+
+def retired_verifiers(state_dir: Path) -> list[Verifier]:
+    """The verifier keys listed in ``<state>/checkpoint-retired.vkeys`` (none if absent)."""
+    path = Path(state_dir) / RETIRED_KEYS_FILE
+    if not path.exists():
+        return []
+    verifiers = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip() and not line.startswith("#"):
+            try:
+                verifiers.append(Verifier.from_vkey(line.strip()))
+            except NoteError as exc:
+                raise KeyFileError(f"{path}, line {number}: {exc}") from None
+    return verifiers
+
+
+def trusted_verifiers(state_dir: Path) -> list[Verifier]:
+    """The current checkpoint verifier key followed by the retired ones."""
+    return [load_signer(state_dir).verifier, *retired_verifiers(state_dir)]
+
+
+def write_private_file(path: Path, content: str, *, exclusive: bool = False) -> None:
+    """Write ``content`` to ``path`` atomically with mode 0600, synced to disk.
+
+    With ``exclusive`` the call fails (:class:`KeyFileError`) if ``path`` already exists.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, content.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusive:
+            # link() fails if the target exists, so two first runs cannot both create a key.
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise KeyFileError(f"{path} already exists") from None
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise KeyFileError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _ensure_private_dir(path: Path) -> None:
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create state directory {path}: {exc.strerror}") from None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,94 @@
+"""Database engines: SQLite (the default, one file) and PostgreSQL, set up for durable appends.
+
+SQLite connections run in WAL mode with ``synchronous=FULL`` (a commit is on disk when it
+returns), a 30 s busy timeout and foreign keys on. pysqlite's own transaction handling is turned
+off so that a writer can take the write lock up front with ``BEGIN IMMEDIATE`` (pass the
+execution option ``sqlite_immediate=True``): a deferred transaction that reads and then writes
+can otherwise fail with "database is locked" when another connection wrote in between.
+
+PostgreSQL URLs are used with the psycopg 3 driver: ``postgresql://`` and ``postgres://`` are
+rewritten to ``postgresql+psycopg://``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+
+from gateway.store.errors import DatabaseError
+
+__all__ = ["BUSY_TIMEOUT_MS", "create_db_engine", "describe_url", "is_sqlite", "normalize_url"]
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long an SQLite connection waits for another writer's lock before failing."""
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a database URL, choosing the psycopg 3 driver for PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(
+            f"invalid database URL {url!r}: want sqlite:///PATH or postgresql://USER@HOST/DB"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise DatabaseError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:///PATH or postgresql://..."
+        )
+    return parsed
+
+
+def describe_url(url: str | URL) -> str:
+    """The URL with any password hidden, for messages."""
+    parsed = url if isinstance(url, URL) else normalize_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    """Whether the engine or connection talks to SQLite."""
+    return engine.dialect.name == "sqlite"
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url`` with the settings described in the module docstring."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise DatabaseError("an in-memory SQLite database cannot hold a chain: give a file")
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 10, "application_name": "farmtrace"},
+    )
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to the "begin" hook below.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            raise DatabaseError(f"SQLite refused WAL mode (journal_mode is {mode!r})")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,472 @@
+"""The ledger: the one writer of a gateway's chain (implements ``LedgerInterface``).
+
+Appending a batch is "sequence, then integrate" in one database transaction: claim the readings'
+``(device_id, seq)`` keys, build the batch tree, seal the block, sign the next checkpoint after
+checking it is consistent with the last one, insert all of it and commit. Only then is the
+in-memory head advanced and the checkpoint recorded in the state directory.
+
+Deduplication across gateways sharing a database rests on the unique ``(device_id, seq)``
+constraint of ``entries``. Before inserting, the ledger looks the batch's keys up and drops
+those already stored; a reading that another gateway commits between that look-up and our
+insert makes the insert fail, and the whole transaction is retried (bounded). Rows are inserted
+in ``(device_id, seq)`` order so that concurrent PostgreSQL transactions take their index locks
+in one order and do not deadlock.
+
+If anything fails during an append, nothing was committed *as far as the ledger knows*; but a
+connection lost during COMMIT leaves that unknown, so the ledger reloads and re-verifies its
+chain from the database before the next append.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, insert, select, text, tuple_
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+import rust_core
+from farmtrace.tlog.checkpoint import (
+    Checkpoint,
+    SignedCheckpoint,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from farmtrace.tlog.note import Signer, Verifier
+from gateway.chain.block import BlockHeader, validate_origin
+from gateway.chain.entry import READING, READING_PREFIX
+from gateway.chain.errors import ChainError
+from gateway.chain.log import ChainLog
+from gateway.keys import load_or_create_signer, retired_verifiers
+from gateway.store import registry
+from gateway.store.engine import create_db_engine, describe_url, is_sqlite
+from gateway.store.errors import (
+    DatabaseError,
+    InconsistentCheckpointError,
+    InvalidEntryError,
+    StoreError,
+)
+from gateway.store.migrate import upgrade
+from gateway.store.models import Base
+from gateway.store.opening import LoadedChain, load_chain
+from gateway.store.reader import BLOCKS, CHAINS, CHECKPOINTS, ENTRIES, ChainReader, batch_tree
+from gateway.store.records import (
+    BatchResult,
+    Device,
+    PendingReading,
+    QuarantineItem,
+    ReadingProof,
+    StoredCheckpoint,
+)
+from gateway.store.state import StateDir
+
+__all__ = ["MAX_ATTEMPTS", "MAX_SEQ", "Ledger"]
+
+CHAIN_KEYS = Base.metadata.tables["chain_keys"]
+_T = TypeVar("_T")
+
+MAX_SEQ = 2**63 - 1
+"""Largest sequence number the store holds (a signed 64-bit column); the ingest rejects more."""
+
+MAX_ATTEMPTS = 5
+"""How many times one batch is tried when concurrent gateways race for the same readings."""
+
+_MAX_DEVICE_ID = 128
+_LOOKUP_CHUNK = 2000  # (device_id, seq) pairs per look-up: 4,000 bound parameters
+_PG_LOCK_CLASS = 0x6674  # "ft": namespace of farmtrace's per-chain advisory locks
+
+
+class Ledger:
+    """A gateway's chain, open for appending. Use :meth:`open`; see ``LedgerInterface``.
+
+    ``append_batch`` calls are serialised by an internal lock; the other methods may be called
+    from any thread.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        reader: ChainReader,
+        state: StateDir,
+        signer: Signer,
+        verifiers: Sequence[Verifier],
+        loaded: LoadedChain,
+        chain_lock: Connection | None,
+    ) -> None:
+        self._engine = engine
+        self._reader = reader
+        self._state = state
+        self._signer = signer
+        self._verifiers = list(verifiers)
+        self._chain_lock = chain_lock
+        self._write_lock = threading.Lock()
+        self._stale = False
+        self._head: BlockHeader | None = None
+        self._checkpoint: SignedCheckpoint | None = None
+        self._adopt(loaded)
+
+    @classmethod
+    def open(cls, db_url: str, state_dir: Path | str, origin: str) -> Ledger:
+        """Open (creating if needed) the chain ``origin`` in ``db_url`` for appending.
+
+        Locks ``state_dir``, loads or creates the checkpoint key there, migrates the database
+        to the current schema, and loads the chain, refusing (``ChainMismatchError``) one that
+        does not match the last checkpoint signed by this gateway.
+        """
+        try:
+            validate_origin(origin)
+        except ChainError as exc:
+            raise StoreError(str(exc)) from None
+        state = StateDir.lock(Path(state_dir))
+        engine: Engine | None = None
+        chain_lock: Connection | None = None
+        try:
+            signer = load_or_create_signer(state.path, origin)
+            verifiers = [signer.verifier, *retired_verifiers(state.path)]
+            engine = create_db_engine(db_url)
+            upgrade(engine)
+            chain_id = _ensure_chain(engine, origin)
+            chain_lock = _lock_chain(engine, chain_id, origin)
+            with engine.connect() as conn:
+                loaded = load_chain(conn, chain_id, origin, verifiers, state.read_checkpoint())
+            reader = ChainReader(engine, chain_id, origin)
+            return cls(engine, reader, state, signer, verifiers, loaded, chain_lock)
+        except SQLAlchemyError as exc:
+            _close_all(state, engine, chain_lock)
+            raise DatabaseError(
+                f"cannot open database {_describe(db_url)}: {_reason(exc)}"
+            ) from None
+        except BaseException:
+            _close_all(state, engine, chain_lock)
+            raise
+
+    # -- properties ------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return self._reader.origin
+
+    @property
+    def verifier_key(self) -> str:
+        return self._signer.verifier.vkey
+
+    @property
+    def size(self) -> int:
+        return self._log.size
+
+    @property
+    def entry_count(self) -> int:
+        return self._entry_count
+
+    @property
+    def head(self) -> BlockHeader | None:
+        """The newest block's header (``None`` for an empty chain)."""
+        return self._head
+
+    @property
+    def reader(self) -> ChainReader:
+        """Read access to this chain (shares the ledger's engine)."""
+        return self._reader
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append_batch(self, readings: Sequence[PendingReading]) -> BatchResult:
+        """Append one batch as one block; see ``LedgerInterface.append_batch``."""
+        candidates, repeated = _unique_in_batch(readings)
+        with self._write_lock:
+            if self._stale:
+                self._reload()
+            last: Exception | None = None
+            for _attempt in range(MAX_ATTEMPTS):
+                try:
+                    return self._append_once(candidates, repeated)
+                except IntegrityError as exc:
+                    # Someone stored one of our readings (or a block of our chain!) since we
+                    # looked: find out which, then try again with fresh eyes.
+                    self._stale = True
+                    self._reload()
+                    last = exc
+                except DBAPIError as exc:
+                    self._stale = True
+                    if not _is_retryable(exc):
+                        raise DatabaseError(f"append failed: {_reason(exc)}") from None
+                    last = exc
+                except BaseException:
+                    self._stale = True
+                    raise
+            raise DatabaseError(f"append failed {MAX_ATTEMPTS} times; last: {_reason(last)}")
+
+    def _append_once(
+        self, candidates: list[PendingReading], repeated: list[tuple[str, int]]
+    ) -> BatchResult:
+        writer = self._engine.connect().execution_options(sqlite_immediate=True)
+        with writer as conn, conn.begin():
+            stored = _stored_keys(conn, [(r.device_id, r.seq) for r in candidates])
+            fresh = [r for r in candidates if (r.device_id, r.seq) not in stored]
+            duplicates = tuple(repeated + sorted(stored))
+            if not fresh:
+                return BatchResult(None, None, 0, duplicates)
+            header, log, note = self._seal(fresh)
+            self._insert(conn, header, fresh, note)
+        self._advance(header, log, note)
+        self._state.write_checkpoint(note.text)
+        return BatchResult(header, note.text, len(fresh), duplicates)
+
+    def _seal(self, fresh: list[PendingReading]) -> tuple[BlockHeader, ChainLog, SignedCheckpoint]:
+        """Build the block and its checkpoint; sign only a checkpoint consistent with the last."""
+        root = batch_tree([r.payload for r in fresh]).root
+        head = self._head
+        now_ms = int(time.time() * 1000)
+        header = BlockHeader(
+            origin=self.origin,
+            height=0 if head is None else head.height + 1,
+            previous=self._head_hash,
+            time_ms=now_ms if head is None else max(now_ms, head.time_ms),
+            first_index=self._entry_count,
+            size=len(fresh),
+            root=root,
+        )
+        log, proof = self._log.extend([header.hash()])
+        previous = self._checkpoint
+        if previous is not None:
+            old = previous.checkpoint
+            if log.size != old.size + 1 or not rust_core.verify_consistency(
+                old.size, log.size, proof, old.root, log.root
+            ):
+                raise InconsistentCheckpointError(
+                    f"chain {self.origin}: the log of size {log.size} is not consistent with "
+                    f"the signed checkpoint of size {old.size}; refusing to sign"
+                )
+        body = Checkpoint(self.origin, log.size, log.root)
+        note = open_checkpoint(
+            sign_checkpoint(body, self._signer), [self._signer.verifier], origin=self.origin
+        )
+        return header, log, note
+
+    def _insert(
+        self,
+        conn: Connection,
+        header: BlockHeader,
+        fresh: list[PendingReading],
+        note: SignedCheckpoint,
+    ) -> None:
+        chain_id, height, first = self._reader.chain_id, header.height, header.first_index
+        rows = [
+            {
+                "chain_id": chain_id,
+                "global_index": first + i,
+                "block_height": height,
+                "index_in_block": i,
+                "kind": READING,
+                "device_id": r.device_id,
+                "seq": r.seq,
+                "timestamp_ms": r.timestamp_ms,
+                "received_at": r.received_at,
+                "payload": r.payload,
+            }
+            for i, r in enumerate(fresh)
+        ]
+        rows.sort(key=lambda row: (row["device_id"], row["seq"]))
+        conn.execute(insert(ENTRIES), rows)
+        conn.execute(
+            insert(BLOCKS),
+            {
+                "chain_id": chain_id,
+                "height": height,
+                "header": header.encode(),
+                "first_index": header.first_index,
+                "size": header.size,
+                "time_ms": header.time_ms,
+            },
+        )
+        conn.execute(
+            insert(CHECKPOINTS),
+            {"chain_id": chain_id, "size": height + 1, "note": note.text, "signed_at": time.time()},
+        )
+        if not self._key_recorded:
+            conn.execute(
+                insert(CHAIN_KEYS),
+                {"chain_id": chain_id, "vkey": self.verifier_key, "added_at": time.time()},
+            )
+
+    def _advance(self, header: BlockHeader, log: ChainLog, note: SignedCheckpoint) -> None:
+        self._head, self._head_hash = header, header.hash()
+        self._log, self._checkpoint = log, note
+        self._entry_count = header.next_index
+        self._key_recorded = True
+
+    def _adopt(self, loaded: LoadedChain) -> None:
+        self._head = loaded.head
+        self._head_hash = loaded.head_hash
+        self._log = loaded.log
+        self._checkpoint = loaded.checkpoint
+        self._entry_count = loaded.entry_count
+        with self._engine.connect() as conn:
+            self._key_recorded = (
+                conn.execute(
+                    select(CHAIN_KEYS.c.vkey).where(
+                        CHAIN_KEYS.c.chain_id == self._reader.chain_id,
+                        CHAIN_KEYS.c.vkey == self.verifier_key,
+                    )
+                ).first()
+                is not None
+            )
+
+    def _reload(self) -> None:
+        """Re-read and re-verify the chain from the database (after an uncertain failure)."""
+        try:
+            with self._engine.connect() as conn:
+                loaded = load_chain(
+                    conn,
+                    self._reader.chain_id,
+                    self.origin,
+                    self._verifiers,
+                    self._state.read_checkpoint(),
+                )
+            self._adopt(loaded)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot reload chain {self.origin}: {_reason(exc)}") from None
+        self._stale = False
+
+    # -- registry, quarantine, reads ---------------------------------------------------------
+
+    def register_devices(self, devices: Mapping[str, bytes]) -> int:
+        return _db(lambda: registry.register_devices(self._engine, devices))
+
+    def revoke_device(self, device_id: str, at: float | None = None) -> None:
+        _db(lambda: registry.revoke_device(self._engine, device_id, at))
+
+    def devices(self) -> list[Device]:
+        return _db(lambda: registry.devices(self._engine))
+
+    def quarantine(self, items: Iterable[QuarantineItem]) -> int:
+        return _db(lambda: registry.quarantine(self._engine, self._reader.chain_id, items))
+
+    def last_seqs(self) -> dict[str, int]:
+        return _db(lambda: registry.last_seqs(self._engine))
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return _db(self._reader.latest_checkpoint)
+
+    def reading_proof(self, global_index: int) -> ReadingProof:
+        return _db(lambda: self._reader.reading_proof(global_index))
+
+    def close(self) -> None:
+        _close_all(self._state, self._engine, self._chain_lock)
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _unique_in_batch(
+    readings: Sequence[PendingReading],
+) -> tuple[list[PendingReading], list[tuple[str, int]]]:
+    """Validate the batch; keep the first of each ``(device_id, seq)``, report the repeats."""
+    seen: set[tuple[str, int]] = set()
+    kept: list[PendingReading] = []
+    repeated: list[tuple[str, int]] = []
+    for number, r in enumerate(readings):
+        _validate(number, r)
+        key = (r.device_id, r.seq)
+        if key in seen:
+            repeated.append(key)
+        else:
+            seen.add(key)
+            kept.append(r)
+    return kept, repeated
+
+
+def _validate(number: int, r: PendingReading) -> None:
+    problem = None
+    if not isinstance(r, PendingReading):
+        problem = f"is a {type(r).__name__}, not a PendingReading"
+    elif not isinstance(r.payload, bytes) or not r.payload.startswith(READING_PREFIX):
+        problem = f"payload is not reading entry bytes (must start with {READING_PREFIX!r})"
+    elif not isinstance(r.device_id, str) or not 0 < len(r.device_id) <= _MAX_DEVICE_ID:
+        problem = "device_id must be a non-empty string of at most 128 characters"
+    elif not isinstance(r.seq, int) or not 0 <= r.seq <= MAX_SEQ:
+        problem = f"seq {r.seq!r} is outside 0..2**63-1"
+    elif not isinstance(r.timestamp_ms, int) or not -(2**63) <= r.timestamp_ms <= MAX_SEQ:
+        problem = f"timestamp_ms {r.timestamp_ms!r} is not a 64-bit integer"
+    if problem:
+        raise InvalidEntryError(f"reading {number} of the batch {problem}")
+
+
+def _stored_keys(conn: Connection, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
+    """Which of ``keys`` are already stored, on any chain."""
+    found: set[tuple[str, int]] = set()
+    pair = tuple_(ENTRIES.c.device_id, ENTRIES.c.seq)
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        chunk = keys[start : start + _LOOKUP_CHUNK]
+        rows = conn.execute(select(ENTRIES.c.device_id, ENTRIES.c.seq).where(pair.in_(chunk)))
+        found.update((device_id, int(seq)) for device_id, seq in rows)
+    return found
+
+
+def _ensure_chain(engine: Engine, origin: str) -> int:
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        found = conn.execute(select(CHAINS.c.id).where(CHAINS.c.origin == origin)).scalar()
+        if found is None:
+            found = conn.execute(
+                insert(CHAINS).values(origin=origin, created_at=time.time()).returning(CHAINS.c.id)
+            ).scalar_one()
+        return int(found)
+
+
+def _lock_chain(engine: Engine, chain_id: int, origin: str) -> Connection | None:
+    """On PostgreSQL, hold a session advisory lock on the chain so no second writer opens it."""
+    if is_sqlite(engine):
+        return None
+    conn = engine.connect()
+    got = conn.execute(
+        text("SELECT pg_try_advisory_lock(:c, :k)"), {"c": _PG_LOCK_CLASS, "k": chain_id}
+    ).scalar()
+    conn.commit()
+    if not got:
+        conn.close()
+        raise StoreError(f"chain {origin} is already open for writing by another gateway process")
+    return conn
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    """Deadlocks and serialisation failures between concurrent PostgreSQL writers."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in ("40P01", "40001")
+
+
+def _db(call: Callable[[], _T]) -> _T:
+    try:
+        return call()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(_reason(exc)) from None
+
+
+def _reason(exc: BaseException | None) -> str:
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"{type(exc.orig).__name__}: {exc.orig}".strip()
+    return str(exc)
+
+
+def _describe(url: str) -> str:
+    try:
+        return describe_url(url)
+    except StoreError:
+        return repr(url)
+
+
+def _close_all(state: StateDir, engine: Engine | None, lock: Connection | None) -> None:
+    if lock is not None:
+        lock.close()
+    if engine is not None:
+        engine.dispose()
+    state.close()
