@@ -24,6 +24,8 @@ const NODE_PREFIX: u8 = 0x01;
 const BLOCK: usize = 64;
 /// Messages whose padded form fits in this many blocks are hashed with one compression call.
 const SHORT_BLOCKS: usize = 4;
+/// Messages laid out before the first of them is compressed (see [`leaf_hashes_into`]).
+const BATCH: usize = 8;
 
 /// SHA-256 initial hash value (FIPS 180-4 section 5.3.3).
 const H0: [u32; 8] = [
@@ -55,36 +57,47 @@ fn pad(blocks: &mut [u8], tail: usize, msg_len: usize) -> usize {
     used
 }
 
+/// Lays out `prefix || data` and its padding in `blocks` when it fits in [`SHORT_BLOCKS`]
+/// blocks; returns how many blocks to compress, or `None` for a longer message.
+fn fill_short(blocks: &mut [[u8; BLOCK]; SHORT_BLOCKS], prefix: u8, data: &[u8]) -> Option<usize> {
+    let msg_len = data.len() + 1;
+    if msg_len + 9 > SHORT_BLOCKS * BLOCK {
+        return None;
+    }
+    let flat = blocks.as_flattened_mut();
+    flat[0] = prefix;
+    flat[1..msg_len].copy_from_slice(data);
+    let used = (msg_len + 9).div_ceil(BLOCK);
+    // The buffer is reused between messages: clear what lies between this message and its length.
+    flat[msg_len..used * BLOCK - 8].fill(0);
+    Some(pad(flat, msg_len, msg_len))
+}
+
 /// SHA-256 of `prefix || data` without going through the `Digest` buffer.
 fn prefixed_sha256(prefix: u8, data: &[u8]) -> Hash {
-    let msg_len = data.len() + 1;
     let mut state = H0;
-    if msg_len + 9 <= SHORT_BLOCKS * BLOCK {
-        let mut blocks = [[0u8; BLOCK]; SHORT_BLOCKS];
-        let flat = blocks.as_flattened_mut();
-        flat[0] = prefix;
-        flat[1..msg_len].copy_from_slice(data);
-        let used = pad(flat, msg_len, msg_len);
+    let mut blocks = [[0u8; BLOCK]; SHORT_BLOCKS];
+    if let Some(used) = fill_short(&mut blocks, prefix, data) {
         compress256(&mut state, &blocks[..used]);
         return digest_of(state);
     }
+    let msg_len = data.len() + 1;
     // Long message: the first block carries the prefix, so later blocks are `data` shifted by one.
     let mut first = [0u8; BLOCK];
     first[0] = prefix;
     first[1..].copy_from_slice(&data[..BLOCK - 1]);
     compress256(&mut state, &[first]);
     let mut chunks = data[BLOCK - 1..].chunks_exact(BLOCK);
-    let mut batch = [[0u8; BLOCK]; SHORT_BLOCKS];
     let mut filled = 0;
     for chunk in &mut chunks {
-        batch[filled].copy_from_slice(chunk);
+        blocks[filled].copy_from_slice(chunk);
         filled += 1;
         if filled == SHORT_BLOCKS {
-            compress256(&mut state, &batch);
+            compress256(&mut state, &blocks);
             filled = 0;
         }
     }
-    compress256(&mut state, &batch[..filled]);
+    compress256(&mut state, &blocks[..filled]);
     let tail = chunks.remainder();
     let mut last = [[0u8; BLOCK]; 2];
     let flat = last.as_flattened_mut();
@@ -92,6 +105,61 @@ fn prefixed_sha256(prefix: u8, data: &[u8]) -> Hash {
     let used = pad(flat, tail.len(), msg_len);
     compress256(&mut state, &last[..used]);
     digest_of(state)
+}
+
+/// Leaf hashes of entries `first, first + 1, ...` into `out`.
+///
+/// Why batches: the blocks of [`BATCH`] messages are all written before the first of them is
+/// compressed. Writing a block just before compressing it makes the compression's loads wait
+/// for those stores (they cannot be forwarded from the narrower, misaligned copies), which puts
+/// the copying on the critical path of every hash; batching takes it off (about 10% faster).
+pub(crate) fn leaf_hashes_into<'e>(
+    entry: impl Fn(usize) -> &'e [u8],
+    first: usize,
+    out: &mut [Hash],
+) {
+    let mut blocks = [[[0u8; BLOCK]; SHORT_BLOCKS]; BATCH];
+    let mut used = [None; BATCH];
+    for (g, outs) in out.chunks_mut(BATCH).enumerate() {
+        let base = first + g * BATCH;
+        for (j, slot) in outs.iter_mut().enumerate() {
+            let data = entry(base + j);
+            used[j] = fill_short(&mut blocks[j], LEAF_PREFIX, data);
+            if used[j].is_none() {
+                *slot = prefixed_sha256(LEAF_PREFIX, data);
+            }
+        }
+        for (j, slot) in outs.iter_mut().enumerate() {
+            if let Some(n) = used[j] {
+                let mut state = H0;
+                compress256(&mut state, &blocks[j][..n]);
+                *slot = digest_of(state);
+            }
+        }
+    }
+}
+
+/// Node hashes of consecutive pairs: `out[j] = node_hash(children[2j], children[2j + 1])`,
+/// batched like [`leaf_hashes_into`]. Requires `children.len() == 2 * out.len()`.
+pub(crate) fn node_hashes_into(children: &[Hash], out: &mut [Hash]) {
+    debug_assert_eq!(children.len(), 2 * out.len());
+    let mut blocks = [[[0u8; BLOCK]; 2]; BATCH];
+    for b in &mut blocks {
+        pad(b.as_flattened_mut(), 65, 65);
+    }
+    for (pairs, outs) in children.chunks(2 * BATCH).zip(out.chunks_mut(BATCH)) {
+        for (b, pair) in blocks.iter_mut().zip(pairs.chunks_exact(2)) {
+            let flat = b.as_flattened_mut();
+            flat[0] = NODE_PREFIX;
+            flat[1..33].copy_from_slice(&pair[0]);
+            flat[33..65].copy_from_slice(&pair[1]);
+        }
+        for (b, slot) in blocks.iter().zip(outs.iter_mut()) {
+            let mut state = H0;
+            compress256(&mut state, b);
+            *slot = digest_of(state);
+        }
+    }
 }
 
 /// RFC 9162 leaf hash: `SHA-256(0x00 || entry)`.
@@ -139,6 +207,21 @@ mod tests {
                 reference(0, &data[..len]),
                 "length {len}"
             );
+        }
+    }
+
+    #[test]
+    fn batched_hashes_match_single_ones() {
+        let entries: Vec<Vec<u8>> = (0..300usize).map(|i| vec![i as u8; i]).collect();
+        let mut leaves = vec![[0u8; 32]; entries.len() - 3];
+        leaf_hashes_into(|i| &entries[i], 3, &mut leaves);
+        for (i, leaf) in leaves.iter().enumerate() {
+            assert_eq!(*leaf, reference(0, &entries[i + 3]), "entry {}", i + 3);
+        }
+        let mut nodes = vec![[0u8; 32]; (leaves.len() - 1) / 2];
+        node_hashes_into(&leaves[..2 * nodes.len()], &mut nodes);
+        for (j, node) in nodes.iter().enumerate() {
+            assert_eq!(*node, node_hash(&leaves[2 * j], &leaves[2 * j + 1]));
         }
     }
 

@@ -8,7 +8,9 @@
 
 use rayon::prelude::*;
 
-use super::hashing::{leaf_hash, node_hash, split_point, Hash, EMPTY_ROOT};
+use super::hashing::{
+    leaf_hashes_into, node_hash, node_hashes_into, split_point, Hash, EMPTY_ROOT,
+};
 use crate::entries::PackedEntries;
 use crate::error::Error;
 use crate::parallel::{Workers, PARALLEL_MIN_LEAVES};
@@ -17,8 +19,8 @@ use crate::parallel::{Workers, PARALLEL_MIN_LEAVES};
 const CACHED_FROM: u32 = 4;
 /// Leaves hashed per parallel task: large enough to amortise scheduling.
 const LEAF_CHUNK: usize = 2048;
-/// Cached-level nodes computed per parallel task.
-const NODE_CHUNK: usize = 1024;
+/// Nodes computed per parallel task.
+const NODE_CHUNK: usize = 256;
 
 /// An immutable RFC 9162 Merkle tree over `size()` leaves.
 #[derive(Clone, Debug)]
@@ -139,12 +141,8 @@ where
     F: Fn(usize) -> &'e [u8] + Sync,
 {
     let mut leaves = vec![[0u8; 32]; count];
-    let fill = |(chunk, out): (usize, &mut [Hash])| {
-        let first = chunk * LEAF_CHUNK;
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = leaf_hash(entry(first + i));
-        }
-    };
+    let fill =
+        |(chunk, out): (usize, &mut [Hash])| leaf_hashes_into(&entry, chunk * LEAF_CHUNK, out);
     if workers.parallel_for(count, PARALLEL_MIN_LEAVES) {
         workers.install(|| leaves.par_chunks_mut(LEAF_CHUNK).enumerate().for_each(fill));
     } else {
@@ -173,40 +171,57 @@ fn reduce_small(hashes: &[Hash]) -> Hash {
     level[0]
 }
 
+/// Hashes `levels` levels up from `below` (whose length is `out.len() << levels`) into `out`,
+/// one whole level at a time so that node hashes are computed in batches.
+fn reduce_levels(below: &[Hash], levels: u32, out: &mut [Hash]) {
+    debug_assert!(levels >= 1 && below.len() == out.len() << levels);
+    if levels == 1 {
+        return node_hashes_into(below, out);
+    }
+    let mut current = vec![[0u8; 32]; below.len() / 2];
+    node_hashes_into(below, &mut current);
+    for _ in 2..levels {
+        let mut next = vec![[0u8; 32]; current.len() / 2];
+        node_hashes_into(&current, &mut next);
+        current = next;
+    }
+    node_hashes_into(&current, out);
+}
+
+/// The next level up: hashes of the complete pairs of `below` (an odd last node is left out).
+fn pair_level(below: &[Hash], workers: &Workers) -> Vec<Hash> {
+    let mut next = vec![[0u8; 32]; below.len() / 2];
+    let fill = |(chunk, out): (usize, &mut [Hash])| {
+        let start = 2 * chunk * NODE_CHUNK;
+        node_hashes_into(&below[start..start + 2 * out.len()], out);
+    };
+    if workers.parallel_for(below.len(), PARALLEL_MIN_LEAVES) {
+        workers.install(|| next.par_chunks_mut(NODE_CHUNK).enumerate().for_each(fill));
+    } else {
+        next.chunks_mut(NODE_CHUNK).enumerate().for_each(fill);
+    }
+    next
+}
+
 /// Every complete subtree hash for the levels `CACHED_FROM..` of a tree over `leaves`.
 fn build_upper_levels(leaves: &[Hash], workers: &Workers) -> Vec<Vec<Hash>> {
     let width = 1usize << CACHED_FROM;
-    let first_count = leaves.len() / width;
-    if first_count == 0 {
+    let mut first = vec![[0u8; 32]; leaves.len() / width];
+    if first.is_empty() {
         return Vec::new();
     }
-    let mut first = vec![[0u8; 32]; first_count];
     let fill = |(chunk, out): (usize, &mut [Hash])| {
-        let base = chunk * NODE_CHUNK;
-        for (i, slot) in out.iter_mut().enumerate() {
-            let j = base + i;
-            *slot = reduce_small(&leaves[j * width..(j + 1) * width]);
-        }
+        let start = chunk * NODE_CHUNK * width;
+        reduce_levels(&leaves[start..start + out.len() * width], CACHED_FROM, out);
     };
-    let parallel = workers.parallel_for(leaves.len(), PARALLEL_MIN_LEAVES);
-    if parallel {
+    if workers.parallel_for(leaves.len(), PARALLEL_MIN_LEAVES) {
         workers.install(|| first.par_chunks_mut(NODE_CHUNK).enumerate().for_each(fill));
     } else {
         first.chunks_mut(NODE_CHUNK).enumerate().for_each(fill);
     }
     let mut levels = vec![first];
-    loop {
-        let below = levels.last().expect("at least one level");
-        if below.len() < 2 {
-            break;
-        }
-        let pair = |p: &[Hash]| node_hash(&p[0], &p[1]);
-        // Each level halves the work, so only the first few are worth spreading.
-        let next: Vec<Hash> = if workers.parallel_for(below.len(), PARALLEL_MIN_LEAVES) {
-            workers.install(|| below.par_chunks_exact(2).map(pair).collect())
-        } else {
-            below.chunks_exact(2).map(pair).collect()
-        };
+    while let Some(below) = levels.last().filter(|level| level.len() >= 2) {
+        let next = pair_level(below, workers);
         levels.push(next);
     }
     levels
@@ -215,6 +230,7 @@ fn build_upper_levels(leaves: &[Hash], workers: &Workers) -> Vec<Vec<Hash>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merkle::leaf_hash;
 
     /// RFC 9162 MTH by its recursive definition, straight from the leaf hashes.
     fn mth(leaves: &[Hash]) -> Hash {
