@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, insert, select, text, tuple_
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 import rust_core
@@ -37,22 +37,23 @@ from farmtrace.tlog.checkpoint import (
 )
 from farmtrace.tlog.note import Signer, Verifier
 from gateway.chain.block import BlockHeader, validate_origin
-from gateway.chain.entry import READING, READING_PREFIX
+from gateway.chain.entry import READING
 from gateway.chain.errors import ChainError
 from gateway.chain.log import ChainLog
 from gateway.keys import load_or_create_signer, retired_verifiers
 from gateway.store import registry
+from gateway.store.batching import unique_in_batch
+from gateway.store.bulk import insert_entries, stored_keys
 from gateway.store.engine import create_db_engine, describe_url, is_sqlite
 from gateway.store.errors import (
     DatabaseError,
     InconsistentCheckpointError,
-    InvalidEntryError,
     StoreError,
 )
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
 from gateway.store.opening import LoadedChain, load_chain
-from gateway.store.reader import BLOCKS, CHAINS, CHECKPOINTS, ENTRIES, ChainReader, batch_tree
+from gateway.store.reader import BLOCKS, CHAINS, CHECKPOINTS, ChainReader, batch_tree
 from gateway.store.records import (
     BatchResult,
     Device,
@@ -63,19 +64,14 @@ from gateway.store.records import (
 )
 from gateway.store.state import StateDir
 
-__all__ = ["MAX_ATTEMPTS", "MAX_SEQ", "Ledger"]
+__all__ = ["MAX_ATTEMPTS", "Ledger"]
 
 CHAIN_KEYS = Base.metadata.tables["chain_keys"]
 _T = TypeVar("_T")
 
-MAX_SEQ = 2**63 - 1
-"""Largest sequence number the store holds (a signed 64-bit column); the ingest rejects more."""
-
 MAX_ATTEMPTS = 5
 """How many times one batch is tried when concurrent gateways race for the same readings."""
 
-_MAX_DEVICE_ID = 128
-_LOOKUP_CHUNK = 2000  # (device_id, seq) pairs per look-up: 4,000 bound parameters
 _PG_LOCK_CLASS = 0x6674  # "ft": namespace of farmtrace's per-chain advisory locks
 
 
@@ -104,6 +100,7 @@ class Ledger:
         self._chain_lock = chain_lock
         self._write_lock = threading.Lock()
         self._stale = False
+        self._retries = 0
         self._head: BlockHeader | None = None
         self._checkpoint: SignedCheckpoint | None = None
         self._adopt(loaded)
@@ -167,6 +164,11 @@ class Ledger:
         return self._head
 
     @property
+    def retries(self) -> int:
+        """How many append attempts were retried after racing another writer (for metrics)."""
+        return self._retries
+
+    @property
     def reader(self) -> ChainReader:
         """Read access to this chain (shares the ledger's engine)."""
         return self._reader
@@ -179,7 +181,7 @@ class Ledger:
 
     def append_batch(self, readings: Sequence[PendingReading]) -> BatchResult:
         """Append one batch as one block; see ``LedgerInterface.append_batch``."""
-        candidates, repeated = _unique_in_batch(readings)
+        candidates, repeated = unique_in_batch(readings)
         with self._write_lock:
             if self._stale:
                 self._reload()
@@ -188,15 +190,21 @@ class Ledger:
                 try:
                     return self._append_once(candidates, repeated)
                 except IntegrityError as exc:
-                    # Someone stored one of our readings (or a block of our chain!) since we
-                    # looked: find out which, then try again with fresh eyes.
-                    self._stale = True
-                    self._reload()
+                    # Someone stored one of our readings since we looked (the insert failed
+                    # before COMMIT, so nothing of ours was written): look again. Should our
+                    # own chain have moved, another writer is at work: reload, which refuses.
+                    if _db(self._stored_height) != (
+                        -1 if self._head is None else self._head.height
+                    ):
+                        self._stale = True
+                        self._reload()
+                    self._retries += 1
                     last = exc
                 except DBAPIError as exc:
                     self._stale = True
                     if not _is_retryable(exc):
                         raise DatabaseError(f"append failed: {_reason(exc)}") from None
+                    self._retries += 1
                     last = exc
                 except BaseException:
                     self._stale = True
@@ -208,7 +216,7 @@ class Ledger:
     ) -> BatchResult:
         writer = self._engine.connect().execution_options(sqlite_immediate=True)
         with writer as conn, conn.begin():
-            stored = _stored_keys(conn, [(r.device_id, r.seq) for r in candidates])
+            stored = stored_keys(conn, [(r.device_id, r.seq) for r in candidates])
             fresh = [r for r in candidates if (r.device_id, r.seq) not in stored]
             duplicates = tuple(repeated + sorted(stored))
             if not fresh:
@@ -259,22 +267,22 @@ class Ledger:
     ) -> None:
         chain_id, height, first = self._reader.chain_id, header.height, header.first_index
         rows = [
-            {
-                "chain_id": chain_id,
-                "global_index": first + i,
-                "block_height": height,
-                "index_in_block": i,
-                "kind": READING,
-                "device_id": r.device_id,
-                "seq": r.seq,
-                "timestamp_ms": r.timestamp_ms,
-                "received_at": r.received_at,
-                "payload": r.payload,
-            }
+            (
+                chain_id,
+                first + i,
+                height,
+                i,
+                READING,
+                r.device_id,
+                r.seq,
+                r.timestamp_ms,
+                r.received_at,
+                r.payload,
+            )
             for i, r in enumerate(fresh)
         ]
-        rows.sort(key=lambda row: (row["device_id"], row["seq"]))
-        conn.execute(insert(ENTRIES), rows)
+        rows.sort(key=lambda row: (row[5], row[6]))  # (device_id, seq): one lock order
+        insert_entries(conn, rows)
         conn.execute(
             insert(BLOCKS),
             {
@@ -318,6 +326,14 @@ class Ledger:
                 ).first()
                 is not None
             )
+
+    def _stored_height(self) -> int:
+        """The newest block height of this chain in the database (-1 when it has none)."""
+        with self._engine.connect() as conn:
+            top = conn.execute(
+                select(func.max(BLOCKS.c.height)).where(BLOCKS.c.chain_id == self._reader.chain_id)
+            ).scalar()
+        return -1 if top is None else int(top)
 
     def _reload(self) -> None:
         """Re-read and re-verify the chain from the database (after an uncertain failure)."""
@@ -366,51 +382,6 @@ class Ledger:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-
-
-def _unique_in_batch(
-    readings: Sequence[PendingReading],
-) -> tuple[list[PendingReading], list[tuple[str, int]]]:
-    """Validate the batch; keep the first of each ``(device_id, seq)``, report the repeats."""
-    seen: set[tuple[str, int]] = set()
-    kept: list[PendingReading] = []
-    repeated: list[tuple[str, int]] = []
-    for number, r in enumerate(readings):
-        _validate(number, r)
-        key = (r.device_id, r.seq)
-        if key in seen:
-            repeated.append(key)
-        else:
-            seen.add(key)
-            kept.append(r)
-    return kept, repeated
-
-
-def _validate(number: int, r: PendingReading) -> None:
-    problem = None
-    if not isinstance(r, PendingReading):
-        problem = f"is a {type(r).__name__}, not a PendingReading"
-    elif not isinstance(r.payload, bytes) or not r.payload.startswith(READING_PREFIX):
-        problem = f"payload is not reading entry bytes (must start with {READING_PREFIX!r})"
-    elif not isinstance(r.device_id, str) or not 0 < len(r.device_id) <= _MAX_DEVICE_ID:
-        problem = "device_id must be a non-empty string of at most 128 characters"
-    elif not isinstance(r.seq, int) or not 0 <= r.seq <= MAX_SEQ:
-        problem = f"seq {r.seq!r} is outside 0..2**63-1"
-    elif not isinstance(r.timestamp_ms, int) or not -(2**63) <= r.timestamp_ms <= MAX_SEQ:
-        problem = f"timestamp_ms {r.timestamp_ms!r} is not a 64-bit integer"
-    if problem:
-        raise InvalidEntryError(f"reading {number} of the batch {problem}")
-
-
-def _stored_keys(conn: Connection, keys: list[tuple[str, int]]) -> set[tuple[str, int]]:
-    """Which of ``keys`` are already stored, on any chain."""
-    found: set[tuple[str, int]] = set()
-    pair = tuple_(ENTRIES.c.device_id, ENTRIES.c.seq)
-    for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = keys[start : start + _LOOKUP_CHUNK]
-        rows = conn.execute(select(ENTRIES.c.device_id, ENTRIES.c.seq).where(pair.in_(chunk)))
-        found.update((device_id, int(seq)) for device_id, seq in rows)
-    return found
 
 
 def _ensure_chain(engine: Engine, origin: str) -> int:
