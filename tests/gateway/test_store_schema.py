@@ -1,0 +1,122 @@
+"""The schema on both backends: migrations match the models, and the database itself refuses
+to change or remove chain rows (append-only triggers), whatever client asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+from support.readings import batch, devices
+
+from gateway.store.engine import create_db_engine
+from gateway.store.ledger import Ledger
+from gateway.store.migrate import current_revision, head_revision, upgrade
+from gateway.store.models import APPEND_ONLY_TABLES, Base
+from gateway.store.records import QuarantineItem
+
+ORIGIN = "farmtrace.example/gw-1"
+
+
+@pytest.fixture
+def filled(db_url: str, tmp_path: Path) -> str:
+    """A database with one chain of two blocks, a device and a quarantined message."""
+    devs = devices(3)
+    with Ledger.open(db_url, tmp_path / "state", ORIGIN) as ledger:
+        ledger.register_devices({d.device_id: d.public_key for d in devs})
+        ledger.append_batch(batch(devs, range(2)))
+        ledger.append_batch(batch(devs, range(2, 3)))
+        ledger.quarantine([QuarantineItem(1.0, "bad-signature", "forged", "farm/x", b"\x00")])
+    return db_url
+
+
+def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    try:
+        assert current_revision(engine) is None
+        upgrade(engine)
+        upgrade(engine)
+        assert current_revision(engine) == head_revision() == "0001"
+    finally:
+        engine.dispose()
+
+
+def test_migrated_tables_match_the_models(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    try:
+        upgrade(engine)
+        inspector = inspect(engine)
+        for table in Base.metadata.sorted_tables:
+            columns = {c["name"]: c for c in inspector.get_columns(table.name)}
+            assert set(columns) == set(table.columns.keys()), table.name
+            for column in table.columns:
+                assert columns[column.name]["nullable"] == column.nullable, (table, column)
+            pk = inspector.get_pk_constraint(table.name)["constrained_columns"]
+            assert pk == [c.name for c in table.primary_key.columns], table.name
+        uniques = inspector.get_unique_constraints("entries")
+        assert [u["column_names"] for u in uniques] == [["device_id", "seq"]]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("table", APPEND_ONLY_TABLES)
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET {c} = {c}", "DELETE FROM {t}"])
+def test_append_only_tables_reject_update_and_delete(
+    filled: str, table: str, statement: str
+) -> None:
+    engine = create_db_engine(filled)
+    column = next(iter(Base.metadata.tables[table].columns)).name
+    try:
+        with engine.connect() as conn:
+            count = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar()
+            assert count, f"fixture left {table} empty"
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement.format(t=table, c=column)))
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar() == count
+    finally:
+        engine.dispose()
+
+
+def test_truncate_is_rejected_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    with Ledger.open(pg_url, tmp_path / "state", ORIGIN) as ledger:
+        ledger.append_batch(batch(devices(1), range(1)))
+    engine = create_db_engine(pg_url)
+    try:
+        for table in (*APPEND_ONLY_TABLES, "devices"):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {table} CASCADE"))
+    finally:
+        engine.dispose()
+
+
+def test_devices_allow_only_a_single_revocation(filled: str) -> None:
+    engine = create_db_engine(filled)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE devices SET revoked_at = 5 WHERE device_id = 'dev-0000'"))
+        for statement in (
+            "UPDATE devices SET revoked_at = NULL WHERE device_id = 'dev-0000'",
+            "UPDATE devices SET revoked_at = 6 WHERE device_id = 'dev-0000'",
+            "UPDATE devices SET public_key = public_key || public_key WHERE device_id = 'dev-0001'",
+            "UPDATE devices SET registered_at = 0 WHERE device_id = 'dev-0001'",
+            "DELETE FROM devices WHERE device_id = 'dev-0001'",
+        ):
+            refused = pytest.raises(DBAPIError, match=r"revoke|revoked_at|append-only")
+            with refused, engine.begin() as conn:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connections_are_durable_wal(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
