@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.farmtrace-installed
 RUST_SOURCES := Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-python test-rust lint fmt bench bench-core demo ci clean
+.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core demo ci clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,10 +25,13 @@ build: ## Rebuild the Rust extension into .venv (after editing rust_core/)
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
-test: install test-rust test-python ## Set up and run every test (cargo test, pytest)
+test: install test-rust test-python test-js ## Set up and run every test (cargo test, pytest, node --test)
 
 test-rust: ## Pure-Rust tests (no Python needed)
 	cargo test --workspace --quiet
+
+test-js: ## node --test tests/js/: the browser verifier's tests (pytest adds cross-vectors)
+	node --test tests/js/
 
 test-python: install ## pytest: unit tests and integration tests against real services
 	$(BIN)/python -m pytest
