@@ -186,13 +186,8 @@ def _check_kind(type_raw: bytes, uom_raw: bytes, index: int) -> None:
         )
 
 
-def encode(reading: Reading) -> bytes:
-    """Return the signed bytes of ``reading``; raise ProtocolError if it breaks a rule."""
-    if not isinstance(reading.seq, int) or not 0 <= reading.seq <= _U64_MAX:
-        raise ProtocolError("out-of-range", "seq", "must be an integer in 0..2^64-1")
-    ts = reading.timestamp_ms
-    if not isinstance(ts, int) or not _I64_MIN <= ts <= _I64_MAX:
-        raise ProtocolError("out-of-range", "timestamp_ms", "must be a 64-bit signed integer")
+def _encode_tags(reading: Reading) -> bytes:
+    """device_id, site and lot, validated and length-prefixed."""
     device = _text_bytes(reading.device_id, "device_id", 1, MAX_DEVICE_ID_BYTES)
     _check_device_id(device)
     site = _text_bytes(reading.site, "site", 1, MAX_SITE_BYTES)
@@ -201,39 +196,77 @@ def encode(reading: Reading) -> bytes:
     _check_text(reading.lot, "lot")
     _check_utf8(site, "site")
     _check_utf8(lot, "lot")
-    count = len(reading.measurements)
+    return b"".join(
+        (bytes((len(device),)), device, bytes((len(site),)), site, bytes((len(lot),)), lot)
+    )
+
+
+def _encode_kind(m: Measurement, index: int) -> bytes:
+    """A measurement's type and unit, validated and length-prefixed."""
+    field = f"measurements[{index}]"
+    type_raw = _text_bytes(m.type, f"{field}.type", 1, MAX_TYPE_BYTES)
+    uom_raw = _text_bytes(m.uom, f"{field}.uom", 1, 3)
+    _check_kind(type_raw, uom_raw, index)
+    return bytes((len(type_raw),)) + type_raw + bytes((len(uom_raw),)) + uom_raw
+
+
+# A device repeats its tags and measurement kinds in every reading: validating them once
+# keeps encode at struct-packing cost. Only validated strings are cached, and never too many.
+_TAGS_CACHE: dict[tuple[str, str, str], bytes] = {}
+_KIND_OUT_CACHE: dict[tuple[str, str], bytes] = {}
+_ENCODE_CACHE_LIMIT = 65536
+
+
+def encode(reading: Reading) -> bytes:
+    """Return the signed bytes of ``reading``; raise ProtocolError if it breaks a rule."""
+    seq, ts = reading.seq, reading.timestamp_ms
+    if type(seq) is not int or not 0 <= seq <= _U64_MAX:
+        raise ProtocolError("out-of-range", "seq", "must be an integer in 0..2^64-1")
+    if type(ts) is not int or not _I64_MIN <= ts <= _I64_MAX:
+        raise ProtocolError("out-of-range", "timestamp_ms", "must be a 64-bit signed integer")
+    key = (reading.device_id, reading.site, reading.lot)
+    tags = _TAGS_CACHE.get(key) if all(type(k) is str for k in key) else None
+    if tags is None:
+        tags = _encode_tags(reading)
+        if len(_TAGS_CACHE) < _ENCODE_CACHE_LIMIT:
+            _TAGS_CACHE[key] = tags
+    measurements = reading.measurements
+    count = len(measurements)
     if count == 0:
         raise ProtocolError("no-measurements", "measurements", "at least one is required")
     if count > MAX_MEASUREMENTS:
         raise ProtocolError(
             "too-many-measurements", "measurements", f"{count}, at most {MAX_MEASUREMENTS}"
         )
-    parts = [
-        _HEAD.pack(MAGIC, VERSION, reading.seq, ts),
-        bytes((len(device),)),
-        device,
-        bytes((len(site),)),
-        site,
-        bytes((len(lot),)),
-        lot,
-        bytes((count,)),
-    ]
-    seen: set[str] = set()
-    for index, m in enumerate(reading.measurements):
-        field = f"measurements[{index}]"
-        type_raw = _text_bytes(m.type, f"{field}.type", 1, MAX_TYPE_BYTES)
-        uom_raw = _text_bytes(m.uom, f"{field}.uom", 1, 3)
-        _check_kind(type_raw, uom_raw, index)
-        if m.type in seen:
-            raise ProtocolError("duplicate-type", f"{field}.type", f"{m.type} appears twice")
-        seen.add(m.type)
-        if isinstance(m.value, bool) or not isinstance(m.value, int | float):
-            raise ProtocolError("bad-field-type", f"{field}.value", "expected a float")
-        value = float(m.value)
+    parts = [_HEAD.pack(MAGIC, VERSION, seq, ts), tags, bytes((count,))]
+    for index, m in enumerate(measurements):
+        kind_key = (m.type, m.uom)
+        kind = _KIND_OUT_CACHE.get(kind_key) if type(m.type) is str and type(m.uom) is str else None
+        if kind is None:
+            kind = _encode_kind(m, index)
+            if len(_KIND_OUT_CACHE) < _ENCODE_CACHE_LIMIT:
+                _KIND_OUT_CACHE[kind_key] = kind
+        value = m.value
+        if type(value) is not float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ProtocolError(
+                    "bad-field-type", f"measurements[{index}].value", "expected a float"
+                )
+            value = float(value)
         if not math.isfinite(value):
-            raise ProtocolError("non-finite-value", f"{field}.value", f"{value} is not finite")
-        parts += (bytes((len(type_raw),)), type_raw, bytes((len(uom_raw),)), uom_raw)
+            raise ProtocolError(
+                "non-finite-value", f"measurements[{index}].value", f"{value} is not finite"
+            )
+        parts.append(kind)
         parts.append(_VALUE.pack(value))
+    if count > 1 and len({m.type for m in measurements}) != count:
+        seen: set[str] = set()
+        for index, m in enumerate(measurements):
+            if m.type in seen:
+                raise ProtocolError(
+                    "duplicate-type", f"measurements[{index}].type", f"{m.type} appears twice"
+                )
+            seen.add(m.type)
     return b"".join(parts)
 
 
