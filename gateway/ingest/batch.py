@@ -1,0 +1,137 @@
+"""Batches: deliveries checked on arrival, packed for one bulk signature check.
+
+The batcher thread turns each :class:`~gateway.ingest.inbox.Delivery` into an :class:`Item`,
+doing the checks that need no database and no signature: the topic, the wire format, the topic
+naming the payload's device, the seq range and the registry. Items that pass are packed into
+the batch's buffers for ``rust_core.verify_ed25519_batch`` (keys, signatures, messages and
+offsets), so verification is one call per batch.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+from firmware_sim import topics
+from firmware_sim.protocol import ProtocolError, SignedReading, decode
+from gateway.ingest import reasons
+from gateway.ingest.inbox import Delivery
+from gateway.ingest.registry_view import RegistryView
+from gateway.store.records import Device
+
+__all__ = ["MAX_SEQ", "Batch", "Item", "TopicCache"]
+
+MAX_SEQ = 2**63 - 1
+"""The store keeps seqs in a signed 64-bit column."""
+
+_TOPIC_CACHE_LIMIT = 65536
+
+
+@dataclass(slots=True, eq=False)
+class Item:
+    """One delivery and what became of it.
+
+    ``reason``/``detail`` are set once the item is rejected (it goes to the quarantine).
+    ``outcome`` is set by the committer: ``accepted``, ``duplicate`` or ``quarantined``.
+    ``floor`` is set for a device's ``dropped`` message (its drop floor) instead of a reading.
+    """
+
+    delivery: Delivery
+    farm: str | None = None
+    device_id: str | None = None
+    reading: SignedReading | None = None
+    device: Device | None = None
+    signature_ok: bool = False
+    reason: str | None = None
+    detail: str = ""
+    outcome: str | None = None
+    floor: int | None = None
+
+    def reject(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(eq=False)
+class Batch:
+    """Items in arrival order plus the packed signature-check buffers."""
+
+    number: int
+    items: list[Item] = field(default_factory=list)
+    keys: bytearray = field(default_factory=bytearray)
+    signatures: bytearray = field(default_factory=bytearray)
+    messages: bytearray = field(default_factory=bytearray)
+    offsets: array[int] = field(default_factory=lambda: array("Q", [0]))
+    to_verify: list[Item] = field(default_factory=list)
+    quarantine_stored: bool = False
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def first_mono(self) -> float:
+        return self.items[0].delivery.received_mono
+
+    def admit(self, delivery: Delivery, topic_cache: TopicCache, registry: RegistryView) -> Item:
+        """Check ``delivery`` as far as possible without a database or a signature check."""
+        item = Item(delivery)
+        self.items.append(item)
+        parsed = topic_cache.parse(delivery.topic)
+        if isinstance(parsed, ProtocolError):
+            item.reject(reasons.BAD_TOPIC, str(parsed))
+            return item
+        item.farm, item.device_id, kind = parsed
+        if kind == "dropped":
+            try:
+                item.floor = topics.parse_seq(delivery.payload)
+            except ProtocolError as exc:
+                item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+            return item
+        if kind != "reading":
+            item.reject(reasons.BAD_TOPIC, f"{delivery.topic!r} is not a reading topic")
+            return item
+        try:
+            reading = decode(delivery.payload)
+        except ProtocolError as exc:
+            item.reject(reasons.malformed(exc.reason), str(exc))
+            return item
+        item.reading = reading
+        if reading.device_id != item.device_id:
+            item.reject(
+                reasons.TOPIC_MISMATCH,
+                f"payload device {reading.device_id!r} published on {item.device_id!r}'s topic",
+            )
+            return item
+        if not 1 <= reading.seq <= MAX_SEQ:
+            item.reject(reasons.SEQ_OUT_OF_RANGE, f"seq {reading.seq} is outside 1..2^63-1")
+            return item
+        device = registry.lookup(reading.device_id)
+        if device is None:
+            item.reject(reasons.UNKNOWN_DEVICE, f"{reading.device_id} is not registered")
+            return item
+        item.device = device
+        self.keys += device.public_key
+        self.signatures += reading.signature
+        self.messages += reading.signed_bytes
+        self.offsets.append(len(self.messages))
+        self.to_verify.append(item)
+        return item
+
+
+class TopicCache:
+    """``parse_topic`` results by topic string (devices publish on the same few topics)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[str, str, str] | ProtocolError] = {}
+
+    def parse(self, topic: str) -> tuple[str, str, str] | ProtocolError:
+        found = self._cache.get(topic)
+        if found is None:
+            try:
+                found = topics.parse_topic(topic)
+            except ProtocolError as exc:
+                found = exc
+            if len(self._cache) >= _TOPIC_CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[topic] = found
+        return found

@@ -1,0 +1,97 @@
+"""The batcher thread: drains the inbox into batches that close at a size or an age.
+
+A batch closes when it holds ``batch_size`` messages or when its oldest message is
+``batch_age`` seconds old, whichever comes first; the size is kept below the MQTT receive window
+so a batch can always fill. Closed batches go to the committer through a queue of one: while
+the committer works on a batch, at most one more waits, and the batcher then blocks, the inbox
+fills to the receive window and the broker holds the rest (backpressure, bounded memory).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from gateway.ingest.batch import Batch, TopicCache
+from gateway.ingest.inbox import Inbox
+from gateway.ingest.registry_view import RegistryView
+
+__all__ = ["Batcher"]
+
+log = logging.getLogger("farmtrace.gateway")
+
+_IDLE_POLL_S = 0.25
+
+
+class Batcher:
+    """Run :meth:`run` on its own thread; set ``stop`` to close the last batch and end."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        registry: RegistryView,
+        out: queue.Queue[Batch | None],
+        batch_size: int,
+        batch_age: float,
+        stop: threading.Event,
+    ) -> None:
+        self._inbox = inbox
+        self._registry = registry
+        self._out = out
+        self._size = batch_size
+        self._age = batch_age
+        self._stop = stop
+        self._topics = TopicCache()
+        self._number = 0
+        self._open: Batch | None = None
+
+    @property
+    def open_size(self) -> int:
+        """Messages in the batch being filled (read from other threads for the lag gauges)."""
+        batch = self._open
+        return len(batch) if batch is not None else 0
+
+    @property
+    def open_first_mono(self) -> float | None:
+        batch = self._open
+        return batch.first_mono if batch is not None and batch.items else None
+
+    def run(self) -> None:
+        """Batch until stopped; then hand over what has arrived so far and a final ``None``."""
+        try:
+            while not self._stop.is_set():
+                batch = self._fill()
+                if batch.items:
+                    self._out.put(batch)
+                self._open = None
+            final = self._new_batch()
+            self._admit_all(final, 0.0)
+            if final.items:
+                self._out.put(final)
+            self._open = None
+        finally:
+            self._out.put(None)
+
+    def _new_batch(self) -> Batch:
+        self._number += 1
+        self._open = Batch(self._number)
+        return self._open
+
+    def _fill(self) -> Batch:
+        batch = self._new_batch()
+        while len(batch) < self._size and not self._stop.is_set():
+            self._registry.maybe_refresh()
+            if batch.items:
+                wait = batch.first_mono + self._age - time.monotonic()
+                if wait <= 0:
+                    break
+            else:
+                wait = _IDLE_POLL_S
+            self._admit_all(batch, wait)
+        return batch
+
+    def _admit_all(self, batch: Batch, wait: float) -> None:
+        for delivery in self._inbox.take(self._size - len(batch), wait):
+            batch.admit(delivery, self._topics, self._registry)

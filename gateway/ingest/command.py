@@ -1,0 +1,187 @@
+"""``farmtrace gateway`` (run the ingest) and ``farmtrace devices`` (the device registry).
+
+Exit codes: 0 after a clean stop; 1 when ingest stopped on an error after starting; 2 when it
+could not start (bad arguments, a database it cannot open, a broker refusing us).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from gateway.ingest import devices_command
+from gateway.ingest.config import IngestConfig, parse_broker_url
+from gateway.ingest.errors import IngestError
+from gateway.ingest.identity import resolve_identity
+from gateway.ingest.status import StatusLine, TerminalLogHandler
+
+__all__ = ["parse_seconds", "register"]
+
+log = logging.getLogger("farmtrace.gateway")
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_seconds(text: str) -> float:
+    """``1.5``, ``500ms``, ``30s``, ``10m``, ``2h`` or ``7d`` as seconds (not negative)."""
+    raw = text.strip()
+    unit = next((u for u in ("ms", "s", "m", "h", "d") if raw.endswith(u)), "")
+    try:
+        value = float(raw[: len(raw) - len(unit)]) * _UNITS.get(unit, 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration such as 1.5, 30s or 7d"
+        ) from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite, non-negative duration")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(sub: Any) -> None:
+    """Add ``gateway`` and ``devices`` to the ``farmtrace`` command."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "gateway",
+        help="verify signed readings from MQTT and append them to the chain",
+        description="Subscribe (QoS 1, persistent MQTT 5 session) to farm/+/+/reading, verify "
+        "each reading, commit batches as blocks, acknowledge only after the commit, publish "
+        "each device's commit watermark. See docs/gateway.md.",
+    )
+    p.add_argument("--broker", required=True, metavar="URL", help="mqtt://[USER:PW@]HOST:PORT")
+    p.add_argument("--state", required=True, type=Path, metavar="DIR", help="state directory")
+    p.add_argument("--db", metavar="URL", help="database (default: sqlite:///STATE/farmtrace.db)")
+    p.add_argument("--gateway-id", metavar="ID", help="stable ID (first run only; default random)")
+    p.add_argument("--origin", help="chain origin (first run only; farmtrace.example/<ID>)")
+    p.add_argument(
+        "--share-group", metavar="NAME", help="subscribe as $share/NAME/... (N gateways)"
+    )
+    p.add_argument("--ca-file", type=Path, metavar="PEM", help="CA certificates for mqtts://")
+    p.add_argument("--batch-size", type=_positive_int, default=5000, help="readings (5000)")
+    p.add_argument("--batch-age", type=parse_seconds, default=1.0, help="seconds (1.0)")
+    p.add_argument(
+        "--receive-maximum",
+        type=_positive_int,
+        help="MQTT receive window (default: 2 x batch size, at least batch size + 1000)",
+    )
+    p.add_argument("--session-expiry", type=parse_seconds, default=7 * 86400.0, help="(7d)")
+    p.add_argument("--max-future", type=parse_seconds, default=600.0, help="clock skew (10m)")
+    p.add_argument("--max-age", type=parse_seconds, default=7 * 86400.0, help="oldest (7d)")
+    p.add_argument(
+        "--replay-grace",
+        type=parse_seconds,
+        default=30.0,
+        help="how long after a watermark's publication a copy still counts as a resend (30s)",
+    )
+    p.add_argument("--silence-factor", type=float, default=3.0, help="x usual interval (3)")
+    p.add_argument("--silence-min", type=parse_seconds, default=5.0, help="(5s)")
+    p.add_argument("--registry-refresh", type=parse_seconds, default=2.0, help="(2s)")
+    p.add_argument("--verify-threads", type=_positive_int, help="(default: every core)")
+    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics (0: any)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="metrics address (127.0.0.1)")
+    p.add_argument("--report", type=Path, metavar="FILE", help="write a JSON run report at exit")
+    p.add_argument("--duration", type=parse_seconds, help="stop after this long")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.set_defaults(func=run_gateway)
+    devices_command.register(sub)
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    # Imported here so that `farmtrace --help` stays light.
+    from gateway.ingest.service import Gateway
+    from gateway.store.errors import StoreError
+    from gateway.store.ledger import Ledger
+
+    status = StatusLine()
+    _configure_logging(args.log_level, status)
+    state_dir: Path = args.state
+    db_url = args.db or f"sqlite:///{state_dir.resolve() / 'farmtrace.db'}"
+    try:
+        identity = resolve_identity(state_dir, args.gateway_id, args.origin)
+        config = IngestConfig(
+            broker=parse_broker_url(args.broker),
+            client_id=identity.client_id,
+            share_group=args.share_group,
+            ca_file=args.ca_file,
+            batch_size=args.batch_size,
+            batch_age=args.batch_age,
+            receive_maximum=args.receive_maximum,
+            session_expiry=max(1, int(args.session_expiry)),
+            max_future=args.max_future,
+            max_age=args.max_age,
+            replay_grace=args.replay_grace,
+            silence_factor=args.silence_factor,
+            silence_min=args.silence_min,
+            registry_refresh=args.registry_refresh,
+            verify_threads=args.verify_threads,
+        )
+    except IngestError as exc:
+        print(f"farmtrace gateway: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        ledger = Ledger.open(db_url, state_dir, identity.origin)
+    except StoreError as exc:
+        print(f"farmtrace gateway: cannot open the chain: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    stop = threading.Event()
+    previous = _install_signals(stop)
+    try:
+        identity.save(state_dir)
+        gateway = Gateway(
+            ledger,
+            config,
+            state_dir,
+            metrics_port=args.metrics_port,
+            metrics_host=args.metrics_host,
+            report_path=args.report,
+            status=status,
+        )
+        return gateway.run(stop, args.duration)
+    except (IngestError, StoreError, OSError) as exc:
+        print(f"farmtrace gateway: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        _restore_signals(previous)
+        ledger.close()
+
+
+def _configure_logging(level: str, status: StatusLine) -> None:
+    handler: logging.Handler = (
+        TerminalLogHandler(status) if status.enabled else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("farmtrace")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _install_signals(stop: threading.Event) -> dict[int, Any]:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("second signal: quitting now; unacknowledged readings will be redelivered")
+            raise SystemExit(EXIT_FAILED)
+        log.info("%s received: finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    return {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

@@ -1,0 +1,348 @@
+"""The committer thread: verify, judge, store durably, then acknowledge, then tell devices.
+
+For each batch, in order:
+
+1. check every signature of the batch in one ``rust_core.verify_ed25519_batch`` call;
+2. look up the stored bytes of readings that may be copies, and judge every item
+   (:mod:`gateway.ingest.judge`);
+3. store the quarantined messages (one transaction) and append the accepted readings as one
+   block (``Ledger.append_batch``: one transaction, durable when it returns). A
+   ``DatabaseError`` is retried with backoff, for as long as it takes, and nothing is
+   acknowledged meanwhile; any other storage error stops the gateway;
+4. acknowledge every message of the batch to the broker, in arrival order, duplicates and
+   quarantined ones included (each is now durably stored, or was already);
+5. advance the devices' committed seqs and publish each changed commit watermark (retained).
+
+**Acknowledgement rule**: a message is acknowledged only after the transaction holding it (its
+block, or its quarantine row) has committed, or when it is a copy of a reading that was already
+committed; and only on the connection it arrived on (:class:`gateway.ingest.link.BrokerLink`).
+A crash anywhere before step 4 leaves the batch unacknowledged: the broker redelivers it and the
+sequence rule recognises what was already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import rust_core
+from gateway.ingest import reasons, stored
+from gateway.ingest.batch import Batch, Item
+from gateway.ingest.config import IngestConfig
+from gateway.ingest.device_state import DeviceState
+from gateway.ingest.errors import IngestError
+from gateway.ingest.health import HealthMonitor
+from gateway.ingest.inbox import Delivery
+from gateway.ingest.judge import (
+    ACCEPTED,
+    CONTROL,
+    DUPLICATE_OUTCOME,
+    QUARANTINED,
+    Judge,
+    Plan,
+    quarantine_item,
+)
+from gateway.ingest.metrics import GatewayMetrics, RunTotals
+from gateway.store.errors import DatabaseError
+from gateway.store.ledger import Ledger
+from gateway.store.records import BatchResult
+
+__all__ = ["Committer", "Link"]
+
+log = logging.getLogger("farmtrace.gateway")
+
+_T = TypeVar("_T")
+_RETRY_MIN_S, _RETRY_MAX_S = 0.5, 10.0
+_PUBLICATIONS_LIMIT = 200_000
+
+
+class Link(Protocol):
+    """What the committer needs from the broker connection."""
+
+    def ack(self, delivery: Delivery) -> bool: ...
+    def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None: ...
+    def confirmed(self) -> list[tuple[int, float]]: ...
+
+
+class Committer:
+    """Run :meth:`run` on its own thread; it ends after the batcher's final ``None``."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        config: IngestConfig,
+        link: Link,
+        judge: Judge,
+        states: dict[str, DeviceState],
+        health: HealthMonitor,
+        metrics: GatewayMetrics,
+        totals: RunTotals,
+        batches: queue.Queue[Batch | None],
+        stop: threading.Event,
+    ) -> None:
+        self._ledger = ledger
+        self._config = config
+        self._link = link
+        self._judge = judge
+        self._states = states
+        self._health = health
+        self._metrics = metrics
+        self._totals = totals
+        self._batches = batches
+        self._stop = stop
+        self._publications: dict[int, tuple[str, int]] = {}
+        self.current: Batch | None = None
+        self.failure: BaseException | None = None
+        self.on_tick: Callable[[], None] | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                try:
+                    batch = self._batches.get(timeout=1.0)
+                except queue.Empty:
+                    self._tick()
+                    continue
+                if batch is None:
+                    break
+                self.current = batch
+                self.process(batch)
+                self.current = None
+                self._tick()
+            self._tick()
+        except BaseException as exc:
+            self.failure = exc
+            self._stop.set()
+            # Let the batcher finish: it may be blocked handing over a batch.
+            while self._batches.get() is not None:
+                pass
+
+    # -- one batch ------------------------------------------------------------------------------
+
+    def process(self, batch: Batch) -> None:
+        """Steps 1-5 of the module docstring for one batch."""
+        self._verify(batch)
+        plan = self._retry("look up and judge", lambda: self._plan(batch))
+        started = time.monotonic()
+        result = self._retry("commit", lambda: self._write(batch, plan))
+        if result is not None and result.duplicates:
+            self._settle_races(batch, plan, result)
+        self._metrics.commit_seconds.observe(time.monotonic() - started)
+        committed_at = time.time()
+        self._acknowledge(batch)
+        self._apply(batch, result, committed_at)
+
+    def _verify(self, batch: Batch) -> None:
+        items = batch.to_verify
+        if not items:
+            return
+        failed = rust_core.verify_ed25519_batch(
+            bytes(batch.keys),
+            bytes(batch.signatures),
+            bytes(batch.messages),
+            batch.offsets,
+            threads=self._config.verify_threads,
+        )
+        for item in items:
+            item.signature_ok = True
+        for index in failed:
+            items[index].signature_ok = False
+
+    def _plan(self, batch: Batch) -> Plan:
+        keys = self._judge.possibly_stored(batch)
+        found = stored.stored_payloads(self._ledger.engine, keys) if keys else {}
+        return self._judge.judge(batch, found)
+
+    def _write(self, batch: Batch, plan: Plan) -> BatchResult | None:
+        if plan.quarantine and not batch.quarantine_stored:
+            self._ledger.quarantine(plan.quarantine)
+            batch.quarantine_stored = True
+        if not plan.accepted:
+            return None
+        return self._ledger.append_batch([pending for _, pending in plan.accepted])
+
+    def _settle_races(self, batch: Batch, plan: Plan, result: BatchResult) -> None:
+        """Readings the ledger found stored meanwhile (another gateway sharing the database):
+        identical ones are duplicates, different ones are quarantined as seq conflicts."""
+        raced = set(result.duplicates)
+        found = self._retry(
+            "look up raced readings",
+            lambda: stored.stored_payloads(self._ledger.engine, raced),
+        )
+        conflicts = []
+        for item, pending in plan.accepted:
+            key = (pending.device_id, pending.seq)
+            if key not in raced:
+                continue
+            if found.get(key) == pending.payload:
+                item.outcome = DUPLICATE_OUTCOME
+            else:
+                item.reject(
+                    reasons.SEQ_CONFLICT, f"seq {pending.seq} was stored meanwhile with other bytes"
+                )
+                item.outcome = QUARANTINED
+                conflicts.append(quarantine_item(item))
+        if conflicts:
+            self._retry("quarantine seq conflicts", lambda: self._ledger.quarantine(conflicts))
+
+    def _retry(self, what: str, call: Callable[[], _T]) -> _T:
+        """Run ``call``, retrying a DatabaseError with backoff until it works or we stop."""
+        delay = _RETRY_MIN_S
+        while True:
+            try:
+                return call()
+            except DatabaseError as exc:
+                self._metrics.commit_failures.inc()
+                if self._stop.is_set():
+                    raise IngestError(
+                        f"stopping while the database fails ({what}: {exc}); the batch was not "
+                        "acknowledged and the broker will deliver it again"
+                    ) from None
+                log.error(
+                    "database error (%s): %s; not acknowledging, retrying in %.1f s",
+                    what,
+                    exc,
+                    delay,
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, _RETRY_MAX_S)
+
+    def _acknowledge(self, batch: Batch) -> None:
+        acked = skipped = 0
+        ack = self._link.ack
+        for item in batch.items:
+            delivery = item.delivery
+            if delivery.qos == 0:
+                continue
+            if ack(delivery):
+                acked += 1
+            else:
+                skipped += 1
+        self._totals.acked += acked
+        self._totals.stale_acks += skipped
+
+    # -- after the commit -------------------------------------------------------------------------
+
+    def _apply(self, batch: Batch, result: BatchResult | None, committed_at: float) -> None:
+        states, health, totals, metrics = self._states, self._health, self._totals, self._metrics
+        touched: dict[str, DeviceState] = {}
+        latencies: list[float] = []
+        rejected: dict[str, int] = {}
+        accepted = duplicates = 0
+        for item in batch.items:
+            outcome = item.outcome
+            if outcome == ACCEPTED:
+                reading, delivery = item.reading, item.delivery
+                assert reading is not None
+                state = states[reading.device_id]
+                previous = state.committed.high
+                state.committed.add(reading.seq)
+                health.accepted(
+                    state,
+                    reading.seq,
+                    previous,
+                    reading.timestamp_ms,
+                    delivery.received_mono,
+                    delivery.received_at,
+                )
+                latencies.append(committed_at - delivery.received_at)
+                accepted += 1
+                self._touch(touched, state, item)
+            elif outcome == DUPLICATE_OUTCOME:
+                assert item.device_id is not None
+                state = self._judge.state(item.device_id)
+                state.duplicates += 1
+                duplicates += 1
+                self._touch(touched, state, item)
+            elif outcome == CONTROL:
+                self._drop_floor(item, touched)
+            elif outcome == QUARANTINED:
+                assert item.reason is not None
+                rejected[item.reason] = rejected.get(item.reason, 0) + 1
+                if item.device is not None:
+                    self._judge.state(item.device.device_id).rejected += 1
+        self._publish(touched)
+        totals.batches += 1
+        totals.received += len(batch.items)
+        totals.accepted += accepted
+        totals.duplicates += duplicates
+        totals.rejected.update(rejected)
+        totals.latency.extend(latencies)
+        if totals.first_received_at is None:
+            totals.first_received_at = batch.items[0].delivery.received_at
+        totals.last_commit_at = committed_at
+        metrics.received.inc(len(batch.items))
+        metrics.batch_size.observe(len(batch.items))
+        if accepted:
+            metrics.accepted.inc(accepted)
+        if duplicates:
+            metrics.duplicates.inc(duplicates)
+        for reason, count in rejected.items():
+            metrics.rejected.labels(reason).inc(count)
+        for latency in latencies:
+            metrics.latency.observe(latency)
+        if result is not None and result.block is not None:
+            totals.blocks += 1
+            metrics.blocks.set(result.block.height + 1)
+            metrics.checkpoint_size.set(result.block.height + 1)
+            metrics.entries.set(result.block.next_index)
+
+    @staticmethod
+    def _touch(touched: dict[str, DeviceState], state: DeviceState, item: Item) -> None:
+        if item.farm is not None:
+            state.farm = item.farm
+        touched[state.device_id] = state
+
+    def _drop_floor(self, item: Item, touched: dict[str, DeviceState]) -> None:
+        """A device declared the seqs up to ``item.floor`` dropped: move the watermark past."""
+        assert item.floor is not None and item.device_id is not None
+        if not self._judge.registered(item.device_id):
+            log.warning("drop floor from unregistered device %s ignored", item.device_id)
+            return
+        state = self._judge.state(item.device_id)
+        if item.floor <= state.drop_floor:
+            return
+        state.drop_floor = item.floor
+        lost = state.committed.drop_through(item.floor)
+        if lost:
+            state.lost += lost
+            self._metrics.lost.inc(lost)
+            log.warning(
+                "device %s dropped readings through seq %d: %d never reached the gateway",
+                item.device_id,
+                item.floor,
+                lost,
+            )
+        self._touch(touched, state, item)
+
+    def _publish(self, touched: dict[str, DeviceState]) -> None:
+        publications = self._publications
+        for state in touched.values():
+            watermark = state.committed.watermark
+            if state.farm is None or watermark == state.announced:
+                continue
+            mid = self._link.publish_watermark(state.farm, state.device_id, watermark)
+            if mid is None:
+                continue
+            state.announced = watermark
+            if len(publications) >= _PUBLICATIONS_LIMIT:
+                del publications[next(iter(publications))]
+            publications[mid] = (state.device_id, watermark)
+            self._metrics.watermarks.inc()
+
+    # -- periodic work ----------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        grace = self._config.replay_grace
+        for mid, at in self._link.confirmed():
+            entry = self._publications.pop(mid, None)
+            if entry is not None:
+                state = self._states.get(entry[0])
+                if state is not None:
+                    state.record_published(entry[1], at, grace)
+        if self.on_tick is not None:
+            self.on_tick()

@@ -1,0 +1,83 @@
+"""Deliveries from the broker and the bounded hand-off from paho's network thread.
+
+``on_message`` runs on paho's network thread, where slow work would stall keep-alives, so it
+only wraps the message in a :class:`Delivery` and appends it to the :class:`Inbox`. The inbox
+never holds more than the MQTT Receive Maximum of unacknowledged readings, because the broker
+sends no more than that until we acknowledge; its bound is a safety net that blocks the network
+thread rather than dropping anything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = ["Delivery", "Inbox"]
+
+
+@dataclass(slots=True, eq=False)
+class Delivery:
+    """One message as received: what to acknowledge (``generation``, ``mid``, ``qos``) and what
+    arrived (``topic``, ``payload``), when (``received_at`` wall clock, ``received_mono``), and
+    whether the broker marked it as a redelivery (``dup``)."""
+
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_at: float
+    received_mono: float
+    dup: bool
+
+
+class Inbox:
+    """A bounded FIFO of deliveries between one producer and one consumer thread."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("inbox limit must be at least 1")
+        self._limit = limit
+        self._items: deque[Delivery] = deque()
+        self._lock = threading.Lock()
+        self._not_empty = threading.Condition(self._lock)
+        self._not_full = threading.Condition(self._lock)
+        self._waiting = False
+
+    def put(self, delivery: Delivery) -> None:
+        """Append; block while the inbox is full (the broker is ignoring our receive window)."""
+        with self._lock:
+            while len(self._items) >= self._limit:
+                self._not_full.wait(0.5)
+            self._items.append(delivery)
+            if self._waiting:
+                self._not_empty.notify()
+
+    def take(self, most: int, timeout: float) -> list[Delivery]:
+        """Up to ``most`` deliveries, oldest first; wait up to ``timeout`` s for the first."""
+        with self._lock:
+            items = self._items
+            if not items and timeout > 0:
+                self._waiting = True
+                try:
+                    self._not_empty.wait(timeout)
+                finally:
+                    self._waiting = False
+            count = min(most, len(items))
+            taken = [items.popleft() for _ in range(count)]
+            if count:
+                self._not_full.notify_all()
+            return taken
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def oldest_age(self, now_mono: float | None = None) -> float:
+        """Seconds since the oldest waiting delivery arrived (0 when empty)."""
+        try:
+            first = self._items[0]
+        except IndexError:
+            return 0.0
+        return (time.monotonic() if now_mono is None else now_mono) - first.received_mono

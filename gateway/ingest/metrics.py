@@ -1,0 +1,172 @@
+"""Prometheus metrics of the ingest, and the plain run totals behind the status line and report.
+
+Metric names start with ``farmtrace_gateway_``; ``docs/gateway.md`` lists them. Each gateway
+instance has its own registry, so several can run in one process (tests). Counters are added
+per batch, not per message, to keep the hot path light.
+"""
+
+from __future__ import annotations
+
+import random
+from array import array
+from collections import Counter as Tally
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+__all__ = ["LATENCY_SAMPLES", "GatewayMetrics", "LatencySample", "MetricsServer", "RunTotals"]
+
+LATENCY_SAMPLES = 1_000_000
+"""At most this many receive-to-commit latencies are kept for the run's quantiles."""
+
+_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 3000, 4000, 5000, 7500, 10000, 20000)
+
+
+class LatencySample:
+    """A uniform sample (reservoir) of at most ``limit`` latencies; exact below the limit."""
+
+    def __init__(self, limit: int = LATENCY_SAMPLES, seed: int = 0) -> None:
+        self._values = array("d")
+        self._limit = limit
+        self._seen = 0
+        self._rng = random.Random(seed)
+
+    def extend(self, values: list[float]) -> None:
+        for value in values:
+            self._seen += 1
+            if len(self._values) < self._limit:
+                self._values.append(value)
+            else:
+                slot = self._rng.randrange(self._seen)
+                if slot < self._limit:
+                    self._values[slot] = value
+
+    def quantiles(self, *qs: float) -> list[float | None]:
+        """The requested quantiles (nearest rank), ``None`` when nothing was observed."""
+        if not self._values:
+            return [None for _ in qs]
+        ordered = sorted(self._values)
+        last = len(ordered) - 1
+        return [ordered[min(last, max(0, round(q * last)))] for q in qs]
+
+    def __len__(self) -> int:
+        return self._seen
+
+
+@dataclass
+class RunTotals:
+    """What this process did, in plain numbers (read by the status line and the report)."""
+
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: Tally[str] = field(default_factory=Tally)
+    batches: int = 0
+    blocks: int = 0
+    acked: int = 0
+    stale_acks: int = 0
+    first_received_at: float | None = None
+    last_commit_at: float | None = None
+    latency: LatencySample = field(default_factory=LatencySample)
+
+    def as_dict(self) -> dict[str, object]:
+        p50, p90, p99, top = self.latency.quantiles(0.5, 0.9, 0.99, 1.0)
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": dict(sorted(self.rejected.items())),
+            "batches": self.batches,
+            "blocks": self.blocks,
+            "acked": self.acked,
+            "acks_skipped_after_reconnect": self.stale_acks,
+            "first_received_at": self.first_received_at,
+            "last_commit_at": self.last_commit_at,
+            "receive_to_commit_s": {"p50": p50, "p90": p90, "p99": p99, "max": top},
+        }
+
+
+class GatewayMetrics:
+    """The gateway's Prometheus metrics in their own registry."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        p = "farmtrace_gateway_"
+        self.received = Counter(
+            p + "messages_received", "Messages received from the broker", registry=r
+        )
+        self.accepted = Counter(
+            p + "readings_accepted", "Readings committed to the chain", registry=r
+        )
+        self.rejected = Counter(
+            p + "messages_rejected", "Messages quarantined, by reason", ["reason"], registry=r
+        )
+        self.duplicates = Counter(
+            p + "duplicates", "Copies of stored readings, dropped and acknowledged", registry=r
+        )
+        self.batch_size = Histogram(
+            p + "batch_size", "Messages per closed batch", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.latency = Histogram(
+            p + "receive_to_commit_seconds",
+            "From a reading's arrival to its durable commit",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            p + "commit_seconds", "Database time per batch", buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.blocks = Gauge(p + "blocks", "Blocks in this gateway's chain", registry=r)
+        self.entries = Gauge(p + "entries", "Entries in this gateway's chain", registry=r)
+        self.checkpoint_size = Gauge(
+            p + "checkpoint_size", "Tree size of the latest signed checkpoint", registry=r
+        )
+        self.queue_depth = Gauge(
+            p + "queue_depth", "Messages received and not yet acknowledged", registry=r
+        )
+        self.oldest_uncommitted = Gauge(
+            p + "oldest_uncommitted_seconds", "Age of the oldest unacknowledged message", registry=r
+        )
+        self.connected = Gauge(
+            p + "broker_connected", "1 while connected to the broker", registry=r
+        )
+        self.reconnects = Counter(
+            p + "broker_connects", "Successful broker connections", registry=r
+        )
+        self.commit_failures = Counter(
+            p + "commit_failures", "Batch commits that failed and were retried", registry=r
+        )
+        self.gaps = Counter(
+            p + "sequence_gaps", "Sequence skips seen in device streams", registry=r
+        )
+        self.silent = Gauge(p + "devices_silent", "Devices currently silent too long", registry=r)
+        self.silences = Counter(p + "silence_alarms", "Devices that went silent", registry=r)
+        self.clock_backwards = Counter(
+            p + "clock_backwards", "Readings timestamped before their predecessor", registry=r
+        )
+        self.lost = Counter(
+            p + "readings_lost", "Seqs a device declared dropped that were never stored", registry=r
+        )
+        self.watermarks = Counter(
+            p + "watermarks_published", "Commit watermarks published to devices", registry=r
+        )
+
+    def track_lag(self, depth: Callable[[], float], oldest: Callable[[], float]) -> None:
+        """Compute queue depth and oldest unacknowledged age at scrape time."""
+        self.queue_depth.set_function(depth)
+        self.oldest_uncommitted.set_function(oldest)
+
+
+class MetricsServer:
+    """The ``/metrics`` HTTP endpoint, on 127.0.0.1 unless told otherwise."""
+
+    def __init__(self, metrics: GatewayMetrics, port: int, host: str = "127.0.0.1") -> None:
+        self._server, self._thread = start_http_server(port, host, registry=metrics.registry)
+        self.port: int = self._server.server_port
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)

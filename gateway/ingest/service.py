@@ -1,0 +1,246 @@
+"""The running gateway: the ledger, the broker link and the two pipeline threads, wired up.
+
+Threads: paho's network thread (``on_message`` fills the inbox), the batcher (decode and
+check, close batches), the committer (verify, judge, store, acknowledge, publish watermarks)
+and the caller's thread, which waits for a stop and draws the status line.
+
+Stopping (``stop`` set, by a signal or ``duration``): the batcher closes a last batch with what
+has arrived, the committer commits and acknowledges it, then the connection is closed cleanly,
+so acknowledgements go out before the DISCONNECT. Messages that arrive after that are not
+acknowledged; the persistent session keeps them for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+from gateway.ingest import stored
+from gateway.ingest.batch import Batch
+from gateway.ingest.batcher import Batcher
+from gateway.ingest.committer import Committer
+from gateway.ingest.config import IngestConfig
+from gateway.ingest.device_state import DeviceState
+from gateway.ingest.errors import BrokerError, IngestError
+from gateway.ingest.health import HealthMonitor
+from gateway.ingest.housekeeping import HEALTH_FILE, Housekeeping
+from gateway.ingest.inbox import Inbox
+from gateway.ingest.judge import Judge
+from gateway.ingest.link import BrokerLink
+from gateway.ingest.metrics import GatewayMetrics, MetricsServer, RunTotals
+from gateway.ingest.registry_view import RegistryView
+from gateway.ingest.status import StatusLine
+from gateway.store.ledger import Ledger
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger("farmtrace.gateway")
+
+_INBOX_SLACK = 1000  # QoS 0 messages and retained drop floors are outside the receive window
+
+
+class Gateway:
+    """One gateway process's ingest. ``run(stop)`` returns the exit code."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        config: IngestConfig,
+        state_dir: Path,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
+        report_path: Path | None = None,
+        status: StatusLine | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.config = config
+        self.metrics = GatewayMetrics()
+        self.totals = RunTotals()
+        self.inbox = Inbox(config.window + _INBOX_SLACK)
+        self.registry = RegistryView(ledger.devices, config.registry_refresh)
+        self.states: dict[str, DeviceState] = {
+            device_id: DeviceState(device_id, runs)
+            for device_id, runs in stored.committed_runs(ledger.engine).items()
+        }
+        self.health = HealthMonitor(
+            self.metrics,
+            config.silence_factor,
+            config.silence_min,
+            report_skips=config.share_group is None,
+        )
+        self.link = BrokerLink(config, self.inbox)
+        self._batches: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._batcher = Batcher(
+            self.inbox,
+            self.registry,
+            self._batches,
+            config.batch_size,
+            config.batch_age,
+            self._stop,
+        )
+        self.committer = Committer(
+            ledger,
+            config,
+            self.link,
+            Judge(config, self.registry, self.states),
+            self.states,
+            self.health,
+            self.metrics,
+            self.totals,
+            self._batches,
+            self._stop,
+        )
+        self.housekeeping = Housekeeping(
+            ledger,
+            self.states,
+            self.health,
+            state_dir / HEALTH_FILE,
+            config.share_group is not None,
+        )
+        self.committer.on_tick = self.housekeeping.tick
+        self._report_path = report_path
+        self._status = status
+        self._metrics_server: MetricsServer | None = None
+        if metrics_port is not None:
+            self._metrics_server = MetricsServer(self.metrics, metrics_port, metrics_host)
+            log.info("metrics on http://%s:%d/metrics", metrics_host, self._metrics_server.port)
+        self.metrics.track_lag(self.queued, self.oldest_unacknowledged)
+        self.metrics.blocks.set(ledger.size)
+        self.metrics.checkpoint_size.set(ledger.size)
+        self.metrics.entries.set(ledger.entry_count)
+
+    @property
+    def metrics_port(self) -> int | None:
+        return self._metrics_server.port if self._metrics_server else None
+
+    # -- lag ------------------------------------------------------------------------------------
+
+    def _open_batches(self) -> list[Batch]:
+        found = [b for b in list(self._batches.queue) if b is not None]
+        current = self.committer.current
+        if current is not None:
+            found.append(current)
+        return found
+
+    def queued(self) -> float:
+        """Messages received and not yet acknowledged (approximate, read across threads)."""
+        return float(
+            len(self.inbox) + self._batcher.open_size + sum(map(len, self._open_batches()))
+        )
+
+    def oldest_unacknowledged(self) -> float:
+        """Age in seconds of the oldest message received and not yet acknowledged."""
+        now = time.monotonic()
+        firsts = [b.first_mono for b in self._open_batches() if b.items]
+        opened = self._batcher.open_first_mono
+        if opened is not None:
+            firsts.append(opened)
+        oldest = now - min(firsts) if firsts else 0.0
+        return max(oldest, self.inbox.oldest_age(now))
+
+    # -- running --------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, duration: float | None = None) -> int:
+        """Ingest until ``stop`` is set (or ``duration`` s passed); return the exit code."""
+        config = self.config
+        log.info(
+            "gateway %s: chain of %d blocks, %d entries; %d devices registered",
+            self.ledger.origin,
+            self.ledger.size,
+            self.ledger.entry_count,
+            len(self.registry.devices),
+        )
+        threads = [
+            threading.Thread(target=self._batcher.run, name="batcher", daemon=True),
+            threading.Thread(target=self.committer.run, name="committer", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        code = 0
+        deadline = None if duration is None else time.monotonic() + duration
+        try:
+            if not self.link.connect(stop):
+                log.info("stopped before the broker %s was reached", config.broker.url)
+            else:
+                log.info(
+                    "subscribed to %s at %s; batches of %d or %.2f s",
+                    config.reading_filter,
+                    config.broker.url,
+                    config.batch_size,
+                    config.batch_age,
+                )
+                code = self._wait(stop, deadline)
+        except BrokerError as exc:
+            log.error("%s", exc)
+            code = 2
+        finally:
+            self._shutdown(threads)
+        failure = self.committer.failure
+        if failure is not None:
+            log.error("ingest stopped: %s", failure)
+            code = code or 1
+        self._write_report()
+        return code
+
+    def _wait(self, stop: threading.Event, deadline: float | None) -> int:
+        while not stop.wait(1.0 if self._status and self._status.enabled else 0.5):
+            if self._status is not None:
+                self.metrics.connected.set(1 if self.link.connected else 0)
+                self._status.update(
+                    self.totals,
+                    self.link.connected,
+                    int(self.queued()),
+                    self.oldest_unacknowledged(),
+                )
+            if self.link.fatal is not None:
+                log.error("%s", self.link.fatal)
+                return 2
+            if self._stop.is_set():  # the committer failed
+                return 1
+            if deadline is not None and time.monotonic() >= deadline:
+                log.info("duration reached")
+                break
+        return 0
+
+    def _shutdown(self, threads: list[threading.Thread]) -> None:
+        log.info("stopping: committing and acknowledging what has arrived")
+        self._stop.set()
+        for thread in threads:
+            thread.join()
+        self.link.close()
+        self.housekeeping.write_report()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+        if self._status is not None:
+            self._status.clear()
+        totals = self.totals
+        log.info(
+            "stopped: %d received, %d accepted, %d duplicates, %d rejected, %d blocks",
+            totals.received,
+            totals.accepted,
+            totals.duplicates,
+            sum(totals.rejected.values()),
+            totals.blocks,
+        )
+
+    def _write_report(self) -> None:
+        if self._report_path is None:
+            return
+        report = {
+            "origin": self.ledger.origin,
+            "chain_blocks": self.ledger.size,
+            "chain_entries": self.ledger.entry_count,
+            "batch_size": self.config.batch_size,
+            "batch_age_s": self.config.batch_age,
+            "receive_window": self.config.window,
+            **self.totals.as_dict(),
+        }
+        try:
+            self._report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise IngestError(f"cannot write the report {self._report_path}: {exc}") from None
