@@ -153,6 +153,7 @@ def _note_cases() -> Iterator[Case]:
     yield _note_case("max signatures", ("x\n\n" + line * MAX_SIGNATURES).encode(), [log])
     yield _note_case("too many signatures", ("x\n\n" + line * (MAX_SIGNATURES + 1)).encode(), [log])
     yield _note_case("BOM kept", sign_note("\ufeffbom\n", [LOG_KEY]).encode(), [log])
+    yield from _weak_key_cases()
     for i, bad in enumerate(
         [
             "no blank line\n\u2014 a AAAAAAA=\n",
@@ -171,6 +172,22 @@ def _note_cases() -> Iterator[Case]:
         ]
     ):
         yield _note_case(f"malformed {i}", bad.encode(), [log])
+
+
+def _weak_key_cases() -> Iterator[Case]:
+    """Keys no honest signer has: the identity point (small order) and a non-point.
+
+    With the identity as public key, R = identity and S = 0 satisfy the Ed25519 equation for
+    any message; the reference (OpenSSL) accepts that signature, so the JS side must too.
+    """
+    identity = bytes([1]) + bytes(31)
+    for name, public in (("weak.example/identity", identity), ("weak.example/junk", b"\xff" * 32)):
+        vkey = Verifier(name, public).vkey
+        sig = NoteSignature(name, Verifier(name, public).key_id, identity + bytes(32)).line()
+        yield _vkey_case(name, vkey)
+        yield _note_case(f"{name}: R = identity, S = 0", f"body\n\n{sig}".encode(), [vkey])
+        forged = NoteSignature(name, Verifier(name, public).key_id, bytes(64)).line()
+        yield _note_case(f"{name}: zero signature", f"body\n\n{forged}".encode(), [vkey])
 
 
 # --------------------------------------------------------------------------------------------
