@@ -20,10 +20,12 @@ naming the offending argument or item; a wrong Python type raises ``TypeError``.
           ├── InvalidHashLength     a hash argument or item is not exactly 32 bytes
           ├── IndexOutOfRange       a leaf index is not in range(size)
           ├── InvalidTreeSize       a tree size is not allowed (m == 0 or m > size)
-          └── InvalidBuffer         packed data/offsets have the wrong layout
+          └── InvalidBuffer         packed data/offsets/keys/signatures have the wrong layout
 
-Verification functions judge untrusted proofs: they return ``False`` for anything that does not
-check and raise only ``TypeError``.
+Verification functions judge untrusted proofs and signatures: they return ``False`` (or list the
+failing indices) for anything that does not check and raise only ``TypeError``, plus
+:class:`InvalidBuffer`/:class:`MerkleError` for the layout and ``threads`` of bulk signature
+checks.
 """
 
 from collections.abc import Sequence
@@ -43,6 +45,8 @@ __all__ = [
     "node_hash",
     "sha256_throughput",
     "verify_consistency",
+    "verify_ed25519",
+    "verify_ed25519_batch",
     "verify_inclusion",
 ]
 
@@ -60,8 +64,8 @@ class InvalidTreeSize(MerkleError):
     the tree."""
 
 class InvalidBuffer(MerkleError):
-    """A packed buffer (data and offsets) does not have the promised layout; the message names
-    the first offending item."""
+    """A packed buffer (data and offsets, public keys, signatures) does not have the promised
+    layout; the message names the first offending item."""
 
 @final
 class MerkleTree:
@@ -171,6 +175,36 @@ def verify_consistency(
     test vectors: ``size1 > size2`` is False; ``size1 == 0`` is False (even ``0 -> 0``: a proof
     from the empty tree proves nothing); ``size1 == size2`` is True exactly when ``proof`` is
     empty and ``root1 == root2``. Raises only ``TypeError``.
+    """
+
+def verify_ed25519_batch(
+    public_keys: Buffer,
+    signatures: Buffer,
+    messages: Buffer,
+    offsets: Buffer,
+    threads: int | None = None,
+) -> list[int]:
+    """Check n Ed25519 signatures in one call; return the indices (ascending) that fail.
+
+    Claim ``i`` is: ``signatures[64*i:64*i+64]`` is a signature of message ``i`` by
+    ``public_keys[32*i:32*i+32]``. ``messages`` and ``offsets`` are packed as for
+    :meth:`MerkleTree.from_buffer`. Each claim gets the verdict ``cryptography``'s
+    ``Ed25519PublicKey.verify`` gives it (the RFC 8032 cofactorless check with ``S < L``, as in
+    OpenSSL): a key that is not a curve point, a corrupted signature or message all fail. Checks
+    are independent (no batch equation), so a verdict never depends on the other claims.
+
+    Raises :class:`InvalidBuffer` when the buffers do not describe the same n (the message says
+    which), ``TypeError`` for non-buffer arguments.
+    """
+
+def verify_ed25519(
+    items: Sequence[tuple[bytes, bytes, bytes]], threads: int | None = None
+) -> list[int]:
+    """Check ``(public_key, message, signature)`` triples; return the indices (ascending) that
+    fail, with the same verdicts as :func:`verify_ed25519_batch`.
+
+    A key that is not 32 bytes or a signature that is not 64 bytes fails (it is a bad claim,
+    not a bad call). Raises ``TypeError`` naming the first item that is not a 3-tuple of bytes.
     """
 
 def sha256_throughput(buffer_size: int = 8192, seconds: float = 1.0) -> float:

@@ -16,8 +16,9 @@ use crate::error::Error;
 /// costs on one core (measured with `benches/core.rs`, `tree_build_small`).
 pub const PARALLEL_MIN_LEAVES: usize = 4096;
 
-/// Below this many signatures a bulk check stays on the calling thread.
-pub const PARALLEL_MIN_SIGNATURES: usize = 64;
+/// Below this many signatures a bulk check stays on the calling thread. One check costs about
+/// 50 us, so even a few dozen are worth a hand-off of a few microseconds.
+pub const PARALLEL_MIN_SIGNATURES: usize = 16;
 
 /// The number of threads `threads=None` means: every core this process may use.
 pub fn available_threads() -> usize {

@@ -23,8 +23,9 @@ use pyo3::buffer::PyBuffer;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyList};
+use pyo3::types::{PyBytes, PyInt, PyList, PyTuple};
 
+use crate::ed25519::{failed_signatures, PackedClaims, SignedMessage};
 use crate::entries::{encode_offsets, PackedEntries};
 use crate::error::{Error, ErrorKind};
 use crate::merkle::{self, Hash, MerkleTree, HASH_LEN};
@@ -390,6 +391,77 @@ fn verify_consistency(
 }
 
 #[pyfunction]
+#[pyo3(signature = (public_keys, signatures, messages, offsets, threads=None))]
+fn verify_ed25519_batch(
+    py: Python<'_>,
+    public_keys: &Bound<'_, PyAny>,
+    signatures: &Bound<'_, PyAny>,
+    messages: &Bound<'_, PyAny>,
+    offsets: &Bound<'_, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<Vec<usize>> {
+    let workers = Workers::new(threads)?;
+    let keys = byte_buffer(public_keys, "public_keys")?;
+    let signatures = byte_buffer(signatures, "signatures")?;
+    let messages = byte_buffer(messages, "messages")?;
+    let offsets = offsets_buffer(offsets)?;
+    let (keys, signatures) = (keys.as_slice(), signatures.as_slice());
+    let (messages, offsets) = (messages.as_slice(), offsets.as_slice());
+    Ok(py.detach(|| {
+        let claims = PackedClaims::new(keys, signatures, PackedEntries::new(messages, offsets)?)?;
+        Ok::<_, Error>(failed_signatures(claims.len(), |i| claims.get(i), &workers))
+    })?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (items, threads=None))]
+fn verify_ed25519(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<Vec<usize>> {
+    let workers = Workers::new(threads)?;
+    let triples = triples(items)?;
+    let claims: Vec<SignedMessage<'_>> = triples
+        .iter()
+        .map(|[key, message, signature]| SignedMessage {
+            public_key: key.as_bytes(),
+            message: message.as_bytes(),
+            signature: signature.as_bytes(),
+        })
+        .collect();
+    Ok(py.detach(|| failed_signatures(claims.len(), |i| claims[i], &workers)))
+}
+
+/// `(public_key, message, signature)` tuples of bytes, or `TypeError` naming the first bad item.
+fn triples<'py>(items: &Bound<'py, PyAny>) -> PyResult<Vec<[Bound<'py, PyBytes>; 3]>> {
+    let bad = |i: usize, found: String| {
+        PyTypeError::new_err(format!(
+            "items[{i}] must be a (public_key, message, signature) tuple of bytes, not {found}"
+        ))
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.try_iter()?.enumerate() {
+        let item = item?;
+        let tuple = item
+            .cast::<PyTuple>()
+            .map_err(|_| bad(i, type_name(&item)))?;
+        if tuple.len() != 3 {
+            return Err(bad(i, format!("a tuple of {} items", tuple.len())));
+        }
+        let field = |k: usize| -> PyResult<Bound<'py, PyBytes>> {
+            let value = tuple.get_item(k)?;
+            let found = type_name(&value);
+            value
+                .cast_into::<PyBytes>()
+                .map_err(|_| bad(i, format!("a tuple holding {found}")))
+        };
+        out.push([field(0)?, field(1)?, field(2)?]);
+    }
+    Ok(out)
+}
+
+#[pyfunction]
 #[pyo3(signature = (buffer_size=8192, seconds=1.0))]
 fn sha256_throughput(py: Python<'_>, buffer_size: usize, seconds: f64) -> PyResult<f64> {
     Ok(py.detach(|| sha256_blocks_per_second(buffer_size, seconds))?)
@@ -413,6 +485,8 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(node_hash, m)?)?;
     m.add_function(wrap_pyfunction!(verify_inclusion, m)?)?;
     m.add_function(wrap_pyfunction!(verify_consistency, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_ed25519_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_ed25519, m)?)?;
     m.add_function(wrap_pyfunction!(sha256_throughput, m)?)?;
     m.add_function(wrap_pyfunction!(available_threads, m)?)?;
     Ok(())
