@@ -1,0 +1,375 @@
+"""Measurements of ``farmtrace bench core``, all taken in one run on the same input.
+
+What is measured, and how:
+
+* **Tree builds**: ``rust_core.MerkleTree`` built from Python, boundary included (the call, the
+  root read back), once through the list API (``from_entries``, one ``bytes`` per entry) and once
+  through the fast path (``from_buffer``, one buffer plus offsets), with one thread and with all
+  threads. Each figure is the best of ``repeats`` runs with the garbage collector paused, as
+  :mod:`timeit` does.
+* **SHA-256 ceiling**: SHA-256 compression blocks per second hashing 8 KiB buffers (the way
+  ``openssl speed -evp sha256`` measures), by ``rust_core``'s own SHA-256 code and, for
+  comparison, by :mod:`hashlib`. A leaf of ``s`` bytes costs ``ceil((1 + s + 9) / 64)`` blocks
+  (prefix byte, entry, padding) plus its share of the ``n - 1`` interior nodes at 2 blocks each,
+  so the ceiling in leaves/s is blocks/s divided by that.
+* **Python baselines** on a subset: the plain reference :mod:`farmtrace.tlog.merkle` and, when
+  importable, ``pymerkle`` 7; both roots are checked against ``rust_core``'s before timing.
+* **Ed25519**: ``rust_core``'s bulk check of valid (key, message, signature) triples against
+  :mod:`cryptography` verifying them one at a time (keys parsed beforehand, in its favour).
+* **Peak memory** of a fast-path build in a child process (:mod:`farmtrace.bench.memory_probe`).
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+import rust_core
+from farmtrace.bench.packing import little_endian_offsets
+from farmtrace.tlog import merkle as reference
+
+SHA256_BUFFER = 8192
+_SENSOR_KEYS = 1000  # distinct signing keys in the signature workload, like a farm's sensors
+
+
+@dataclass(frozen=True)
+class CoreBenchConfig:
+    """What to measure: sizes of the workloads and how hard to try."""
+
+    entries: int = 1_000_000
+    entry_size: int = 120
+    repeats: int = 3
+    reference_entries: int = 100_000
+    signatures: int = 10_000
+    sha256_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("entries", "entry_size", "repeats", "reference_entries", "signatures"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.sha256_seconds <= 0:
+            raise ValueError(f"sha256_seconds must be positive, got {self.sha256_seconds}")
+
+
+@dataclass(frozen=True)
+class BuildRates:
+    """Leaves per second of one way of building a tree."""
+
+    one_thread: float
+    all_threads: float
+
+    @property
+    def scaling(self) -> float:
+        """All threads over one thread."""
+        return self.all_threads / self.one_thread
+
+
+@dataclass(frozen=True)
+class Sha256Ceiling:
+    """SHA-256 speed of this machine and what it allows for leaves of this size."""
+
+    rust_blocks_per_s: float
+    hashlib_blocks_per_s: float
+    blocks_per_leaf: float
+
+    @property
+    def leaves_per_s(self) -> float:
+        """The most leaves per second one thread could build, hashing at rust_core's speed."""
+        return self.rust_blocks_per_s / self.blocks_per_leaf
+
+
+@dataclass(frozen=True)
+class PythonBaselines:
+    """Leaves per second of pure-Python trees on the first ``entries`` entries."""
+
+    entries: int
+    reference_leaves_per_s: float
+    pymerkle_leaves_per_s: float | None
+    pymerkle_version: str | None
+
+
+@dataclass(frozen=True)
+class SignatureRates:
+    """Signatures checked per second."""
+
+    signatures: int
+    rust_one_thread: float
+    rust_all_threads: float
+    cryptography_one_at_a_time: float
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Resident memory of a fast-path build of ``entries`` leaves, in bytes."""
+
+    entries: int
+    input_bytes: int
+    baseline_rss: int
+    input_rss: int
+    peak_rss: int
+
+    @property
+    def peak_over_baseline(self) -> int:
+        """Peak memory attributable to the input and the build together."""
+        return self.peak_rss - self.baseline_rss
+
+    @property
+    def build_overhead(self) -> int:
+        """Peak memory beyond what the process held once the input existed."""
+        return self.peak_rss - self.input_rss
+
+
+@dataclass(frozen=True)
+class CoreBenchResult:
+    """Every figure of one ``farmtrace bench core`` run."""
+
+    config: CoreBenchConfig
+    threads: int
+    sha256: Sha256Ceiling
+    fast_path: BuildRates
+    list_api: BuildRates
+    python: PythonBaselines
+    ed25519: SignatureRates
+    memory: MemoryUse
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The entries of the tree benchmarks, in both shapes ``rust_core`` accepts.
+
+    ``offsets`` are little-endian ``bytes``, which ``from_buffer`` reads in place; an
+    ``array('Q')`` would be copied and converted first (about 3 % slower at 1 M leaves).
+    """
+
+    data: bytes
+    offsets: bytes
+    entries: list[bytes]
+
+    @classmethod
+    def random(cls, count: int, entry_size: int) -> Workload:
+        data = os.urandom(count * entry_size)
+        entries = [data[i : i + entry_size] for i in range(0, len(data), entry_size)]
+        return cls(data, little_endian_offsets(count, entry_size), entries)
+
+
+def blocks_per_leaf(entry_size: int, leaves: int) -> float:
+    """SHA-256 compression blocks per leaf: the leaf hash plus its share of interior nodes."""
+    leaf_blocks = math.ceil((1 + entry_size + 9) / 64)
+    return leaf_blocks + 2 * (leaves - 1) / leaves
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def best_time(action: Callable[[], object], repeats: int) -> float:
+    """The shortest wall-clock time, in seconds, of ``repeats`` runs of ``action``."""
+    best = math.inf
+    for _ in range(repeats):
+        with _gc_paused():
+            start = time.perf_counter()
+            action()
+            elapsed = time.perf_counter() - start
+        best = min(best, elapsed)
+    return best
+
+
+def measure_builds(work: Workload, repeats: int) -> tuple[BuildRates, BuildRates]:
+    """Leaves/s of ``from_buffer`` and ``from_entries``, one thread and all threads."""
+    n = len(work.entries)
+    expected = rust_core.MerkleTree.from_buffer(work.data, work.offsets).root
+
+    def rate(build: Callable[[], rust_core.MerkleTree]) -> float:
+        if build().root != expected:
+            raise RuntimeError("rust_core built different roots from the same entries")
+        return n / best_time(lambda: build().root, repeats)
+
+    tree = rust_core.MerkleTree
+    fast = BuildRates(
+        one_thread=rate(lambda: tree.from_buffer(work.data, work.offsets, threads=1)),
+        all_threads=rate(lambda: tree.from_buffer(work.data, work.offsets, threads=None)),
+    )
+    listed = BuildRates(
+        one_thread=rate(lambda: tree.from_entries(work.entries, threads=1)),
+        all_threads=rate(lambda: tree.from_entries(work.entries, threads=None)),
+    )
+    return fast, listed
+
+
+def hashlib_sha256_blocks_per_s(seconds: float) -> float:
+    """Compression blocks/s of :func:`hashlib.sha256` over 8 KiB buffers for about ``seconds``."""
+    buffer = os.urandom(SHA256_BUFFER)
+    calls = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        for _ in range(64):
+            hashlib.sha256(buffer).digest()
+        calls += 64
+    elapsed = time.perf_counter() - start
+    return calls * (SHA256_BUFFER / 64) / elapsed
+
+
+def measure_sha256(config: CoreBenchConfig) -> Sha256Ceiling:
+    """The SHA-256 ceiling, measured now, for this config's entry size and tree size."""
+    rust = rust_core.sha256_throughput(buffer_size=SHA256_BUFFER, seconds=config.sha256_seconds)
+    return Sha256Ceiling(
+        rust_blocks_per_s=rust,
+        hashlib_blocks_per_s=hashlib_sha256_blocks_per_s(config.sha256_seconds),
+        blocks_per_leaf=blocks_per_leaf(config.entry_size, config.entries),
+    )
+
+
+def measure_python(work: Workload, count: int, repeats: int) -> PythonBaselines:
+    """Leaves/s of the plain reference and pymerkle 7 on the first ``count`` entries."""
+    subset = work.entries[:count]
+    expected = rust_core.MerkleTree.from_entries(subset).root
+    if reference.MerkleTree.from_entries(subset).root != expected:
+        raise RuntimeError("the Python reference and rust_core disagree on the root")
+    ref_time = best_time(lambda: reference.MerkleTree.from_entries(subset).root, repeats)
+    pymerkle_rate, version = _measure_pymerkle(subset, expected)
+    return PythonBaselines(
+        entries=len(subset),
+        reference_leaves_per_s=len(subset) / ref_time,
+        pymerkle_leaves_per_s=pymerkle_rate,
+        pymerkle_version=version,
+    )
+
+
+def _measure_pymerkle(
+    subset: Sequence[bytes], expected_root: bytes
+) -> tuple[float | None, str | None]:
+    try:
+        from pymerkle import InmemoryTree
+    except ImportError:
+        return None, None
+
+    def build() -> bytes:
+        root: bytes = InmemoryTree.init_from_entries(subset, algorithm="sha256").get_root()
+        return root
+
+    if build() != expected_root:
+        raise RuntimeError("pymerkle's root differs from rust_core's (not RFC 9162 hashing?)")
+    # pymerkle is slow; one timed run is plenty to place it.
+    return len(subset) / best_time(build, 1), metadata.version("pymerkle")
+
+
+def signature_workload(count: int, message_size: int) -> tuple[bytes, bytes, bytes, bytes]:
+    """``count`` valid triples packed for ``verify_ed25519_batch``.
+
+    Returns the public keys (32 bytes each), signatures (64 bytes each), messages back to back
+    and their offsets; message ``i`` is signed by sensor key ``i % 1000``.
+    """
+    keys = [Ed25519PrivateKey.generate() for _ in range(min(count, _SENSOR_KEYS))]
+    raw_keys = [key.public_key().public_bytes_raw() for key in keys]
+    messages = os.urandom(count * message_size)
+    public, signatures = bytearray(), bytearray()
+    for i in range(count):
+        message = messages[i * message_size : (i + 1) * message_size]
+        public += raw_keys[i % len(keys)]
+        signatures += keys[i % len(keys)].sign(message)
+    offsets = little_endian_offsets(count, message_size)
+    return bytes(public), bytes(signatures), messages, offsets
+
+
+def measure_signatures(config: CoreBenchConfig, repeats: int) -> SignatureRates:
+    """Signatures/s of ``rust_core``'s bulk check and of cryptography one at a time."""
+    n = config.signatures
+    public, signatures, messages, offsets = signature_workload(n, config.entry_size)
+
+    def bulk(threads: int | None) -> float:
+        def check() -> None:
+            failed = rust_core.verify_ed25519_batch(
+                public, signatures, messages, offsets, threads=threads
+            )
+            if failed:
+                raise RuntimeError(f"rust_core rejected valid signatures at {failed[:5]}")
+
+        return n / best_time(check, repeats)
+
+    parsed = [Ed25519PublicKey.from_public_bytes(public[32 * i : 32 * i + 32]) for i in range(n)]
+
+    size = config.entry_size
+
+    def one_at_a_time() -> None:
+        for i, key in enumerate(parsed):
+            key.verify(signatures[64 * i : 64 * i + 64], messages[i * size : (i + 1) * size])
+
+    return SignatureRates(
+        signatures=n,
+        rust_one_thread=bulk(1),
+        rust_all_threads=bulk(None),
+        cryptography_one_at_a_time=n / best_time(one_at_a_time, 1),
+    )
+
+
+def measure_memory(entries: int, entry_size: int) -> MemoryUse:
+    """Peak memory of one fast-path build, measured in a fresh child process."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "farmtrace.bench.memory_probe",
+            f"--entries={entries}",
+            f"--entry-size={entry_size}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {completed.stderr.strip()}")
+    figures = json.loads(completed.stdout)
+    return MemoryUse(
+        entries=figures["entries"],
+        input_bytes=figures["input_bytes"],
+        baseline_rss=figures["baseline_rss"],
+        input_rss=figures["input_rss"],
+        peak_rss=figures["peak_rss"],
+    )
+
+
+def run(config: CoreBenchConfig, progress: Callable[[str], None] | None = None) -> CoreBenchResult:
+    """Take every measurement of ``farmtrace bench core`` in one run."""
+    say = progress or (lambda _message: None)
+    say(f"generating {config.entries:,} entries of {config.entry_size} bytes")
+    work = Workload.random(config.entries, config.entry_size)
+    say("SHA-256 ceiling")
+    sha256 = measure_sha256(config)
+    say("tree builds (rust_core)")
+    fast, listed = measure_builds(work, config.repeats)
+    say("Python reference and pymerkle")
+    python = measure_python(work, min(config.reference_entries, config.entries), config.repeats)
+    say("Ed25519")
+    signatures = measure_signatures(config, config.repeats)
+    say("peak memory (child process)")
+    memory = measure_memory(config.entries, config.entry_size)
+    return CoreBenchResult(
+        config=config,
+        threads=rust_core.available_threads(),
+        sha256=sha256,
+        fast_path=fast,
+        list_api=listed,
+        python=python,
+        ed25519=signatures,
+        memory=memory,
+    )

@@ -1,0 +1,178 @@
+"""The figures of ``farmtrace bench core`` judged against the issue's targets, as text or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from farmtrace.bench.core import CoreBenchResult
+
+MIB = 1024 * 1024
+MEMORY_HEADROOM = 64 * MIB
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of the issue: a figure, the bound it must meet, and whether it does."""
+
+    name: str
+    figure: float
+    threshold: float
+    unit: str
+    at_most: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.figure <= self.threshold if self.at_most else self.figure >= self.threshold
+
+
+def efficiency(result: CoreBenchResult) -> dict[str, float]:
+    """Single-thread leaves/s over the SHA-256 ceiling, for each build API."""
+    ceiling = result.sha256.leaves_per_s
+    return {
+        "fast_path": result.fast_path.one_thread / ceiling,
+        "list_api": result.list_api.one_thread / ceiling,
+    }
+
+
+def speedups(result: CoreBenchResult) -> dict[str, float | None]:
+    """How many times faster ``rust_core`` is than each baseline."""
+    py, fast, sig = result.python, result.fast_path, result.ed25519
+    pymerkle = py.pymerkle_leaves_per_s
+    return {
+        "vs_reference_one_thread": fast.one_thread / py.reference_leaves_per_s,
+        "vs_reference_all_threads": fast.all_threads / py.reference_leaves_per_s,
+        "vs_pymerkle_one_thread": fast.one_thread / pymerkle if pymerkle else None,
+        "vs_pymerkle_all_threads": fast.all_threads / pymerkle if pymerkle else None,
+        "ed25519_one_thread": sig.rust_one_thread / sig.cryptography_one_at_a_time,
+        "ed25519_all_threads": sig.rust_all_threads / sig.cryptography_one_at_a_time,
+    }
+
+
+def targets(result: CoreBenchResult) -> list[Target]:
+    """The issue's targets. Speedups use the fast path with all threads, as the gateway runs."""
+    eff, up = efficiency(result), speedups(result)
+    memory = result.memory
+    found = [
+        Target("fast path efficiency, 1 thread", eff["fast_path"], 0.85, "of ceiling"),
+        Target("list API efficiency, 1 thread", eff["list_api"], 0.70, "of ceiling"),
+        Target("thread scaling, fast path", result.fast_path.scaling, 1.8, "x one thread"),
+        Target("speedup vs Python reference", _num(up["vs_reference_all_threads"]), 5.0, "x"),
+    ]
+    if up["vs_pymerkle_all_threads"] is not None:
+        found.append(Target("speedup vs pymerkle", up["vs_pymerkle_all_threads"], 40.0, "x"))
+    found += [
+        Target("Ed25519 bulk vs cryptography", _num(up["ed25519_all_threads"]), 5.0, "x"),
+        Target(
+            f"peak memory, {memory.entries:,} leaves",
+            memory.peak_over_baseline / MIB,
+            (memory.input_bytes + MEMORY_HEADROOM) / MIB,
+            "MiB",
+            at_most=True,
+        ),
+    ]
+    return found
+
+
+def _num(value: float | None) -> float:
+    if value is None:
+        raise ValueError("missing figure")
+    return value
+
+
+def to_json(result: CoreBenchResult) -> dict[str, Any]:
+    """One JSON-ready object with every figure, the derived ratios and the targets."""
+    return {
+        "config": asdict(result.config),
+        "threads": result.threads,
+        "sha256": {
+            **asdict(result.sha256),
+            "buffer_size": 8192,
+            "ceiling_leaves_per_s": result.sha256.leaves_per_s,
+        },
+        "tree_build": {
+            name: {**asdict(rates), "scaling": rates.scaling}
+            for name, rates in (("fast_path", result.fast_path), ("list_api", result.list_api))
+        },
+        "efficiency": efficiency(result),
+        "python": asdict(result.python),
+        "ed25519": asdict(result.ed25519),
+        "memory": {
+            **asdict(result.memory),
+            "peak_over_baseline": result.memory.peak_over_baseline,
+            "build_overhead": result.memory.build_overhead,
+            "limit": result.memory.input_bytes + MEMORY_HEADROOM,
+        },
+        "speedups": speedups(result),
+        "targets": [{**asdict(t), "passed": t.passed} for t in targets(result)],
+    }
+
+
+def render_text(result: CoreBenchResult) -> str:
+    """A human-readable report; every target shows PASS or FAIL next to its figure."""
+    c, sha, py, sig, mem = (
+        result.config,
+        result.sha256,
+        result.python,
+        result.ed25519,
+        result.memory,
+    )
+    eff, up = efficiency(result), speedups(result)
+    lines = [
+        f"farmtrace bench core: {c.entries:,} entries of {c.entry_size} bytes, "
+        f"{result.threads} threads available, best of {c.repeats}",
+        "",
+        "SHA-256 ceiling (8 KiB buffers, measured now)",
+        f"  rust_core SHA-256      {sha.rust_blocks_per_s / 1e6:8.2f} M blocks/s",
+        f"  Python hashlib         {sha.hashlib_blocks_per_s / 1e6:8.2f} M blocks/s  (comparison only)",
+        f"  blocks per leaf        {sha.blocks_per_leaf:8.3f}",
+        f"  ceiling, 1 thread      {sha.leaves_per_s / 1e6:8.2f} M leaves/s",
+        "",
+        "Merkle tree build, rust_core called from Python (boundary included)",
+    ]
+    for label, rates, key in (
+        ("fast path (from_buffer) ", result.fast_path, "fast_path"),
+        ("list API (from_entries) ", result.list_api, "list_api"),
+    ):
+        lines.append(
+            f"  {label} 1 thread {rates.one_thread / 1e6:6.2f} M leaves/s "
+            f"(efficiency {eff[key]:.2f}), {result.threads} threads "
+            f"{rates.all_threads / 1e6:6.2f} M leaves/s (x{rates.scaling:.2f})"
+        )
+    lines += [
+        "",
+        f"Python baselines ({py.entries:,} entries)",
+        f"  plain reference        {py.reference_leaves_per_s / 1e6:8.3f} M leaves/s   "
+        f"rust_core fast path x{_num(up['vs_reference_one_thread']):.1f} (1 thread), "
+        f"x{_num(up['vs_reference_all_threads']):.1f} (all)",
+    ]
+    if py.pymerkle_leaves_per_s is None:
+        lines.append("  pymerkle               not installed")
+    else:
+        lines.append(
+            f"  pymerkle {py.pymerkle_version:<13} {py.pymerkle_leaves_per_s / 1e6:8.3f} M leaves/s   "
+            f"rust_core fast path x{_num(up['vs_pymerkle_one_thread']):.1f} (1 thread), "
+            f"x{_num(up['vs_pymerkle_all_threads']):.1f} (all)"
+        )
+    lines += [
+        "",
+        f"Ed25519 ({sig.signatures:,} valid signatures)",
+        f"  rust_core bulk, 1 thread   {sig.rust_one_thread:10,.0f} /s",
+        f"  rust_core bulk, all        {sig.rust_all_threads:10,.0f} /s",
+        f"  cryptography, one by one   {sig.cryptography_one_at_a_time:10,.0f} /s   "
+        f"speedup x{_num(up['ed25519_one_thread']):.1f} (1 thread), "
+        f"x{_num(up['ed25519_all_threads']):.1f} (all)",
+        "",
+        f"Peak memory, fast-path build of {mem.entries:,} leaves (child process)",
+        f"  input {mem.input_bytes / MIB:.1f} MiB; peak over interpreter baseline "
+        f"{mem.peak_over_baseline / MIB:.1f} MiB (build overhead {mem.build_overhead / MIB:.1f} MiB)",
+        "",
+        "Targets",
+    ]
+    for t in targets(result):
+        bound = "<=" if t.at_most else ">="
+        verdict = "PASS" if t.passed else "FAIL"
+        lines.append(
+            f"  {verdict}  {t.name:<34} {t.figure:9.2f} {t.unit:<12} (target {bound} {t.threshold:.2f})"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""``farmtrace bench core`` runs end to end on a small input and reports every figure.
+
+No wall-clock thresholds here: the targets are judged by the benchmark itself on full-size runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from farmtrace.bench.core import blocks_per_leaf
+
+ENTRIES = 2000
+ENTRY_SIZE = 120
+BENCH = [sys.executable, "-m", "farmtrace", "bench", "core"]
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    completed = subprocess.run(
+        [*BENCH, f"--entries={ENTRIES}", "--json", "--sha256-seconds=0.1", "--repeats=2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    figures: dict[str, Any] = json.loads(completed.stdout)
+    return figures
+
+
+def _rate(value: object) -> float:
+    assert isinstance(value, float | int) and math.isfinite(value) and value > 0, value
+    return float(value)
+
+
+def test_every_figure_is_present_and_positive(report: dict[str, Any]) -> None:
+    assert report["config"]["entries"] == ENTRIES
+    assert report["config"]["entry_size"] == ENTRY_SIZE
+    assert report["threads"] >= 1
+    for key in ("rust_blocks_per_s", "hashlib_blocks_per_s", "ceiling_leaves_per_s"):
+        _rate(report["sha256"][key])
+    for api in ("fast_path", "list_api"):
+        for key in ("one_thread", "all_threads", "scaling"):
+            _rate(report["tree_build"][api][key])
+        _rate(report["efficiency"][api])
+    _rate(report["python"]["reference_leaves_per_s"])
+    assert report["python"]["entries"] == ENTRIES
+    for key in ("rust_one_thread", "rust_all_threads", "cryptography_one_at_a_time"):
+        _rate(report["ed25519"][key])
+    assert report["ed25519"]["signatures"] == ENTRIES
+    for key in ("vs_reference_one_thread", "vs_reference_all_threads", "ed25519_all_threads"):
+        _rate(report["speedups"][key])
+
+
+def test_pymerkle_is_measured_when_installed(report: dict[str, Any]) -> None:
+    pytest.importorskip("pymerkle")
+    assert report["python"]["pymerkle_version"].startswith("7.")
+    _rate(report["python"]["pymerkle_leaves_per_s"])
+    _rate(report["speedups"]["vs_pymerkle_all_threads"])
+
+
+def test_derived_figures_follow_from_the_measured_ones(report: dict[str, Any]) -> None:
+    sha = report["sha256"]
+    assert sha["buffer_size"] == 8192
+    assert sha["blocks_per_leaf"] == pytest.approx(3 + 2 * (ENTRIES - 1) / ENTRIES)
+    assert sha["ceiling_leaves_per_s"] == pytest.approx(
+        sha["rust_blocks_per_s"] / sha["blocks_per_leaf"]
+    )
+    fast = report["tree_build"]["fast_path"]
+    assert report["efficiency"]["fast_path"] == pytest.approx(
+        fast["one_thread"] / sha["ceiling_leaves_per_s"]
+    )
+    assert fast["scaling"] == pytest.approx(fast["all_threads"] / fast["one_thread"])
+
+
+def test_memory_is_measured_against_the_input(report: dict[str, Any]) -> None:
+    memory = report["memory"]
+    assert memory["entries"] == ENTRIES
+    assert memory["input_bytes"] == ENTRIES * ENTRY_SIZE + (ENTRIES + 1) * 8
+    assert 0 < memory["baseline_rss"] <= memory["input_rss"] <= memory["peak_rss"]
+    assert memory["limit"] == memory["input_bytes"] + 64 * 1024 * 1024
+
+
+def test_every_target_is_judged(report: dict[str, Any]) -> None:
+    names = [t["name"] for t in report["targets"]]
+    assert len(names) == 7
+    assert any("efficiency" in n and "fast path" in n for n in names)
+    assert any("efficiency" in n and "list API" in n for n in names)
+    assert any("scaling" in n for n in names)
+    assert any("Python reference" in n for n in names)
+    assert any("pymerkle" in n for n in names)
+    assert any("Ed25519" in n for n in names)
+    assert any("memory" in n for n in names)
+    for target in report["targets"]:
+        assert isinstance(target["passed"], bool)
+        bound_holds = (
+            target["figure"] <= target["threshold"]
+            if target["at_most"]
+            else target["figure"] >= target["threshold"]
+        )
+        assert target["passed"] is bound_holds
+
+
+def test_text_output_marks_each_target() -> None:
+    completed = subprocess.run(
+        [*BENCH, "--entries=300", "--sha256-seconds=0.05", "--repeats=1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    target_lines = [line for line in completed.stdout.splitlines() if "(target" in line]
+    assert len(target_lines) == 7
+    assert all(line.split()[0] in {"PASS", "FAIL"} for line in target_lines)
+
+
+@pytest.mark.parametrize(
+    ("entry_size", "leaves", "expected"),
+    [(120, 1, 3.0), (120, 2, 4.0), (54, 1, 1.0), (55, 1, 2.0), (0, 4, 2.5)],
+)
+def test_blocks_per_leaf(entry_size: int, leaves: int, expected: float) -> None:
+    assert blocks_per_leaf(entry_size, leaves) == pytest.approx(expected)
