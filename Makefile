@@ -55,8 +55,8 @@ bench: bench-core ## Run the benchmarks
 bench-core: install ## farmtrace bench core (Merkle build, SHA-256 ceiling, Ed25519 bulk check)
 	$(BIN)/farmtrace bench core
 
-demo: install ## Set up and run the main job
-	$(BIN)/farmtrace bench core --entries 200000
+demo: install ## Set up and run the main job (for now: the core benchmark, 1M leaves)
+	$(BIN)/farmtrace bench core
 
 ci: lint test ## What CI runs after installing system packages
 
