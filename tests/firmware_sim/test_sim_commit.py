@@ -1,0 +1,169 @@
+"""End-to-end safety: with --until-committed, a reading leaves the outbox only once the
+gateway's commit watermark covers it, so a broker crash that loses acknowledged messages
+loses nothing; and a full outbox drops its oldest readings and says so."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sim_support import START, by_device, load_report, start_sim
+from support.mosquitto import Mosquitto
+from support.mqtt import Capture
+
+from firmware_sim import topics
+from firmware_sim.protocol import decode
+
+pytestmark = pytest.mark.integration
+
+
+class Committer:
+    """The gateway's side of the watermark protocol, as docs/wire-format.md states it: take
+    readings, "commit" them in memory, publish each device's highest contiguous seq, retained,
+    and publish them all again after reconnecting (a crashed broker forgets retained ones)."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.broker = broker
+        self.seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.watermarks: dict[tuple[str, str], int] = {}
+        self.lock = threading.Lock()
+        self.client: mqtt.Client | None = None
+
+    def start(self) -> None:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id="test-gateway", protocol=mqtt.MQTTv5
+        )
+        client.reconnect_delay_set(0.1, 1)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        client.connect(self.broker.host, self.broker.port, clean_start=False, properties=props)
+        client.loop_start()
+        self.client = client
+
+    def stop(self) -> None:
+        assert self.client is not None
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.client = None
+
+    def _on_connect(self, client: mqtt.Client, *args: object) -> None:
+        client.subscribe(topics.READING_FILTER, qos=1)
+        with self.lock:
+            for (farm, device), mark in self.watermarks.items():
+                client.publish(
+                    topics.committed_topic(farm, device), topics.format_seq(mark), 1, True
+                )
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        farm, device, _ = topics.parse_topic(message.topic)
+        reading = decode(message.payload)
+        key = (farm, device)
+        with self.lock:
+            self.seqs[key].add(reading.seq)
+            mark = self.watermarks.get(key, 0)
+            while mark + 1 in self.seqs[key]:
+                mark += 1
+            if mark != self.watermarks.get(key, 0):
+                self.watermarks[key] = mark
+                client.publish(
+                    topics.committed_topic(farm, device), topics.format_seq(mark), 1, True
+                )
+
+
+def _crash_broker_while_gateway_is_away(
+    mosquitto: Mosquitto, tmp_path: Path, *mode: str
+) -> tuple[Committer, dict[str, int], dict[str, object]]:
+    committer = Committer(mosquitto)
+    committer.start()
+    report_path = tmp_path / "report.json"
+    process = start_sim(
+        "run", "--broker", mosquitto.url, "--state", str(tmp_path / "state"), "--devices", "5",
+        "--interval", "1", "--duration", "12", "--drain-timeout", "20", "--start", START,
+        "--report", str(report_path), *mode,
+        log=tmp_path / "sim.log",
+    )  # fmt: skip
+    try:
+        time.sleep(3.0)
+        committer.stop()  # the gateway goes away; the broker queues its readings in memory
+        time.sleep(3.0)
+        mosquitto.kill()  # ... and crashes before saving them
+        mosquitto.start()
+        committer.start()
+        assert process.wait(timeout=90) == 0, (tmp_path / "sim.log").read_text()
+    finally:
+        process.kill()
+    report = load_report(report_path)
+    time.sleep(1.0)
+    committer.stop()
+    return committer, report["last_seq"], report
+
+
+def test_until_committed_survives_a_broker_crash(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    committer, last_seq, report = _crash_broker_while_gateway_is_away(
+        mosquitto, tmp_path, "--until-committed"
+    )
+    assert report["queued"] == 0  # every reading ended covered by the watermark
+    for device, last in last_seq.items():
+        assert committer.seqs[("fleet", device)] == set(range(1, last + 1)), device
+        assert committer.watermarks[("fleet", device)] == last
+
+
+def test_puback_mode_loses_what_the_crashed_broker_held(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # The contrast that motivates --until-committed (MQTT.md: a PUBACK is not durability).
+    committer, last_seq, report = _crash_broker_while_gateway_is_away(mosquitto, tmp_path)
+    assert report["queued"] == 0
+    missing = sum(
+        len(set(range(1, last + 1)) - committer.seqs[("fleet", device)])
+        for device, last in last_seq.items()
+    )
+    assert missing > 0
+
+
+def test_full_outbox_drops_oldest_and_publishes_the_floor(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    mosquitto.stop()
+    report_path = tmp_path / "report.json"
+    process = start_sim(
+        "run", "--broker", mosquitto.url, "--state", str(tmp_path / "state"), "--devices", "3",
+        "--interval", "1", "--speed", "10", "--duration", "60", "--queue-limit", "5",
+        "--offline-start", "--start", START, "--report", str(report_path),
+        log=tmp_path / "sim.log",
+    )  # fmt: skip
+    try:
+        time.sleep(3.0)  # ~30 readings per device, outbox holds 5
+        mosquitto.start()
+        capture = Capture(mosquitto.host, mosquitto.port).start()
+        assert process.wait(timeout=60) == 0, (tmp_path / "sim.log").read_text()
+    finally:
+        process.kill()
+    report = load_report(report_path)
+    assert report["dropped"] > 0 and report["queued"] == 0
+    log = (tmp_path / "sim.log").read_text()
+    assert "is full (5 readings): dropping the oldest" in log
+    assert capture.wait_for(lambda m: sum(t.topic.endswith("/dropped") for t in m) >= 3, timeout=10)
+    floors = {
+        topics.parse_topic(m.topic)[1]: topics.parse_seq(m.payload)
+        for m in capture.messages
+        if m.topic.endswith("/dropped")
+    }
+    readings = by_device(capture.messages)
+    for device, last in report["last_seq"].items():
+        floor = floors[device]
+        seqs = sorted({r.seq for r in readings[device]})
+        # Everything above the floor arrived; nothing at or below it was sent after the drop.
+        assert seqs == list(range(floor + 1, last + 1)), (device, floor, seqs[:3])
+    # The oldest went first: each device dropped exactly seqs 1..floor.
+    assert sum(floors.values()) == report["dropped"]
+    capture.stop()
