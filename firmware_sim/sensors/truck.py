@@ -40,7 +40,7 @@ class ReeferTruck:
         self._doors = Events()
         self._day_planned: int | None = None
         self._rh_noise = AR1(rng, 1.5, 0.98)
-        self.extra_heat_per_hour = 0.0  # set by a power-loss fault
+        self.extra_heat_per_hour = 0.0  # set by a power-loss fault: cooling stops
 
     def _plan(self, t: float) -> None:
         day = solar.day_index(t, self.weather.longitude)
@@ -73,13 +73,18 @@ class ReeferTruck:
             self._box = self.setpoint if unit_on else ambient
         # The unit pulls the box toward the setpoint in ~20 min; switched off, the box warms
         # toward ambient over about an hour.
-        target, tau = (
-            (self.setpoint + 0.02 * (ambient - self.setpoint), 1200.0)
-            if unit_on
-            else (ambient, 3600.0)
-        )
-        self._box += (target - self._box) * (1.0 - math.exp(-dt / tau))
-        self._box += self.extra_heat_per_hour * dt / 3600.0
+        if unit_on and self.extra_heat_per_hour > 0:
+            # Power lost in transit: no cooling, the load warms steadily toward ambient.
+            self._box = min(
+                max(self._box, ambient), self._box + self.extra_heat_per_hour * dt / 3600.0
+            )
+        else:
+            target, tau = (
+                (self.setpoint + 0.02 * (ambient - self.setpoint), 1200.0)
+                if unit_on
+                else (ambient, 3600.0)
+            )
+            self._box += (target - self._box) * (1.0 - math.exp(-dt / tau))
         cycle = 0.4 * math.sin(2 * math.pi * t / 900.0) if unit_on else 0.0
         air = self._box + cycle + (self._doors.at(t) if unit_on else 0.0)
         rh = 88.0 + self._rh_noise.at(t) if unit_on else self.weather.at(t).relative_humidity
