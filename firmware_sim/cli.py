@@ -125,7 +125,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="start measuring even if the broker is unreachable",
     )
     net = parser.add_argument_group("MQTT connection")
-    net.add_argument("--username", help="user name; {device} is replaced by the device ID")
+    net.add_argument(
+        "--username",
+        help="user name; {device} becomes the device ID, {asset} the ID after its last ':'",
+    )
     net.add_argument("--password", help="password for every device")
     net.add_argument("--password-file", type=Path, help='JSON {"device id": "password"}')
     net.add_argument("--ca-file", type=Path, help="CA certificate(s) to verify the broker (TLS)")

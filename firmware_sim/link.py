@@ -44,7 +44,7 @@ class BrokerConfig:
     host: str
     port: int
     tls: ssl.SSLContext | None = None
-    username: str | None = None  # "{device}" is replaced by the device ID
+    username: str | None = None  # "{device}" -> device ID, "{asset}" -> ID after its last ':'
     password: str | None = None
     passwords: dict[str, str] | None = None  # per-device passwords, by device ID
     keepalive: int = 30
@@ -128,7 +128,13 @@ class Link:
         client.max_queued_messages_set(config.max_inflight + 64)
         if config.tls is not None:
             client.tls_set_context(config.tls)
-        username = config.username.replace("{device}", self.device_id) if config.username else None
+        username = None
+        if config.username:
+            # {asset}: the ID without its URN prefix, for brokers whose user names cannot
+            # hold ':' (Mosquitto's password file).
+            username = config.username.replace("{device}", self.device_id).replace(
+                "{asset}", self.device_id.rsplit(":", 1)[-1]
+            )
         password = config.password
         if config.passwords is not None:
             password = config.passwords.get(self.device_id, password)
