@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.mosquitto import Mosquitto, require_mosquitto
-
-MosquittoFactory = Callable[..., Mosquitto]
+from support.mosquitto import Mosquitto, MosquittoFactory, require_mosquitto
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sim_support import START, by_device, load_report, reading_messages, run_sim
-from support.mosquitto import Mosquitto, free_port
+from support.mosquitto import Mosquitto, MosquittoFactory, free_port
 from support.mqtt import Capture
 
 from firmware_sim.errors import EXIT_BROKER, EXIT_CONFIG, EXIT_STATE
@@ -66,7 +66,7 @@ def test_no_broker_exit_3(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_refused_credentials_exit_3(mosquitto_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_refused_credentials_exit_3(mosquitto_factory: MosquittoFactory, tmp_path: Path) -> None:
     broker = mosquitto_factory(users={"farm": "secret"})
     done = run_sim(
         "run", "--broker", broker.url, "--state", str(tmp_path / "s"), "--devices", "2",
@@ -109,7 +109,9 @@ def test_keys_are_private_and_exported(mosquitto: Mosquitto, tmp_path: Path) -> 
 
 
 @pytest.mark.integration
-def test_per_device_credentials_and_acls(mosquitto_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_per_device_credentials_and_acls(
+    mosquitto_factory: MosquittoFactory, tmp_path: Path
+) -> None:
     devices = [f"urn:epc:id:giai:4012345.SIM-00000{n}" for n in (1, 2)]
     passwords = {d: f"pw-{n}" for n, d in enumerate(devices)}
     # Mosquitto user names cannot hold ':', so devices log in as their asset reference and
@@ -175,7 +177,7 @@ def _certificates(directory: Path) -> tuple[Path, Path, Path]:
 
 
 @pytest.mark.integration
-def test_tls(mosquitto_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_tls(mosquitto_factory: MosquittoFactory, tmp_path: Path) -> None:
     ca, cert, key = _certificates(tmp_path)
     broker = mosquitto_factory(extra=[f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"])
     url = f"mqtts://127.0.0.1:{broker.port}"
@@ -206,6 +208,7 @@ def test_export_keys_of_an_empty_state_is_empty(tmp_path: Path) -> None:
     assert done.returncode == 0 and json.loads(done.stdout) == {}
 
 
+@pytest.mark.integration
 def test_verify_helper_used_by_the_gateway_matches_exported_keys(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,3 +189,7 @@ def _passwd_binary() -> str:
     if not os.access(path, os.X_OK):
         raise RuntimeError("mosquitto_passwd not found (apt-get install mosquitto)")
     return path
+
+
+MosquittoFactory = Callable[..., Mosquitto]
+"""The ``mosquitto_factory`` fixture: ``factory(users=..., acl=..., extra=[...])``."""
