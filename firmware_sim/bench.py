@@ -20,7 +20,8 @@ from firmware_sim import scenario as scenarios
 from firmware_sim.errors import BrokerError
 from firmware_sim.link import BrokerConfig, parse_broker_url
 from firmware_sim.localbroker import LocalBroker, find_mosquitto
-from firmware_sim.runner import RunOptions, Simulator
+from firmware_sim.options import RunOptions
+from firmware_sim.runner import Simulator
 from firmware_sim.status import StatusLine
 
 CPU_TARGET = 0.25  # of one core, on the development machine

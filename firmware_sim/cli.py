@@ -20,7 +20,8 @@ from firmware_sim import scenario as scenarios
 from firmware_sim.errors import ConfigError, SimulatorError
 from firmware_sim.identity import Keystore
 from firmware_sim.link import BrokerConfig, parse_broker_url
-from firmware_sim.runner import RunOptions, Simulator
+from firmware_sim.options import RunOptions
+from firmware_sim.runner import Simulator
 from firmware_sim.specs import parse_attacks, parse_duration, parse_faults
 
 PROG = "python -m firmware_sim"

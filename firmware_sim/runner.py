@@ -13,7 +13,6 @@ in the outbox and are sent oldest first as acknowledgements arrive.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import heapq
 import logging
 import random
@@ -22,22 +21,20 @@ import selectors
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from firmware_sim import topics
 from firmware_sim.clock import SimClock
 from firmware_sim.delivery import Delivery
-from firmware_sim.errors import BrokerError, StateError
+from firmware_sim.errors import BrokerError
 from firmware_sim.faults import Tally
 from firmware_sim.identity import Keystore
-from firmware_sim.link import BrokerConfig, Link
+from firmware_sim.link import Link
+from firmware_sim.options import RunOptions, raise_file_limit, state_lock
 from firmware_sim.outbox import Outbox
 from firmware_sim.runtime import Device, Taken
-from firmware_sim.scenario import Scenario
-from firmware_sim.specs import ATTACK_KEYS, Spec
+from firmware_sim.specs import ATTACK_KEYS
 from firmware_sim.status import Stats, StatusLine
 from firmware_sim.world import build_devices
 
@@ -47,58 +44,6 @@ TICK = 0.05  # wall seconds between batches of readings
 HOUSEKEEPING = 0.25  # wall seconds between housekeeping passes
 READY_GRACE = 0.3  # wait after SUBACK for the retained watermark before resending
 MAX_READINGS_PER_TURN = 5000
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything a run needs; built by the command line or the benchmark."""
-
-    state_dir: Path
-    broker: BrokerConfig
-    scenario: Scenario
-    speed: float = 1.0
-    duration: float | None = None  # simulated seconds
-    start: float | None = None  # simulated UTC seconds at the start; now by default
-    seed: int = 0
-    queue_limit: int = 10000
-    until_committed: bool = False
-    resend_after: float = 300.0  # wall seconds without watermark progress before resending
-    drain_timeout: float = 10.0
-    offline_start: bool = False
-    backoff_min: float = 0.5
-    backoff_max: float = 60.0
-    max_connects_per_turn: int = 50
-    faults: list[Spec] = field(default_factory=list)
-    attacks: list[Spec] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def _state_lock(state_dir: Path) -> Iterator[None]:
-    """Hold the state directory exclusively: two runs on one outbox would reuse seqs."""
-    try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle = open(state_dir / "lock", "a+")  # noqa: SIM115 - held for the whole run
-    except OSError as err:
-        raise StateError(f"cannot use state directory {state_dir}: {err}") from err
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise StateError(f"state directory {state_dir} is in use by another run") from None
-    try:
-        yield
-    finally:
-        handle.close()
-
-
-def _raise_file_limit(needed: int) -> None:
-    """One socket per device: lift the soft open-file limit (often 1024) toward the hard one."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        if target < needed:
-            log.warning("open-file limit %d is below the %d this run needs", target, needed)
 
 
 class Simulator:
@@ -136,8 +81,8 @@ class Simulator:
     def run(self) -> dict[str, Any]:
         """Run to the end and return the report (also on a stop request)."""
         options = self.options
-        _raise_file_limit(len(options.scenario.devices) + 64)
-        with _state_lock(options.state_dir), self._signals():
+        raise_file_limit(len(options.scenario.devices) + 64)
+        with state_lock(options.state_dir), self._signals():
             self.outbox = Outbox(options.state_dir / "outbox.sqlite3", options.queue_limit)
             self.delivery = Delivery(
                 self.outbox,
