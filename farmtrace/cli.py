@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 _COMMAND_MODULES = (
     "farmtrace.bench.command",
+    "gateway.commands",
+    "gateway.ingest.command",
 )
 
 

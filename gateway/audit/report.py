@@ -1,0 +1,106 @@
+"""What an audit found: the first bad item, if any, and the counts around it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["AuditFailure", "AuditReport", "ChainSummary", "DeviceSummary"]
+
+
+class AuditFailure(Exception):
+    """The first item that failed a check: which chain, which item, and why.
+
+    ``item`` names it as a person would look for it: ``reading 1234 (device dev-7 seq 88) in
+    block 3``, ``block 3``, ``checkpoint of size 4``.
+    """
+
+    def __init__(self, origin: str, item: str, reason: str) -> None:
+        super().__init__(f"chain {origin}: {item}: {reason}")
+        self.origin = origin
+        self.item = item
+        self.reason = reason
+
+
+@dataclass
+class ChainSummary:
+    """One chain's counts; ``keys`` are the verifier keys its checkpoints were checked with and
+    ``keys_source`` says where they came from (``given`` on the command line or ``database``:
+    the keys the chain recorded itself, which prove integrity but not authenticity)."""
+
+    origin: str
+    blocks: int = 0
+    entries: int = 0
+    readings: int = 0
+    checkpoints: int = 0
+    device_signatures_checked: int = 0
+    readings_from_unregistered_devices: int = 0
+    keys: list[str] = field(default_factory=list)
+    keys_source: str = "database"
+
+
+@dataclass
+class DeviceSummary:
+    """Per device, over every chain: how many readings, the sequence range and the gaps.
+
+    ``gaps`` lists missing sequence numbers between the lowest and highest stored, as inclusive
+    ``[first, last]`` ranges (at most :data:`MAX_GAPS` of them; ``gap_count`` has them all).
+    """
+
+    device_id: str
+    readings: int
+    lowest_seq: int
+    highest_seq: int
+    missing: int
+    gap_count: int
+    gaps: list[list[int]]
+
+
+@dataclass
+class AuditReport:
+    """The whole audit: ``ok`` is true exactly when ``failure`` is ``None``."""
+
+    database: str
+    ok: bool = True
+    failure: dict[str, str] | None = None
+    blocks: int = 0
+    readings: int = 0
+    entries: int = 0
+    checkpoints: int = 0
+    chains: list[ChainSummary] = field(default_factory=list)
+    devices: list[DeviceSummary] = field(default_factory=list)
+    quarantined: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, failure: AuditFailure) -> None:
+        self.ok = False
+        self.failure = {"chain": failure.origin, "item": failure.item, "reason": failure.reason}
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_text(self) -> str:
+        lines = [f"audit of {self.database}: {'OK' if self.ok else 'FAILED'}"]
+        if self.failure is not None:
+            f = self.failure
+            lines.append(f"first bad item: chain {f['chain']}: {f['item']}: {f['reason']}")
+        for chain in self.chains:
+            keys = ", ".join(chain.keys) or "none"
+            lines.append(
+                f"chain {chain.origin}: {chain.blocks} blocks, {chain.entries} entries "
+                f"({chain.readings} readings, {chain.device_signatures_checked} device "
+                f"signatures checked), {chain.checkpoints} checkpoints; "
+                f"checkpoint keys ({chain.keys_source}): {keys}"
+            )
+        with_gaps = [d for d in self.devices if d.gap_count]
+        lines.append(
+            f"{len(self.devices)} devices, {self.readings} readings; "
+            f"{len(with_gaps)} devices with sequence gaps"
+        )
+        for device in with_gaps[:20]:
+            ranges = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in device.gaps[:10])
+            more = " ..." if device.gap_count > 10 else ""
+            lines.append(f"  {device.device_id}: missing {device.missing} ({ranges}{more})")
+        if self.quarantined:
+            counts = ", ".join(f"{reason} {n}" for reason, n in sorted(self.quarantined.items()))
+            lines.append(f"quarantined: {counts}")
+        return "\n".join(lines)
