@@ -4,11 +4,16 @@ broker and a busy state directory; export-keys; credentials and per-device ACLs;
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import fcntl
 import ipaddress
 import json
+import os
+import pty
+import signal
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,12 +21,25 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sim_support import START, by_device, load_report, reading_messages, run_sim
+from sim_support import (
+    ROOT,
+    START,
+    by_device,
+    load_report,
+    reading_messages,
+    run_sim,
+    sim_command,
+    start_sim,
+)
 from support.mosquitto import Mosquitto, MosquittoFactory, free_port
 from support.mqtt import Capture
 
 from firmware_sim.errors import EXIT_BROKER, EXIT_CONFIG, EXIT_STATE
+from firmware_sim.link import BrokerConfig
+from firmware_sim.options import RunOptions
 from firmware_sim.protocol import verify
+from firmware_sim.runner import Simulator
+from firmware_sim.scenario import fleet
 
 
 @pytest.mark.parametrize(
@@ -225,3 +243,77 @@ def test_verify_helper_used_by_the_gateway_matches_exported_keys(
     for device, readings in by_device(capture.messages).items():
         assert all(verify(r, keys[device]) for r in readings)
     capture.stop()
+
+
+@pytest.mark.integration
+def test_sigint_stops_cleanly(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    capture = Capture(mosquitto.host, mosquitto.port).start()
+    report_path = tmp_path / "report.json"
+    process = start_sim(
+        "run", "--broker", mosquitto.url, "--state", str(tmp_path / "s"), "--devices", "3",
+        "--interval", "1", "--report", str(report_path), log=tmp_path / "sim.log",
+    )  # fmt: skip
+    try:
+        assert capture.wait_for(lambda m: len(reading_messages(m)) >= 6, timeout=20)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0, (tmp_path / "sim.log").read_text()
+    finally:
+        process.kill()
+    report = load_report(report_path)
+    assert report["readings"] >= 6
+    assert capture.wait_for(
+        lambda m: sum(x.payload == b"offline" for x in m if x.topic.endswith("/status")) == 3
+    )
+    capture.stop()
+
+
+@pytest.mark.integration
+def test_status_line_only_on_a_terminal(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        sim_command("run", "--broker", mosquitto.url, "--state", str(tmp_path / "s"),
+                    "--devices", "2", "--interval", "1", "--duration", "3"),
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=child,
+    )  # fmt: skip
+    os.close(child)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO once the child closes the terminal
+        while chunk := os.read(main, 4096):
+            output += chunk
+    os.close(main)
+    assert process.wait(timeout=30) == 0
+    text = output.decode()
+    assert "\r" in text and "online 2/2" in text and "sent " in text and "rate " in text
+    assert "2 devices, " in text  # the closing summary on a terminal
+
+
+@pytest.mark.integration
+def test_mqtt_311(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    capture = Capture(mosquitto.host, mosquitto.port).start()
+    report_path = tmp_path / "report.json"
+    done = run_sim(
+        "run", "--broker", mosquitto.url, "--state", str(tmp_path / "s"), "--devices", "2",
+        "--interval", "1", "--speed", "10", "--duration", "60", "--mqtt", "3.1.1",
+        "--fault", "link-down:devices=1,at=10s,for=20s", "--report", str(report_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = load_report(report_path)
+    assert capture.wait_for(lambda m: len(reading_messages(m)) >= report["readings"])
+    readings = by_device(capture.messages)
+    for device, last in report["last_seq"].items():
+        assert [r.seq for r in readings[device]] == list(range(1, last + 1))
+    wills = [m for m in capture.messages if m.topic.endswith("SIM-000001/status")]
+    assert [m.payload for m in wills][:3] == [b"online", b"offline", b"online"]
+    capture.stop()
+
+
+def test_backoff_is_exponential_with_jitter(tmp_path: Path) -> None:
+    options = RunOptions(
+        state_dir=tmp_path, broker=BrokerConfig("127.0.0.1", 1), scenario=fleet(1, 1.0),
+        backoff_min=0.5, backoff_max=8.0,
+    )  # fmt: skip
+    simulator = Simulator(options)
+    for failures, full in [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (9, 8.0)]:
+        delays = [simulator._backoff(failures) for _ in range(200)]
+        assert all(full / 2 <= d <= full for d in delays)
+        assert max(delays) - min(delays) > full / 4  # jittered, not fixed

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -33,8 +33,10 @@ class Committer:
         self.broker = broker
         self.seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
         self.watermarks: dict[tuple[str, str], int] = {}
+        self.copies: Counter[tuple[str, int]] = Counter()
         self.lock = threading.Lock()
         self.client: mqtt.Client | None = None
+        self.publishing = True  # False: receive, but publish no watermark
 
     def start(self) -> None:
         client = mqtt.Client(
@@ -58,6 +60,8 @@ class Committer:
     def _on_connect(self, client: mqtt.Client, *args: object) -> None:
         client.subscribe(topics.READING_FILTER, qos=1)
         with self.lock:
+            if not self.publishing:
+                return
             for (farm, device), mark in self.watermarks.items():
                 client.publish(
                     topics.committed_topic(farm, device), topics.format_seq(mark), 1, True
@@ -68,11 +72,12 @@ class Committer:
         reading = decode(message.payload)
         key = (farm, device)
         with self.lock:
+            self.copies[(device, reading.seq)] += 1
             self.seqs[key].add(reading.seq)
             mark = self.watermarks.get(key, 0)
             while mark + 1 in self.seqs[key]:
                 mark += 1
-            if mark != self.watermarks.get(key, 0):
+            if mark != self.watermarks.get(key, 0) and self.publishing:
                 self.watermarks[key] = mark
                 client.publish(
                     topics.committed_topic(farm, device), topics.format_seq(mark), 1, True
@@ -167,3 +172,32 @@ def test_full_outbox_drops_oldest_and_publishes_the_floor(
     # The oldest went first: each device dropped exactly seqs 1..floor.
     assert sum(floors.values()) == report["dropped"]
     capture.stop()
+
+
+def test_stalled_watermark_triggers_a_resend(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    # The "gateway" receives everything but publishes no watermark for a while: the devices
+    # cannot tell that from a broker that lost the messages, so they send them again.
+    committer = Committer(mosquitto)
+    committer.publishing = False
+    committer.start()
+    report_path = tmp_path / "report.json"
+    process = start_sim(
+        "run", "--broker", mosquitto.url, "--state", str(tmp_path / "state"), "--devices", "2",
+        "--interval", "1", "--duration", "8", "--drain-timeout", "20", "--until-committed",
+        "--resend-after", "1", "--start", START, "--report", str(report_path),
+        log=tmp_path / "sim.log",
+    )  # fmt: skip
+    try:
+        time.sleep(4.0)
+        with committer.lock:
+            committer.publishing = True
+        committer.client.reconnect()  # type: ignore[union-attr]  # republishes the watermarks
+        assert process.wait(timeout=60) == 0, (tmp_path / "sim.log").read_text()
+    finally:
+        process.kill()
+    committer.stop()
+    report = load_report(report_path)
+    assert report["resent"] > 0 and report["queued"] == 0
+    assert max(committer.copies.values()) >= 2
+    for device, last in report["last_seq"].items():
+        assert committer.seqs[("fleet", device)] == set(range(1, last + 1))
