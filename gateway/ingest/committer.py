@@ -66,6 +66,8 @@ class Link(Protocol):
     def ack(self, delivery: Delivery) -> bool: ...
     def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None: ...
     def confirmed(self) -> list[tuple[int, float]]: ...
+    @property
+    def connects(self) -> int: ...
 
 
 class Committer:
@@ -95,6 +97,7 @@ class Committer:
         self._batches = batches
         self._stop = stop
         self._publications: dict[int, tuple[str, int]] = {}
+        self._connects_seen = 0
         self.current: Batch | None = None
         self.failure: BaseException | None = None
         self.on_tick: Callable[[], None] | None = None
@@ -125,16 +128,33 @@ class Committer:
 
     def process(self, batch: Batch) -> None:
         """Steps 1-5 of the module docstring for one batch."""
+        t0 = time.monotonic()
         self._verify(batch)
+        t1 = time.monotonic()
         plan = self._retry("look up and judge", lambda: self._plan(batch))
-        started = time.monotonic()
+        t2 = time.monotonic()
         result = self._retry("commit", lambda: self._write(batch, plan))
         if result is not None and result.duplicates:
             self._settle_races(batch, plan, result)
-        self._metrics.commit_seconds.observe(time.monotonic() - started)
+        t3 = time.monotonic()
+        self._metrics.commit_seconds.observe(t3 - t2)
         committed_at = time.time()
         self._acknowledge(batch)
+        t4 = time.monotonic()
         self._apply(batch, result, committed_at)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "batch %d: %d messages, waited %.3f s; verify %.3f, judge %.3f, commit %.3f, "
+                "ack %.3f, apply %.3f s",
+                batch.number,
+                len(batch),
+                t0 - batch.first_mono,
+                t1 - t0,
+                t2 - t1,
+                t3 - t2,
+                t4 - t3,
+                time.monotonic() - t4,
+            )
 
     def _verify(self, batch: Batch) -> None:
         items = batch.to_verify
@@ -337,12 +357,18 @@ class Committer:
     # -- periodic work ----------------------------------------------------------------------------
 
     def _tick(self) -> None:
+        connects = self._link.connects
+        if connects != self._connects_seen:
+            # A broker that crashed may have lost retained watermarks: publish them all again.
+            self._connects_seen = connects
+            for state in self._states.values():
+                state.announced = -1
+            self._publish({s.device_id: s for s in self._states.values() if s.farm is not None})
         grace = self._config.replay_grace
         for mid, at in self._link.confirmed():
             entry = self._publications.pop(mid, None)
-            if entry is not None:
-                state = self._states.get(entry[0])
-                if state is not None:
-                    state.record_published(entry[1], at, grace)
+            known = self._states.get(entry[0]) if entry is not None else None
+            if entry is not None and known is not None:
+                known.record_published(entry[1], at, grace)
         if self.on_tick is not None:
             self.on_tick()

@@ -107,9 +107,11 @@ class HealthMonitor:
             return None
         return statistics.median(state.intervals)
 
-    def check_silence(self, states: Iterable[DeviceState], now_mono: float | None = None) -> None:
-        """Report devices that have gone quiet for longer than their interval allows."""
+    def check_silence(self, states: Iterable[DeviceState], now_mono: float | None = None) -> int:
+        """Report devices that have gone quiet for longer than their interval allows; return
+        how many went silent now."""
         now = time.monotonic() if now_mono is None else now_mono
+        newly = 0
         for state in states:
             last = state.last_arrival_mono
             if last is None or state.silent_since_mono is not None or now - last < self._min:
@@ -119,6 +121,7 @@ class HealthMonitor:
                 continue
             allowed = max(self._factor * interval, self._min)
             if now - last > allowed:
+                newly += 1
                 state.silent_since_mono = last
                 self._silent.add(state.device_id)
                 self._metrics.silences.inc()
@@ -129,6 +132,7 @@ class HealthMonitor:
                     now - last,
                     interval,
                 )
+        return newly
 
     @property
     def silent(self) -> set[str]:

@@ -53,7 +53,8 @@ class Housekeeping:
         now = time.monotonic()
         if now >= self._next_silence:
             self._next_silence = now + _SILENCE_EVERY_S
-            self._health.check_silence(self._states.values(), now)
+            if self._health.check_silence(self._states.values(), now):
+                self._next_report = now  # write the report at once: an alarm is news
         if self._shared and now >= self._next_gaps:
             self._next_gaps = now + _GAPS_EVERY_S
             self.refresh_gaps()
