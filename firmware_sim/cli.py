@@ -255,6 +255,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Make the scenario's device keys without connecting, so they can be exported first."""
+    if args.devices is not None:
+        scenario = scenarios.fleet(args.devices, 60.0, farm=args.farm)
+    else:
+        scenario = scenarios.load(args.scenario or "small-farm")
+    store = Keystore(args.state)
+    for device in scenario.devices:
+        store.load_or_create(device.device_id)
+    print(f"{len(scenario.devices)} device keys in {store.directory}", file=sys.stderr)
+    return 0
+
+
 def cmd_export_keys(args: argparse.Namespace) -> int:
     print(json.dumps(Keystore(args.state).public_keys(), indent=2, sort_keys=True))
     return 0
@@ -285,6 +298,15 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     run = sub.add_parser("run", help="simulate devices and publish their readings")
     add_run_arguments(run)
     run.set_defaults(func=cmd_run)
+    init = sub.add_parser("init", help="make the devices' keys without connecting")
+    init.add_argument("--state", required=True, type=Path)
+    which = init.add_mutually_exclusive_group()
+    which.add_argument(
+        "--scenario", help="built-in scenario name or JSON file (default small-farm)"
+    )
+    which.add_argument("--devices", type=_positive(int), help="N generic devices instead")
+    init.add_argument("--farm", default="fleet", help="farm tag with --devices")
+    init.set_defaults(func=cmd_init)
     keys = sub.add_parser("export-keys", help="print {device_id: base64 Ed25519 public key}")
     keys.add_argument("--state", required=True, type=Path)
     keys.set_defaults(func=cmd_export_keys)

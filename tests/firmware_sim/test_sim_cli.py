@@ -317,3 +317,13 @@ def test_backoff_is_exponential_with_jitter(tmp_path: Path) -> None:
         delays = [simulator._backoff(failures) for _ in range(200)]
         assert all(full / 2 <= d <= full for d in delays)
         assert max(delays) - min(delays) > full / 4  # jittered, not fixed
+
+
+def test_init_makes_keys_without_a_broker(tmp_path: Path) -> None:
+    done = run_sim("init", "--state", str(tmp_path), "--scenario", "small-farm")
+    assert done.returncode == 0 and "20 device keys" in done.stderr
+    exported = json.loads(run_sim("export-keys", "--state", str(tmp_path)).stdout)
+    assert len(exported) == 20
+    again = run_sim("init", "--state", str(tmp_path), "--devices", "2")
+    assert again.returncode == 0
+    assert len(json.loads(run_sim("export-keys", "--state", str(tmp_path)).stdout)) == 22
