@@ -137,6 +137,7 @@ class CoreBenchResult:
 
     config: CoreBenchConfig
     threads: int
+    load_average: tuple[float, float]  # 1-minute load average when the run started and ended
     sha256: Sha256Ceiling
     fast_path: BuildRates
     list_api: BuildRates
@@ -229,12 +230,14 @@ def hashlib_sha256_blocks_per_s(seconds: float) -> float:
     return calls * (SHA256_BUFFER / 64) / elapsed
 
 
-def measure_sha256(config: CoreBenchConfig, rounds: int = 3) -> Sha256Ceiling:
+def measure_sha256(config: CoreBenchConfig) -> Sha256Ceiling:
     """The SHA-256 ceiling, measured now, for this config's entry size and tree size.
 
-    Each figure is the best of ``rounds`` slices of ``sha256_seconds``: like the tree builds,
-    a ceiling is what the machine can do, not what it did while something else ran.
+    Each figure is the best of slices of about 0.1 s (at least 3) making up ``sha256_seconds``:
+    like the tree builds, a ceiling is what the machine can do, not what it did while something
+    else ran; short slices give it the same chances of a quiet moment as a short build.
     """
+    rounds = max(3, round(config.sha256_seconds / 0.1))
     each = config.sha256_seconds / rounds
     rust = max(
         rust_core.sha256_throughput(buffer_size=SHA256_BUFFER, seconds=each) for _ in range(rounds)
@@ -368,6 +371,7 @@ def measure_memory(entries: int, entry_size: int) -> MemoryUse:
 def run(config: CoreBenchConfig, progress: Callable[[str], None] | None = None) -> CoreBenchResult:
     """Take every measurement of ``farmtrace bench core`` in one run."""
     say = progress or (lambda _message: None)
+    load_at_start = os.getloadavg()[0]
     say(f"generating {config.entries:,} entries of {config.entry_size} bytes")
     work = Workload.random(config.entries, config.entry_size)
     say("SHA-256 ceiling")
@@ -387,6 +391,7 @@ def run(config: CoreBenchConfig, progress: Callable[[str], None] | None = None) 
     return CoreBenchResult(
         config=config,
         threads=rust_core.available_threads(),
+        load_average=(load_at_start, os.getloadavg()[0]),
         sha256=sha256,
         fast_path=fast,
         list_api=listed,

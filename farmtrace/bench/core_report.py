@@ -74,6 +74,23 @@ def targets(result: CoreBenchResult) -> list[Target]:
     return found
 
 
+def warnings(result: CoreBenchResult) -> list[str]:
+    """Reasons to distrust this run's figures, if any."""
+    found = []
+    if max(efficiency(result).values()) > 1.0:
+        found.append(
+            "a build beat the SHA-256 ceiling: the ceiling was measured while the machine was "
+            "busy; rerun on a quiet machine"
+        )
+    busy = max(result.load_average)
+    if busy > result.threads * 0.5:
+        found.append(
+            f"load average reached {busy:.1f} on {result.threads} threads during the run: "
+            "other work competed for the cores, multi-thread figures are low"
+        )
+    return found
+
+
 def _num(value: float | None) -> float:
     if value is None:
         raise ValueError("missing figure")
@@ -85,6 +102,7 @@ def to_json(result: CoreBenchResult) -> dict[str, Any]:
     return {
         "config": asdict(result.config),
         "threads": result.threads,
+        "load_average": list(result.load_average),
         "sha256": {
             **asdict(result.sha256),
             "buffer_size": 8192,
@@ -105,6 +123,7 @@ def to_json(result: CoreBenchResult) -> dict[str, Any]:
         },
         "speedups": speedups(result),
         "targets": [{**asdict(t), "passed": t.passed} for t in targets(result)],
+        "warnings": warnings(result),
     }
 
 
@@ -120,7 +139,8 @@ def render_text(result: CoreBenchResult) -> str:
     eff, up = efficiency(result), speedups(result)
     lines = [
         f"farmtrace bench core: {c.entries:,} entries of {c.entry_size} bytes, "
-        f"{result.threads} threads available, best of {c.repeats}",
+        f"{result.threads} threads available, best of {c.repeats}, load average "
+        f"{result.load_average[0]:.2f} -> {result.load_average[1]:.2f}",
         "",
         "SHA-256 ceiling (8 KiB buffers, measured now)",
         f"  rust_core SHA-256      {sha.rust_blocks_per_s / 1e6:8.2f} M blocks/s",
@@ -175,4 +195,5 @@ def render_text(result: CoreBenchResult) -> str:
         lines.append(
             f"  {verdict}  {t.name:<34} {t.figure:9.2f} {t.unit:<12} (target {bound} {t.threshold:.2f})"
         )
+    lines += [f"WARNING: {w}" for w in warnings(result)]
     return "\n".join(lines)
