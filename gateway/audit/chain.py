@@ -95,6 +95,8 @@ def _check_blocks(
             )
         elif header.first_index != next_index:
             problem = f"header starts at entry {header.first_index}, expected {next_index}"
+        elif blocks and header.time_ms < blocks[-1].header.time_ms:
+            problem = f"time {header.time_ms} is before the previous block's"
         else:
             for column, value in (
                 ("first_index", header.first_index),

@@ -4,8 +4,10 @@
 ``Ledger.open(db_url, state_dir, origin)``. The contract in short:
 
 * One ``Ledger`` per gateway process and origin: it holds the gateway's checkpoint key (from
-  ``state_dir``) and the head of its chain in memory, and is the only writer of that chain. It
-  is not thread-safe: call it from one thread (the ingest's committer).
+  ``state_dir``) and the head of its chain in memory, and is the only writer of that chain (a
+  state-directory lock, and on PostgreSQL an advisory lock, keep a second one out).
+  ``append_batch`` calls are serialised internally; the other methods may be called from any
+  thread.
 * Several gateways (each its own origin and state directory) may share one PostgreSQL database.
   Deduplication of readings by ``(device_id, seq)`` holds across all of them.
 * Every method that writes returns only after its transaction has committed durably (SQLite
@@ -65,8 +67,13 @@ class LedgerInterface(Protocol):
 
         Returns only after the commit is durable; the caller may then acknowledge every reading
         of the batch to the broker, duplicates included. If every reading is a duplicate, nothing
-        is written and ``BatchResult.block`` is ``None``. On any exception nothing was committed
-        and the caller must not acknowledge; the ledger stays usable for a retry.
+        is written and ``BatchResult.block`` is ``None``. On any exception the caller must not
+        acknowledge: usually nothing was committed, but a connection lost during COMMIT (or a
+        failure to record the checkpoint in the state directory afterwards) can leave the batch
+        committed; the redelivered readings are then found stored and reported as duplicates.
+        The ledger re-reads and re-verifies its chain before the next append, so it stays
+        usable for a retry. A batch with an invalid reading raises ``InvalidEntryError`` before
+        any write.
         """
         ...
 

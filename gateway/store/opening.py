@@ -94,6 +94,8 @@ def _check_links(raw: list[bytes], tree: MerkleTree, origin: str) -> BlockHeader
             problem = "does not link to the hash of the block before it"
         elif header.first_index != next_index:
             problem = f"starts at entry {header.first_index}, not {next_index}"
+        elif head is not None and header.time_ms < head.time_ms:
+            problem = f"has time {header.time_ms}, before the block before it"
         if problem:
             raise ChainMismatchError(f"chain {origin}: block {height} {problem}")
         previous_hash, next_index, head = tree.leaf_hash(height), header.next_index, header
