@@ -286,3 +286,63 @@ def test_concurrent_gateways_store_each_reading_once(db_url: str, tmp_path: Path
     finally:
         for ledger in ledgers:
             ledger.close()
+
+
+def test_refuses_to_sign_a_checkpoint_inconsistent_with_the_last(db_url: str, state: Path) -> None:
+    from farmtrace.tlog.checkpoint import Checkpoint, sign_checkpoint
+    from farmtrace.tlog.note import Signer
+    from gateway.keys import load_signer
+    from gateway.store import InconsistentCheckpointError
+
+    with open_ledger(db_url, state) as ledger:
+        ledger.append_batch(batch(DEVS, range(1)))
+        # Make the ledger believe it last signed a different tree of the same size.
+        signer: Signer = load_signer(state)
+        forged = sign_checkpoint(Checkpoint(ORIGIN, 1, bytes(32)), signer)
+        ledger._checkpoint = open_checkpoint(forged, [signer.verifier], ORIGIN)
+        with pytest.raises(InconsistentCheckpointError, match="refusing to sign"):
+            ledger.append_batch(batch(DEVS, range(1, 2)))
+        assert ledger.latest_checkpoint().size == 1  # type: ignore[union-attr]
+        assert ledger.reader.entry_count() == 20
+
+
+def test_commit_followed_by_a_failure_is_recovered_as_duplicates(db_url: str, state: Path) -> None:
+    with open_ledger(db_url, state) as ledger:
+        ledger.append_batch(batch(DEVS, range(1)))
+        # The state directory's checkpoint cannot be replaced: the commit succeeds, the call fails.
+        (state / CHECKPOINT_FILE).unlink()
+        (state / CHECKPOINT_FILE).mkdir()
+        second = batch(DEVS, range(1, 2))
+        with pytest.raises(StoreError):
+            ledger.append_batch(second)
+        (state / CHECKPOINT_FILE).rmdir()
+        # The broker redelivers the unacknowledged batch: found stored, nothing stored twice.
+        again = ledger.append_batch(second)
+        assert again.block is None and again.duplicate_count == 20
+        assert ledger.size == 2 and ledger.entry_count == 40
+        block = ledger.append_batch(batch(DEVS, range(2, 3))).block
+        assert block is not None and block.height == 2
+
+
+def test_key_rotation_keeps_older_checkpoints_verifiable(db_url: str, state: Path) -> None:
+    from farmtrace.tlog.note import Signer
+    from gateway.keys import RETIRED_KEYS_FILE, load_signer, write_private_file
+
+    with open_ledger(db_url, state) as ledger:
+        ledger.append_batch(batch(DEVS, range(1)))
+        old = ledger.verifier_key
+    # Rotate: a new key named for the origin; the old verifier key is kept as retired.
+    new = Signer.generate(ORIGIN)
+    (state / KEY_FILE).unlink()
+    write_private_file(state / KEY_FILE, new.skey + "\n")
+    (state / RETIRED_KEYS_FILE).write_text(old + "\n")
+    with open_ledger(db_url, state) as ledger:
+        assert ledger.verifier_key == new.verifier.vkey == load_signer(state).verifier.vkey
+        ledger.append_batch(batch(DEVS, range(1, 2)))
+        note = ledger.latest_checkpoint().note  # type: ignore[union-attr]
+    open_checkpoint(note, [new.verifier], ORIGIN)
+    from farmtrace.cli import main
+
+    assert main(["audit", "--db", db_url, "--state", str(state)]) == 0
+    assert main(["audit", "--db", db_url, "--key", new.verifier.vkey]) == 1  # size 1: old key
+    assert main(["audit", "--db", db_url, "--key", old, "--key", new.verifier.vkey]) == 0
