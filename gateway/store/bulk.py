@@ -4,8 +4,9 @@ Going through SQLAlchemy's per-row parameter processing costs more than the data
 batch of thousands of entries, so the hot path speaks to the driver directly:
 
 * looking up which ``(device_id, seq)`` keys are already stored: one statement whatever the
-  batch size, joining the entries' unique index against the keys passed as one JSON text
-  (SQLite ``json_each``) or two arrays (PostgreSQL ``unnest``);
+  batch size, probing the entries' unique index once per key, the keys passed as one JSON text
+  (SQLite ``json_each``) or two arrays (PostgreSQL ``unnest``); the cost depends on the batch,
+  not on how many entries are stored;
 * inserting the entries: ``executemany`` of plain tuples on SQLite, ``COPY ... FROM STDIN`` on
   PostgreSQL (several times faster than multi-row ``INSERT`` there).
 
@@ -44,9 +45,12 @@ _SQLITE_LOOKUP = text(
     "JOIN entries AS e ON e.device_id = json_extract(k.value, '$[0]') "
     "AND e.seq = json_extract(k.value, '$[1]')"
 )
+# LATERAL ... LIMIT 1 makes PostgreSQL probe the unique index once per key; a plain join lets
+# the planner pick a hash join over a full scan of entries, which grows with the table.
 _PG_LOOKUP = text(
     "SELECT e.device_id, e.seq FROM unnest(CAST(:ids AS text[]), CAST(:seqs AS bigint[])) "
-    "AS k(device_id, seq) JOIN entries AS e ON e.device_id = k.device_id AND e.seq = k.seq"
+    "AS k(device_id, seq) CROSS JOIN LATERAL (SELECT x.device_id, x.seq FROM entries AS x "
+    "WHERE x.device_id = k.device_id AND x.seq = k.seq LIMIT 1) AS e"
 )
 _SQLITE_INSERT = (
     f"INSERT INTO entries ({', '.join(ENTRY_COLUMNS)}) "
