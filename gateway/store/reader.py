@@ -68,16 +68,27 @@ class ChainReader:
         self._log_hashes = b""
         self._log_tree: MerkleTree | None = None
         self._batch_trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self._owns_engine = False
 
     @classmethod
     def open(cls, db_url: str, origin: str) -> ChainReader:
         """A reader of chain ``origin`` in the database at ``db_url`` (which must exist)."""
         engine = create_db_engine(db_url)
         try:
-            return cls(engine, chain_id_of(engine, origin), origin)
+            reader = cls(engine, chain_id_of(engine, origin), origin)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise DatabaseError(f"cannot read {describe_url(db_url)}: {exc}") from None
+        except BaseException:
+            engine.dispose()
+            raise
+        reader._owns_engine = True
+        return reader
+
+    def close(self) -> None:
+        """Release the database connections of a reader made by :meth:`open`."""
+        if self._owns_engine:
+            self.engine.dispose()
 
     def entry(self, global_index: int) -> StoredEntry:
         """The entry at ``global_index``; raise :class:`NotFoundError` if not stored."""
@@ -148,6 +159,21 @@ class ChainReader:
             if tree.size < size:
                 raise NotFoundError(f"chain {self.origin} has {tree.size} blocks, not {size}")
             return tree
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between two sizes of the chain log.
+
+        Requires ``1 <= old_size <= new_size <= size of the log`` (:class:`NotFoundError`
+        otherwise); equal sizes give an empty proof.
+        """
+        if not 1 <= old_size <= new_size:
+            raise NotFoundError(
+                f"no consistency proof from size {old_size} to {new_size}: need 1 <= from <= to"
+            )
+        tree = self.log_tree(new_size)
+        if tree.size != new_size:
+            tree = MerkleTree.from_leaf_hash_buffer(tree.leaf_hashes()[: new_size * 32])
+        return tree.consistency_proof(old_size)
 
     def reading_proof(self, global_index: int) -> ReadingProof:
         """The entry at ``global_index`` and its proof relative to the latest checkpoint."""
