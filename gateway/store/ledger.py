@@ -206,6 +206,9 @@ class Ledger:
                         raise DatabaseError(f"append failed: {_reason(exc)}") from None
                     self._retries += 1
                     last = exc
+                except SQLAlchemyError as exc:
+                    self._stale = True
+                    raise DatabaseError(f"append failed: {_reason(exc)}") from None
                 except BaseException:
                     self._stale = True
                     raise
