@@ -138,6 +138,16 @@ class ProductClass:
         """The rule for a measurement type, or None if the class does not judge it."""
         return next((r for r in self.rules if r.measurement == measurement), None)
 
+    def require(self, measurement: str) -> Rule:
+        """The rule for a measurement type; :class:`ColdChainError` if the class has none."""
+        rule = self.rule_for(measurement)
+        if rule is None:
+            judged = ", ".join(r.measurement for r in self.rules)
+            raise ColdChainError(
+                f"product class {self.name} has no rule for {measurement} ({judged})"
+            )
+        return rule
+
 
 def _temp(
     cls: str,
