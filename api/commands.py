@@ -1,0 +1,98 @@
+"""``farmtrace api``, ``farmtrace api-keys create`` and ``farmtrace verify``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    api = sub.add_parser("api", help="serve the provenance API (uvicorn)")
+    api.add_argument("--db", required=True, help="database URL (sqlite:///PATH, postgresql://...)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--state", type=Path, help="state directory holding the event key")
+    api.add_argument("--origin", help="the default chain (default: the oldest in the database)")
+    api.add_argument("--link-domain", help="host[:port] of Digital Link URIs in QR codes")
+    api.add_argument("--workers", type=int, default=1)
+    api.set_defaults(func=_serve)
+
+    keys = sub.add_parser("api-keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--db", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", required=True, help="lots:write, events:write")
+    create.set_defaults(func=_create_key)
+
+    verify = sub.add_parser("verify", help="check a lot bundle offline (plain Python only)")
+    verify.add_argument("bundle", type=Path)
+    verify.add_argument("--key", action="append", required=True, help="C2SP verifier key")
+    verify.set_defaults(func=_verify)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from api.settings import Settings
+
+    values: dict[str, Any] = {"db_url": args.db, "state_dir": args.state, "origin": args.origin}
+    values["link_domain"] = args.link_domain or f"{args.host}:{args.port}"
+    return Settings(**values)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.main import create_app
+    from gateway.store.errors import StoreError
+
+    try:
+        app = create_app(_settings(args))
+    except StoreError as exc:
+        print(f"farmtrace api: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    from api.auth import create_key
+    from api.lots.schema import ensure_schema
+    from gateway.store.engine import create_db_engine
+    from gateway.store.errors import StoreError
+    from gateway.store.migrate import upgrade
+
+    try:
+        engine = create_db_engine(args.db)
+        upgrade(engine)
+        ensure_schema(engine)
+        token = create_key(engine, args.name, args.scope)
+    except (StoreError, ValueError) as exc:
+        print(f"farmtrace api-keys: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    print(f"(key {args.name!r} with {', '.join(args.scope)}; shown only now)", file=sys.stderr)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from api.verify import BundleError, verify_bundle
+
+    try:
+        data = args.bundle.read_bytes()
+    except OSError as exc:
+        print(f"FAIL  cannot read {args.bundle}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        report = verify_bundle(data, args.key)
+    except BundleError as exc:
+        print(f"FAIL  {exc}")
+        return 1
+    print(
+        f"bundle verifies: {report.readings} readings, {report.events} anchored events, "
+        f"{report.pending} pending"
+    )
+    return 0

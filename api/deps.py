@@ -1,0 +1,54 @@
+"""FastAPI dependencies: the app state, rate limiting of public reads, API-key scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Header, Request
+
+from api.auth import ApiKey, check_key
+from api.state import AppState
+
+__all__ = ["RateLimited", "get_state", "public_read", "require_scope"]
+
+
+class RateLimited(Exception):
+    """A client over its budget; ``wait`` seconds until its next token."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limit exceeded; retry in {wait:.2f} s")
+        self.wait = wait
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.farmtrace
+    return state
+
+
+def client_of(request: Request, trust_forwarded: bool) -> str:
+    """The client a request counts against."""
+    if trust_forwarded:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.client.host if request.client is not None else "unknown"
+
+
+def public_read(request: Request) -> None:
+    """Charge one token to the client's bucket; raise :class:`RateLimited` when empty."""
+    state = get_state(request)
+    wait = state.limiter.take(client_of(request, state.settings.trust_forwarded_for))
+    if wait > 0:
+        raise RateLimited(wait)
+
+
+def require_scope(scope: str) -> Callable[..., ApiKey]:
+    """A dependency that admits only keys holding ``scope``."""
+
+    def check(
+        request: Request,
+        authorization: str | None = Header(default=None, include_in_schema=False),
+    ) -> ApiKey:
+        return check_key(get_state(request).engine, authorization, scope)
+
+    return check

@@ -1,0 +1,41 @@
+"""The API's one error type and its mapping to JSON responses (mapped once, in ``main``)."""
+
+from __future__ import annotations
+
+__all__ = ["ApiError", "BadRequest", "Conflict", "Forbidden", "NotFound", "Unauthorized"]
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": code, "detail": message}`` with ``status``."""
+
+    status = 500
+    code = "internal"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(ApiError):
+    status = 400
+    code = "bad-request"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not-found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"

@@ -1,0 +1,248 @@
+"""Lots, stages and events in the database, and the entries (readings, events) of a lot.
+
+A lot's readings are the ``reading`` entries of the devices of its stages whose signed
+timestamps fall inside that stage's window. Its events are signed when created
+(:mod:`api.lots.event_entry`) and stored; the gateway integrates them into its chain as entries
+keyed ``(signer, seq)``, and until then they are *pending anchoring*.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from api.lots.event_entry import EventEntry, decode, sign_event
+from api.lots.schema import LOT_EVENTS, LOT_STAGES, LOTS
+from api.schemas.lots import EventCreate, LotCreate, StageIn
+from gateway.store.models import Base
+
+__all__ = ["Anchor", "LotEntry", "LotRecord", "LotStore", "StageRecord", "StoredEvent"]
+
+ENTRIES = Base.metadata.tables["entries"]
+CHAINS = Base.metadata.tables["chains"]
+
+
+@dataclass(frozen=True, slots=True)
+class StageRecord:
+    kind: str
+    name: str
+    start_ms: int
+    end_ms: int | None
+    device_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """Where an entry sits: chain origin and global index."""
+
+    origin: str
+    global_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    entry: EventEntry
+    anchor: Anchor | None
+
+
+@dataclass(frozen=True, slots=True)
+class LotRecord:
+    id: int
+    gtin: str
+    lot: str
+    product_name: str
+    product_class: str
+    farm: str
+    origin_region: str
+    stages: tuple[StageRecord, ...]
+    events: tuple[StoredEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LotEntry:
+    """A reading entry of a lot: where it is and which stage it belongs to."""
+
+    anchor: Anchor
+    device_id: str
+    timestamp_ms: int
+    payload: bytes
+    stage: str
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+class LotStore:
+    """Reads and writes lots; ``key`` signs new events."""
+
+    def __init__(self, engine: Engine, key: Ed25519PrivateKey) -> None:
+        self.engine = engine
+        self.key = key
+        self._event_lock = threading.Lock()
+
+    def create(self, lot: LotCreate, gtin: str) -> bool:
+        """Store a new lot (``gtin`` normalised); ``False`` if ``(gtin, lot)`` already exists."""
+        try:
+            with self.engine.connect().execution_options(sqlite_immediate=True) as c, c.begin():
+                lot_id = c.execute(
+                    insert(LOTS)
+                    .values(
+                        gtin=gtin,
+                        lot=lot.lot,
+                        product_name=lot.product_name,
+                        product_class=lot.product_class,
+                        farm=lot.farm,
+                        origin_region=lot.origin_region,
+                        created_at=time.time(),
+                    )
+                    .returning(LOTS.c.id)
+                ).scalar_one()
+                for stage in lot.stages:
+                    c.execute(insert(LOT_STAGES).values(**_stage_row(lot_id, stage)))
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, gtin: str, lot: str) -> LotRecord | None:
+        """The lot with its stages and events, or ``None``."""
+        with self.engine.connect() as c:
+            row = c.execute(select(LOTS).where(LOTS.c.gtin == gtin, LOTS.c.lot == lot)).first()
+            if row is None:
+                return None
+            stages = tuple(
+                StageRecord(s.kind, s.name, s.start_ms, s.end_ms, tuple(json.loads(s.device_ids)))
+                for s in c.execute(
+                    select(LOT_STAGES)
+                    .where(LOT_STAGES.c.lot_id == row.id)
+                    .order_by(LOT_STAGES.c.start_ms, LOT_STAGES.c.id)
+                )
+            )
+            events = [
+                decode(bytes(p))
+                for (p,) in c.execute(
+                    select(LOT_EVENTS.c.payload)
+                    .where(LOT_EVENTS.c.lot_id == row.id)
+                    .order_by(LOT_EVENTS.c.time_ms, LOT_EVENTS.c.seq)
+                )
+            ]
+            anchors = self._anchors(c, events)
+        return LotRecord(
+            row.id,
+            row.gtin,
+            row.lot,
+            row.product_name,
+            row.product_class,
+            row.farm,
+            row.origin_region,
+            stages,
+            tuple(StoredEvent(e, anchors.get((e.signer, e.seq))) for e in events),
+        )
+
+    def add_event(self, lot_id: int, gtin: str, lot: str, event: EventCreate) -> EventEntry:
+        """Sign and store an event with the next sequence number of the API's key."""
+        offset = event.time.utcoffset()
+        minutes = 0 if offset is None else int(offset.total_seconds() // 60)
+        sign = "-" if minutes < 0 else "+"
+        body = {
+            "kind": event.kind,
+            "gtin": gtin,
+            "lot": lot,
+            "eventTime": event.time.astimezone(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "eventTimeZoneOffset": f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}",
+            "readPoint": event.read_point,
+            "actor": event.actor,
+        }
+        if event.biz_location is not None:
+            body["bizLocation"] = event.biz_location
+        with (
+            self._event_lock,
+            self.engine.connect().execution_options(sqlite_immediate=True) as c,
+            c.begin(),
+        ):
+            signer = sign_event(1, 0, {}, self.key).signer
+            top = c.execute(
+                select(func.max(LOT_EVENTS.c.seq)).where(LOT_EVENTS.c.signer == signer)
+            ).scalar()
+            entry = sign_event((top or 0) + 1, _ms(event.time), body, self.key)
+            c.execute(
+                insert(LOT_EVENTS).values(
+                    lot_id=lot_id,
+                    signer=entry.signer,
+                    seq=entry.seq,
+                    time_ms=entry.time_ms,
+                    payload=entry.payload,
+                    created_at=time.time(),
+                )
+            )
+        return entry
+
+    def readings(self, record: LotRecord) -> list[LotEntry]:
+        """The lot's reading entries, by stage window and device, ordered by time."""
+        found: list[LotEntry] = []
+        with self.engine.connect() as c:
+            for stage in record.stages:
+                if not stage.device_ids:
+                    continue
+                window = ENTRIES.c.timestamp_ms >= stage.start_ms
+                if stage.end_ms is not None:
+                    window = and_(window, ENTRIES.c.timestamp_ms <= stage.end_ms)
+                rows = c.execute(
+                    select(
+                        CHAINS.c.origin,
+                        ENTRIES.c.global_index,
+                        ENTRIES.c.device_id,
+                        ENTRIES.c.timestamp_ms,
+                        ENTRIES.c.payload,
+                    )
+                    .join(CHAINS, CHAINS.c.id == ENTRIES.c.chain_id)
+                    .where(
+                        ENTRIES.c.kind == "reading",
+                        ENTRIES.c.device_id.in_(stage.device_ids),
+                        window,
+                    )
+                )
+                found.extend(
+                    LotEntry(
+                        Anchor(r.origin, int(r.global_index)),
+                        r.device_id,
+                        int(r.timestamp_ms),
+                        bytes(r.payload),
+                        stage.name,
+                    )
+                    for r in rows
+                )
+        found.sort(key=lambda e: (e.timestamp_ms, e.device_id))
+        return found
+
+    @staticmethod
+    def _anchors(c: Connection, events: list[EventEntry]) -> dict[tuple[str, int], Anchor]:
+        if not events:
+            return {}
+        keys = or_(*(and_(ENTRIES.c.device_id == e.signer, ENTRIES.c.seq == e.seq) for e in events))
+        rows = c.execute(
+            select(CHAINS.c.origin, ENTRIES.c.global_index, ENTRIES.c.device_id, ENTRIES.c.seq)
+            .join(CHAINS, CHAINS.c.id == ENTRIES.c.chain_id)
+            .where(ENTRIES.c.kind == "event", keys)
+        )
+        return {(r.device_id, int(r.seq)): Anchor(r.origin, int(r.global_index)) for r in rows}
+
+
+def _stage_row(lot_id: int, stage: StageIn) -> dict[str, object]:
+    return {
+        "lot_id": lot_id,
+        "kind": stage.kind,
+        "name": stage.name,
+        "start_ms": _ms(stage.start),
+        "end_ms": None if stage.end is None else _ms(stage.end),
+        "device_ids": json.dumps(stage.device_ids),
+    }

@@ -1,0 +1,111 @@
+"""The FastAPI application: ``create_app(settings)`` wires state, routers and error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import RateLimited
+from api.errors import ApiError
+from api.ratelimit import RateLimiter
+from api.routes import chain, lots, resolver
+from api.settings import Settings
+from api.state import AppState
+from gateway.store.errors import StoreError
+
+__all__ = ["SECURITY_HEADERS", "create_app"]
+
+log = logging.getLogger("farmtrace.api")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+"""Sent with every response (harmless on JSON, required on the HTML page)."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API over the database in ``settings`` (connects when the app starts)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not hasattr(app.state, "farmtrace"):
+            app.state.farmtrace = AppState.open(settings)
+        try:
+            yield
+        finally:
+            app.state.farmtrace.close()
+
+    app = FastAPI(
+        title="farmtrace",
+        version="1",
+        summary="Provenance of farm lots: signed readings and events, proofs, EPCIS, GS1 links",
+        lifespan=lifespan,
+    )
+    app.state.farmtrace = AppState.open(settings)
+    _errors(app)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.include_router(chain.chain_router(chain.default_chain, "/checkpoint", "", "chain"))
+    app.include_router(chain.chain_router(chain.default_chain, "/checkpoint", "/v1", "chain-v1"))
+    app.include_router(chain.chains_router())
+    app.include_router(
+        chain.chain_router(chain.named_chain, "/checkpoint", "/v1/chains/{origin:path}", "chains")
+    )
+    app.include_router(lots.router)
+    app.include_router(resolver.router)
+    return app
+
+
+def _error(
+    status: int, code: str, detail: object, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.detail)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
+        return _error(
+            429, "rate-limited", str(exc), {"Retry-After": RateLimiter.retry_after(exc.wait)}
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        return _error(422, "invalid-request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http", exc.detail, dict(exc.headers or {}))
+
+    @app.exception_handler(StoreError)
+    async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
+        log.error("storage error: %s", exc)
+        return _error(503, "storage", "the database is unavailable; try again")

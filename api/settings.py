@@ -1,0 +1,30 @@
+"""The API's configuration (pydantic-settings): command-line values or ``FARMTRACE_API_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything ``create_app`` needs; environment variables use the ``FARMTRACE_API_`` prefix.
+
+    ``origin`` picks the chain served at ``/checkpoint`` and ``/v1/...``; when ``None`` it is
+    the first chain created in the database. ``state_dir`` holds the API's event-signing key
+    (``event.key``, mode 0600), created on first use. ``link_domain`` is the host the Digital
+    Link URIs in QR codes point at (this resolver). ``rate_per_s``/``rate_burst`` is the token
+    bucket each client gets for public reads.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FARMTRACE_API_")
+
+    db_url: str
+    state_dir: Path | None = None
+    origin: str | None = None
+    link_domain: str = "127.0.0.1:8000"
+    rate_per_s: float = 200.0
+    rate_burst: int = 400
+    trust_forwarded_for: bool = False
