@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from farmtrace.bench import ingest_command
+
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser("bench", help="run a benchmark")
@@ -40,6 +42,7 @@ def register(sub: Any) -> None:
     )
     core.add_argument("--json", action="store_true", help="print one JSON object, no text")
     core.set_defaults(func=_run_core)
+    ingest_command.register(kinds)  # the gateway's benchmark, kept in its own module
 
 
 def _positive(text: str) -> int:

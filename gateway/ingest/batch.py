@@ -12,6 +12,7 @@ from __future__ import annotations
 from array import array
 from dataclasses import dataclass, field
 
+import rust_core
 from firmware_sim import topics
 from firmware_sim.protocol import ProtocolError, SignedReading, decode
 from gateway.ingest import reasons
@@ -54,16 +55,44 @@ class Item:
 
 @dataclass(eq=False)
 class Batch:
-    """Items in arrival order plus the packed signature-check buffers."""
+    """Items in arrival order; the signature checks still to do are packed for one call.
+
+    ``to_verify`` lists every item whose signature is (or was) checked; the packed buffers
+    hold only those not checked yet (``unverified`` of them, at the end of ``to_verify``).
+    """
 
     number: int
     items: list[Item] = field(default_factory=list)
+    to_verify: list[Item] = field(default_factory=list)
     keys: bytearray = field(default_factory=bytearray)
     signatures: bytearray = field(default_factory=bytearray)
     messages: bytearray = field(default_factory=bytearray)
     offsets: array[int] = field(default_factory=lambda: array("Q", [0]))
-    to_verify: list[Item] = field(default_factory=list)
     quarantine_stored: bool = False
+
+    @property
+    def unverified(self) -> int:
+        return len(self.offsets) - 1
+
+    def verify_pending(self, threads: int | None) -> None:
+        """Check the packed signatures in one ``rust_core`` call (the GIL is released)."""
+        count = self.unverified
+        if not count:
+            return
+        failed = rust_core.verify_ed25519_batch(
+            bytes(self.keys),
+            bytes(self.signatures),
+            bytes(self.messages),
+            self.offsets,
+            threads=threads,
+        )
+        checked = self.to_verify[len(self.to_verify) - count :]
+        for item in checked:
+            item.signature_ok = True
+        for index in failed:
+            checked[index].signature_ok = False
+        self.keys, self.signatures, self.messages = bytearray(), bytearray(), bytearray()
+        self.offsets = array("Q", [0])
 
     def __len__(self) -> int:
         return len(self.items)

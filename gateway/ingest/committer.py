@@ -2,7 +2,8 @@
 
 For each batch, in order:
 
-1. check every signature of the batch in one ``rust_core.verify_ed25519_batch`` call;
+1. make sure every signature of the batch was checked (the batcher does it in bulk, through
+   ``rust_core.verify_ed25519_batch``, as the batch fills);
 2. look up the stored bytes of readings that may be copies, and judge every item
    (:mod:`gateway.ingest.judge`);
 3. store the quarantined messages (one transaction) and append the accepted readings as one
@@ -29,7 +30,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
-import rust_core
 from gateway.ingest import reasons, stored
 from gateway.ingest.batch import Batch, Item
 from gateway.ingest.config import IngestConfig
@@ -157,20 +157,8 @@ class Committer:
             )
 
     def _verify(self, batch: Batch) -> None:
-        items = batch.to_verify
-        if not items:
-            return
-        failed = rust_core.verify_ed25519_batch(
-            bytes(batch.keys),
-            bytes(batch.signatures),
-            bytes(batch.messages),
-            batch.offsets,
-            threads=self._config.verify_threads,
-        )
-        for item in items:
-            item.signature_ok = True
-        for index in failed:
-            items[index].signature_ok = False
+        # The batcher checks signatures as batches fill; this only catches what is left.
+        batch.verify_pending(self._config.verify_threads)
 
     def _plan(self, batch: Batch) -> Plan:
         keys = self._judge.possibly_stored(batch)

@@ -35,6 +35,8 @@ from firmware_sim import topics
 from gateway.ingest.config import IngestConfig
 from gateway.ingest.errors import BrokerError
 from gateway.ingest.inbox import Delivery, Inbox
+from gateway.ingest.mqtt_client import AVAILABLE as BUFFERED_AVAILABLE
+from gateway.ingest.mqtt_client import BufferedClient
 
 __all__ = ["DROPPED_FILTER", "BrokerLink"]
 
@@ -76,7 +78,8 @@ class BrokerLink:
 
     def _make_client(self) -> mqtt.Client:
         config = self.config
-        client = mqtt.Client(
+        client_class = BufferedClient if BUFFERED_AVAILABLE else mqtt.Client
+        client = client_class(
             CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
             protocol=mqtt.MQTTv5,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import resource
 import threading
 import time
 from pathlib import Path
@@ -82,6 +83,7 @@ class Gateway:
             config.batch_size,
             config.batch_age,
             self._stop,
+            verify_threads=config.verify_threads,
         )
         self.committer = Committer(
             ledger,
@@ -238,9 +240,15 @@ class Gateway:
             "batch_size": self.config.batch_size,
             "batch_age_s": self.config.batch_age,
             "receive_window": self.config.window,
+            "cpu_seconds": round(_cpu_seconds(), 3),
             **self.totals.as_dict(),
         }
         try:
             self._report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             raise IngestError(f"cannot write the report {self._report_path}: {exc}") from None
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

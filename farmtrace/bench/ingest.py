@@ -1,0 +1,432 @@
+"""``farmtrace bench ingest``: signed readings through a real broker into the gateway.
+
+1. Pre-sign the stream before any timed window (the load generator shares our cores): N devices
+   with their own Ed25519 keys, ``rate x seconds`` readings in all, interleaved by seq like a
+   fleet, written to a pool file.
+2. **Bare drain**: a paho subscriber that acknowledges each message on receipt drains the stream
+   while the publisher sends it at ``rate`` (QoS 1, bounded in-flight window).
+3. **Gateway**: ``farmtrace gateway`` (a subprocess, as deployed) ingests the same stream from the
+   same broker into a fresh chain; its run report gives receive-to-commit latencies.
+4. Reconcile by device and seq: every reading stored once, nothing missing.
+
+Both consumers are timed from their first message received to their last one handled
+(acknowledged, or committed for the gateway). A Mosquitto is started with the settings the
+gateway needs unless ``--broker`` names one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farmtrace.bench.ingest_load import write_pool
+
+__all__ = ["IngestBenchConfig", "IngestBenchResult", "run"]
+
+FARM = "bench"
+ROOT = Path(__file__).resolve().parents[2]
+BROKER_SETTINGS = ("max_queued_messages 0", "set_tcp_nodelay true", "persistence false")
+
+
+@dataclass(frozen=True)
+class IngestBenchConfig:
+    devices: int = 1000
+    seconds: float = 20.0
+    rate: float = 15_000.0
+    batch_size: int = 5000
+    batch_age: float = 1.0
+    inflight: int = 1000
+    db_url: str | None = None
+    broker_url: str | None = None
+    gateway_args: tuple[str, ...] = ()
+    skip_bare: bool = False
+    keep: Path | None = None
+
+    @property
+    def per_device(self) -> int:
+        return max(1, math.ceil(self.rate * self.seconds / self.devices))
+
+    @property
+    def messages(self) -> int:
+        return self.per_device * self.devices
+
+
+@dataclass
+class IngestBenchResult:
+    config: IngestBenchConfig
+    run_tag: str
+    sign_seconds: float
+    bare_publish: dict[str, Any] | None = None
+    bare: dict[str, Any] | None = None
+    gateway_publish: dict[str, Any] = field(default_factory=dict)
+    gateway: dict[str, Any] = field(default_factory=dict)
+    stored: int = 0
+    distinct: int = 0
+    devices_complete: int = 0
+
+    @property
+    def lost(self) -> int:
+        return self.config.messages - self.distinct
+
+    @property
+    def duplicated(self) -> int:
+        return self.stored - self.distinct
+
+    @property
+    def gateway_rate(self) -> float:
+        first = float(self.gateway.get("first_received_at") or 0.0)
+        last = float(self.gateway.get("last_commit_at") or 0.0)
+        if not first or last <= first:
+            return 0.0
+        return float(self.gateway["accepted"]) / (last - first)
+
+    @property
+    def bare_rate(self) -> float | None:
+        return None if self.bare is None else float(self.bare["rate"])
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBenchResult:
+    """Run the benchmark (see the module docstring)."""
+    say = progress or _quiet
+    workdir = Path(tempfile.mkdtemp(prefix="farmtrace-bench-ingest-"))
+    broker: subprocess.Popen[bytes] | None = None
+    try:
+        if config.broker_url is None:
+            host, port, broker = _start_broker(workdir)
+        else:
+            host, port = _parse_broker(config.broker_url)
+        tag = secrets.token_hex(3)
+        say(f"signing {config.messages:,} readings of {config.devices:,} devices")
+        started = time.perf_counter()
+        keys = _sign_pool(workdir / "pool.bin", tag, config)
+        result = IngestBenchResult(config, tag, time.perf_counter() - started)
+        if not config.skip_bare:
+            say("bare paho subscriber draining the stream")
+            result.bare, result.bare_publish = _bare_phase(workdir, host, port, config)
+        say("gateway ingesting the stream")
+        db_url = config.db_url or f"sqlite:///{workdir / 'bench.db'}"
+        result.gateway, result.gateway_publish = _gateway_phase(
+            workdir, host, port, db_url, keys, tag, config
+        )
+        result.stored, result.distinct, result.devices_complete = _reconcile(db_url, tag, config)
+        return result
+    finally:
+        if broker is not None:
+            broker.send_signal(signal.SIGTERM)
+            try:
+                broker.wait(10)
+            except subprocess.TimeoutExpired:
+                broker.kill()
+        if config.keep is not None:
+            shutil.copytree(workdir, config.keep, dirs_exist_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# -- broker --------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start_broker(workdir: Path) -> tuple[str, int, subprocess.Popen[bytes]]:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.access(binary, os.X_OK):
+        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto) and no --broker")
+    port = _free_port()
+    lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", *BROKER_SETTINGS]
+    if os.geteuid() == 0:
+        lines.append("user root")
+    config = workdir / "mosquitto.conf"
+    config.write_text("\n".join(lines) + "\n")
+    with open(workdir / "mosquitto.log", "wb") as log:
+        process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return "127.0.0.1", port, process
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"mosquitto did not start: {(workdir / 'mosquitto.log').read_text()}")
+
+
+def _parse_broker(url: str) -> tuple[str, int]:
+    from gateway.ingest.config import parse_broker_url
+
+    address = parse_broker_url(url)
+    if address.tls or address.username:
+        raise ValueError(
+            "the benchmark's publisher speaks plain, anonymous MQTT: give mqtt://HOST:PORT"
+        )
+    return address.host, address.port
+
+
+# -- the stream ----------------------------------------------------------------------------------
+
+
+def _device_id(tag: str, index: int) -> str:
+    return f"urn:epc:id:giai:4012345.BENCH-{tag}-{index:06d}"
+
+
+def _seed(tag: str, index: int) -> bytes:
+    return hashlib.sha256(f"farmtrace-bench/{tag}/{index}".encode()).digest()
+
+
+def _sign_device(args: tuple[str, int, int, int]) -> tuple[bytes, list[bytes]]:
+    """One device's public key and its readings 1..count (run in a worker process)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from firmware_sim.protocol import Measurement, Reading, encode
+
+    tag, index, count, start_ms = args
+    key = Ed25519PrivateKey.from_private_bytes(_seed(tag, index))
+    device_id = _device_id(tag, index)
+    step = max(1, 3_600_000 // count)
+    payloads = []
+    for seq in range(1, count + 1):
+        body = encode(
+            Reading(
+                device_id,
+                seq,
+                start_ms + seq * step,
+                "bench/cold-room",
+                "LOT-BENCH",
+                (
+                    Measurement("Temperature", 3.0 + (seq % 50) / 10, "CEL"),
+                    Measurement("RelativeHumidity", 90.0 + (seq % 7), "P1"),
+                    Measurement("Voltage", 3.7, "VLT"),
+                ),
+            )
+        )
+        payloads.append(body + key.sign(body))
+    return key.public_key().public_bytes_raw(), payloads
+
+
+def _sign_pool(path: Path, tag: str, config: IngestBenchConfig) -> dict[str, bytes]:
+    start_ms = int(time.time() * 1000) - 2 * 3_600_000
+    jobs = [(tag, i, config.per_device, start_ms) for i in range(config.devices)]
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    with ProcessPoolExecutor(workers) as pool:
+        signed = list(pool.map(_sign_device, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    from firmware_sim import topics
+
+    names = [_device_id(tag, i) for i in range(config.devices)]
+    stream = (
+        (index, signed[index][1][seq])
+        for seq in range(config.per_device)
+        for index in range(config.devices)
+    )
+    write_pool(path, [topics.reading_topic(FARM, n) for n in names], stream)
+    return {name: signed[i][0] for i, name in enumerate(names)}
+
+
+# -- phases --------------------------------------------------------------------------------------
+
+
+def _load(role: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "farmtrace.bench.ingest_load", role, *args]
+
+
+def _publisher(
+    workdir: Path, host: str, port: int, config: IngestBenchConfig, name: str
+) -> subprocess.Popen[bytes]:
+    with open(workdir / f"{name}.log", "wb") as log:
+        return subprocess.Popen(
+            _load("publish", "--host", host, "--port", str(port), "--pool",
+                  str(workdir / "pool.bin"), "--rate", str(config.rate), "--inflight",
+                  str(config.inflight), "--out", str(workdir / f"{name}.json")),
+            stdout=log, stderr=log, cwd=ROOT,
+        )  # fmt: skip
+
+
+def _finish(
+    process: subprocess.Popen[bytes], out: Path, what: str, timeout: float
+) -> dict[str, Any]:
+    try:
+        code = process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise RuntimeError(f"{what} did not finish within {timeout:.0f} s") from None
+    if code != 0 or not out.exists():
+        log = out.with_suffix(".log")
+        text = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise RuntimeError(f"{what} failed (exit {code}): {text}")
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def _window(config: IngestBenchConfig) -> int:
+    from gateway.ingest.config import BrokerAddress, IngestConfig
+
+    return IngestConfig(BrokerAddress("x", 1), "x", batch_size=config.batch_size).window
+
+
+def _timeout(config: IngestBenchConfig) -> float:
+    return 120.0 + config.messages / 2000.0
+
+
+def _bare_phase(
+    workdir: Path, host: str, port: int, config: IngestBenchConfig
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    ready = workdir / "drain.ready"
+    with open(workdir / "drain.log", "wb") as log:
+        drain = subprocess.Popen(
+            _load("drain", "--host", host, "--port", str(port), "--expect",
+                  str(config.messages), "--window", str(_window(config)), "--ready", str(ready),
+                  "--out", str(workdir / "drain.json")),
+            stdout=log, stderr=log, cwd=ROOT,
+        )  # fmt: skip
+    _wait(lambda: ready.exists() or drain.poll() is not None, 30, "the bare subscriber")
+    publisher = _publisher(workdir, host, port, config, "publish-bare")
+    published = _finish(publisher, workdir / "publish-bare.json", "the publisher", _timeout(config))
+    return _finish(
+        drain, workdir / "drain.json", "the bare subscriber", _timeout(config)
+    ), published
+
+
+def _gateway_phase(
+    workdir: Path,
+    host: str,
+    port: int,
+    db_url: str,
+    keys: dict[str, bytes],
+    tag: str,
+    config: IngestBenchConfig,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from gateway.store import registry
+    from gateway.store.engine import create_db_engine
+    from gateway.store.migrate import upgrade
+
+    engine = create_db_engine(db_url)
+    try:
+        upgrade(engine)
+        registry.register_devices(engine, keys)
+    finally:
+        engine.dispose()
+    metrics_port = _free_port()
+    log_path, report = workdir / "gateway.log", workdir / "gateway-report.json"
+    command = [
+        sys.executable, "-m", "farmtrace", "gateway", "--broker", f"mqtt://{host}:{port}",
+        "--db", db_url, "--state", str(workdir / "gateway"), "--gateway-id", f"bench-{tag}",
+        "--batch-size", str(config.batch_size), "--batch-age", str(config.batch_age),
+        "--metrics-port", str(metrics_port), "--report", str(report), *config.gateway_args,
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        gateway = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
+    try:
+        _wait(
+            lambda: (
+                "subscribed to" in log_path.read_text(errors="replace")
+                or gateway.poll() is not None
+            ),
+            60,
+            "the gateway to subscribe",
+        )
+        if gateway.poll() is not None:
+            raise RuntimeError(
+                f"the gateway exited: {log_path.read_text(errors='replace')[-2000:]}"
+            )
+        publisher = _publisher(workdir, host, port, config, "publish-gateway")
+        published = _finish(
+            publisher, workdir / "publish-gateway.json", "the publisher", _timeout(config)
+        )
+        _wait(
+            lambda: (
+                _metric(metrics_port, "farmtrace_gateway_messages_received_total")
+                >= config.messages
+            ),
+            _timeout(config),
+            "the gateway to take every reading",
+        )
+        _wait(lambda: _metric(metrics_port, "farmtrace_gateway_queue_depth") == 0, 60, "commits")
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        try:
+            gateway.wait(120)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+    if not report.exists():
+        raise RuntimeError(f"the gateway wrote no report: {log_path.read_text()[-2000:]}")
+    data: dict[str, Any] = json.loads(report.read_text())
+    return data, published
+
+
+def _metric(port: int, name: str) -> float:
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    except OSError:
+        return -1.0
+    for line in text.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return -1.0
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _reconcile(db_url: str, tag: str, config: IngestBenchConfig) -> tuple[int, int, int]:
+    """Stored rows, distinct (device, seq) among them, and devices holding exactly 1..k."""
+    from sqlalchemy import func, select
+
+    from gateway.store.engine import create_db_engine
+    from gateway.store.models import Base
+
+    entries = Base.metadata.tables["entries"]
+    prefix = _device_id(tag, 0)[:-6]
+    engine = create_db_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    entries.c.device_id,
+                    func.count(),
+                    func.count(func.distinct(entries.c.seq)),
+                    func.min(entries.c.seq),
+                    func.max(entries.c.seq),
+                )
+                .where(entries.c.device_id.like(prefix + "%"))
+                .group_by(entries.c.device_id)
+            ).all()
+    finally:
+        engine.dispose()
+    k = config.per_device
+    stored = sum(int(r[1]) for r in rows)
+    distinct = sum(int(r[2]) for r in rows)
+    complete = sum(1 for r in rows if int(r[2]) == k and int(r[3]) == 1 and int(r[4]) == k)
+    return stored, distinct, complete
