@@ -55,6 +55,7 @@ class Batcher:
         self._topics = TopicCache()
         self._number = 0
         self._open: Batch | None = None
+        self.failure: BaseException | None = None
 
     @property
     def open_size(self) -> int:
@@ -68,20 +69,30 @@ class Batcher:
         return batch.first_mono if batch is not None and batch.items else None
 
     def run(self) -> None:
-        """Batch until stopped; then hand over what has arrived so far and a final ``None``."""
+        """Batch until stopped; then hand over what has arrived so far and a final ``None``.
+
+        An unexpected error (a bug: every input problem becomes a rejected item) stops the
+        gateway; the batch in hand is then never acknowledged and will be delivered again.
+        """
         try:
-            while not self._stop.is_set():
-                batch = self._fill()
-                if batch.items:
-                    self._out.put(self._close(batch))
-                self._open = None
-            final = self._new_batch()
-            self._admit_all(final, 0.0)
-            if final.items:
-                self._out.put(self._close(final))
-            self._open = None
+            self._batch_until_stopped()
+        except BaseException as exc:
+            self.failure = exc
+            self._stop.set()
         finally:
             self._out.put(None)
+
+    def _batch_until_stopped(self) -> None:
+        while not self._stop.is_set():
+            batch = self._fill()
+            if batch.items:
+                self._out.put(self._close(batch))
+            self._open = None
+        final = self._new_batch()
+        self._admit_all(final, 0.0)
+        if final.items:
+            self._out.put(self._close(final))
+        self._open = None
 
     def _new_batch(self) -> Batch:
         self._number += 1

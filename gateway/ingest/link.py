@@ -226,12 +226,18 @@ class BrokerLink:
             )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:
+            # Brokers must refuse such topics; if one did not, the batcher rejects it as a bad
+            # topic rather than paho's thread dying on it.
+            topic = bytes(message._topic).decode("utf-8", "replace")
         self._inbox.put(
             Delivery(
                 self._generation,
                 message.mid,
                 message.qos,
-                message.topic,
+                topic,
                 bytes(message.payload),
                 time.time(),
                 time.monotonic(),

@@ -182,17 +182,21 @@ class Gateway:
             code = 2
         finally:
             self._shutdown(threads)
-        failure = self.committer.failure
-        if failure is not None:
-            log.error("ingest stopped: %s", failure)
-            code = code or 1
+        for failure in (self._batcher.failure, self.committer.failure):
+            if failure is not None:
+                log.error("ingest stopped: %s: %s", type(failure).__name__, failure)
+                code = code or 1
         self._write_report()
         return code
 
     def _wait(self, stop: threading.Event, deadline: float | None) -> int:
-        while not stop.wait(1.0 if self._status and self._status.enabled else 0.5):
+        connects = 0
+        while not stop.wait(0.5):
+            self.metrics.connected.set(1 if self.link.connected else 0)
+            if self.link.connects != connects:
+                self.metrics.reconnects.inc(self.link.connects - connects)
+                connects = self.link.connects
             if self._status is not None:
-                self.metrics.connected.set(1 if self.link.connected else 0)
                 self._status.update(
                     self.totals,
                     self.link.connected,
