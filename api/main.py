@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import RateLimited
@@ -22,6 +24,9 @@ from gateway.store.errors import StoreError
 __all__ = ["SECURITY_HEADERS", "create_app"]
 
 log = logging.getLogger("farmtrace.api")
+
+STATIC = Path(__file__).resolve().parent / "web" / "static"
+"""The page's stylesheet and scripts and the browser verifier, served at ``/static``."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -66,14 +71,15 @@ def create_app(settings: Settings) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
-    app.include_router(chain.chain_router(chain.default_chain, "/checkpoint", "", "chain"))
-    app.include_router(chain.chain_router(chain.default_chain, "/checkpoint", "/v1", "chain-v1"))
+    app.include_router(chain.root_router())
+    app.include_router(chain.chain_router(chain.default_chain, "/v1", "chain", ""))
     app.include_router(chain.chains_router())
     app.include_router(
-        chain.chain_router(chain.named_chain, "/checkpoint", "/v1/chains/{origin:path}", "chains")
+        chain.chain_router(chain.named_chain, "/v1/chains/{origin:path}", "chains", "_of_chain")
     )
     app.include_router(lots.router)
     app.include_router(resolver.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 

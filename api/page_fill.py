@@ -3,9 +3,7 @@ rendering it with :func:`api.page.render.render_page`."""
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
-from typing import Any
 
 from api.coldchain import PRODUCT_CLASSES, ColdChainError
 from api.digital_link import DigitalLink
@@ -21,6 +19,7 @@ from api.page.model import (
     TimelineEvent,
     VerificationInfo,
 )
+from api.page.render import render_page
 from api.state import AppState
 
 __all__ = ["build_page", "render_lot_page"]
@@ -99,6 +98,4 @@ def render_lot_page(
     state: AppState, link: DigitalLink, record: LotRecord, accept_language: str | None, base: str
 ) -> str:
     """The provenance page's HTML in the language the browser prefers."""
-    render: Any = importlib.import_module("api.page.render").render_page
-    html: str = render(build_page(state, link, record, base), choose_language(accept_language))
-    return html
+    return render_page(build_page(state, link, record, base), choose_language(accept_language))

@@ -41,15 +41,14 @@ def named_chain(request: Request, origin: str) -> ProofService:
 
 
 def chain_router(
-    chain_dep: Callable[..., ProofService], checkpoint_path: str, prefix: str, tag: str
+    chain_dep: Callable[..., ProofService], prefix: str, tag: str, suffix: str
 ) -> APIRouter:
     """The read endpoints of one chain, resolved by ``chain_dep``."""
     router = APIRouter(prefix=prefix, tags=[tag], dependencies=[Depends(public_read)])
     Chain = Annotated[ProofService, Depends(chain_dep)]
-    suffix = "" if tag == "chain" else "_named"
 
     @router.get(
-        checkpoint_path,
+        "/checkpoint",
         response_class=PlainTextResponse,
         responses=_TEXT,
         operation_id="latest_checkpoint" + suffix,
@@ -127,6 +126,22 @@ def chain_router(
             else None
         )
         return proof_public(proof, key)
+
+    return router
+
+
+def root_router() -> APIRouter:
+    """``/checkpoint``: the default chain's latest checkpoint at the conventional place."""
+    router = APIRouter(tags=["chain"], dependencies=[Depends(public_read)])
+
+    @router.get("/checkpoint", response_class=PlainTextResponse, responses=_TEXT)
+    def checkpoint(request: Request) -> PlainTextResponse:
+        """The default chain's latest signed C2SP checkpoint, as ``text/plain``."""
+        chain = default_chain(request)
+        found = chain.latest_checkpoint()
+        if found is None:
+            raise NotFound(f"chain {chain.reader.origin} has no checkpoint yet")
+        return PlainTextResponse(found.note, headers={"Cache-Control": "no-cache"})
 
     return router
 

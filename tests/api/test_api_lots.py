@@ -122,3 +122,16 @@ def test_rate_limiter_refills() -> None:
     assert limiter.take("a", now=0.1) > 0
     assert limiter.take("b", now=0.1) == 0
     assert limiter.take("a", now=0.6) == 0
+
+
+def test_resolver_serves_the_page_to_browsers(served: Served) -> None:
+    path = f"/01/{GTIN}/10/{LOT}"
+    page = served.client.get(path, headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert LOT in page.text and 'lang="zh' in page.text
+    assert "<script>" not in page.text  # only external, same-origin module scripts
+    english = served.client.get(path, headers={"Accept": "text/html", "Accept-Language": "en"})
+    assert 'lang="en' in english.text
+    script = served.client.get("/static/verify/index.js")
+    assert script.status_code == 200
