@@ -27,7 +27,7 @@ from sqlalchemy import Connection, CursorResult, Row, select
 import rust_core
 from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from farmtrace.tlog.errors import TlogError
-from farmtrace.tlog.note import Verifier
+from farmtrace.tlog.note import Note, Verifier
 from firmware_sim.protocol import ProtocolError, SignedReading, decode
 from gateway.audit.report import AuditFailure, ChainSummary
 from gateway.chain.block import GENESIS_PREVIOUS, BlockHeader
@@ -270,6 +270,10 @@ def _check_checkpoints(
             signed = open_checkpoint(row.note, verifiers, origin)
         except TlogError as exc:
             raise AuditFailure(origin, item, f"does not verify: {exc}") from None
+        if _canonical(row.note) != row.note:
+            # Base64 decoders ignore the unused low bits of the last character, so a note can
+            # change without its signatures changing; the stored text must be as it was signed.
+            raise AuditFailure(origin, item, "note is not in canonical form (it was altered)")
         cp = signed.checkpoint
         if cp.size != row.size:
             raise AuditFailure(origin, item, f"the signed note is for size {cp.size}")
@@ -295,3 +299,9 @@ def _check_checkpoints(
             "are not covered by any signed checkpoint",
         )
     summary.checkpoints = log.size
+
+
+def _canonical(note: str) -> str:
+    """The note re-encoded from its parts (text and signature lines in canonical base64)."""
+    parsed = Note.parse(note)
+    return parsed.text + "\n" + "".join(sig.line() for sig in parsed.signatures)

@@ -323,3 +323,17 @@ def test_keys_show_prints_the_vkey(chain: Chain, capsys: pytest.CaptureFixture[s
 def test_keys_show_without_a_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "show", "--state", str(tmp_path)]) == 2
     assert "no checkpoint key" in capsys.readouterr().err
+
+
+def test_non_canonical_signature_base64_is_caught(chain: Chain) -> None:
+    """Changing only the unused bits of the signature's last base64 character leaves the
+    signature valid for lenient decoders; the audit still sees the stored text was altered."""
+    note = chain.value("checkpoints", "note", "size = 2")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = note.rstrip("\n").rstrip("=")[-1]  # 68-byte blob: its last character has 2 spare bits
+    tweaked = alphabet[alphabet.index(last) | 1]
+    assert tweaked != last
+    cut = note.rstrip("\n").rstrip("=")
+    altered = cut[:-1] + tweaked + note[len(cut) :]
+    update_row(chain.db_url, "checkpoints", {"size": 2}, {"note": altered})
+    assert_caught(chain, "checkpoint of size 2", "canonical")
