@@ -36,6 +36,8 @@ class AppState:
     limiter: RateLimiter
     _chains: dict[str, ProofService] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _device_keys: dict[str, bytes] = field(default_factory=dict)
+    _default: str | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> AppState:
@@ -56,10 +58,12 @@ class AppState:
         """The configured origin, else the oldest chain's; 404 when the database has none."""
         if self.settings.origin is not None:
             return self.settings.origin
-        origins = self.origins()
-        if not origins:
-            raise NotFound("the database holds no chain yet")
-        return origins[0]
+        if self._default is None:
+            origins = self.origins()
+            if not origins:
+                raise NotFound("the database holds no chain yet")
+            self._default = origins[0]  # the oldest chain stays the oldest
+        return self._default
 
     def chain(self, origin: str | None = None) -> ProofService:
         """The proof service of chain ``origin`` (default chain when ``None``); 404 if unknown."""
@@ -90,13 +94,19 @@ class AppState:
         """The registered public keys of ``device_ids`` (unknown ones are left out)."""
         if not device_ids:
             return {}
+        # A device's key never changes (a new key is a new device), so keys found are cached.
+        cached = {d: self._device_keys[d] for d in device_ids if d in self._device_keys}
+        if len(cached) == len(device_ids):
+            return cached
         with self.engine.connect() as c:
             rows = c.execute(
                 select(DEVICES.c.device_id, DEVICES.c.public_key).where(
                     DEVICES.c.device_id.in_(sorted(device_ids))
                 )
             )
-            return {r.device_id: bytes(r.public_key) for r in rows}
+            found = {r.device_id: bytes(r.public_key) for r in rows}
+        self._device_keys.update(found)
+        return found
 
     def link_uri(self, link: DigitalLink) -> str:
         """The lot's Digital Link URI on this resolver (``settings.link_domain``)."""
