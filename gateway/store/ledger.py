@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 import rust_core
@@ -44,7 +44,8 @@ from gateway.keys import load_or_create_signer, retired_verifiers
 from gateway.store import registry
 from gateway.store.batching import unique_in_batch
 from gateway.store.bulk import insert_entries, stored_keys
-from gateway.store.engine import create_db_engine, describe_url, is_sqlite
+from gateway.store.chains import ensure_chain, lock_chain
+from gateway.store.engine import create_db_engine, describe_url
 from gateway.store.errors import (
     DatabaseError,
     InconsistentCheckpointError,
@@ -53,7 +54,7 @@ from gateway.store.errors import (
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
 from gateway.store.opening import LoadedChain, load_chain
-from gateway.store.reader import BLOCKS, CHAINS, CHECKPOINTS, ChainReader, batch_tree
+from gateway.store.reader import BLOCKS, CHECKPOINTS, ChainReader, batch_tree
 from gateway.store.records import (
     BatchResult,
     Device,
@@ -71,8 +72,6 @@ _T = TypeVar("_T")
 
 MAX_ATTEMPTS = 5
 """How many times one batch is tried when concurrent gateways race for the same readings."""
-
-_PG_LOCK_CLASS = 0x6674  # "ft": namespace of farmtrace's per-chain advisory locks
 
 
 class Ledger:
@@ -125,8 +124,8 @@ class Ledger:
             verifiers = [signer.verifier, *retired_verifiers(state.path)]
             engine = create_db_engine(db_url)
             upgrade(engine)
-            chain_id = _ensure_chain(engine, origin)
-            chain_lock = _lock_chain(engine, chain_id, origin)
+            chain_id = ensure_chain(engine, origin)
+            chain_lock = lock_chain(engine, chain_id, origin)
             with engine.connect() as conn:
                 loaded = load_chain(conn, chain_id, origin, verifiers, state.read_checkpoint())
             reader = ChainReader(engine, chain_id, origin)
@@ -385,31 +384,6 @@ class Ledger:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-
-
-def _ensure_chain(engine: Engine, origin: str) -> int:
-    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        found = conn.execute(select(CHAINS.c.id).where(CHAINS.c.origin == origin)).scalar()
-        if found is None:
-            found = conn.execute(
-                insert(CHAINS).values(origin=origin, created_at=time.time()).returning(CHAINS.c.id)
-            ).scalar_one()
-        return int(found)
-
-
-def _lock_chain(engine: Engine, chain_id: int, origin: str) -> Connection | None:
-    """On PostgreSQL, hold a session advisory lock on the chain so no second writer opens it."""
-    if is_sqlite(engine):
-        return None
-    conn = engine.connect()
-    got = conn.execute(
-        text("SELECT pg_try_advisory_lock(:c, :k)"), {"c": _PG_LOCK_CLASS, "k": chain_id}
-    ).scalar()
-    conn.commit()
-    if not got:
-        conn.close()
-        raise StoreError(f"chain {origin} is already open for writing by another gateway process")
-    return conn
 
 
 def _is_retryable(exc: DBAPIError) -> bool:
