@@ -202,4 +202,7 @@ class ProductPage:
     conditions: tuple[ConditionView, ...] = ()
     scans: ScanStats | None = None
     generated_at: datetime | None = None
+    display_tz: str = "UTC"
+    """IANA time zone for times on the page (the farm's, e.g. ``Asia/Shanghai``)."""
     extra: dict[str, str] = field(default_factory=dict)
+    """More facts to list under the product (label -> value), e.g. variety or grade."""

@@ -1,0 +1,231 @@
+"""Server-rendered SVG charts of a measurement over time, readable on a phone.
+
+The chart shows the allowed band shaded, the series as a line (broken at gaps, which are
+hatched and labelled), excursions as red spans with the line drawn red over them and the peak
+marked, spikes within grace as amber ticks, and axes labelled with units and local times.
+Output is a complete ``<svg>`` element with ``role="img"``, a ``<title>`` and a ``<desc>``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from html import escape
+
+from api.coldchain import Sample, Severity
+from api.coldchain.summary import unit_symbol
+from api.page.model import ConditionView, Lang
+from api.page.timefmt import format_date, from_ms
+
+__all__ = ["render_chart"]
+
+WIDTH, HEIGHT = 360, 216
+LEFT, RIGHT, TOP, BOTTOM = 42, 10, 22, 30
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+_MAX_POINTS = 2 * PLOT_W
+_HOUR = 3_600_000
+_STEPS_MS = [m * 60_000 for m in (10, 15, 30)] + [
+    h * _HOUR for h in (1, 2, 3, 4, 6, 12, 24, 48, 72, 168)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scale:
+    t0: int
+    t1: int
+    v0: float
+    v1: float
+
+    def x(self, t: int) -> float:
+        span = max(1, self.t1 - self.t0)
+        return LEFT + (t - self.t0) / span * PLOT_W
+
+    def y(self, v: float) -> float:
+        return TOP + (self.v1 - v) / (self.v1 - self.v0) * PLOT_H
+
+
+def _f(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _nice_step(span: float, target: int = 5) -> float:
+    raw = span / target
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+
+
+def _value_range(view: ConditionView) -> tuple[float, float]:
+    values = [s.value for s in view.samples]
+    rule = view.rule
+    if rule is not None:
+        values += [v for v in (rule.low, rule.high) if v is not None]
+    lo, hi = min(values), max(values)
+    if hi - lo < 1:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = (hi - lo) * 0.08
+    step = _nice_step(hi - lo + 2 * pad)
+    return math.floor((lo - pad) / step) * step, math.ceil((hi + pad) / step) * step
+
+
+def _thin(samples: Sequence[Sample]) -> list[Sample]:
+    """At most about two points per pixel column: each column's first, min and max, in order."""
+    if len(samples) <= _MAX_POINTS:
+        return list(samples)
+    t0, t1 = samples[0].time_ms, samples[-1].time_ms
+    columns: dict[int, list[Sample]] = {}
+    for s in samples:
+        columns.setdefault(int((s.time_ms - t0) / max(1, t1 - t0) * (PLOT_W - 1)), []).append(s)
+    kept: list[Sample] = []
+    for group in columns.values():
+        chosen = {
+            id(s): s for s in (min(group, key=lambda s: s.value), max(group, key=lambda s: s.value))
+        }
+        kept.extend(sorted(chosen.values(), key=lambda s: s.time_ms))
+    if kept[-1] is not samples[-1]:
+        kept.append(samples[-1])
+    return kept
+
+
+def _segments(view: ConditionView) -> list[list[Sample]]:
+    """The series split at gaps (each gap's bounds are consecutive samples)."""
+    gap_starts = {g.start_ms for g in view.assessment.gaps} if view.assessment else set()
+    parts: list[list[Sample]] = [[]]
+    for s in view.samples:
+        parts[-1].append(s)
+        if s.time_ms in gap_starts:
+            parts.append([])
+    return [p for p in parts if p]
+
+
+def _path(points: Sequence[Sample], sc: _Scale) -> str:
+    return " ".join(f"{_f(sc.x(s.time_ms))},{_f(sc.y(s.value))}" for s in points)
+
+
+def _time_ticks(sc: _Scale, tz: tzinfo, lang: Lang) -> list[tuple[int, str]]:
+    span = sc.t1 - sc.t0
+    step = next((s for s in _STEPS_MS if span / s <= 6), _STEPS_MS[-1])
+    start = from_ms(sc.t0, tz)
+    # Align ticks to the local clock (midnight-based), so labels read 06:00, 12:00...
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    tick = midnight
+    ticks: list[tuple[int, str]] = []
+    last_day = None
+    while tick <= from_ms(sc.t1, tz):
+        ms = round(tick.timestamp() * 1000)
+        if ms >= sc.t0:
+            day = tick.date()
+            if step >= 24 * _HOUR or (tick.hour == 0 and tick.minute == 0) or last_day is None:
+                label = format_date(day, lang, short=True)
+                if step < 24 * _HOUR and (tick.hour or tick.minute):
+                    label += f" {tick.hour:02d}:{tick.minute:02d}"
+            else:
+                label = f"{tick.hour:02d}:{tick.minute:02d}"
+            ticks.append((ms, label))
+            last_day = day
+        tick = _advance(tick, step, tz)
+    return ticks
+
+
+def _advance(moment: datetime, step_ms: int, tz: tzinfo) -> datetime:
+    # Steps in wall-clock terms, so a DST change does not shift later labels off the hour.
+    naive = moment.replace(tzinfo=None) + timedelta(milliseconds=step_ms)
+    return naive.replace(tzinfo=tz)
+
+
+def render_chart(
+    view: ConditionView, tz: tzinfo, lang: Lang, *, chart_id: str, title: str, desc: str
+) -> str:
+    """The SVG chart of ``view`` (which must hold at least one sample); ``chart_id`` is unique."""
+    if not view.samples:
+        raise ValueError("a chart needs at least one sample")
+    symbol = unit_symbol(view.unit)
+    t0, t1 = view.samples[0].time_ms, view.samples[-1].time_ms
+    if t1 == t0:
+        t0, t1 = t0 - _HOUR // 2, t1 + _HOUR // 2
+    v0, v1 = _value_range(view)
+    sc = _Scale(t0, t1, v0, v1)
+    out: list[str] = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>',
+        f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
+        f'<defs><pattern id="{chart_id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern>'
+        f'<clipPath id="{chart_id}-clip"><rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}"/></clipPath></defs>',
+    ]
+    rule = view.rule
+    if rule is not None:
+        top = sc.y(rule.high) if rule.high is not None else TOP
+        bottom = sc.y(rule.low) if rule.low is not None else TOP + PLOT_H
+        out.append(
+            f'<rect class="band" x="{LEFT}" y="{_f(top)}" width="{PLOT_W}" height="{_f(bottom - top)}"/>'
+        )
+        for limit in (rule.low, rule.high):
+            if limit is not None:
+                out.append(
+                    f'<line class="limit" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{_f(sc.y(limit))}" y2="{_f(sc.y(limit))}"/>'
+                )
+    step = _nice_step(v1 - v0)
+    tick = v0
+    while tick <= v1 + step / 1000:
+        ty = _f(sc.y(tick))
+        out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{ty}" y2="{ty}"/>')
+        out.append(f'<text class="ylabel" x="{LEFT - 5}" y="{ty}" dy="0.35em">{tick:g}</text>')
+        tick += step
+    out.append(f'<text class="unit" x="{LEFT - 5}" y="{TOP - 9}">{escape(symbol)}</text>')
+    if view.assessment is not None:
+        for g in view.assessment.gaps:
+            x0, x1 = sc.x(g.start_ms), sc.x(g.end_ms)
+            out.append(
+                f'<rect class="gap" x="{_f(x0)}" y="{TOP}" width="{_f(x1 - x0)}" height="{PLOT_H}" '
+                f'fill="url(#{chart_id}-hatch)"><title>no data</title></rect>'
+            )
+        for e in view.assessment.excursions:
+            if e.severity is Severity.SPIKE:
+                continue
+            x0, x1 = sc.x(e.start_ms), sc.x(e.end_ms)
+            out.append(
+                f'<rect class="excursion" x="{_f(x0)}" y="{TOP}" width="{_f(max(x1 - x0, 2))}" height="{PLOT_H}"/>'
+            )
+    out.append(f'<g clip-path="url(#{chart_id}-clip)">')
+    for segment in _segments(view):
+        out.append(f'<polyline class="series" points="{_path(_thin(segment), sc)}"/>')
+    if view.assessment is not None:
+        for e in view.assessment.excursions:
+            inside = [s for s in view.samples if e.start_ms <= s.time_ms <= e.end_ms]
+            cls = "spike" if e.severity is Severity.SPIKE else "hot"
+            out.append(f'<polyline class="series {cls}" points="{_path(_thin(inside), sc)}"/>')
+    out.append("</g>")
+    if view.assessment is not None:
+        for e in view.assessment.excursions:
+            peak_at = next(s for s in view.samples if s.time_ms >= e.start_ms and s.value == e.peak)
+            x, y = sc.x(peak_at.time_ms), sc.y(e.peak)
+            if e.severity is Severity.SPIKE:
+                out.append(f'<circle class="spike-mark" cx="{_f(x)}" cy="{_f(y)}" r="2.5"/>')
+            else:
+                out.append(f'<circle class="peak" cx="{_f(x)}" cy="{_f(y)}" r="3.5"/>')
+                label_y = y - 7 if e.direction == "high" else y + 14
+                anchor = (
+                    "end"
+                    if x > LEFT + PLOT_W * 0.75
+                    else "start"
+                    if x < LEFT + PLOT_W * 0.25
+                    else "middle"
+                )
+                out.append(
+                    f'<text class="peak-label" x="{_f(x)}" y="{_f(max(TOP + 9, min(label_y, TOP + PLOT_H - 3)))}" '
+                    f'text-anchor="{anchor}">{e.peak:.1f}</text>'
+                )
+    out.append(
+        f'<line class="axis" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{TOP + PLOT_H}" y2="{TOP + PLOT_H}"/>'
+    )
+    for ms, label in _time_ticks(sc, tz, lang):
+        tx = _f(sc.x(ms))
+        out.append(
+            f'<line class="tick" x1="{tx}" x2="{tx}" y1="{TOP + PLOT_H}" y2="{TOP + PLOT_H + 4}"/>'
+        )
+        out.append(f'<text class="xlabel" x="{tx}" y="{TOP + PLOT_H + 16}">{escape(label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
