@@ -39,7 +39,7 @@ def _sign_chunk(args: tuple[int, int, int]) -> list[tuple[str, int, int, bytes]]
     from firmware_sim.protocol import Measurement, Reading, sign
 
     start, stop, devices = args
-    keys = {}
+    keys: dict[str, Ed25519PrivateKey] = {}
     out = []
     for n in range(start, stop):
         device, seq = f"bench-{n % devices:04d}", n // devices + 1
@@ -208,7 +208,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state", type=Path, default=Path(".bench-api"))
+    parser.add_argument(
+        "--state", type=Path, default=Path.home() / ".cache" / "farmtrace" / "bench-api"
+    )
     parser.add_argument("--readings", type=int, default=1_000_000)
     parser.add_argument("--block", type=int, default=10_000, help="readings per block")
     parser.add_argument("--devices", type=int, default=500)
