@@ -301,8 +301,16 @@ def open_note(data: str | bytes, verifiers: Iterable[Verifier]) -> VerifiedNote:
     return VerifiedNote(note.text, tuple(verified), tuple(unverified))
 
 
+_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
 def _as_text(data: str | bytes) -> str:
     if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate can sit in a str but in no UTF-8 note: name it, don't leak it.
+            raise MalformedNote("note is not valid UTF-8 (it holds a lone surrogate)") from None
         return data
     if isinstance(data, bytes | bytearray | memoryview):
         try:
@@ -325,6 +333,10 @@ def _parse_signature_line(line: str) -> NoteSignature:
 
 
 def _b64decode(text: str, error: type[Exception], what: str) -> bytes:
+    # Python's decoder accepts padding after a complete group ("AAAA="); Go's encoding/base64
+    # and the JS verifier refuse it, so check the padded shape first and all three agree.
+    if not _BASE64.fullmatch(text):
+        raise error(f"{what} is not valid base64")
     try:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):

@@ -253,3 +253,19 @@ def test_signature_encoding_is_key_id_then_signature() -> None:
     blob = base64.b64decode(line.split(" ")[2])
     assert int.from_bytes(blob[:4], "big") == signer.key_id
     assert len(blob) == 68
+
+
+def test_padding_after_a_complete_base64_group_is_rejected() -> None:
+    # Python's b64decode accepts "....=" here; Go and the JS verifier refuse it.
+    with pytest.raises(InvalidKey, match="not valid base64"):
+        Verifier.from_vkey(C2SP_VKEY + "=")
+    sig_line = C2SP_NOTE.splitlines()[-1]
+    with pytest.raises(MalformedNote, match="not valid base64"):
+        open_note(C2SP_NOTE.replace(sig_line, sig_line + "="), [Verifier.from_vkey(C2SP_VKEY)])
+
+
+def test_lone_surrogate_in_a_str_note_is_a_malformed_note() -> None:
+    with pytest.raises(MalformedNote, match="UTF-8"):
+        open_note(
+            "text \ud800\n" + C2SP_NOTE[C2SP_NOTE.index("\n") :], [Verifier.from_vkey(C2SP_VKEY)]
+        )
