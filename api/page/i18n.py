@@ -35,6 +35,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "已验证的部分无误；部分记录尚在等待上链",
     ),
     "state_failed": ("Verification failed", "验证失败"),
+    "state_unavailable": (
+        "Could not check the proof here (download failed or this browser lacks WebCrypto)",
+        "无法在本机验证（证明下载失败，或浏览器不支持 WebCrypto）",
+    ),
+    "claims_short": (
+        "The page lists {page} readings; the proof covers {proved} so far.",
+        "页面列出 {page} 条读数，证明目前覆盖 {proved} 条。",
+    ),
     "verified_counts": (
         "{readings} sensor readings and {events} events, {blocks} blocks, checkpoint of size {size}",
         "{readings} 条传感器读数、{events} 个事件、{blocks} 个区块，检查点大小 {size}",

@@ -31,14 +31,21 @@ def _parse(header: str) -> list[tuple[str, float, int]]:
     return ranges
 
 
-def choose_language(accept_language: str | None) -> Lang:
+def choose_language(accept_language: str | None, requested: str | None = None) -> Lang:
     """``"zh"`` or ``"en"``: the supported language the header prefers most.
+
+    ``requested`` (a ``?lang=`` query value: ``zh``, ``zh-*``, ``en``, ``en-*``) wins over the
+    header when it names a supported language; anything else in it is ignored.
 
     Ranges are ranked by q-value, then by their order in the header. ``zh`` and any ``zh-*``
     (``zh-CN``, ``zh-Hant-TW``...) select Chinese; ``en`` and ``en-*`` English; ``*`` the
     default (English). ``q=0`` means "not this". A missing, empty or unusable header gives
     English. Malformed items are skipped rather than rejected: a page must always render.
     """
+    if requested:
+        primary = requested.strip().lower().split("-")[0]
+        if primary in ("zh", "en"):
+            return "zh" if primary == "zh" else "en"
     if not accept_language:
         return DEFAULT_LANGUAGE
     ranked = sorted(_parse(accept_language), key=lambda r: (-r[1], r[2]))

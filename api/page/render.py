@@ -10,7 +10,9 @@ script sets ``verifying``, then ``verified``, ``pending`` or ``failed``); one
 ``[data-for=STATE]`` paragraph per state (the script unhides the current one); ``.counts`` with
 the template in ``data-template`` (``{readings}``, ``{events}``, ``{blocks}``, ``{size}``);
 ``li[data-check=NAME]`` per check (``checkpoint``, ``signatures``, ``batches``, ``blocks``,
-``claims``) whose ``.result`` the script fills; ``ul.failures`` for the failing items.
+``claims``) whose ``.result`` the script fills; ``ul.failures`` for the failing items;
+``data-readings`` / ``data-events``: how many the page shows, which the script compares with
+what the bundle proves (fewer proven: "pending", with ``data-short-template``).
 """
 
 from __future__ import annotations
@@ -40,15 +42,18 @@ __all__ = ["BADGE_SCRIPT", "STYLESHEET", "choose_language", "render_page"]
 STYLESHEET = "/static/page/page.css"
 BADGE_SCRIPT = "/static/page/badge.js"
 CHECKS = ("checkpoint", "signatures", "batches", "blocks", "claims")
-STATES = ("idle", "verifying", "verified", "pending", "failed")
+STATES = ("idle", "verifying", "verified", "pending", "failed", "unavailable")
 
 
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def render_page(view: ProductPage, lang: Lang) -> str:
+def render_page(view: ProductPage, lang: Lang, *, switch_href: str | None = None) -> str:
     """The whole HTML document for ``view`` in ``lang`` (``"en"`` or ``"zh"``).
+
+    ``switch_href``: where the "中文 / English" link goes (e.g. ``?lang=zh``, for a resolver
+    that passes ``lang`` to :func:`choose_language`); None shows no link.
 
     Raises ValueError for a view that cannot be shown truthfully (a naive datetime, an unknown
     time zone); everything else, including hostile text, renders safely.
@@ -60,7 +65,7 @@ def render_page(view: ProductPage, lang: Lang) -> str:
     title = t(lang, "title", name=name, lot=view.lot)
     body = "".join(
         [
-            _header(view, lang),
+            _header(view, lang, switch_href),
             _proof(view.verification, lang),
             _conditions(view.conditions, tz, lang),
             _timeline(view.events, tz, lang),
@@ -87,7 +92,7 @@ def _fact(label: str, value: str, cls: str = "") -> str:
     return f"<div{attr}><dt>{_e(label)}</dt><dd>{_e(value)}</dd></div>"
 
 
-def _header(view: ProductPage, lang: Lang) -> str:
+def _header(view: ProductPage, lang: Lang, switch_href: str | None) -> str:
     facts = [_fact(t(lang, "lot"), view.lot, "mono"), _fact(t(lang, "gtin"), view.gtin, "mono")]
     for key, day in (
         ("harvested", view.harvest_date),
@@ -99,12 +104,16 @@ def _header(view: ProductPage, lang: Lang) -> str:
     if view.origin:
         facts.append(_fact(t(lang, "origin"), view.origin, "wide"))
     facts += [_fact(label, value) for label, value in view.extra.items()]
-    other: Lang = "en" if lang == "zh" else "zh"
+    other = "en" if lang == "zh" else "zh-Hans"
+    switch = (
+        f'<a class="lang" href="{_e(switch_href)}" hreflang="{other}" lang="{other}">'
+        f"{_e(t(lang, 'other_language'))}</a>"
+        if switch_href is not None
+        else ""
+    )
     return (
         '<header class="product">'
-        f'<p class="top"><span class="brand">farmtrace</span>'
-        f'<a class="lang" href="?lang={other}" hreflang="{"zh-Hans" if other == "zh" else "en"}" '
-        f'lang="{"zh-Hans" if other == "zh" else "en"}">{_e(t(lang, "other_language"))}</a></p>'
+        f'<p class="top"><span class="brand">farmtrace</span>{switch}</p>'
         f"<h1>{_e(view.name.get(lang))}</h1>"
         f'<p class="tagline">{_e(t(lang, "tagline"))}</p>'
         f'<dl class="facts">{"".join(facts)}</dl></header>'
@@ -130,7 +139,9 @@ def _proof(info: VerificationInfo, lang: Lang) -> str:
     command = "farmtrace verify BUNDLE --key VKEY"
     return (
         f'<section id="proof" class="proof" aria-labelledby="proof-h" data-state="idle" '
-        f'data-bundle-url="{_e(info.bundle_url)}" data-verifier-key="{_e(info.verifier_key)}">'
+        f'data-bundle-url="{_e(info.bundle_url)}" data-verifier-key="{_e(info.verifier_key)}" '
+        f'data-readings="{info.readings}" data-events="{info.events}" '
+        f'data-short-template="{_e(t(lang, "claims_short"))}">'
         f'<h2 id="proof-h">{_e(t(lang, "verify_heading"))}</h2>'
         f'<div class="badge" role="status" aria-live="polite"><span class="icon" aria-hidden="true"></span>'
         f'<div>{states}<p class="counts" hidden data-template="{_e(t(lang, "verified_counts"))}"></p>'

@@ -131,7 +131,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m api.page.sample OUT.html [en|zh]", file=sys.stderr)
         return 2
     lang: Lang = "zh" if len(argv) == 2 and argv[1] == "zh" else "en"
-    Path(argv[0]).write_text(render_page(sample_page(), lang), encoding="utf-8")
+    switch = "zh.html" if lang == "en" else "en.html"
+    Path(argv[0]).write_text(render_page(sample_page(), lang, switch_href=switch), encoding="utf-8")
     return 0
 
 

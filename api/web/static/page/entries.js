@@ -4,7 +4,8 @@
  * (api/lots/event_entry.py). Both are `signed_bytes || 64-byte Ed25519 signature`.
  *
  * `decodeReading` and `decodeEvent` return the decoded entry or throw EntryError whose message
- * says what was malformed. `verifyEd25519` answers true or false for any key and signature.
+ * says what was malformed. `verifyEd25519` answers true or false for any key and signature; it
+ * throws (NotSupportedError) only when the platform's WebCrypto has no Ed25519 at all.
  *
  * @module
  */
@@ -211,7 +212,9 @@ export async function verifyEd25519(publicKey, signature, message) {
   try {
     const key = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
     return await crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
-  } catch {
+  } catch (error) {
+    // No Ed25519 in this WebCrypto: the check cannot run, which is not a bad signature.
+    if (/** @type {Error} */ (error).name === "NotSupportedError") throw error;
     return false; // an invalid point: WebCrypto refuses the key, which cannot have signed
   }
 }

@@ -1,0 +1,131 @@
+"""The consumer's page end to end in headless Chromium, against the real API on 127.0.0.1.
+
+The resolver (``/01/{gtin}/10/{lot}``) serves the page; Chromium loads it with its stylesheet
+and ``badge.js``, which fetches the lot's bundle and verifies it with WebCrypto; the test reads
+the DOM after the check (``--dump-dom`` after a virtual-time budget). A good lot shows
+"verified" (or "pending" while an event awaits anchoring); a lot whose stored reading was
+altered shows "failed" naming the reading and the check. Without Chromium the test skips, or
+fails under CI=true.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+
+import pytest
+import uvicorn
+from conftest import GTIN, LOT, Served
+from sqlalchemy import create_engine, text
+from support.tamper import flip_byte, update_row
+from test_js_verifier_browser import require_chromium
+
+pytestmark = pytest.mark.integration
+
+START_TIMEOUT_S = 30
+
+
+@pytest.fixture
+def live(served: Served) -> Iterator[str]:
+    """The served app on a free 127.0.0.1 port (uvicorn in a thread) until the test ends."""
+    config = uvicorn.Config(
+        served.client.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=START_TIMEOUT_S)
+
+
+def dump_dom(url: str, profile: Path, lang: str = "en-US") -> str:
+    """The page's DOM after its scripts ran, as Chromium serialises it."""
+    chromium = require_chromium()
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",  # the tests run as root, where Chromium's sandbox cannot start
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            f"--lang={lang}",
+            f"--accept-lang={lang}",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def proof_section(dom: str) -> tuple[str, str]:
+    """The ``#proof`` opening tag and the section's text."""
+    match = re.search(r'(<section id="proof"[^>]*>)(.*?)</section>', dom, re.S)
+    assert match is not None, dom[:2000]
+    return match.group(1), unescape(re.sub(r"<[^>]+>", " ", match.group(2)))
+
+
+def attribute(tag: str, name: str) -> str:
+    match = re.search(rf'{name}="([^"]*)"', tag)
+    assert match is not None, tag
+    return unescape(match.group(1))
+
+
+def test_good_lot_is_verified_in_the_browser(live: str, served: Served) -> None:
+    dom = dump_dom(f"{live}/01/{GTIN}/10/{LOT}", served.tmp / "profile")
+    tag, words = proof_section(dom)
+    assert attribute(tag, "data-state") == "verified", words
+    assert "Verified on this device" in words
+    assert "60 sensor readings" in words
+    assert re.search(r'data-check="signatures"[^>]*data-result="ok"', dom), words
+    assert "<svg" in dom and "Temperature" in dom
+
+
+def test_page_in_chinese_by_browser_language(live: str, served: Served) -> None:
+    dom = dump_dom(f"{live}/01/{GTIN}/10/{LOT}", served.tmp / "profile-zh", lang="zh-CN")
+    tag, words = proof_section(dom)
+    assert '<html lang="zh-Hans">' in dom
+    assert attribute(tag, "data-state") == "verified", words
+    assert "已在本机验证通过" in words
+
+
+def test_altered_reading_shows_the_failure(live: str, served: Served) -> None:
+    engine = create_engine(served.db_url)
+    with engine.connect() as conn:
+        payload = conn.execute(
+            text("SELECT payload FROM entries WHERE global_index = 25")
+        ).scalar_one()
+    engine.dispose()
+    altered = flip_byte(bytes(payload), len(payload) - 65)
+    assert update_row(served.db_url, "entries", {"global_index": 25}, {"payload": altered}) == 1
+    dom = dump_dom(f"{live}/01/{GTIN}/10/{LOT}", served.tmp / "profile")
+    tag, words = proof_section(dom)
+    assert attribute(tag, "data-state") == "failed", words
+    first = attribute(tag, "data-first-failure")
+    assert first.startswith("reading 25 (device ") and first.endswith(
+        "device signature does not verify"
+    )
+    assert "Verification failed" in words and first in words
+    assert re.search(r'data-check="signatures"[^>]*data-result="failed"', dom)
