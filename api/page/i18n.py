@@ -78,6 +78,26 @@ TEXT: dict[str, tuple[str, str]] = {
     "check_batches": ("Inclusion in batches", "批次包含证明"),
     "check_blocks": ("Blocks in the signed chain", "区块上链证明"),
     "check_claims": ("Bundle matches its proofs", "数据与证明一致"),
+    "explain_checkpoint": (
+        "The chain's checkpoint is not signed by the published key: this proof does not come from the operator named here.",
+        "链的检查点并非由公开密钥签名：此证明并非来自此处标明的经营者。",
+    ),
+    "explain_signatures": (
+        "A record no longer matches what its sensor or the operator signed: it was changed after it was made.",
+        "有记录与传感器或经营者当时的签名不符：记录在生成后被改动过。",
+    ),
+    "explain_batches": (
+        "A record is not in the block it claims to be in.",
+        "有记录不在其声称所属的区块中。",
+    ),
+    "explain_blocks": (
+        "A block is not part of the operator's signed chain.",
+        "有区块不属于经营者签名的链。",
+    ),
+    "explain_claims": (
+        "The proof file contradicts itself or is damaged.",
+        "证明文件自相矛盾或已损坏。",
+    ),
     "download": ("Download the proof bundle", "下载证明文件"),
     "offline": (
         "Check it yourself, offline, with the open-source verifier:",

@@ -11,7 +11,8 @@ script sets ``verifying``, then ``verified``, ``pending`` or ``failed``); one
 the template in ``data-template`` (``{readings}``, ``{events}``, ``{blocks}``, ``{size}``);
 ``li[data-check=NAME]`` per check (``checkpoint``, ``signatures``, ``batches``, ``blocks``,
 ``claims``) whose ``.result`` the script fills; ``ul.failures`` for the failing items;
-``data-readings`` / ``data-events``: how many the page shows, which the script compares with
+``p[data-explain=CHECK]``: a plain-words explanation the script unhides for the check of the
+first failure; ``data-readings`` / ``data-events``: how many the page shows, which the script compares with
 what the bundle proves (fewer proven: "pending", with ``data-short-template``).
 """
 
@@ -47,6 +48,11 @@ STATES = ("idle", "verifying", "verified", "pending", "failed", "unavailable")
 
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
+
+
+def _keep_units(text: str) -> str:
+    """No line break between a number and its unit."""
+    return text.replace(" °C", "\u00a0°C").replace(" %", "\u00a0%")
 
 
 def render_page(view: ProductPage, lang: Lang, *, switch_href: str | None = None) -> str:
@@ -136,6 +142,10 @@ def _proof(info: VerificationInfo, lang: Lang) -> str:
         if info.pending
         else ""
     )
+    explain = "".join(
+        f'<p class="explain" data-explain="{c}" hidden>{_e(t(lang, "explain_" + c))}</p>'
+        for c in CHECKS
+    )
     command = "farmtrace verify BUNDLE --key VKEY"
     return (
         f'<section id="proof" class="proof" aria-labelledby="proof-h" data-state="idle" '
@@ -146,7 +156,7 @@ def _proof(info: VerificationInfo, lang: Lang) -> str:
         f'<div class="badge" role="status" aria-live="polite"><span class="icon" aria-hidden="true"></span>'
         f'<div>{states}<p class="counts" hidden data-template="{_e(t(lang, "verified_counts"))}"></p>'
         "</div></div>"
-        f'<ol class="checks" hidden>{checks}</ol><ul class="failures" hidden></ul>{pending}'
+        f'{explain}<ol class="checks" hidden>{checks}</ol><ul class="failures" hidden></ul>{pending}'
         '<div class="scope">'
         f'<div><h3>{_e(t(lang, "checked_heading"))}</h3><ul class="yes">'
         f"<li>{_e(t(lang, 'checked_signatures'))}</li><li>{_e(t(lang, 'checked_inclusion'))}</li>"
@@ -187,7 +197,7 @@ def _condition(cond: ConditionView, index: int, tz: tzinfo, lang: Lang) -> str:
     if cond.place:
         out.append(f'<p class="where">{_e(t(lang, "measured_at", place=cond.place))}</p>')
     if summary:
-        out.append(f'<p class="summary">{_e(summary)}</p>')
+        out.append(f'<p class="summary">{_e(_keep_units(summary))}</p>')
     if cond.samples:
         start = format_datetime(from_ms(cond.samples[0].time_ms, tz), tz, lang)
         end = format_datetime(from_ms(cond.samples[-1].time_ms, tz), tz, lang)

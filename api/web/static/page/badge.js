@@ -103,7 +103,10 @@ function show(root, report) {
     });
     countsLine.hidden = false;
   } else {
-    root.dataset.firstFailure = report.failures[0]?.message ?? "";
+    const first = report.failures[0];
+    root.dataset.firstFailure = first?.message ?? "";
+    const explain = root.querySelector(`[data-explain="${first?.check}"]`);
+    if (explain) /** @type {HTMLElement} */ (explain).hidden = false;
   }
   setState(root, state);
 }
