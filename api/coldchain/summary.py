@@ -58,7 +58,10 @@ def _num(value: float) -> str:
 
 
 def format_duration(ms: int, lang: Lang) -> str:
-    """``22 min``, ``3.5 h``, ``2 d 4 h`` (``22 分钟``, ``3.5 小时``, ``2 天 4 小时``)."""
+    """``40 s``, ``22 min``, ``3.5 h``, ``2 d 4 h`` (``40 秒``, ``22 分钟``, ``3.5 小时``...)."""
+    if ms < 59_500:
+        seconds = max(0, round(ms / 1000))
+        return f"{seconds} 秒" if lang == "zh" else f"{seconds} s"
     minutes = ms / 60_000
     if minutes < 90:
         n = max(0, round(minutes))
@@ -95,6 +98,13 @@ def summarize(assessment: Assessment, lang: Lang) -> str:
     span = format_duration(a.span_ms, lang)
     if fraction is None:
         parts.append(f"仅一个读数，{band}" if lang == "zh" else f"a single reading; band {band}")
+    elif fraction < 0.5:
+        # Saying "kept" of a lot that was mostly outside would be spin.
+        parts.append(
+            f"{span}中仅 {_percent(fraction)}% 的时间在 {band} 内"
+            if lang == "zh"
+            else f"within {band} for only {_percent(fraction)} % of {span}"
+        )
     elif lang == "zh":
         parts.append(f"{span}中 {_percent(fraction)}% 的时间保持在 {band}")
     else:

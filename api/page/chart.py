@@ -26,9 +26,11 @@ LEFT, RIGHT, TOP, BOTTOM = 42, 10, 22, 30
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 _MAX_POINTS = 2 * PLOT_W
 _HOUR = 3_600_000
-_STEPS_MS = [m * 60_000 for m in (10, 15, 30)] + [
-    h * _HOUR for h in (1, 2, 3, 4, 6, 12, 24, 48, 72, 168)
-]
+_STEPS_MS = (
+    [s * 1000 for s in (5, 10, 15, 30)]
+    + [m * 60_000 for m in (1, 2, 5, 10, 15, 30)]
+    + [h * _HOUR for h in (1, 2, 3, 4, 6, 12, 24, 48, 72, 168)]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +118,16 @@ def _time_ticks(sc: _Scale, tz: tzinfo, lang: Lang) -> list[tuple[int, str]]:
         ms = round(tick.timestamp() * 1000)
         if ms >= sc.t0:
             day = tick.date()
-            if step >= 24 * _HOUR or (tick.hour == 0 and tick.minute == 0) or last_day is None:
+            at_midnight = tick.hour == tick.minute == tick.second == 0
+            if step >= 24 * _HOUR or at_midnight:
                 label = format_date(day, lang, short=True)
-                if step < 24 * _HOUR and (tick.hour or tick.minute):
-                    label += f" {tick.hour:02d}:{tick.minute:02d}"
+            elif last_day is None and step >= _HOUR:
+                # The first tick of a multi-hour chart carries its date, for context.
+                label = f"{format_date(day, lang, short=True)} {tick.hour:02d}:{tick.minute:02d}"
             else:
                 label = f"{tick.hour:02d}:{tick.minute:02d}"
+                if step < 60_000:
+                    label += f":{tick.second:02d}"
             ticks.append((ms, label))
             last_day = day
         tick = _advance(tick, step, tz)
@@ -226,6 +232,13 @@ def render_chart(
         out.append(
             f'<line class="tick" x1="{tx}" x2="{tx}" y1="{TOP + PLOT_H}" y2="{TOP + PLOT_H + 4}"/>'
         )
-        out.append(f'<text class="xlabel" x="{tx}" y="{TOP + PLOT_H + 16}">{escape(label)}</text>')
+        # Keep labels inside the chart: anchor them at the edge they would cross.
+        half = len(label) * 3.2
+        x = sc.x(ms)
+        anchor = "end" if x + half > WIDTH else "start" if x - half < 0 else "middle"
+        out.append(
+            f'<text class="xlabel" x="{tx}" y="{TOP + PLOT_H + 16}" text-anchor="{anchor}">'
+            f"{escape(label)}</text>"
+        )
     out.append("</svg>")
     return "".join(out)

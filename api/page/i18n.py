@@ -74,7 +74,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "人工录入的信息（地点、姓名、认证）是否属实：只能证明录入后未被修改。",
     ),
     "check_checkpoint": ("Checkpoint signature", "检查点签名"),
-    "check_signatures": ("Device signatures", "设备签名"),
+    "check_signatures": ("Signatures of sensors and operator", "传感器与经营者签名"),
     "check_batches": ("Inclusion in batches", "批次包含证明"),
     "check_blocks": ("Blocks in the signed chain", "区块上链证明"),
     "check_claims": ("Bundle matches its proofs", "数据与证明一致"),
@@ -104,8 +104,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "也可以用开源验证工具离线自行验证：",
     ),
     "pending_server": (
-        "Not yet under a signed checkpoint: {pending} of the records (they are anchored within minutes).",
-        "尚未被签名检查点覆盖的记录：{pending} 条（通常几分钟内完成上链）。",
+        "Not yet under a signed checkpoint: {pending} of the records.",
+        "尚未被签名检查点覆盖的记录：{pending} 条。",
     ),
     # conditions
     "conditions_heading": ("How it was kept", "储运条件"),
@@ -126,6 +126,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "severity_excursion": ("excursion", "偏离"),
     "severity_breach": ("breach", "超标"),
     "measured_at": ("measured at {place}", "测量地点：{place}"),
+    "sensor": ("sensor {device}", "传感器 {device}"),
     # timeline
     "timeline_heading": ("Journey", "流转记录"),
     "no_events": ("No events recorded yet.", "尚无事件记录。"),

@@ -196,6 +196,8 @@ def _condition(cond: ConditionView, index: int, tz: tzinfo, lang: Lang) -> str:
     out = [f'<article class="condition {status}"><h3>{_e(heading)}</h3>']
     if cond.place:
         out.append(f'<p class="where">{_e(t(lang, "measured_at", place=cond.place))}</p>')
+    if cond.device:
+        out.append(f'<p class="device">{_e(t(lang, "sensor", device=cond.device))}</p>')
     if summary:
         out.append(f'<p class="summary">{_e(_keep_units(summary))}</p>')
     if cond.samples:

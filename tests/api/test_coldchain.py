@@ -219,6 +219,13 @@ def test_summary_like_the_field_notes() -> None:
     )
 
 
+def test_summary_of_a_mostly_outside_series_does_not_say_kept() -> None:
+    a = assess(minutes([7.0] * 50 + [3.0] * 10), FDA)
+    assert summarize(a, "en").startswith("within 0–5 °C for only 15.2 % of 59 min")  # noqa: RUF001
+    assert summarize(a, "zh").startswith("59 分钟中仅 15.2% 的时间在 0–5 °C 内")  # noqa: RUF001
+    assert "(over the 45-minute limit)" in summarize(a, "en")
+
+
 def test_summary_never_rounds_up_to_perfect() -> None:
     values = [3.0] * 10_000
     values[5000] = 6.0
