@@ -44,17 +44,29 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from api.main import create_app
     from gateway.store.errors import StoreError
 
+    settings = _settings(args)
     try:
-        app = create_app(_settings(args))
+        app = create_app(settings)  # also checks the database before serving
     except StoreError as exc:
         print(f"farmtrace api: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning"}
+    if args.workers > 1:
+        # Worker processes build their own app from the environment.
+        for name, value in settings.model_dump(exclude_none=True).items():
+            os.environ[f"FARMTRACE_API_{name.upper()}"] = str(value)
+        uvicorn.run(
+            "api.main:app_from_env", factory=True, workers=args.workers, access_log=False, **options
+        )
+    else:
+        uvicorn.run(app, access_log=False, **options)
     return 0
 
 

@@ -9,7 +9,7 @@ from fastapi import Header, Request
 from api.auth import ApiKey, check_key
 from api.state import AppState
 
-__all__ = ["RateLimited", "get_state", "public_read", "require_scope"]
+__all__ = ["RateLimited", "get_state", "public_read", "require_scope", "state_of"]
 
 
 class RateLimited(Exception):
@@ -20,9 +20,15 @@ class RateLimited(Exception):
         self.wait = wait
 
 
-def get_state(request: Request) -> AppState:
+def state_of(request: Request) -> AppState:
+    """The app's state (a plain function, for code outside dependency injection)."""
     state: AppState = request.app.state.farmtrace
     return state
+
+
+async def get_state(request: Request) -> AppState:
+    """Dependency: the app's state (async, so FastAPI runs it without a thread hop)."""
+    return state_of(request)
 
 
 def client_of(request: Request, trust_forwarded: bool) -> str:
@@ -34,9 +40,9 @@ def client_of(request: Request, trust_forwarded: bool) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def public_read(request: Request) -> None:
+async def public_read(request: Request) -> None:
     """Charge one token to the client's bucket; raise :class:`RateLimited` when empty."""
-    state = get_state(request)
+    state = state_of(request)
     wait = state.limiter.take(client_of(request, state.settings.trust_forwarded_for))
     if wait > 0:
         raise RateLimited(wait)
@@ -49,6 +55,6 @@ def require_scope(scope: str) -> Callable[..., ApiKey]:
         request: Request,
         authorization: str | None = Header(default=None, include_in_schema=False),
     ) -> ApiKey:
-        return check_key(get_state(request).engine, authorization, scope)
+        return check_key(state_of(request).engine, authorization, scope)
 
     return check

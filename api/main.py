@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,7 +23,7 @@ from api.settings import Settings
 from api.state import AppState
 from gateway.store.errors import StoreError
 
-__all__ = ["SECURITY_HEADERS", "create_app"]
+__all__ = ["SECURITY_HEADERS", "app_from_env", "create_app"]
 
 log = logging.getLogger("farmtrace.api")
 
@@ -133,3 +134,14 @@ def _errors(app: FastAPI) -> None:
     async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
         log.error("storage error: %s", exc)
         return _error(503, "storage", "the database is unavailable; try again")
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        # The driver's message can hold a URL; log only the exception's class.
+        log.error("database error: %s", type(exc).__name__)
+        return _error(503, "storage", "the database is unavailable; try again")
+
+
+def app_from_env() -> FastAPI:
+    """The app configured from ``FARMTRACE_API_*`` variables (uvicorn factory for workers)."""
+    return create_app(Settings())  # type: ignore[call-arg]  # db_url comes from the environment

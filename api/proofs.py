@@ -1,10 +1,11 @@
 """Proofs for the API, with caches for what never changes.
 
 Everything a proof is built from is append-only, so caching is safe: a block's batch tree is
-fixed once the block exists (LRU by height), the chain log's tree is extended, never changed,
-and a tlog-proof is fixed by ``(height, checkpoint size)``. The only moving part is which
-checkpoint is the latest; it is re-read at most every ``checkpoint_ttl`` seconds, so a proof may
-be relative to a checkpoint up to that old (still a valid, signed one).
+fixed once the block exists (LRU by height; a tree that does not match its sealed header is
+served but never cached), the chain log's tree is extended, never changed, and a tlog-proof is
+fixed by ``(height, checkpoint size)``. The only moving part is which checkpoint is the latest;
+it is re-read at most every ``checkpoint_ttl`` seconds, so a proof may be relative to a
+checkpoint up to that old (still a valid, signed one).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from farmtrace.tlog.proof import build_tlog_proof
 from gateway.chain.block import BlockHeader
 from gateway.store.errors import NotFoundError
 from gateway.store.reader import ChainReader, batch_tree, log_inclusion
-from gateway.store.records import ReadingProof, StoredCheckpoint
+from gateway.store.records import ReadingProof, StoredCheckpoint, StoredEntry
 from rust_core import MerkleTree
 
 __all__ = ["LRU", "ProofService"]
@@ -62,6 +63,18 @@ class ProofService:
         self._tlog: LRU[tuple[int, int], str] = LRU(batch_trees * 4)
         self._ttl = checkpoint_ttl
         self._latest: tuple[float, StoredCheckpoint | None] = (-1e18, None)
+        self._building: dict[int, threading.Lock] = {}
+        self._building_lock = threading.Lock()
+        # Driver-level SQL for the hot paths: no statement building per request.
+        mark = "?" if reader.engine.dialect.paramstyle == "qmark" else "%s"
+        self._entry_sql = (
+            "SELECT block_height, index_in_block, kind, device_id, seq, timestamp_ms, "
+            f"received_at, payload FROM entries WHERE chain_id = {mark} AND global_index = {mark}"
+        )
+        self._payloads_sql = (
+            f"SELECT payload FROM entries WHERE chain_id = {mark} "
+            f"AND global_index BETWEEN {mark} AND {mark} ORDER BY global_index"
+        )
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The newest checkpoint, re-read from the database at most every ``checkpoint_ttl``."""
@@ -79,10 +92,54 @@ class ProofService:
             self._headers.put(height, found)
         return found
 
+    def entry(self, global_index: int) -> StoredEntry:
+        """The stored entry at ``global_index``; ``NotFoundError`` if there is none."""
+        with self.reader.engine.connect() as conn:
+            row = conn.exec_driver_sql(
+                self._entry_sql, (self.reader.chain_id, global_index)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no entry {global_index} in chain {self.reader.origin}")
+        height, position, kind, device, seq, ts, received, payload = row
+        return StoredEntry(
+            origin=self.reader.origin,
+            global_index=global_index,
+            block_height=int(height),
+            index_in_block=int(position),
+            kind=str(kind),
+            device_id=device,
+            seq=seq,
+            timestamp_ms=ts,
+            received_at=float(received),
+            payload=bytes(payload),
+        )
+
+    def cached_proof(self, global_index: int) -> ReadingProof | None:
+        """The proof when all but the entry is cached (cheap enough for the event loop), else
+        ``None``; ``NotFoundError`` if the entry is not stored."""
+        entry = self.entry(global_index)
+        at, checkpoint = self._latest
+        if checkpoint is None or time.monotonic() - at > self._ttl:
+            return None
+        if entry.block_height >= checkpoint.size:
+            return None
+        header = self._headers.get(entry.block_height)
+        tree = self._trees.get(entry.block_height)
+        tlog = self._tlog.get((entry.block_height, checkpoint.size))
+        if header is None or tree is None or tlog is None:
+            return None
+        return ReadingProof(
+            entry=entry,
+            inclusion_proof=tuple(tree.inclusion_proof(entry.index_in_block)),
+            block=header[0],
+            block_bytes=header[1],
+            tlog_proof=tlog,
+        )
+
     def reading_proof(self, global_index: int, at: StoredCheckpoint | None = None) -> ReadingProof:
         """The entry at ``global_index`` with its full proof relative to ``at`` (default: the
         latest checkpoint); ``NotFoundError`` if not stored or not yet covered."""
-        entry = self.reader.entry(global_index)
+        entry = self.entry(global_index)
         checkpoint = at or self.latest_checkpoint()
         if at is None and (checkpoint is None or entry.block_height >= checkpoint.size):
             checkpoint = self.reader.latest_checkpoint()
@@ -90,10 +147,7 @@ class ProofService:
         if checkpoint is None or entry.block_height >= checkpoint.size:
             raise NotFoundError(f"entry {global_index} is not yet covered by a checkpoint")
         header, header_bytes = self.block(entry.block_height)
-        tree = self._trees.get(header.height)
-        if tree is None:
-            tree = batch_tree(self.reader.block_payloads(header))
-            self._trees.put(header.height, tree)
+        tree = self._batch_tree(header)
         return ReadingProof(
             entry=entry,
             inclusion_proof=tuple(tree.inclusion_proof(entry.index_in_block)),
@@ -101,6 +155,30 @@ class ProofService:
             block_bytes=header_bytes,
             tlog_proof=self.tlog_proof(header.height, checkpoint),
         )
+
+    def _batch_tree(self, header: BlockHeader) -> MerkleTree:
+        tree = self._trees.get(header.height)
+        if tree is not None:
+            return tree
+        # One builder per block: concurrent requests for a cold block wait for the first.
+        with self._building_lock:
+            lock = self._building.setdefault(header.height, threading.Lock())
+        with lock:
+            tree = self._trees.get(header.height)
+            if tree is None:
+                with self.reader.engine.connect() as conn:
+                    rows = conn.exec_driver_sql(
+                        self._payloads_sql,
+                        (self.reader.chain_id, header.first_index, header.next_index - 1),
+                    ).all()
+                tree = batch_tree([bytes(p) for (p,) in rows])
+                if tree.size == header.size and tree.root == header.root:
+                    self._trees.put(header.height, tree)
+                # else: the stored entries no longer match the sealed block; serve what is
+                # stored (a verifier sees the mismatch) but never cache it.
+        with self._building_lock:
+            self._building.pop(header.height, None)
+        return tree
 
     def tlog_proof(self, height: int, checkpoint: StoredCheckpoint) -> str:
         """The tlog-proof of block ``height`` in the chain log at ``checkpoint``."""

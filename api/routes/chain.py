@@ -4,14 +4,15 @@ The default chain is served at ``/checkpoint`` and ``/v1/...``; every chain, the
 included, at ``/v1/chains/{origin}/...`` (the origin verbatim, slashes and all).
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from api.convert import b64, proof_public, reading_public
-from api.deps import get_state, public_read
+from api.deps import get_state, public_read, state_of
 from api.errors import BadRequest, NotFound
 from api.proofs import ProofService
 from api.schemas.chain import (
@@ -32,16 +33,16 @@ State = Annotated[AppState, Depends(get_state)]
 _TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}}}
 
 
-def default_chain(request: Request) -> ProofService:
-    return get_state(request).chain(None)
+async def default_chain(request: Request) -> ProofService:
+    return state_of(request).chain(None)
 
 
-def named_chain(request: Request, origin: str) -> ProofService:
-    return get_state(request).chain(origin)
+async def named_chain(request: Request, origin: str) -> ProofService:
+    return state_of(request).chain(origin)
 
 
 def chain_router(
-    chain_dep: Callable[..., ProofService], prefix: str, tag: str, suffix: str
+    chain_dep: Callable[..., Awaitable[ProofService]], prefix: str, tag: str, suffix: str
 ) -> APIRouter:
     """The read endpoints of one chain, resolved by ``chain_dep``."""
     router = APIRouter(prefix=prefix, tags=[tag], dependencies=[Depends(public_read)])
@@ -104,7 +105,7 @@ def chain_router(
     def reading(chain: Chain, index: Index) -> ReadingPublic:
         """The entry at global index ``index`` (a reading, decoded; or another kind)."""
         try:
-            return reading_public(chain.reader.entry(index))
+            return reading_public(chain.entry(index))
         except NotFoundError as exc:
             raise NotFound(str(exc)) from None
 
@@ -113,19 +114,21 @@ def chain_router(
         response_model=ReadingProofPublic,
         operation_id="reading_proof" + suffix,
     )
-    def reading_proof(chain: Chain, index: Index, state: State) -> Response:
+    async def reading_proof(chain: Chain, index: Index, state: State) -> Response:
         """The entry, its batch inclusion proof, block header and tlog-proof of the header."""
         try:
-            proof = chain.reading_proof(index)
+            # The hot path stays on the event loop when everything but the entry is cached;
+            # building a cold block's tree goes to a worker thread.
+            proof = chain.cached_proof(index)
+            if proof is None:
+                proof = await run_in_threadpool(chain.reading_proof, index)
         except NotFoundError as exc:
             raise NotFound(str(exc)) from None
         device = proof.entry.device_id
-        key = (
-            state.device_keys({device}).get(device)
-            if device and proof.entry.kind == "reading"
-            else None
-        )
-        # Serialised here, once: the model is already validated (the hot path of the API).
+        key = None
+        if device is not None and proof.entry.kind == "reading":
+            key = state.device_keys({device}).get(device)
+        # Serialised here, once: the model is already validated.
         return Response(proof_public(proof, key).model_dump_json(), media_type="application/json")
 
     return router
@@ -138,7 +141,7 @@ def root_router() -> APIRouter:
     @router.get("/checkpoint", response_class=PlainTextResponse, responses=_TEXT)
     def checkpoint(request: Request) -> PlainTextResponse:
         """The default chain's latest signed C2SP checkpoint, as ``text/plain``."""
-        chain = default_chain(request)
+        chain = state_of(request).chain(None)
         found = chain.latest_checkpoint()
         if found is None:
             raise NotFound(f"chain {chain.reader.origin} has no checkpoint yet")
