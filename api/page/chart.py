@@ -68,7 +68,10 @@ def _value_range(view: ConditionView) -> tuple[float, float]:
         lo, hi = lo - 0.5, hi + 0.5
     pad = (hi - lo) * 0.08
     step = _nice_step(hi - lo + 2 * pad)
-    return math.floor((lo - pad) / step) * step, math.ceil((hi + pad) / step) * step
+    low, high = math.floor((lo - pad) / step) * step, math.ceil((hi + pad) / step) * step
+    if view.unit == "P1" and hi <= 100:
+        high = min(high, 100.0)  # relative humidity cannot exceed 100 %
+    return low, high
 
 
 def _thin(samples: Sequence[Sample]) -> list[Sample]:
