@@ -9,6 +9,7 @@ offsets), so verification is one call per batch.
 
 from __future__ import annotations
 
+import time
 from array import array
 from dataclasses import dataclass, field
 
@@ -69,6 +70,7 @@ class Batch:
     messages: bytearray = field(default_factory=bytearray)
     offsets: array[int] = field(default_factory=lambda: array("Q", [0]))
     quarantine_stored: bool = False
+    opened_mono: float = 0.0  # when the batcher took its first message (its age counts from here)
 
     @property
     def unverified(self) -> int:
@@ -104,6 +106,8 @@ class Batch:
     def admit(self, delivery: Delivery, topic_cache: TopicCache, registry: RegistryView) -> Item:
         """Check ``delivery`` as far as possible without a database or a signature check."""
         item = Item(delivery)
+        if not self.items:
+            self.opened_mono = time.monotonic()
         self.items.append(item)
         parsed = topic_cache.parse(delivery.topic)
         if isinstance(parsed, ProtocolError):

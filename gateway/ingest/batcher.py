@@ -2,11 +2,13 @@
 
 Signatures are checked on this thread as the batch fills (in chunks, one ``rust_core`` call
 each, with the GIL released), so the committer receives batches whose signatures are known.
-A batch closes when it holds ``batch_size`` messages or when its oldest message is
-``batch_age`` seconds old, whichever comes first; the size is kept below the MQTT receive window
-so a batch can always fill. Closed batches go to the committer through a queue of one: while
-the committer works on a batch, at most one more waits, and the batcher then blocks, the inbox
-fills to the receive window and the broker holds the rest (backpressure, bounded memory).
+A batch closes when it holds ``batch_size`` messages or ``batch_age`` seconds after it took its
+first message, whichever comes first (when traffic keeps up, that message arrived a moment
+before; under overload it may have waited in the inbox, and closing on its arrival time would
+only make batches small and the overload worse); the size is kept below the MQTT receive window
+so a batch can always fill. A closed batch is handed to the committer once it has finished the previous one: while the
+committer works on a batch, the batcher fills the next and then waits; the inbox fills to its
+bound and the broker holds the rest (backpressure, bounded memory).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Batcher:
         self._number = 0
         self._open: Batch | None = None
         self.failure: BaseException | None = None
+        self.thread_cpu = 0.0
 
     @property
     def open_size(self) -> int:
@@ -80,18 +83,19 @@ class Batcher:
             self.failure = exc
             self._stop.set()
         finally:
+            self.thread_cpu = time.thread_time()
             self._out.put(None)
 
     def _batch_until_stopped(self) -> None:
         while not self._stop.is_set():
             batch = self._fill()
             if batch.items:
-                self._out.put(self._close(batch))
+                self._hand_over(batch)
             self._open = None
         final = self._new_batch()
         self._admit_all(final, 0.0)
         if final.items:
-            self._out.put(self._close(final))
+            self._hand_over(final)
         self._open = None
 
     def _new_batch(self) -> Batch:
@@ -104,7 +108,7 @@ class Batcher:
         while len(batch) < self._size and not self._stop.is_set():
             self._registry.maybe_refresh()
             if batch.items:
-                wait = batch.first_mono + self._age - time.monotonic()
+                wait = batch.opened_mono + self._age - time.monotonic()
                 if wait <= 0:
                     break
             else:
@@ -118,6 +122,10 @@ class Batcher:
             if batch.unverified >= self._verify_chunk:
                 batch.verify_pending(self._verify_threads)
 
-    def _close(self, batch: Batch) -> Batch:
+    def _hand_over(self, batch: Batch) -> None:
+        """Finish the batch's signature checks, wait until the committer has finished the
+        previous batch, then hand this one over: at most two batches are ever in the gateway
+        (one being committed, one filling), which bounds the latency under load."""
         batch.verify_pending(self._verify_threads)
-        return batch
+        self._out.join()
+        self._out.put(batch)

@@ -12,7 +12,8 @@ For each batch, in order:
    acknowledged meanwhile; any other storage error stops the gateway;
 4. acknowledge every message of the batch to the broker, in arrival order, duplicates and
    quarantined ones included (each is now durably stored, or was already);
-5. advance the devices' committed seqs and publish each changed commit watermark (retained).
+5. advance the devices' committed seqs and publish each changed commit watermark (retained;
+   a device's at most every ``WATERMARK_INTERVAL_S``, the latest value).
 
 **Acknowledgement rule**: a message is acknowledged only after the transaction holding it (its
 block, or its quarantine row) has committed, or when it is a copy of a reading that was already
@@ -58,6 +59,8 @@ log = logging.getLogger("farmtrace.gateway")
 _T = TypeVar("_T")
 _RETRY_MIN_S, _RETRY_MAX_S = 0.5, 10.0
 _PUBLICATIONS_LIMIT = 200_000
+WATERMARK_INTERVAL_S = 0.5
+"""A device's watermark is published at most this often (each costs a QoS 1 round trip)."""
 
 
 class Link(Protocol):
@@ -98,11 +101,15 @@ class Committer:
         self._stop = stop
         self._publications: dict[int, tuple[str, int]] = {}
         self._connects_seen = 0
+        self._deferred: dict[str, DeviceState] = {}
         self.current: Batch | None = None
         self.failure: BaseException | None = None
+        self.thread_cpu = 0.0
         self.on_tick: Callable[[], None] | None = None
 
     def run(self) -> None:
+        """Process batches until the batcher's final ``None``. Every batch taken is marked done
+        (``task_done``), also after a failure, so the batcher never waits forever."""
         try:
             while True:
                 try:
@@ -110,19 +117,26 @@ class Committer:
                 except queue.Empty:
                     self._tick()
                     continue
-                if batch is None:
-                    break
-                self.current = batch
-                self.process(batch)
-                self.current = None
+                try:
+                    if batch is None:
+                        break
+                    self.current = batch
+                    self.process(batch)
+                    self.current = None
+                finally:
+                    self._batches.task_done()
                 self._tick()
             self._tick()
+            self.thread_cpu = time.thread_time()
         except BaseException as exc:
             self.failure = exc
             self._stop.set()
-            # Let the batcher finish: it may be blocked handing over a batch.
-            while self._batches.get() is not None:
-                pass
+            # Let the batcher finish: it may be waiting to hand over a batch.
+            while True:
+                leftover = self._batches.get()
+                self._batches.task_done()
+                if leftover is None:
+                    break
 
     # -- one batch ------------------------------------------------------------------------------
 
@@ -328,15 +342,24 @@ class Committer:
         self._touch(touched, state, item)
 
     def _publish(self, touched: dict[str, DeviceState]) -> None:
-        publications = self._publications
+        """Publish changed watermarks, each device at most once per WATERMARK_INTERVAL_S; the
+        others wait in ``_deferred`` for a later tick."""
+        publications, deferred = self._publications, self._deferred
+        now = time.monotonic()
         for state in touched.values():
             watermark = state.committed.watermark
             if state.farm is None or watermark == state.announced:
                 continue
+            if now < state.next_publish_mono:
+                deferred[state.device_id] = state
+                continue
             mid = self._link.publish_watermark(state.farm, state.device_id, watermark)
             if mid is None:
+                deferred[state.device_id] = state
                 continue
+            deferred.pop(state.device_id, None)
             state.announced = watermark
+            state.next_publish_mono = now + WATERMARK_INTERVAL_S
             if len(publications) >= _PUBLICATIONS_LIMIT:
                 del publications[next(iter(publications))]
             publications[mid] = (state.device_id, watermark)
@@ -351,7 +374,10 @@ class Committer:
             self._connects_seen = connects
             for state in self._states.values():
                 state.announced = -1
+                state.next_publish_mono = 0.0
             self._publish({s.device_id: s for s in self._states.values() if s.farm is not None})
+        if self._deferred:
+            self._publish(dict(self._deferred))
         grace = self._config.replay_grace
         for mid, at in self._link.confirmed():
             entry = self._publications.pop(mid, None)

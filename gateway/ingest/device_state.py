@@ -30,6 +30,7 @@ class DeviceState:
     farm: str | None = None
     last_timestamp_ms: int | None = None
     announced: int = -1  # the last watermark handed to the broker (-1: none yet)
+    next_publish_mono: float = 0.0  # not before this (watermarks are rate-limited per device)
     published: deque[tuple[float, int]] = field(default_factory=deque)
     drop_floor: int = 0
     # Health (see gateway.ingest.health).

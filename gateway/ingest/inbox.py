@@ -45,13 +45,18 @@ class Inbox:
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
         self._waiting = False
+        self.high_water = 0
+        self.full_waits = 0
 
     def put(self, delivery: Delivery) -> None:
         """Append; block while the inbox is full (the broker is ignoring our receive window)."""
         with self._lock:
             while len(self._items) >= self._limit:
+                self.full_waits += 1
                 self._not_full.wait(0.5)
             self._items.append(delivery)
+            if len(self._items) > self.high_water:
+                self.high_water = len(self._items)
             if self._waiting:
                 self._not_empty.notify()
 

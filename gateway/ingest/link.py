@@ -45,7 +45,9 @@ log = logging.getLogger("farmtrace.gateway")
 DROPPED_FILTER = "farm/+/+/dropped"
 """Devices' drop floors (retained); never shared, every gateway needs all of them."""
 
-_OUTGOING_INFLIGHT = 1000
+# paho scans every outgoing message on each PUBACK while fewer than this are in flight, so a
+# large window makes each acknowledgement of our watermark publications cost O(window).
+_OUTGOING_INFLIGHT = 20
 _OUTGOING_QUEUE = 100_000
 _CONFIRMATIONS = 200_000
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.5, 30.0
@@ -65,6 +67,7 @@ class BrokerLink:
         self.refused: str | None = None
         self.fatal: str | None = None
         self.connects = 0
+        self.thread_cpu = 0.0  # CPU seconds of paho's network thread, read when it disconnects
         self._confirmed: deque[tuple[int, float]] = deque(maxlen=_CONFIRMATIONS)
         self._client = self._make_client()
 
@@ -218,6 +221,7 @@ class BrokerLink:
             self._generation += 1
             self._connected = False
             stopping = self._stopping
+        self.thread_cpu = time.thread_time()
         if not stopping:
             log.warning(
                 "lost the connection to %s (%s); reconnecting with backoff",

@@ -41,7 +41,11 @@ __all__ = ["Gateway"]
 
 log = logging.getLogger("farmtrace.gateway")
 
-_INBOX_SLACK = 1000  # QoS 0 messages and retained drop floors are outside the receive window
+# The broker should never have more than the receive window out to us, but Mosquitto 2.0.11
+# was measured overshooting it by over half once acknowledgements flow; the inbox bound is the
+# real limit. When it is reached paho's network thread waits (TCP pushes back on the broker).
+# Kept below a batch so that, under overload, readings wait in the broker rather than here.
+_INBOX_MIN = 1000
 
 
 class Gateway:
@@ -61,7 +65,7 @@ class Gateway:
         self.config = config
         self.metrics = GatewayMetrics()
         self.totals = RunTotals()
-        self.inbox = Inbox(config.window + _INBOX_SLACK)
+        self.inbox = Inbox(max(_INBOX_MIN, config.batch_size // 2))
         self.registry = RegistryView(ledger.devices, config.registry_refresh)
         self.states: dict[str, DeviceState] = {
             device_id: DeviceState(device_id, runs)
@@ -244,7 +248,14 @@ class Gateway:
             "batch_size": self.config.batch_size,
             "batch_age_s": self.config.batch_age,
             "receive_window": self.config.window,
+            "inbox_high_water": self.inbox.high_water,
+            "inbox_full_waits": self.inbox.full_waits,
             "cpu_seconds": round(_cpu_seconds(), 3),
+            "thread_cpu_seconds": {
+                "network": round(self.link.thread_cpu, 3),
+                "batcher": round(self._batcher.thread_cpu, 3),
+                "committer": round(self.committer.thread_cpu, 3),
+            },
             **self.totals.as_dict(),
         }
         try:
