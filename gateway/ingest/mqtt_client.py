@@ -7,23 +7,38 @@ batcher and committer threads busy, getting it back can take a switch interval e
 the network thread falls behind. This subclass keeps a receive buffer filled 256 KiB at a time
 and handles every complete packet it holds in one turn.
 
-It overrides two paho internals (``_sock_recv``, and the packet loop in ``loop_read`` through
-``_packet_read`` and ``_loop_rc_handle``), present throughout paho-mqtt 2.x; :data:`AVAILABLE`
-says whether they exist, and the gateway falls back to the stock client when they do not.
+It also decodes the common PUBLISH (QoS 1, MQTT 5, no properties) itself instead of through
+paho's ``Properties`` machinery, which costs about 30 µs per message, more than the rest of
+paho's handling; every other packet goes through paho unchanged.
+
+It overrides paho internals (``_sock_recv``, ``_handle_publish``, and the packet loop in
+``loop_read`` through ``_packet_read`` and ``_loop_rc_handle``), present throughout paho-mqtt
+2.x; :data:`AVAILABLE` says whether they exist, and the gateway falls back to the stock client
+when they do not. ``tests/gateway/test_ingest_mqtt_client.py`` compares it with stock paho.
 """
 
 from __future__ import annotations
 
+import struct
+
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
 __all__ = ["AVAILABLE", "BufferedClient"]
 
 AVAILABLE = all(
-    hasattr(mqtt.Client, name) for name in ("_sock_recv", "_packet_read", "_loop_rc_handle")
+    hasattr(mqtt.Client, name)
+    for name in (
+        "_sock_recv",
+        "_packet_read",
+        "_loop_rc_handle",
+        "_handle_publish",
+        "_handle_on_message",
+    )
 )
 
 _CHUNK = 256 * 1024
+_U16 = struct.Struct("!H")
 
 
 class BufferedClient(mqtt.Client):
@@ -57,3 +72,26 @@ class BufferedClient(mqtt.Client):
                 return self._loop_rc_handle(rc)
             if rc == MQTTErrorCode.MQTT_ERR_AGAIN:
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        """Decode a QoS 1 MQTT 5 PUBLISH without properties directly; anything else is left to
+        paho. (paho builds a ``Properties`` object for every MQTT 5 PUBLISH, which costs more
+        than the rest of the packet's handling together.)"""
+        header: int = self._in_packet["command"]
+        packet: bytes = self._in_packet["packet"]
+        if self._protocol != MQTTProtocolVersion.MQTTv5 or (header & 0x06) != 0x02:
+            return super()._handle_publish()
+        (topic_length,) = _U16.unpack_from(packet, 0)
+        at = 2 + topic_length
+        if len(packet) < at + 3 or packet[at + 2] != 0:  # truncated, or properties present
+            return super()._handle_publish()
+        (mid,) = _U16.unpack_from(packet, at)
+        message = mqtt.MQTTMessage(mid=mid, topic=bytes(packet[2:at]))
+        message.dup = bool(header & 0x08)
+        message.qos = 1
+        message.retain = bool(header & 0x01)
+        message.payload = bytes(packet[at + 3 :])
+        self._handle_on_message(message)
+        if self._manual_ack:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self._send_puback(mid)

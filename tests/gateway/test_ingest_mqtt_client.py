@@ -1,0 +1,119 @@
+"""The gateway's buffered paho client sees exactly what stock paho sees, whatever the packets
+(QoS 0 and 1, DUP and RETAIN flags, with and without MQTT 5 properties) and however the byte
+stream is cut."""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.client import _ConnectionState
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.ingest.mqtt_client import AVAILABLE, BufferedClient
+
+Seen = tuple[str, bytes, int, int, bool, bool, Any]
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def publish_packet(
+    topic: str, mid: int, payload: bytes, qos: int, dup: bool, retain: bool, props: bytes
+) -> bytes:
+    encoded = topic.encode()
+    body = struct.pack(">H", len(encoded)) + encoded
+    if qos:
+        body += struct.pack(">H", mid)
+    body += varint(len(props)) + props + payload
+    header = 0x30 | (qos << 1) | (0x08 if dup else 0) | (0x01 if retain else 0)
+    return bytes([header]) + varint(len(body)) + body
+
+
+def user_property() -> bytes:
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.UserProperty = ("k", "v")
+    packed: bytes = props.pack()  # type: ignore[no-untyped-call]
+    return packed[1:]  # without its length, added by publish_packet
+
+
+def stream(rng: random.Random, count: int) -> list[bytes]:
+    packets = []
+    for n in range(count):
+        qos = rng.choice((1, 1, 1, 0))
+        props = user_property() if rng.random() < 0.1 else b""
+        payload = rng.randbytes(rng.choice((0, 1, 200, 300, 2000)))
+        packets.append(
+            publish_packet(
+                f"farm/f{n % 3}/dev-{n % 7}/reading",
+                n % 65535 + 1,
+                payload,
+                qos,
+                rng.random() < 0.2,
+                rng.random() < 0.1,
+                props,
+            )
+        )
+    return packets
+
+
+def receive(client_class: type[mqtt.Client], data: bytes, cuts: list[int]) -> list[Seen]:
+    left, right = socket.socketpair()
+    client = client_class(
+        CallbackAPIVersion.VERSION2, client_id="x", protocol=mqtt.MQTTv5, manual_ack=True
+    )
+    seen: list[Seen] = []
+
+    def on_message(c: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
+        props = m.properties.UserProperty if hasattr(m.properties, "UserProperty") else None
+        seen.append((m.topic, bytes(m.payload), m.mid, m.qos, bool(m.dup), bool(m.retain), props))
+
+    client.on_message = on_message
+    right.setblocking(False)
+    client._sock = right  # a connected session, as after CONNACK
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+
+    def write() -> None:
+        last = 0
+        for cut in [*cuts, len(data)]:
+            left.sendall(data[last:cut])
+            last = cut
+            time.sleep(0.001)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    deadline = time.monotonic() + 30
+    expected = data.count(b"farm/")  # every packet has one topic
+    while len(seen) < expected and time.monotonic() < deadline:
+        assert client.loop_read() == MQTTErrorCode.MQTT_ERR_SUCCESS
+        time.sleep(0.0005)
+    writer.join()
+    left.close()
+    right.close()
+    return seen
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_same_messages_as_stock_paho(seed: int) -> None:
+    assert AVAILABLE
+    rng = random.Random(seed)
+    data = b"".join(stream(rng, 300))
+    cuts = sorted(rng.sample(range(1, len(data)), 60))
+    stock = receive(mqtt.Client, data, cuts)
+    buffered = receive(BufferedClient, data, cuts)
+    assert len(stock) == 300
+    assert buffered == stock
