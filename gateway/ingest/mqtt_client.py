@@ -78,7 +78,7 @@ class BufferedClient(mqtt.Client):
         paho. (paho builds a ``Properties`` object for every MQTT 5 PUBLISH, which costs more
         than the rest of the packet's handling together.)"""
         header: int = self._in_packet["command"]
-        packet: bytes = self._in_packet["packet"]
+        packet: bytes | bytearray = self._in_packet["packet"]
         if self._protocol != MQTTProtocolVersion.MQTTv5 or (header & 0x06) != 0x02:
             return super()._handle_publish()
         (topic_length,) = _U16.unpack_from(packet, 0)
