@@ -89,51 +89,13 @@ def _longest(excursions: tuple[Excursion, ...]) -> Excursion:
 
 def summarize(assessment: Assessment, lang: Lang) -> str:
     """The one-line summary of ``assessment`` in ``lang`` (see the module docstring)."""
-    a, rule = assessment, assessment.rule
-    band = format_band(rule, lang)
+    a = assessment
     if not a.samples:
         return "没有读数" if lang == "zh" else "no readings"
-    parts: list[str] = []
-    fraction = a.in_band_fraction
-    span = format_duration(a.span_ms, lang)
-    if fraction is None:
-        parts.append(f"仅一个读数，{band}" if lang == "zh" else f"a single reading; band {band}")
-    elif fraction < 0.5:
-        # Saying "kept" of a lot that was mostly outside would be spin.
-        parts.append(
-            f"{span}中仅 {_percent(fraction)}% 的时间在 {band} 内"
-            if lang == "zh"
-            else f"within {band} for only {_percent(fraction)} % of {span}"
-        )
-    elif lang == "zh":
-        parts.append(f"{span}中 {_percent(fraction)}% 的时间保持在 {band}")
-    else:
-        parts.append(f"kept {band} for {_percent(fraction)} % of {span}")
-    real = tuple(e for e in a.excursions if e.severity is not Severity.SPIKE)
-    if real:
-        worst = _longest(real)
-        what = format_duration(worst.duration_ms, lang)
-        peak = format_value(worst.peak, rule.unit)
-        breaches = sum(1 for e in real if e.severity is Severity.BREACH)
-        if lang == "zh":
-            text = f"{len(real)} 次偏离，最长 {what}，最{'高' if worst.direction == 'high' else '低'} {peak}"
-            if breaches:
-                text += f"（{breaches} 次超过 {rule.consecutive_min:g} 分钟限值）"
-        elif len(real) == 1:
-            minutes = what.replace(" min", "-minute") if what.endswith(" min") else what
-            text = f"one {minutes} excursion to {peak}"
-            if breaches:
-                text += f" (over the {rule.consecutive_min:g}-minute limit)"
-        else:
-            text = f"{_count_en(len(real), 'excursion')}, longest {what} to {peak}"
-            if breaches:
-                text += f" ({breaches} over the {rule.consecutive_min:g}-minute limit)"
-        parts.append(text)
-    else:
-        parts.append("无偏离" if lang == "zh" else "no excursions")
+    parts = [_coverage(a, lang), _excursions(a, lang)]
     spikes = a.by_severity(Severity.SPIKE)
     if spikes:
-        grace = f"{rule.grace_min:g}"
+        grace = f"{a.rule.grace_min:g}"
         parts.append(
             f"{len(spikes)} 次短暂波动（少于 {grace} 分钟，如开门或除霜）"
             if lang == "zh"
@@ -144,10 +106,51 @@ def summarize(assessment: Assessment, lang: Lang) -> str:
         parts.append(f"{gap}无数据" if lang == "zh" else f"no data for {gap}")
     if a.cumulative_breach and a.worst_window is not None:
         total = format_duration(a.worst_window.outside_ms, lang)
-        window = f"{rule.window_h:g}"
+        window, limit = f"{a.rule.window_h:g}", f"{a.rule.cumulative_min:g}"
         parts.append(
-            f"{window} 小时内累计超限 {total}（限值 {rule.cumulative_min:g} 分钟）"
+            f"{window} 小时内累计超限 {total}（限值 {limit} 分钟）"
             if lang == "zh"
-            else f"{total} outside within {window} h (limit {rule.cumulative_min:g} min)"
+            else f"{total} outside within {window} h (limit {limit} min)"
         )
     return ("；" if lang == "zh" else "; ").join(parts)
+
+
+def _coverage(a: Assessment, lang: Lang) -> str:
+    """Time in the band: "kept 0–5 °C for 97.8 % of 46 h"."""
+    band = format_band(a.rule, lang)
+    fraction = a.in_band_fraction
+    span = format_duration(a.span_ms, lang)
+    if fraction is None:
+        return f"仅一个读数，{band}" if lang == "zh" else f"a single reading; band {band}"
+    percent = _percent(fraction)
+    if fraction < 0.5:
+        # Saying "kept" of a lot that was mostly outside would be spin.
+        if lang == "zh":
+            return f"{span}中仅 {percent}% 的时间在 {band} 内"
+        return f"within {band} for only {percent} % of {span}"
+    if lang == "zh":
+        return f"{span}中 {percent}% 的时间保持在 {band}"
+    return f"kept {band} for {percent} % of {span}"
+
+
+def _excursions(a: Assessment, lang: Lang) -> str:
+    """Excursions beyond the grace: how many, the longest one's duration and peak, breaches."""
+    real = tuple(e for e in a.excursions if e.severity is not Severity.SPIKE)
+    if not real:
+        return "无偏离" if lang == "zh" else "no excursions"
+    rule = a.rule
+    worst = _longest(real)
+    what = format_duration(worst.duration_ms, lang)
+    peak = format_value(worst.peak, rule.unit)
+    breaches = sum(1 for e in real if e.severity is Severity.BREACH)
+    limit = f"{rule.consecutive_min:g}"
+    if lang == "zh":
+        extreme = "高" if worst.direction == "high" else "低"
+        text = f"{len(real)} 次偏离，最长 {what}，最{extreme} {peak}"
+        return text + (f"（{breaches} 次超过 {limit} 分钟限值）" if breaches else "")
+    if len(real) == 1:
+        adjective = what.replace(" min", "-minute").replace(" s", "-second")
+        text = f"one {adjective} excursion to {peak}"
+        return text + (f" (over the {limit}-minute limit)" if breaches else "")
+    text = f"{_count_en(len(real), 'excursion')}, longest {what} to {peak}"
+    return text + (f" ({breaches} over the {limit}-minute limit)" if breaches else "")

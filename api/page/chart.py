@@ -16,6 +16,7 @@ from html import escape
 
 from api.coldchain import Sample, Severity
 from api.coldchain.summary import unit_symbol
+from api.page.i18n import t
 from api.page.model import ConditionView, Lang
 from api.page.timefmt import format_date, from_ms
 
@@ -149,99 +150,131 @@ def render_chart(
     """The SVG chart of ``view`` (which must hold at least one sample); ``chart_id`` is unique."""
     if not view.samples:
         raise ValueError("a chart needs at least one sample")
-    symbol = unit_symbol(view.unit)
     t0, t1 = view.samples[0].time_ms, view.samples[-1].time_ms
     if t1 == t0:
         t0, t1 = t0 - _HOUR // 2, t1 + _HOUR // 2
-    v0, v1 = _value_range(view)
-    sc = _Scale(t0, t1, v0, v1)
-    out: list[str] = [
+    sc = _Scale(t0, t1, *_value_range(view))
+    parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
         f'<defs><pattern id="{chart_id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern>'
-        f'<clipPath id="{chart_id}-clip"><rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}"/></clipPath></defs>',
+        f'<clipPath id="{chart_id}-clip"><rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" '
+        f'height="{PLOT_H}"/></clipPath></defs>',
+        *_band(view, sc),
+        *_y_axis(view, sc),
+        *_spans(view, sc, chart_id, lang),
+        *_lines(view, sc, chart_id),
+        *_peaks(view, sc),
+        *_x_axis(sc, tz, lang),
+        "</svg>",
     ]
+    return "".join(parts)
+
+
+def _band(view: ConditionView, sc: _Scale) -> list[str]:
+    """The allowed band shaded, its limits dashed."""
     rule = view.rule
-    if rule is not None:
-        top = sc.y(rule.high) if rule.high is not None else TOP
-        bottom = sc.y(rule.low) if rule.low is not None else TOP + PLOT_H
-        out.append(
-            f'<rect class="band" x="{LEFT}" y="{_f(top)}" width="{PLOT_W}" height="{_f(bottom - top)}"/>'
-        )
-        for limit in (rule.low, rule.high):
-            if limit is not None:
-                out.append(
-                    f'<line class="limit" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{_f(sc.y(limit))}" y2="{_f(sc.y(limit))}"/>'
-                )
-    step = _nice_step(v1 - v0)
-    tick = v0
-    while tick <= v1 + step / 1000:
-        ty = _f(sc.y(tick))
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{ty}" y2="{ty}"/>')
-        out.append(f'<text class="ylabel" x="{LEFT - 5}" y="{ty}" dy="0.35em">{tick:g}</text>')
+    if rule is None:
+        return []
+    top = sc.y(rule.high) if rule.high is not None else TOP
+    bottom = sc.y(rule.low) if rule.low is not None else TOP + PLOT_H
+    out = [
+        f'<rect class="band" x="{LEFT}" y="{_f(top)}" width="{PLOT_W}" height="{_f(bottom - top)}"/>'
+    ]
+    for limit in (rule.low, rule.high):
+        if limit is not None:
+            y = _f(sc.y(limit))
+            out.append(f'<line class="limit" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{y}" y2="{y}"/>')
+    return out
+
+
+def _y_axis(view: ConditionView, sc: _Scale) -> list[str]:
+    """Grid lines with value labels, and the unit above them."""
+    out: list[str] = []
+    step = _nice_step(sc.v1 - sc.v0)
+    tick = sc.v0
+    while tick <= sc.v1 + step / 1000:
+        y = _f(sc.y(tick))
+        out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{y}" y2="{y}"/>')
+        out.append(f'<text class="ylabel" x="{LEFT - 5}" y="{y}" dy="0.35em">{tick:g}</text>')
         tick += step
-    out.append(f'<text class="unit" x="{LEFT - 5}" y="{TOP - 9}">{escape(symbol)}</text>')
-    if view.assessment is not None:
-        for g in view.assessment.gaps:
-            x0, x1 = sc.x(g.start_ms), sc.x(g.end_ms)
-            out.append(
-                f'<rect class="gap" x="{_f(x0)}" y="{TOP}" width="{_f(x1 - x0)}" height="{PLOT_H}" '
-                f'fill="url(#{chart_id}-hatch)"><title>no data</title></rect>'
-            )
-        for e in view.assessment.excursions:
-            if e.severity is Severity.SPIKE:
-                continue
+    symbol = escape(unit_symbol(view.unit))
+    out.append(f'<text class="unit" x="{LEFT - 5}" y="{TOP - 9}">{symbol}</text>')
+    return out
+
+
+def _spans(view: ConditionView, sc: _Scale, chart_id: str, lang: Lang) -> list[str]:
+    """Gaps hatched, excursions beyond the grace shaded over the whole plot height."""
+    a = view.assessment
+    if a is None:
+        return []
+    out = []
+    for g in a.gaps:
+        x0, x1 = sc.x(g.start_ms), sc.x(g.end_ms)
+        out.append(
+            f'<rect class="gap" x="{_f(x0)}" y="{TOP}" width="{_f(x1 - x0)}" height="{PLOT_H}" '
+            f'fill="url(#{chart_id}-hatch)"><title>{escape(t(lang, "gap_mark"))}</title></rect>'
+        )
+    for e in a.excursions:
+        if e.severity is not Severity.SPIKE:
             x0, x1 = sc.x(e.start_ms), sc.x(e.end_ms)
             out.append(
-                f'<rect class="excursion" x="{_f(x0)}" y="{TOP}" width="{_f(max(x1 - x0, 2))}" height="{PLOT_H}"/>'
+                f'<rect class="excursion" x="{_f(x0)}" y="{TOP}" width="{_f(max(x1 - x0, 2))}" '
+                f'height="{PLOT_H}"/>'
             )
-    out.append(f'<g clip-path="url(#{chart_id}-clip)">')
+    return out
+
+
+def _lines(view: ConditionView, sc: _Scale, chart_id: str) -> list[str]:
+    """The series (broken at gaps), then each excursion's stretch over it in red or amber."""
+    out = [f'<g clip-path="url(#{chart_id}-clip)">']
     for segment in _segments(view):
         out.append(f'<polyline class="series" points="{_path(_thin(segment), sc)}"/>')
-    if view.assessment is not None:
-        for e in view.assessment.excursions:
-            inside = [s for s in view.samples if e.start_ms <= s.time_ms <= e.end_ms]
-            cls = "spike" if e.severity is Severity.SPIKE else "hot"
-            out.append(f'<polyline class="series {cls}" points="{_path(_thin(inside), sc)}"/>')
+    for e in view.assessment.excursions if view.assessment else ():
+        inside = [s for s in view.samples if e.start_ms <= s.time_ms <= e.end_ms]
+        cls = "spike" if e.severity is Severity.SPIKE else "hot"
+        out.append(f'<polyline class="series {cls}" points="{_path(_thin(inside), sc)}"/>')
     out.append("</g>")
-    if view.assessment is not None:
-        for e in view.assessment.excursions:
-            peak_at = next(s for s in view.samples if s.time_ms >= e.start_ms and s.value == e.peak)
-            x, y = sc.x(peak_at.time_ms), sc.y(e.peak)
-            if e.severity is Severity.SPIKE:
-                out.append(f'<circle class="spike-mark" cx="{_f(x)}" cy="{_f(y)}" r="2.5"/>')
-            else:
-                out.append(f'<circle class="peak" cx="{_f(x)}" cy="{_f(y)}" r="3.5"/>')
-                label_y = y - 7 if e.direction == "high" else y + 14
-                anchor = (
-                    "end"
-                    if x > LEFT + PLOT_W * 0.75
-                    else "start"
-                    if x < LEFT + PLOT_W * 0.25
-                    else "middle"
-                )
-                out.append(
-                    f'<text class="peak-label" x="{_f(x)}" y="{_f(max(TOP + 9, min(label_y, TOP + PLOT_H - 3)))}" '
-                    f'text-anchor="{anchor}">{e.peak:.1f}</text>'
-                )
-    out.append(
-        f'<line class="axis" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{TOP + PLOT_H}" y2="{TOP + PLOT_H}"/>'
-    )
-    for ms, label in _time_ticks(sc, tz, lang):
-        tx = _f(sc.x(ms))
+    return out
+
+
+def _peaks(view: ConditionView, sc: _Scale) -> list[str]:
+    """A dot at each excursion's peak; the value written next to those beyond the grace."""
+    out: list[str] = []
+    for e in view.assessment.excursions if view.assessment else ():
+        at = next(s for s in view.samples if s.time_ms >= e.start_ms and s.value == e.peak)
+        x, y = sc.x(at.time_ms), sc.y(e.peak)
+        if e.severity is Severity.SPIKE:
+            out.append(f'<circle class="spike-mark" cx="{_f(x)}" cy="{_f(y)}" r="2.5"/>')
+            continue
+        out.append(f'<circle class="peak" cx="{_f(x)}" cy="{_f(y)}" r="3.5"/>')
+        label_y = max(TOP + 9, min(y - 7 if e.direction == "high" else y + 14, TOP + PLOT_H - 3))
+        right, left = x > LEFT + PLOT_W * 0.75, x < LEFT + PLOT_W * 0.25
+        anchor = "end" if right else "start" if left else "middle"
         out.append(
-            f'<line class="tick" x1="{tx}" x2="{tx}" y1="{TOP + PLOT_H}" y2="{TOP + PLOT_H + 4}"/>'
+            f'<text class="peak-label" x="{_f(x)}" y="{_f(label_y)}" text-anchor="{anchor}">'
+            f"{e.peak:.1f}</text>"
+        )
+    return out
+
+
+def _x_axis(sc: _Scale, tz: tzinfo, lang: Lang) -> list[str]:
+    """The time axis with ticks on the local clock."""
+    bottom = TOP + PLOT_H
+    out = [f'<line class="axis" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{bottom}" y2="{bottom}"/>']
+    for ms, label in _time_ticks(sc, tz, lang):
+        x = sc.x(ms)
+        out.append(
+            f'<line class="tick" x1="{_f(x)}" x2="{_f(x)}" y1="{bottom}" y2="{bottom + 4}"/>'
         )
         # Keep labels inside the chart: anchor them at the edge they would cross.
         half = len(label) * 3.2
-        x = sc.x(ms)
         anchor = "end" if x + half > WIDTH else "start" if x - half < 0 else "middle"
         out.append(
-            f'<text class="xlabel" x="{tx}" y="{TOP + PLOT_H + 16}" text-anchor="{anchor}">'
+            f'<text class="xlabel" x="{_f(x)}" y="{bottom + 16}" text-anchor="{anchor}">'
             f"{escape(label)}</text>"
         )
-    out.append("</svg>")
-    return "".join(out)
+    return out

@@ -129,3 +129,20 @@ def test_altered_reading_shows_the_failure(live: str, served: Served) -> None:
     )
     assert "Verification failed" in words and first in words
     assert re.search(r'data-check="signatures"[^>]*data-result="failed"', dom)
+
+
+def test_event_pending_anchoring_shows_pending(live: str, served: Served) -> None:
+    event = {
+        "kind": "packing",
+        "time": "2024-06-10T15:00:00+08:00",
+        "read_point": "urn:epc:id:sgln:9506000.00001.0",
+        "actor": "Packhouse 2",
+    }
+    auth = {"Authorization": f"Bearer {served.key}"}
+    response = served.client.post(f"/v1/lots/{GTIN}/{LOT}/events", json=event, headers=auth)
+    assert response.status_code == 201, response.text
+    dom = dump_dom(f"{live}/01/{GTIN}/10/{LOT}", served.tmp / "profile")
+    tag, words = proof_section(dom)
+    assert attribute(tag, "data-state") == "pending", words
+    assert "some records are still waiting to be anchored" in words
+    assert "Packing" in dom and "pending anchoring" in dom
