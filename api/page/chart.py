@@ -115,7 +115,11 @@ def _time_ticks(sc: _Scale, tz: tzinfo, lang: Lang) -> list[tuple[int, str]]:
     start = from_ms(sc.t0, tz)
     # Align ticks to the local clock (midnight-based), so labels read 06:00, 12:00...
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    tick = midnight
+    # Start at the last step boundary before the chart (on the wall clock since midnight).
+    elapsed = (start.replace(tzinfo=None) - midnight.replace(tzinfo=None)) // timedelta(
+        milliseconds=step
+    )
+    tick = _advance(midnight, step * elapsed, tz) if step < 24 * _HOUR else midnight
     ticks: list[tuple[int, str]] = []
     last_day = None
     while tick <= from_ms(sc.t1, tz):

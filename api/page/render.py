@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from html import escape
 
-from api.coldchain import Severity
+from api.coldchain import Assessment, Severity
 from api.coldchain.summary import format_band, format_duration, format_value, summarize
 from api.page.chart import render_chart
 from api.page.i18n import measurement_name, t
@@ -212,32 +212,36 @@ def _condition(cond: ConditionView, index: int, tz: tzinfo, lang: Lang) -> str:
     if rule is None:
         out.append(f'<p class="rule">{_e(t(lang, "no_rule"))}</p>')
     if a is not None:
-        shown = [e for e in a.excursions if e.severity is not Severity.SPIKE]
-        if shown:
-            rows = "".join(
-                f'<li class="{e.severity.value}">'
-                + _e(
-                    t(
-                        lang,
-                        "excursion_row",
-                        start=format_datetime(from_ms(e.start_ms, tz), tz, lang),
-                        duration=format_duration(e.duration_ms, lang),
-                        peak=format_value(e.peak, cond.unit),
-                    )
-                )
-                + f' <span class="sev">{_e(t(lang, "severity_" + e.severity.value))}</span></li>'
-                for e in shown
-            )
-            out.append(
-                f"<details><summary>{_e(t(lang, 'excursions_heading'))} ({len(shown)})</summary>"
-                f'<ul class="excursions">{rows}</ul></details>'
-            )
+        out.append(_excursion_list(a, cond.unit, tz, lang))
     if rule is not None and rule.source:
         out.append(
             f'<p class="rule">{_e(t(lang, "rule_note", rule=rule.rule_id, source=rule.source))}</p>'
         )
     out.append("</article>")
     return "".join(out)
+
+
+def _excursion_list(a: Assessment, unit: str, tz: tzinfo, lang: Lang) -> str:
+    """The excursions beyond the grace, folded under a summary line; empty if none."""
+    shown = [e for e in a.excursions if e.severity is not Severity.SPIKE]
+    if not shown:
+        return ""
+    rows = []
+    for e in shown:
+        row = t(
+            lang, "excursion_row",
+            start=format_datetime(from_ms(e.start_ms, tz), tz, lang),
+            duration=format_duration(e.duration_ms, lang),
+            peak=format_value(e.peak, unit),
+        )  # fmt: skip
+        severity = t(lang, "severity_" + e.severity.value)
+        rows.append(
+            f'<li class="{e.severity.value}">{_e(row)} <span class="sev">{_e(severity)}</span></li>'
+        )
+    return (
+        f"<details><summary>{_e(t(lang, 'excursions_heading'))} ({len(shown)})</summary>"
+        f'<ul class="excursions">{"".join(rows)}</ul></details>'
+    )
 
 
 def _legend(cond: ConditionView, lang: Lang) -> str:

@@ -186,7 +186,7 @@ def test_badge_region(page: ProductPage) -> None:
     checks = [attrs["data-check"] for _, attrs in tree.tags if "data-check" in attrs]
     assert checks == ["checkpoint", "signatures", "batches", "blocks", "claims"]
     assert "{readings} sensor readings" in html
-    assert "Not yet under a signed checkpoint: 1" in html
+    assert "Not yet under a signed checkpoint: 1 of the records." in html
 
 
 def test_language_switch_only_when_asked(page: ProductPage) -> None:
@@ -270,3 +270,32 @@ def test_any_product_name_renders_safely(name: str) -> None:
     html = render_page(minimal(name=Localized(name), lot=name or "L"), "en")
     parse(html)
     assert html.count("<script") == 1
+
+
+@st.composite
+def conditions(draw: st.DrawFn) -> ConditionView:
+    steps = draw(st.lists(st.integers(1, 3_600_000), max_size=60))
+    values = draw(
+        st.lists(
+            st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+            min_size=len(steps) + 1,
+            max_size=len(steps) + 1,
+        )
+    )
+    start = draw(st.integers(0, 2_000_000_000_000))
+    times = [start]
+    for step in steps:
+        times.append(times[-1] + step)
+    name = draw(st.sampled_from(["lettuce", "frozen", "tomatoes", "chilled"]))
+    rule = draw(st.sampled_from([None, product_class(name).require("Temperature")]))
+    samples = [Sample(t, v) for t, v in zip(times, values, strict=True)]
+    return ConditionView.build("Temperature", "CEL", samples, rule)
+
+
+@given(conditions(), st.sampled_from(["en", "zh"]))
+def test_any_series_renders_a_well_formed_chart(cond: ConditionView, lang: str) -> None:
+    html = render_page(minimal(conditions=(cond,), display_tz="Asia/Shanghai"), lang)  # type: ignore[arg-type]
+    parse(html)
+    (chart,) = re.findall(r"<svg .*?</svg>", html, re.S)
+    assert "nan" not in chart and "inf" not in chart
+    assert chart.count('class="band"') == (0 if cond.rule is None else 1)
