@@ -28,7 +28,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from gateway.ingest import reasons, stored
@@ -66,7 +66,7 @@ WATERMARK_INTERVAL_S = 0.5
 class Link(Protocol):
     """What the committer needs from the broker connection."""
 
-    def ack(self, delivery: Delivery) -> bool: ...
+    def ack_all(self, deliveries: Sequence[Delivery]) -> int: ...
     def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None: ...
     def confirmed(self) -> list[tuple[int, float]]: ...
     @property
@@ -234,18 +234,10 @@ class Committer:
                 delay = min(delay * 2, _RETRY_MAX_S)
 
     def _acknowledge(self, batch: Batch) -> None:
-        acked = skipped = 0
-        ack = self._link.ack
-        for item in batch.items:
-            delivery = item.delivery
-            if delivery.qos == 0:
-                continue
-            if ack(delivery):
-                acked += 1
-            else:
-                skipped += 1
+        deliveries = [item.delivery for item in batch.items if item.delivery.qos > 0]
+        acked = self._link.ack_all(deliveries)
         self._totals.acked += acked
-        self._totals.stale_acks += skipped
+        self._totals.stale_acks += len(deliveries) - acked
 
     # -- after the commit -------------------------------------------------------------------------
 

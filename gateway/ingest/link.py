@@ -23,6 +23,7 @@ import ssl
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -160,10 +161,21 @@ class BrokerLink:
 
     def ack(self, delivery: Delivery) -> bool:
         """Acknowledge a QoS 1 delivery if it came on the current connection; say whether."""
+        return self.ack_all([delivery]) == 1
+
+    def ack_all(self, deliveries: Sequence[Delivery]) -> int:
+        """Acknowledge, in order, the QoS 1 deliveries that came on the current connection;
+        return how many were acknowledged (the others will be delivered again)."""
         with self._lock:
-            if delivery.generation != self._generation or not self._connected:
-                return False
-            return self._client.ack(delivery.mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS
+            if not self._connected:
+                return 0
+            generation = self._generation
+            mids = [d.mid for d in deliveries if d.generation == generation and d.qos > 0]
+            client = self._client
+            if isinstance(client, BufferedClient):
+                ok = client.ack_many(mids) == MQTTErrorCode.MQTT_ERR_SUCCESS
+                return len(mids) if ok else 0
+            return sum(client.ack(mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS for mid in mids)
 
     def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None:
         """Publish a device's commit watermark (retained, QoS 1); its message id, or None."""

@@ -117,3 +117,34 @@ def test_same_messages_as_stock_paho(seed: int) -> None:
     buffered = receive(BufferedClient, data, cuts)
     assert len(stock) == 300
     assert buffered == stock
+
+
+def sent_bytes(client_class: type[mqtt.Client], mids: list[int], together: bool) -> bytes:
+    left, right = socket.socketpair()
+    client = client_class(
+        CallbackAPIVersion.VERSION2, client_id="x", protocol=mqtt.MQTTv5, manual_ack=True
+    )
+    client._sock = right
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    if together:
+        assert isinstance(client, BufferedClient)
+        assert client.ack_many(mids) == MQTTErrorCode.MQTT_ERR_SUCCESS
+    else:
+        for mid in mids:
+            assert client.ack(mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS
+    while client.want_write():
+        assert client.loop_write() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    left.settimeout(5)
+    data = b""
+    while len(data) < 4 * len(mids):
+        data += left.recv(65536)
+    left.close()
+    right.close()
+    return data
+
+
+def test_ack_many_sends_what_ack_sends_one_by_one() -> None:
+    mids = [1, 2, 300, 65535, 7, 7000]
+    expected = sent_bytes(mqtt.Client, mids, together=False)
+    assert len(expected) == 4 * len(mids)
+    assert sent_bytes(BufferedClient, mids, together=True) == expected
