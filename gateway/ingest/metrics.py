@@ -7,6 +7,7 @@ per batch, not per message, to keep the hot path light.
 
 from __future__ import annotations
 
+import math
 import random
 from array import array
 from collections import Counter as Tally
@@ -48,8 +49,8 @@ class LatencySample:
         if not self._values:
             return [None for _ in qs]
         ordered = sorted(self._values)
-        last = len(ordered) - 1
-        return [ordered[min(last, max(0, round(q * last)))] for q in qs]
+        n = len(ordered)
+        return [ordered[min(n - 1, max(0, math.ceil(q * n) - 1))] for q in qs]
 
     def __len__(self) -> int:
         return self._seen

@@ -1,0 +1,187 @@
+"""Small parts of the ingest: configuration, identity, keys files, ranges, inbox, health, latency
+quantiles. Offline and fast."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from firmware_sim.protocol import Measurement
+from gateway.ingest.command import parse_seconds
+from gateway.ingest.config import BrokerAddress, IngestConfig, parse_broker_url
+from gateway.ingest.device_state import DeviceState
+from gateway.ingest.devices_command import KeysFileError, load_keys
+from gateway.ingest.errors import BrokerError, IngestError
+from gateway.ingest.health import HealthMonitor
+from gateway.ingest.identity import IDENTITY_FILE, resolve_identity
+from gateway.ingest.inbox import Delivery, Inbox
+from gateway.ingest.metrics import GatewayMetrics, LatencySample
+from gateway.ingest.ranges import PHYSICAL_RANGES, RangeViolation, check_measurements
+
+BROKER = BrokerAddress("127.0.0.1", 1883)
+
+
+def test_broker_urls() -> None:
+    assert parse_broker_url("mqtt://h") == BrokerAddress("h", 1883)
+    assert parse_broker_url("mqtts://u%40x:p%3Aw@h:9") == BrokerAddress("h", 9, True, "u@x", "p:w")
+    assert parse_broker_url("mqtt://h:1").url == "mqtt://h:1"
+    for bad in ("http://h", "mqtt://", "mqtt://h/x", "mqtt://h:99999", "mqtt://h?q=1"):
+        with pytest.raises(BrokerError, match="broker URL"):
+            parse_broker_url(bad)
+
+
+def test_config_window_filter_and_validation() -> None:
+    config = IngestConfig(BROKER, "c")
+    assert config.window == 10_000 and config.reading_filter == "farm/+/+/reading"
+    assert IngestConfig(BROKER, "c", batch_size=100).window == 1100
+    assert IngestConfig(BROKER, "c", batch_size=40_000).window == 65_535
+    shared = IngestConfig(BROKER, "c", share_group="g1", receive_maximum=6000)
+    assert shared.reading_filter == "$share/g1/farm/+/+/reading" and shared.window == 6000
+    for bad in (
+        {"batch_size": 0},
+        {"batch_size": 100, "receive_maximum": 100},
+        {"receive_maximum": 70_000},
+        {"batch_age": 0.0},
+        {"max_future": float("nan")},
+        {"replay_grace": -1.0},
+        {"share_group": "a/b"},
+        {"verify_threads": 0},
+    ):
+        with pytest.raises(IngestError):
+            IngestConfig(BROKER, "c", **bad)  # type: ignore[arg-type]
+
+
+def test_durations() -> None:
+    assert [parse_seconds(t) for t in ("1.5", "500ms", "30s", "10m", "2h", "7d")] == [
+        1.5,
+        0.5,
+        30.0,
+        600.0,
+        7200.0,
+        604800.0,
+    ]
+    for bad in ("x", "-1", "inf", "1w"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_seconds(bad)
+
+
+def test_identity_is_chosen_once_and_kept(tmp_path: Path) -> None:
+    first = resolve_identity(tmp_path, None, None)
+    assert (
+        first.gateway_id.startswith("gw-")
+        and first.origin == f"farmtrace.example/{first.gateway_id}"
+    )
+    assert first.client_id == f"farmtrace-{first.gateway_id}"
+    first.save(tmp_path)
+    assert resolve_identity(tmp_path, None, None) == first
+    assert resolve_identity(tmp_path, first.gateway_id, first.origin) == first
+    with pytest.raises(IngestError, match="contradicts"):
+        resolve_identity(tmp_path, "other", None)
+    with pytest.raises(IngestError, match="contradicts"):
+        resolve_identity(tmp_path, None, "farmtrace.example/other")
+    (tmp_path / IDENTITY_FILE).write_text("[]")
+    with pytest.raises(IngestError, match="not a gateway identity"):
+        resolve_identity(tmp_path, None, None)
+    with pytest.raises(IngestError, match="--gateway-id"):
+        resolve_identity(tmp_path / "new", "bad id", None)
+
+
+def test_keys_file(tmp_path: Path) -> None:
+    key = bytes(range(32))
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"dev-1": base64.b64encode(key).decode()}))
+    assert load_keys(path) == {"dev-1": key}
+    for content, message in (
+        ("{", "not JSON"),
+        ("[]", "expected an object"),
+        ('{"d": 1}', "not a base64 string"),
+        ('{"d": "!!"}', "not valid base64"),
+        ('{"d": "AAAA"}', "3 bytes"),
+    ):
+        path.write_text(content)
+        with pytest.raises(KeysFileError, match=message):
+            load_keys(path)
+    with pytest.raises(KeysFileError, match="cannot read"):
+        load_keys(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("uom", sorted(PHYSICAL_RANGES))
+def test_range_bounds_are_inclusive(uom: str) -> None:
+    low, high, _ = PHYSICAL_RANGES[uom]
+    check_measurements([Measurement("T", low, uom), Measurement("U", high, uom)])
+    for value in (low - 0.001, high + 0.001):
+        with pytest.raises(RangeViolation) as caught:
+            check_measurements([Measurement("T", low, uom), Measurement("U", value, uom)])
+        assert caught.value.reason == "out-of-range" and "measurements[1]" in caught.value.detail
+
+
+def test_unknown_unit() -> None:
+    with pytest.raises(RangeViolation) as caught:
+        check_measurements([Measurement("Speed", 3.0, "KMH")])
+    assert caught.value.reason == "unknown-unit"
+
+
+def delivery(n: int) -> Delivery:
+    return Delivery(1, n, 1, "t", b"p", time.time(), time.monotonic(), False)
+
+
+def test_inbox_is_fifo_and_bounded() -> None:
+    inbox = Inbox(3)
+    for n in range(3):
+        inbox.put(delivery(n))
+    blocked = threading.Thread(target=inbox.put, args=(delivery(3),))
+    blocked.start()
+    time.sleep(0.1)
+    assert blocked.is_alive() and len(inbox) == 3  # full: the producer waits
+    assert [d.mid for d in inbox.take(2, 0)] == [0, 1]
+    blocked.join(5)
+    assert [d.mid for d in inbox.take(10, 0)] == [2, 3]
+    assert inbox.high_water == 3 and inbox.full_waits >= 1
+    started = time.monotonic()
+    assert inbox.take(10, 0.2) == [] and time.monotonic() - started >= 0.15
+
+
+def test_silence_is_learnt_from_arrivals() -> None:
+    health = HealthMonitor(GatewayMetrics(), silence_factor=3.0, silence_min=1.0)
+    state = DeviceState("d")
+    t = 1000.0
+    for seq in range(1, 11):
+        health.accepted(state, seq, seq - 1, seq * 1000, t, t)
+        t += 2.0
+    last = t - 2.0
+    assert health.expected_interval(state) == 2.0
+    assert health.check_silence([state], last + 5.9) == 0
+    assert health.check_silence([state], last + 6.1) == 1
+    assert health.silent == {"d"}
+    assert health.check_silence([state], last + 30) == 0  # reported once
+    health.accepted(state, 11, 10, 11_000, last + 40, last + 40)
+    assert health.silent == set()
+    # A backlog arriving all at once does not teach a tiny interval.
+    for seq in range(12, 40):
+        health.accepted(state, seq, seq - 1, seq * 1000, last + 40.0001, last + 40)
+    assert health.expected_interval(state) == 2.0
+
+
+def test_skips_and_clock_backwards_are_counted() -> None:
+    health = HealthMonitor(GatewayMetrics(), 3.0, 1.0)
+    state = DeviceState("d")
+    health.accepted(state, 1, 0, 10_000, 1.0, 1.0)
+    health.accepted(state, 5, 1, 5_000, 2.0, 2.0)  # skipped 2-4; clock 5 s back
+    health.accepted(state, 3, 5, 20_000, 3.0, 3.0)  # a gap filled: neither
+    assert (state.gaps, state.clock_backwards) == (1, 1)
+
+
+def test_latency_quantiles_and_reservoir() -> None:
+    sample = LatencySample(limit=1000)
+    assert sample.quantiles(0.5) == [None]
+    sample.extend([float(n) for n in range(1, 101)])
+    assert sample.quantiles(0.5, 0.99, 1.0) == [50.0, 99.0, 100.0]
+    sample.extend([1.0] * 5000)
+    assert len(sample) == 5100
+    assert sample.quantiles(0.5) == [1.0]
