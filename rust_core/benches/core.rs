@@ -51,6 +51,19 @@ fn tree_build_small(c: &mut Criterion) {
     group.bench_function("handoff", |b| {
         b.iter(|| pool.install(|| rayon::join(|| black_box(1), || black_box(2))))
     });
+    // The same after the pool's threads have gone to sleep, as between a gateway's batches.
+    group.bench_function("handoff_cold", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                std::thread::sleep(Duration::from_millis(5));
+                let start = std::time::Instant::now();
+                pool.install(|| rayon::join(|| black_box(1), || black_box(2)));
+                total += start.elapsed();
+            }
+            total
+        })
+    });
     for n in [1024, 2048, 4096, 8192, 16384] {
         let (data, offsets) = entries(n);
         let packed = PackedEntries::new(&data, &offsets).expect("valid layout");
