@@ -132,16 +132,20 @@ class Judge:
             item.reject(*_signature_failure(reading, earlier if earlier is not None else known))
             return
         delivery = item.delivery
-        outcome, detail = judge_sequence(
-            self.state(reading.device_id),
-            reading.seq,
-            reading.payload,
-            earlier,
-            known,
-            delivery.dup,
-            delivery.received_mono,
-            self._config.replay_grace,
-        )
+        state = self.state(reading.device_id)
+        if earlier is None and known is None and reading.seq > state.committed.high:
+            outcome, detail = NEW, ""  # the usual case, rule 5, without the call
+        else:
+            outcome, detail = judge_sequence(
+                state,
+                reading.seq,
+                reading.payload,
+                earlier,
+                known,
+                delivery.dup,
+                delivery.received_mono,
+                self._config.replay_grace,
+            )
         if outcome == DUPLICATE:
             item.outcome = DUPLICATE_OUTCOME
             return

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
@@ -96,10 +97,18 @@ class BufferedClient(mqtt.Client):
         message.qos = 1
         message.retain = bool(header & 0x01)
         message.payload = bytes(packet[at + 3 :])
-        self._handle_on_message(message)
+        on_message = self._on_message
+        if on_message is not None:
+            # No per-topic callbacks exist (see message_callback_add): skip paho's topic
+            # matcher and callback lock, and call on_message as paho would.
+            on_message(self, self._userdata, message)
         if self._manual_ack:
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         return self._send_puback(mid)
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        """Not supported: the PUBLISH fast path calls ``on_message`` for every message."""
+        raise NotImplementedError("BufferedClient delivers every message to on_message")
 
     def ack_many(self, mids: Sequence[int]) -> MQTTErrorCode:
         """Acknowledge QoS 1 messages: their PUBACKs, in order, queued as one write.

@@ -7,7 +7,7 @@ power-on value, a stuck sensor) are stored as measured and left to analysis.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from firmware_sim.protocol import Measurement
 
@@ -34,8 +34,15 @@ class RangeViolation(Exception):
         self.detail = detail
 
 
-def check_measurements(measurements: Iterable[Measurement]) -> None:
+def check_measurements(measurements: Sequence[Measurement]) -> None:
     """Raise :class:`RangeViolation` for the first value outside its unit's range."""
+    for m in measurements:
+        bounds = PHYSICAL_RANGES.get(m.uom)
+        if bounds is None or not bounds[0] <= m.value <= bounds[1]:
+            _explain(measurements)
+
+
+def _explain(measurements: Sequence[Measurement]) -> None:
     for index, m in enumerate(measurements):
         bounds = PHYSICAL_RANGES.get(m.uom)
         if bounds is None:
