@@ -18,6 +18,7 @@ _COMMAND_MODULES = (
     "gateway.commands",
     "gateway.ingest.command",
     "api.commands",
+    "farmtrace.demo.command",
 )
 
 

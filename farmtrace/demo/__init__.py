@@ -1,0 +1,1 @@
+"""``farmtrace demo``: the whole system on one machine with nothing installed but Python."""

@@ -1,0 +1,140 @@
+"""Which MQTT broker the demo uses, and starting it when it is ours.
+
+Order (docs/demo.md explains the choice): the broker named with ``--broker URL``; else
+``mosquitto`` if it is on ``PATH``, started on a free 127.0.0.1 port with a configuration and
+persistence in the state directory; else the embedded broker (``iotcore``, which compiles the
+Rust broker rumqttd into a wheel), run as ``python -m farmtrace.demo.embedded_broker``.
+``--broker mosquitto`` or ``--broker embedded`` forces one of ours.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from farmtrace.demo.errors import DemoError
+from farmtrace.demo.supervisor import Supervisor, wait_until
+
+__all__ = ["BrokerPlan", "choose_broker", "free_port", "start_broker"]
+
+AUTO = "auto"
+MOSQUITTO = "mosquitto"
+EMBEDDED = "embedded"
+START_TIMEOUT_S = 20.0
+
+
+@dataclass(frozen=True)
+class BrokerPlan:
+    """``kind`` is ``external``, ``mosquitto`` or ``embedded``; ``url`` set for external."""
+
+    kind: str
+    url: str | None = None
+    binary: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "external":
+            return f"the broker at {self.url}"
+        if self.kind == MOSQUITTO:
+            return f"Mosquitto ({self.binary})"
+        return "the embedded broker (iotcore: rumqttd)"
+
+
+def choose_broker(requested: str) -> BrokerPlan:
+    """The plan for ``--broker`` (a URL, ``auto``, ``mosquitto`` or ``embedded``)."""
+    if requested.startswith(("mqtt://", "mqtts://")):
+        return BrokerPlan("external", url=requested)
+    if requested not in (AUTO, MOSQUITTO, EMBEDDED):
+        raise DemoError(
+            f"--broker {requested!r}: expected mqtt://HOST:PORT, mqtts://..., "
+            "'mosquitto' or 'embedded'"
+        )
+    mosquitto = shutil.which("mosquitto")
+    if requested == MOSQUITTO and mosquitto is None:
+        raise DemoError("--broker mosquitto: no 'mosquitto' on PATH")
+    if requested in (AUTO, MOSQUITTO) and mosquitto is not None:
+        return BrokerPlan(MOSQUITTO, binary=mosquitto)
+    return BrokerPlan(EMBEDDED)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def start_broker(plan: BrokerPlan, state: Path, supervisor: Supervisor) -> str:
+    """Start the planned broker if it is ours; the ``mqtt://`` URL clients should use."""
+    if plan.kind == "external":
+        assert plan.url is not None
+        return plan.url
+    directory = state / "broker"
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    if plan.kind == MOSQUITTO:
+        assert plan.binary is not None
+        config = directory / "mosquitto.conf"
+        config.write_text(_mosquitto_config(port, directory), "utf-8")
+        supervisor.start("broker", [plan.binary, "-c", str(config)], grace=10.0)
+    else:
+        config = directory / "rumqttd.toml"
+        config.write_text(_rumqttd_config(port), "utf-8")
+        argv = [sys.executable, "-m", "farmtrace.demo.embedded_broker", str(config)]
+        supervisor.start("broker", argv, grace=5.0)
+    wait_until(lambda: _accepts(port), START_TIMEOUT_S, f"the broker on port {port}", supervisor)
+    return f"mqtt://127.0.0.1:{port}"
+
+
+def _mosquitto_config(port: int, directory: Path) -> str:
+    # docs/gateway.md "Broker settings the gateway needs"; persistence keeps the gateway's
+    # session and the retained watermarks across demo runs.
+    return "\n".join(
+        [
+            f"listener {port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {directory}/",
+            "autosave_interval 60",
+            "max_queued_messages 1000000",
+            "max_queued_bytes 1000000000",
+            "set_tcp_nodelay true",
+            "",
+        ]
+    )
+
+
+def _rumqttd_config(port: int) -> str:
+    # One MQTT 5 listener for the gateway and the devices. rumqttd stops delivering to a
+    # client at 100 unacknowledged messages whatever max_inflight_count says (measured,
+    # docs/demo.md); the gateway's batches close on age, so that only slows a backlog.
+    return f"""\
+id = 0
+
+[router]
+id = 0
+max_connections = 1000
+max_outgoing_packet_count = 200
+max_segment_size = 104857600
+max_segment_count = 10
+
+[v5.1]
+name = "farmtrace-demo"
+listen = "127.0.0.1:{port}"
+next_connection_delay_ms = 1
+    [v5.1.connections]
+    connection_timeout_ms = 60000
+    max_payload_size = 20480
+    max_inflight_count = 100
+"""

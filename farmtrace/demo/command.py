@@ -1,0 +1,309 @@
+"""``farmtrace demo``: broker, gateway, API and the small-farm simulator, supervised together.
+
+See docs/demo.md. Exit codes: 0 after a clean stop (Ctrl-C, SIGTERM or ``--duration``), 1 when
+a part failed or a process outlived the stop, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from farmtrace.demo.broker import choose_broker, start_broker
+from farmtrace.demo.errors import DemoError
+from farmtrace.demo.lots import create_sample_lots
+from farmtrace.demo.state import DemoState, default_state_dir
+from farmtrace.demo.summary import SummaryLine, read_counts
+from farmtrace.demo.supervisor import Supervisor, wait_until
+from farmtrace.demo.terminal import print_links
+from gateway.ingest.command import parse_seconds
+
+__all__ = ["register"]
+
+SCENARIO = "small-farm"
+FIRST_BLOCK_TIMEOUT_S = 90.0
+API_START_TIMEOUT_S = 60.0
+# Simulated time runs --speed times faster than the wall clock, so its timestamps soon lead
+# the wall clock by hours or days; the demo's gateway accepts that (docs/demo.md).
+TIME_WINDOW = "3650d"
+# Stop order: devices first (they flush), then the gateway commits and acknowledges, then the
+# API; the broker last, so nothing in flight loses its peer.
+STOP_ORDER = ("simulator", "gateway", "api", "broker")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run broker, gateway, API and simulated farm together (docs/demo.md)",
+        description="Start an MQTT broker (or use --broker), the gateway on SQLite, the API and "
+        "the small-farm simulator at accelerated time; create sample lots; print the provenance "
+        "page and its QR code; show a live summary until Ctrl-C or --duration.",
+    )
+    p.add_argument(
+        "--state",
+        type=Path,
+        default=default_state_dir(),
+        metavar="DIR",
+        help="state directory, resumed on the next run (default ./farmtrace-demo)",
+    )
+    p.add_argument(
+        "--broker",
+        default="auto",
+        metavar="URL|mosquitto|embedded",
+        help="mqtt://HOST:PORT of a running broker; default: mosquitto if on PATH, else embedded",
+    )
+    p.add_argument("--duration", type=parse_seconds, help="stop after this long (wall clock)")
+    p.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (60)")
+    p.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1 (8000)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.speed <= 0:
+        print("farmtrace demo: --speed must be positive", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _Demo(args, stop).run()
+    except DemoError as exc:
+        print(f"\nfarmtrace demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Demo:
+    def __init__(self, args: argparse.Namespace, stop: threading.Event) -> None:
+        self.args = args
+        self.stop = stop
+        self.dir: Path = args.state.resolve()
+        self.db_url = f"sqlite:///{self.dir / 'farmtrace.db'}"
+        self.supervisor = Supervisor(self.dir / "logs")
+        self.sim_report = self.dir / "logs" / "simulator-report.json"
+
+    def run(self) -> int:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        state, resumed = DemoState.load_or_new(self.dir)
+        base_elapsed = state.sim_elapsed_s
+        print(
+            f"{'resuming' if resumed else 'new demo in'} {self.dir}; simulated time "
+            f"{state.resume_at:%Y-%m-%d %H:%M} UTC at {self.args.speed:g}x",
+            flush=True,
+        )
+        plan = choose_broker(self.args.broker)
+        _check_port_free(self.args.port)
+        summary: SummaryLine | None = None
+        self.sim_report.unlink(missing_ok=True)
+        started = time.monotonic()
+        try:
+            print(f"broker: {plan.describe()}", flush=True)
+            url = start_broker(plan, self.dir, self.supervisor)
+            self._register_devices()
+            self._start_gateway(url)
+            self._start_simulator(url, state)
+            started = time.monotonic()
+            wait_until(self._has_block, FIRST_BLOCK_TIMEOUT_S, "the first block", self.supervisor)
+            if state.api_key is None:
+                state.api_key = self._create_api_key()
+                state.save(self.dir)
+            base = self._start_api()
+            lots = create_sample_lots(base, state.api_key, state.start)
+            print_links(base, lots, sys.stdout)
+            summary = SummaryLine(self.db_url, sys.stdout)
+            self._watch(summary, state, base_elapsed, started)
+        finally:
+            if summary is not None:
+                summary.end()
+            code = self._shut_down(state, base_elapsed, started)
+        return code
+
+    def _watch(
+        self, summary: SummaryLine, state: DemoState, base_elapsed: float, started: float
+    ) -> None:
+        deadline = None if self.args.duration is None else time.monotonic() + self.args.duration
+        while not self.stop.is_set():
+            self.supervisor.check()
+            summary.tick()
+            state.sim_elapsed_s = base_elapsed + (time.monotonic() - started) * self.args.speed
+            state.save(self.dir)
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            self.stop.wait(1.0)
+
+    def _shut_down(self, state: DemoState, base_elapsed: float, started: float) -> int:
+        print("stopping ...", flush=True)
+        codes = self.supervisor.stop_all(STOP_ORDER)
+        state.sim_elapsed_s = base_elapsed + self._simulated_seconds(started)
+        state.save(self.dir)
+        survivors = self.supervisor.survivors()
+        print("stopped: " + ", ".join(f"{n} {c}" for n, c in codes.items()), flush=True)
+        if survivors:
+            print(f"farmtrace demo: still running: {', '.join(survivors)}", file=sys.stderr)
+            return 1
+        if codes.get("gateway") not in (None, 0):
+            print(f"farmtrace demo: the gateway exited with {codes['gateway']}", file=sys.stderr)
+            return 1
+        return 0
+
+    def _simulated_seconds(self, started: float) -> float:
+        """From the simulator's report when it wrote one, else estimated from the wall clock."""
+        try:
+            report: dict[str, Any] = json.loads(self.sim_report.read_text("utf-8"))
+            return float(report["simulated_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            speed: float = self.args.speed
+            return (time.monotonic() - started) * speed
+
+    def _command(self, name: str, argv: list[str]) -> str:
+        """Run a set-up command to completion; its stdout, or DemoError with its stderr."""
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0:
+            raise DemoError(f"{name} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        return done.stdout
+
+    def _register_devices(self) -> None:
+        sim = str(self.dir / "sim")
+        sim_cmd = [sys.executable, "-m", "firmware_sim"]
+        self._command(
+            "firmware_sim init", [*sim_cmd, "init", "--state", sim, "--scenario", SCENARIO]
+        )
+        keys = self._command("firmware_sim export-keys", [*sim_cmd, "export-keys", "--state", sim])
+        keys_file = self.dir / "device-keys.json"
+        keys_file.write_text(keys, "utf-8")
+        out = self._command(
+            "farmtrace devices import",
+            [*_farmtrace(), "devices", "import", "--db", self.db_url, str(keys_file)],
+        )
+        print(f"devices: {out.strip()}", flush=True)
+
+    def _start_gateway(self, url: str) -> None:
+        argv = [
+            *_farmtrace(),
+            "gateway",
+            "--broker",
+            url,
+            "--state",
+            str(self.dir / "gateway"),
+            "--db",
+            self.db_url,
+            "--max-future",
+            TIME_WINDOW,
+            "--max-age",
+            TIME_WINDOW,
+            "--report",
+            str(self.dir / "logs" / "gateway-report.json"),
+        ]
+        self.supervisor.start("gateway", argv, grace=30.0)
+
+    def _start_simulator(self, url: str, state: DemoState) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "firmware_sim",
+            "run",
+            "--broker",
+            url,
+            "--state",
+            str(self.dir / "sim"),
+            "--scenario",
+            SCENARIO,
+            "--speed",
+            f"{self.args.speed:g}",
+            "--start",
+            state.resume_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "--until-committed",
+            "--report",
+            str(self.sim_report),
+        ]
+        self.supervisor.start("simulator", argv, grace=30.0)
+
+    def _has_block(self) -> bool:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(self.db_url)
+        try:
+            counts = read_counts(engine)
+        finally:
+            engine.dispose()
+        return counts is not None and counts.blocks > 0
+
+    def _create_api_key(self) -> str:
+        out = self._command(
+            "farmtrace api-keys create",
+            [
+                *_farmtrace(),
+                "api-keys",
+                "create",
+                "--db",
+                self.db_url,
+                "--name",
+                "farmtrace-demo",
+                "--scope",
+                "lots:write",
+                "--scope",
+                "events:write",
+            ],
+        )
+        return out.strip().splitlines()[0]
+
+    def _start_api(self) -> str:
+        port = self.args.port
+        argv = [
+            *_farmtrace(),
+            "api",
+            "--db",
+            self.db_url,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--state",
+            str(self.dir / "api"),
+        ]
+        self.supervisor.start("api", argv, grace=10.0)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(
+            lambda: _answers(base + "/checkpoint"), API_START_TIMEOUT_S, "the API", self.supervisor
+        )
+        return base
+
+
+def _check_port_free(port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by the previous run is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise DemoError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror})") from exc
+
+
+def _farmtrace() -> list[str]:
+    return [sys.executable, "-m", "farmtrace"]
+
+
+def _answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
