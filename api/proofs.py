@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 
 from farmtrace.tlog.proof import build_tlog_proof
 from gateway.chain.block import BlockHeader
-from gateway.store.errors import NotFoundError
+from gateway.store.errors import DatabaseError, NotFoundError
 from gateway.store.reader import ChainReader, batch_tree, log_inclusion
 from gateway.store.records import ReadingProof, StoredCheckpoint, StoredEntry
 from rust_core import MerkleTree
@@ -93,11 +93,25 @@ class ProofService:
         return found
 
     def entry(self, global_index: int) -> StoredEntry:
-        """The stored entry at ``global_index``; ``NotFoundError`` if there is none."""
-        with self.reader.engine.connect() as conn:
-            row = conn.exec_driver_sql(
-                self._entry_sql, (self.reader.chain_id, global_index)
-            ).first()
+        """The stored entry at ``global_index``; ``NotFoundError`` if there is none.
+
+        The API's hot path: a pooled driver connection and one prepared query, with none of
+        SQLAlchemy's per-statement work.
+        """
+        try:
+            conn = self.reader.engine.raw_connection()
+        except Exception as exc:
+            raise DatabaseError(f"cannot read entry {global_index}: {type(exc).__name__}") from None
+        try:
+            cursor = conn.cursor()
+            cursor.execute(self._entry_sql, (self.reader.chain_id, global_index))
+            row = cursor.fetchone()
+            cursor.close()
+        except Exception as exc:
+            conn.invalidate()
+            raise DatabaseError(f"cannot read entry {global_index}: {type(exc).__name__}") from None
+        finally:
+            conn.close()  # back to the pool, which ends the read's transaction
         if row is None:
             raise NotFoundError(f"no entry {global_index} in chain {self.reader.origin}")
         height, position, kind, device, seq, ts, received, payload = row

@@ -114,7 +114,7 @@ def chain_router(
         response_model=ReadingProofPublic,
         operation_id="reading_proof" + suffix,
     )
-    async def reading_proof(chain: Chain, index: Index, state: State) -> Response:
+    async def reading_proof(chain: Chain, index: Index, request: Request) -> Response:
         """The entry, its batch inclusion proof, block header and tlog-proof of the header."""
         try:
             # The hot path stays on the event loop when everything but the entry is cached;
@@ -127,7 +127,7 @@ def chain_router(
         device = proof.entry.device_id
         key = None
         if device is not None and proof.entry.kind == "reading":
-            key = state.device_keys({device}).get(device)
+            key = state_of(request).device_keys({device}).get(device)
         # Serialised here, once: the model is already validated.
         return Response(proof_public(proof, key).model_dump_json(), media_type="application/json")
 
