@@ -231,3 +231,79 @@ def test_watermarks_gaps_and_drop_floor(
     log = gateway.log()
     assert "sequence skipped from 2 to 4" in log and "sequence skipped from 5 to 8" in log
     assert "dropped readings through seq 7: 2 never reached the gateway" in log
+
+
+def test_reconnect_mid_batch_acknowledges_only_the_redelivered_copies(
+    db_url: str, broker: Mosquitto, stored: StoredView, tmp_path: Path
+) -> None:
+    register(db_url, tmp_path, A)
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "state")
+    publisher = Publisher(broker.host, broker.port)
+    try:
+        port = free_port()
+        gateway.start("--batch-age", "4", "--metrics-port", str(port)).wait_connected()
+        publisher.publish([(topic(A), payload(A, seq)) for seq in range(1, 11)])
+        publisher.close()
+        wait_for(lambda: _queue_depth(port) == 10, 20, "the gateway to hold the 10 messages")
+        # The broker goes away and comes back (saving the gateway's session) before the batch
+        # closes: the batch is committed, but its packet ids belong to the old connection.
+        broker.restart()
+        wait_for(lambda: "resumed session" in gateway.log(), 30, "the reconnection")
+        wait_for(lambda: stored.reading_count() == 10, 30, "the commit")
+        wait_for(lambda: _queue_depth(port) == 0, 30, "the redelivered copies")
+        assert gateway.stop() == 0, gateway.log()[-3000:]
+        report = gateway.report()
+        assert report["accepted"] == 10 and report["duplicates"] == 10
+        assert report["acks_skipped_after_reconnect"] == 10 and report["acked"] == 10
+        # Every copy the broker still had was acknowledged: nothing comes back.
+        gateway.start("--batch-age", "0.2").wait_connected()
+        time.sleep(1.0)
+        assert gateway.stop() == 0
+        assert gateway.report()["received"] == 0
+    finally:
+        gateway.stop()
+    assert stored.seqs() == {A.device_id: list(range(1, 11))}
+
+
+def test_two_gateways_share_the_stream_and_store_it_once(
+    db_url: str, broker: Mosquitto, stored: StoredView, tmp_path: Path
+) -> None:
+    devices = [make_device(f"S{i}") for i in range(10)]
+    register(db_url, tmp_path, *devices)
+    gateways = [
+        GatewayProcess(
+            broker.url,
+            db_url,
+            tmp_path / f"state{n}",
+            extra=["--share-group", "farmtrace", "--batch-age", "0.2"],
+        )
+        for n in (1, 2)
+    ]
+    for gateway in gateways:
+        gateway.start().wait_connected()
+    watcher = WatermarkWatcher(broker.host, broker.port)
+    publisher = Publisher(broker.host, broker.port)
+    try:
+        messages = [(topic(d), payload(d, seq)) for seq in range(1, 101) for d in devices]
+        # The same readings again, as a device resending its outbox would: duplicates.
+        publisher.publish(messages + messages[:200])
+        wait_for(lambda: stored.reading_count() == len(messages), 60, "every reading")
+        wait_for(
+            lambda: all(watcher.get(d.device_id) == 100 for d in devices),
+            30,
+            "watermarks covering what the other gateway committed",
+        )
+    finally:
+        publisher.close()
+        watcher.close()
+        codes = [g.stop() for g in gateways]
+    assert codes == [0, 0], [g.log()[-2000:] for g in gateways]
+    reports = [g.report() for g in gateways]
+    assert all(int(r["accepted"]) > 0 for r in reports)  # the broker spread the work
+    assert sum(int(r["accepted"]) for r in reports) == len(messages)
+    assert sum(int(r["duplicates"]) for r in reports) == 200
+    assert stored.seqs() == {d.device_id: list(range(1, 101)) for d in devices}
+    assert stored.quarantine_count() == 0
+    for n in (1, 2):
+        audit = farmtrace("audit", "--db", db_url, "--state", str(tmp_path / f"state{n}"))
+        assert "OK" in audit.stdout
