@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.farmtrace-installed
 RUST_SOURCES := Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core bench-sim demo ci clean
+.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest demo ci clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,13 +50,16 @@ fmt: install ## Format Python and Rust sources in place
 	$(BIN)/ruff check --fix .
 	cargo fmt --all
 
-bench: bench-core bench-sim ## Run the benchmarks
+bench: bench-core bench-sim bench-ingest ## Run the benchmarks
 
 bench-core: install ## farmtrace bench core (Merkle build, SHA-256 ceiling, Ed25519 bulk check)
 	$(BIN)/farmtrace bench core
 
 bench-sim: install ## firmware_sim bench: 1,000 simulated devices at 1 reading/s for 60 s (local mosquitto)
 	$(BIN)/python -m firmware_sim bench
+
+bench-ingest: install ## farmtrace bench ingest: signed readings through Mosquitto into the gateway vs a bare subscriber
+	$(BIN)/farmtrace bench ingest
 
 demo: install ## Set up and run the main job (for now: the core benchmark, 1M leaves)
 	$(BIN)/farmtrace bench core
