@@ -72,7 +72,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _create_key(args: argparse.Namespace) -> int:
     from api.auth import create_key
-    from api.lots.schema import ensure_schema
     from gateway.store.engine import create_db_engine
     from gateway.store.errors import StoreError
     from gateway.store.migrate import upgrade
@@ -80,7 +79,6 @@ def _create_key(args: argparse.Namespace) -> int:
     try:
         engine = create_db_engine(args.db)
         upgrade(engine)
-        ensure_schema(engine)
         token = create_key(engine, args.name, args.scope)
     except (StoreError, ValueError) as exc:
         print(f"farmtrace api-keys: {exc}", file=sys.stderr)

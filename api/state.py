@@ -12,7 +12,6 @@ from sqlalchemy import Engine, select
 from api.digital_link import DigitalLink
 from api.errors import NotFound
 from api.lots.event_key import load_or_create_event_key
-from api.lots.schema import ensure_schema
 from api.lots.store import LotStore
 from api.proofs import ProofService
 from api.ratelimit import RateLimiter
@@ -44,7 +43,6 @@ class AppState:
         """Connect, bring the schema up to date and load the event key."""
         engine = create_db_engine(settings.db_url)
         upgrade(engine)
-        ensure_schema(engine)
         state_dir = settings.state_dir or Path(tempfile.mkdtemp(prefix="farmtrace-api-"))
         key = load_or_create_event_key(Path(state_dir))
         limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)

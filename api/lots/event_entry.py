@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from firmware_sim.protocol import ProtocolError, check_device_id
+from gateway.chain.entry import EVENT_PREFIX as GATEWAY_EVENT_PREFIX
 
 __all__ = [
     "EVENT_PREFIX",
@@ -39,7 +40,7 @@ __all__ = [
     "verify",
 ]
 
-EVENT_PREFIX = b"FE\x01"
+EVENT_PREFIX = GATEWAY_EVENT_PREFIX
 _HEAD = struct.Struct(">Qq")
 _SIG = 64
 _MAX_BODY = 8192

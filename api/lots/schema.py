@@ -1,7 +1,8 @@
 """The API's tables: API keys, lots, the places a lot passed through, and its signed events.
 
-They live beside the gateway's tables in the same database. Until the gateway's Alembic history
-takes them over (see ``docs/api.md``), :func:`ensure_schema` creates any that are missing.
+They live beside the gateway's tables in the same database and are created by the gateway's
+Alembic revision 0002 (``gateway/store/migrations/versions/v0002_lots_and_events.py``); these
+definitions are for queries (a test holds them to the migration).
 
 * ``api_keys``: SHA-256 of each key's secret, its scopes and name; never the secret.
 * ``lots``: one row per ``(gtin, lot)``; the GTIN is 14 digits with a valid check digit.
@@ -9,7 +10,8 @@ takes them over (see ``docs/api.md``), :func:`ensure_schema` creates any that ar
   window (ms since the epoch, end open while ``NULL``) and the device IDs that watched it.
 * ``lot_events``: each event's signed entry (``FE`` prefix, ``api/lots/event_entry.py``) and the
   ``(signer, seq)`` under which the gateway integrates it into its chain. An event is
-  *pending anchoring* until an ``entries`` row with that ``(device_id, seq)`` exists.
+  *pending anchoring* until an ``entries`` row with that ``(device_id, seq)`` exists. The same
+  entry is queued in the gateway's ``pending_entries`` for its next block.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    Engine,
     Float,
     ForeignKey,
     Integer,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["API_KEYS", "LOTS", "LOT_EVENTS", "LOT_STAGES", "METADATA", "ensure_schema"]
+__all__ = ["API_KEYS", "LOTS", "LOT_EVENTS", "LOT_STAGES", "METADATA"]
 
 METADATA = MetaData()
 
@@ -82,8 +83,3 @@ LOT_EVENTS = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("signer", "seq", name="uq_lot_events_signer_seq"),
 )
-
-
-def ensure_schema(engine: Engine) -> None:
-    """Create the API's tables that do not exist yet (idempotent)."""
-    METADATA.create_all(engine, checkfirst=True)

@@ -27,6 +27,7 @@ __all__ = ["Anchor", "LotEntry", "LotRecord", "LotStore", "StageRecord", "Stored
 
 ENTRIES = Base.metadata.tables["entries"]
 CHAINS = Base.metadata.tables["chains"]
+PENDING = Base.metadata.tables["pending_entries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,7 @@ class LotStore:
                 select(func.max(LOT_EVENTS.c.seq)).where(LOT_EVENTS.c.signer == signer)
             ).scalar()
             entry = sign_event((top or 0) + 1, _ms(event.time), body, self.key)
+            now = time.time()
             c.execute(
                 insert(LOT_EVENTS).values(
                     lot_id=lot_id,
@@ -181,7 +183,17 @@ class LotStore:
                     seq=entry.seq,
                     time_ms=entry.time_ms,
                     payload=entry.payload,
-                    created_at=time.time(),
+                    created_at=now,
+                )
+            )
+            # Queued for the chain: the gateway's next block integrates it.
+            c.execute(
+                insert(PENDING).values(
+                    device_id=entry.signer,
+                    seq=entry.seq,
+                    timestamp_ms=entry.time_ms,
+                    payload=entry.payload,
+                    created_at=now,
                 )
             )
         return entry

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from firmware_sim.protocol import MAGIC, VERSION
 
-__all__ = ["KIND_PREFIXES", "READING", "READING_PREFIX", "kind_of"]
+__all__ = ["EVENT", "EVENT_PREFIX", "KIND_PREFIXES", "READING", "READING_PREFIX", "kind_of"]
 
 READING = "reading"
 """The kind of sensor readings."""
@@ -19,7 +19,13 @@ READING = "reading"
 READING_PREFIX = MAGIC + bytes([VERSION])
 """First bytes of every reading entry: ``FT`` then the wire-format version 1."""
 
-KIND_PREFIXES: dict[str, bytes] = {READING: READING_PREFIX}
+EVENT = "event"
+"""The kind of lot events, signed by the API's event key (``docs/bundle.md``)."""
+
+EVENT_PREFIX = b"FE\x01"
+"""First bytes of every event entry: ``FE`` then the event format's version 1."""
+
+KIND_PREFIXES: dict[str, bytes] = {READING: READING_PREFIX, EVENT: EVENT_PREFIX}
 """Each entry kind and the prefix its entries start with."""
 
 

@@ -37,7 +37,7 @@ from farmtrace.tlog.checkpoint import (
 )
 from farmtrace.tlog.note import Signer, Verifier
 from gateway.chain.block import BlockHeader, validate_origin
-from gateway.chain.entry import READING
+from gateway.chain.entry import READING, kind_of
 from gateway.chain.errors import ChainError
 from gateway.chain.log import ChainLog
 from gateway.keys import load_or_create_signer, retired_verifiers
@@ -54,6 +54,7 @@ from gateway.store.errors import (
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
 from gateway.store.opening import LoadedChain, load_chain
+from gateway.store.pending import pending_entries
 from gateway.store.reader import BLOCKS, CHECKPOINTS, ChainReader, batch_tree
 from gateway.store.records import (
     BatchResult,
@@ -221,6 +222,9 @@ class Ledger:
             stored = stored_keys(conn, [(r.device_id, r.seq) for r in candidates])
             fresh = [r for r in candidates if (r.device_id, r.seq) not in stored]
             duplicates = tuple(repeated + sorted(stored))
+            # Integrate entries signed elsewhere (lot events) that wait for a block.
+            taken = {(r.device_id, r.seq) for r in fresh}
+            fresh += [p for p in pending_entries(conn) if (p.device_id, p.seq) not in taken]
             if not fresh:
                 return BatchResult(None, None, 0, duplicates)
             header, log, note = self._seal(fresh)
@@ -274,7 +278,7 @@ class Ledger:
                 first + i,
                 height,
                 i,
-                READING,
+                kind_of(r.payload) or READING,
                 r.device_id,
                 r.seq,
                 r.timestamp_ms,

@@ -16,6 +16,8 @@ Tables, and who may change what:
   the other columns repeat header fields for lookups (the audit checks they agree). Append-only.
 * ``checkpoints``: every signed checkpoint by ``(chain_id, size)``. Append-only.
 * ``quarantine``: rejected messages with their reason and raw bytes. Append-only.
+* ``pending_entries``: entries signed by other components (lot events), keyed like readings
+  by ``(device_id, seq)``, that the next block integrates. Append-only (revision 0002).
 * ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
   ``revoked_at`` once.
 """
@@ -45,6 +47,7 @@ __all__ = [
     "CheckpointRow",
     "DeviceRow",
     "EntryRow",
+    "PendingEntryRow",
     "QuarantineRow",
 ]
 
@@ -138,6 +141,18 @@ class DeviceRow(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     registered_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class PendingEntryRow(Base):
+    """An entry signed elsewhere (a lot event) waiting for a gateway's next block."""
+
+    __tablename__ = "pending_entries"
+
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 APPEND_ONLY_TABLES = ("chains", "chain_keys", "entries", "blocks", "checkpoints", "quarantine")

@@ -1,0 +1,65 @@
+"""Events go onto the chain: pending until the gateway's next block, then anchored and proven."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import GTIN, LOT, ORIGIN, Served
+from sqlalchemy import inspect
+
+from api.lots.schema import METADATA
+from farmtrace.cli import main
+from gateway.chain.entry import EVENT, kind_of
+from gateway.store.engine import create_db_engine
+from gateway.store.ledger import Ledger
+
+EVENT_BODY = {
+    "kind": "harvest",
+    "time": "2024-06-10T14:00:00+08:00",
+    "read_point": "urn:epc:id:sgln:9506000.00001.0",
+    "actor": "Li Wei",
+}
+
+
+def test_event_is_anchored_by_the_next_block(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    auth = {"Authorization": f"Bearer {served.key}"}
+    url = f"/v1/lots/{GTIN}/{LOT}/events"
+    first = served.client.post(url, json=EVENT_BODY, headers=auth).json()
+    assert first["status"] == "pending-anchoring"
+    with Ledger.open(served.db_url, served.tmp / "gw", ORIGIN) as ledger:
+        result = ledger.append_batch([])  # no readings: the block holds the pending event
+        assert result.block is not None and result.block.size == 1
+        again = ledger.append_batch([])
+        assert again.block is None  # integrated once
+    lot = served.client.get(f"/v1/lots/{GTIN}/{LOT}").json()
+    event = lot["events"][0]
+    assert event["status"] == "anchored" and event["global_index"] == 60
+    entry = served.client.get("/v1/readings/60").json()
+    assert entry["kind"] == EVENT and entry["device_id"] == first["signer"]
+    # A second event stays pending until another block.
+    served.client.post(url, json=EVENT_BODY | {"kind": "packing"}, headers=auth)
+    bundle = served.client.get(f"/v1/lots/{GTIN}/{LOT}/bundle").json()
+    assert [e["status"] for e in bundle["events"]] == ["anchored", "pending-anchoring"]
+    path = served.tmp / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    assert main(["verify", str(path), "--key", served.ledger_vkey]) == 0
+    assert "1 anchored on a chain, 1 pending anchoring" in capsys.readouterr().out
+    assert kind_of(bytes.fromhex("46450100")) == EVENT
+    # The gateway's audit accepts a chain holding event entries.
+    assert main(["audit", "--db", served.db_url, "--state", str(served.tmp / "gw")]) == 0
+
+
+def test_api_tables_match_the_migration(served: Served) -> None:
+    engine = create_db_engine(served.db_url)
+    try:
+        inspector = inspect(engine)
+        for table in METADATA.sorted_tables:
+            columns = {c["name"]: c for c in inspector.get_columns(table.name)}
+            assert set(columns) == set(table.columns.keys()), table.name
+            for column in table.columns:
+                assert columns[column.name]["nullable"] == column.nullable, (table, column)
+    finally:
+        engine.dispose()
