@@ -61,8 +61,8 @@ bench-sim: install ## firmware_sim bench: 1,000 simulated devices at 1 reading/s
 bench-ingest: install ## farmtrace bench ingest: signed readings through Mosquitto into the gateway vs a bare subscriber
 	$(BIN)/farmtrace bench ingest
 
-demo: install ## Set up and run the main job (for now: the core benchmark, 1M leaves)
-	$(BIN)/farmtrace bench core
+demo: install ## Set up and run the demo: broker, gateway, API, simulated farm (docs/demo.md)
+	$(BIN)/farmtrace demo $(DEMO_ARGS)
 
 ci: lint test ## What CI runs after installing system packages
 
