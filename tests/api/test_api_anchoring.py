@@ -22,6 +22,12 @@ EVENT_BODY = {
 }
 
 
+@pytest.fixture
+def served(served_on_both: Served) -> Served:
+    """These tests run on SQLite and on PostgreSQL."""
+    return served_on_both
+
+
 def test_event_is_anchored_by_the_next_block(
     served: Served, capsys: pytest.CaptureFixture[str]
 ) -> None:

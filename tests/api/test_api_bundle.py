@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import GTIN, LOT, Served
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from support.tamper import flip_byte, update_row
 
 from farmtrace.cli import main
+from gateway.store.engine import create_db_engine
 
 EVENT = {
     "kind": "packing",
@@ -20,6 +21,12 @@ EVENT = {
     "read_point": "urn:epc:id:sgln:9506000.00001.0",
     "actor": "Packhouse 2",
 }
+
+
+@pytest.fixture
+def served(served_on_both: Served) -> Served:
+    """These tests run on SQLite and on PostgreSQL."""
+    return served_on_both
 
 
 def fetch(served: Served, name: str = "bundle.json") -> Path:
@@ -54,7 +61,7 @@ def test_wrong_key_fails(served: Served, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_altered_reading_is_named(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
-    engine = create_engine(served.db_url)
+    engine = create_db_engine(served.db_url)
     with engine.connect() as conn:
         payload = conn.execute(
             text("SELECT payload FROM entries WHERE global_index = 25")

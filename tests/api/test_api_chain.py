@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from conftest import ORIGIN, Served
 
 from farmtrace.tlog.checkpoint import open_checkpoint
@@ -12,6 +13,12 @@ from farmtrace.tlog.note import Verifier
 from farmtrace.tlog.proof import verify_tlog_proof
 from firmware_sim.protocol import decode, verify
 from gateway.chain.block import BlockHeader
+
+
+@pytest.fixture
+def served(served_on_both: Served) -> Served:
+    """These tests run on SQLite and on PostgreSQL."""
+    return served_on_both
 
 
 def test_checkpoint_is_signed_text(served: Served) -> None:
