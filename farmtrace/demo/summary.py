@@ -7,13 +7,16 @@ rewrites one line, otherwise it prints a plain line every ``interval`` seconds.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TextIO
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["Counts", "SummaryLine"]
+__all__ = ["Counts", "SummaryLine", "read_counts"]
+
+RATE_WINDOW_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ class SummaryLine:
         self.out = out
         self.tty = out.isatty()
         self.interval = interval
-        self._last: tuple[float, int] | None = None
+        # (time, entries) over the last RATE_WINDOW_S: blocks land about once a second, so
+        # a one-second difference would jump between 0 and twice the rate.
+        self._history: deque[tuple[float, int]] = deque()
         self._printed_at = 0.0
         self.latest: Counts | None = None
 
@@ -59,12 +64,13 @@ class SummaryLine:
         counts = read_counts(self.engine)
         if counts is None:
             return
-        rate = 0.0
-        if self._last is not None and now > self._last[0]:
-            rate = (counts.entries - self._last[1]) / (now - self._last[0])
+        self._history.append((now, counts.entries))
+        while now - self._history[0][0] > RATE_WINDOW_S:
+            self._history.popleft()
+        then, entries_then = self._history[0]
+        rate = (counts.entries - entries_then) / (now - then) if now > then else 0.0
         if not self.tty and now - self._printed_at < self.interval:
             return
-        self._last = (now, counts.entries)
         self._printed_at = now
         self.latest = counts
         line = (

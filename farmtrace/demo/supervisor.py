@@ -3,16 +3,19 @@
 Every child is started with ``start_new_session=True``, so it leads its own process group and
 the terminal's Ctrl-C reaches only the demo, which then stops the children in the reverse order
 of their start (simulator first, broker last): each gets SIGTERM and ``grace`` seconds, then its
-whole group gets SIGKILL. After stopping, :meth:`Supervisor.survivors` lists any process still
+whole group gets SIGKILL. Each child also asks the kernel for SIGTERM should the demo die
+without stopping it (``PR_SET_PDEATHSIG``). After stopping, :meth:`Supervisor.survivors` lists any process still
 alive in a child's group, so an orphan is reported rather than left behind silently.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from farmtrace.demo.errors import DemoError
 __all__ = ["Child", "Supervisor", "wait_until"]
 
 _POLL_S = 0.05
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     env=env,
+                    preexec_fn=_die_with_parent,
                 )
             except OSError as exc:
                 raise DemoError(f"cannot start {name} ({argv[0]}): {exc.strerror}") from exc
@@ -132,6 +137,17 @@ class Supervisor:
                 pass
             alive.append(f"{child.name} (process group {child.pgid})")
         return alive
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the demo dies, even by SIGKILL (Linux only).
+
+    The children are in their own sessions, so nothing else would stop them if the demo
+    were killed outright.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
