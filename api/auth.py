@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 
@@ -19,8 +20,8 @@ from api.lots.schema import API_KEYS
 
 __all__ = ["SCOPES", "ApiKey", "check_key", "create_key"]
 
-SCOPES = ("lots:write", "events:write")
-"""Scopes a key can hold: creating lots, recording events."""
+SCOPES = ("lots:write", "events:write", "excursions:ack")
+"""Scopes a key can hold: creating lots, recording events, acknowledging excursions."""
 
 _PREFIX = "ftk_"
 
@@ -39,6 +40,9 @@ def _hash(token: str) -> str:
 
 def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
     """Store a new key with ``scopes`` and return its secret (the only time it is seen)."""
+    if re.fullmatch(r"[\x21-\x7e]{1,128}", name) is None:
+        # The name is signed into acknowledgements: printable ASCII without spaces.
+        raise ValueError(f"key name {name!r} must be 1-128 printable ASCII characters, no spaces")
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise ValueError(f"unknown or missing scopes {unknown}; choose from {', '.join(SCOPES)}")

@@ -68,9 +68,19 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
             event_items.append({"status": "pending-anchoring", "entry": b64(event.entry.payload)})
         else:
             event_items.append({"status": "anchored", **proved})
+    ack_items: list[dict[str, Any]] = []
+    for stored in record.acks:
+        proved = None
+        if stored.anchor is not None:
+            proved = prove(stored.anchor.origin, stored.anchor.global_index)
+        head = {"signer": stored.signer, "seq": stored.seq}
+        if proved is None:
+            ack_items.append({"status": "pending-anchoring", **head, "entry": b64(stored.payload)})
+        else:
+            ack_items.append({"status": "anchored", **head, **proved})
     devices = {item.device_id for item in readings}
     event_key = state.lots.key.public_key().public_bytes_raw()
-    signers = {e.entry.signer for e in record.events}
+    signers = {e.entry.signer for e in record.events} | {a.signer for a in record.acks}
     lot = lot_public(state, link, record).model_dump(mode="json", exclude={"events"})
     return {
         "format": BUNDLE_FORMAT,
@@ -88,6 +98,7 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         "event_keys": {s: b64(event_key) for s in sorted(signers)},
         "readings": reading_items,
         "events": event_items,
+        "acknowledgements": ack_items,
     }
 
 

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import RateLimited
 from api.errors import ApiError
 from api.ratelimit import RateLimiter
-from api.routes import chain, lots, resolver
+from api.routes import chain, excursions, lots, resolver
 from api.settings import Settings
 from api.state import AppState
 from gateway.store.errors import StoreError
@@ -97,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
         chain.chain_router(chain.named_chain, "/v1/chains/{origin:path}", "chains", "_of_chain")
     )
     app.include_router(lots.router)
+    app.include_router(excursions.router)
     app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

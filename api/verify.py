@@ -6,7 +6,8 @@ Checked, in order (``docs/bundle.md``): each chain's checkpoint is signed by one
 keys; each block header parses, belongs to its chain and is in that checkpoint's chain log
 (C2SP tlog-proof against the same checkpoint); each reading decodes, is signed by its device's
 key, and its entry is in its block's batch tree at the stated position; each event decodes, is
-signed by the API's event key, and, when anchored, is proven like a reading. The first failure
+signed by the API's event key, and, when anchored, is proven like a reading; so is each
+excursion acknowledgement (``api/coldchain/ack.py``). The first failure
 stops the check with a :class:`BundleError` naming the item.
 """
 
@@ -19,7 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.lots.event_entry import EventEntryError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from api.coldchain.ack import open_ack
+from api.coldchain.errors import ColdChainError
+from api.lots.event_entry import EventEntryError, signer_id
 from api.lots.event_entry import decode as decode_event
 from api.lots.event_entry import verify as verify_event
 from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
@@ -115,7 +120,38 @@ def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = pr
         f"{report.events + report.pending} events signed by the API's event key: "
         f"{report.events} anchored on a chain, {report.pending} pending anchoring"
     )
+    acks = bundle.get("acknowledgements", [])
+    if not isinstance(acks, list):
+        raise BundleError("bundle: malformed field 'acknowledgements'")
+    anchored = sum(_ack(item, i, headers, event_keys) for i, item in enumerate(acks))
+    ok(
+        f"{len(acks)} excursion acknowledgements signed by the API's key: "
+        f"{anchored} anchored, {len(acks) - anchored} pending anchoring"
+    )
     return report
+
+
+def _ack(
+    item: Any, i: int, headers: dict[tuple[str, int], BlockHeader], keys: dict[str, bytes]
+) -> bool:
+    what = f"acknowledgement {i}"
+    entry = _b64(_get(item, "entry", str, what), what)
+    signer = _get(item, "signer", str, what)
+    key = keys.get(signer)
+    if key is None or signer_id(key) != signer:
+        raise BundleError(f"{what}: the bundle has no key for its signer {signer!r}")
+    try:
+        ack = open_ack(entry, Ed25519PublicKey.from_public_bytes(key))
+    except (ColdChainError, ValueError) as exc:
+        raise BundleError(f"{what}: {exc}") from None
+    what += f" (by {ack.by}, {ack.device} from {ack.start_ms})"
+    status = _get(item, "status", str, what)
+    if status == "pending-anchoring":
+        return False
+    if status != "anchored":
+        raise BundleError(f"{what}: unknown status {status!r}")
+    _inclusion(item, what, entry, headers)
+    return True
 
 
 def _checkpoints(

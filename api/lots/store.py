@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,12 +20,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from api.lots.event_entry import EventEntry, decode, sign_event
+from api.coldchain.ack import SIGNATURE_SIZE, ExcursionAck, sign_ack
+from api.lots.event_entry import EventEntry, decode, sign_event, signer_id
 from api.lots.schema import LOT_EVENTS, LOT_STAGES, LOTS
 from api.schemas.lots import EventCreate, LotCreate, StageIn
+from gateway.chain.entry import ACK_PREFIX
 from gateway.store.models import Base
 
-__all__ = ["Anchor", "LotEntry", "LotRecord", "LotStore", "StageRecord", "StoredEvent"]
+__all__ = [
+    "Anchor",
+    "LotEntry",
+    "LotRecord",
+    "LotStore",
+    "StageRecord",
+    "StoredAck",
+    "StoredEvent",
+]
 
 ENTRIES = Base.metadata.tables["entries"]
 CHAINS = Base.metadata.tables["chains"]
@@ -54,6 +66,17 @@ class StoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredAck:
+    """A signed excursion acknowledgement: the record, who signed it, its entry and place."""
+
+    ack: ExcursionAck
+    signer: str
+    seq: int
+    payload: bytes
+    anchor: Anchor | None
+
+
+@dataclass(frozen=True, slots=True)
 class LotRecord:
     id: int
     gtin: str
@@ -64,6 +87,7 @@ class LotRecord:
     origin_region: str
     stages: tuple[StageRecord, ...]
     events: tuple[StoredEvent, ...]
+    acks: tuple[StoredAck, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +150,21 @@ class LotStore:
                     .order_by(LOT_STAGES.c.start_ms, LOT_STAGES.c.id)
                 )
             )
-            events = [
-                decode(bytes(p))
-                for (p,) in c.execute(
-                    select(LOT_EVENTS.c.payload)
-                    .where(LOT_EVENTS.c.lot_id == row.id)
-                    .order_by(LOT_EVENTS.c.time_ms, LOT_EVENTS.c.seq)
-                )
-            ]
-            anchors = self._anchors(c, events)
+            events: list[EventEntry] = []
+            acks: list[tuple[str, int, bytes]] = []
+            for signer, seq, payload in c.execute(
+                select(LOT_EVENTS.c.signer, LOT_EVENTS.c.seq, LOT_EVENTS.c.payload)
+                .where(LOT_EVENTS.c.lot_id == row.id)
+                .order_by(LOT_EVENTS.c.time_ms, LOT_EVENTS.c.seq)
+            ):
+                raw = bytes(payload)
+                if raw.startswith(ACK_PREFIX):
+                    acks.append((signer, int(seq), raw))
+                else:
+                    events.append(decode(raw))
+            anchors = self._anchors(
+                c, [(e.signer, e.seq) for e in events] + [(a[0], a[1]) for a in acks]
+            )
         return LotRecord(
             row.id,
             row.gtin,
@@ -145,6 +175,16 @@ class LotStore:
             row.origin_region,
             stages,
             tuple(StoredEvent(e, anchors.get((e.signer, e.seq))) for e in events),
+            tuple(
+                StoredAck(
+                    ExcursionAck.parse(raw[:-SIGNATURE_SIZE]),
+                    signer,
+                    seq,
+                    raw,
+                    anchors.get((signer, seq)),
+                )
+                for signer, seq, raw in acks
+            ),
         )
 
     def add_event(self, lot_id: int, gtin: str, lot: str, event: EventCreate) -> EventEntry:
@@ -165,38 +205,57 @@ class LotStore:
         }
         if event.biz_location is not None:
             body["bizLocation"] = event.biz_location
-        with (
-            self._event_lock,
-            self.engine.connect().execution_options(sqlite_immediate=True) as c,
-            c.begin(),
-        ):
-            signer = sign_event(1, 0, {}, self.key).signer
-            top = c.execute(
-                select(func.max(LOT_EVENTS.c.seq)).where(LOT_EVENTS.c.signer == signer)
-            ).scalar()
-            entry = sign_event((top or 0) + 1, _ms(event.time), body, self.key)
-            now = time.time()
-            c.execute(
-                insert(LOT_EVENTS).values(
-                    lot_id=lot_id,
-                    signer=entry.signer,
-                    seq=entry.seq,
-                    time_ms=entry.time_ms,
-                    payload=entry.payload,
-                    created_at=now,
-                )
-            )
-            # Queued for the chain: the gateway's next block integrates it.
-            c.execute(
-                insert(PENDING).values(
-                    device_id=entry.signer,
-                    seq=entry.seq,
-                    timestamp_ms=entry.time_ms,
-                    payload=entry.payload,
-                    created_at=now,
-                )
-            )
+        with self._event_lock, self._writer() as c:
+            entry = sign_event(self._next_seq(c), _ms(event.time), body, self.key)
+            self._record(c, lot_id, entry.signer, entry.seq, entry.time_ms, entry.payload)
         return entry
+
+    def add_ack(self, lot_id: int, ack: ExcursionAck) -> StoredAck:
+        """Sign an excursion acknowledgement with the API's key and record it for the chain."""
+        payload = sign_ack(ack, self.key)
+        with self._event_lock, self._writer() as c:
+            seq = self._next_seq(c)
+            self._record(c, lot_id, self.signer, seq, ack.time_ms, payload)
+        return StoredAck(ack, self.signer, seq, payload, None)
+
+    @property
+    def signer(self) -> str:
+        """The signer ID of the API's key (``device_id`` of its entries on the chain)."""
+        return signer_id(self.key.public_key().public_bytes_raw())
+
+    @contextmanager
+    def _writer(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(sqlite_immediate=True) as c, c.begin():
+            yield c
+
+    def _next_seq(self, c: Connection) -> int:
+        """The next sequence number of the API's key, over everything it queued."""
+        top = c.execute(
+            select(func.max(PENDING.c.seq)).where(PENDING.c.device_id == self.signer)
+        ).scalar()
+        return int(top or 0) + 1
+
+    @staticmethod
+    def _record(
+        c: Connection, lot_id: int, signer: str, seq: int, time_ms: int, payload: bytes
+    ) -> None:
+        """Store a signed record with its lot and queue it for the gateway's next block."""
+        now = time.time()
+        c.execute(
+            insert(LOT_EVENTS).values(
+                lot_id=lot_id,
+                signer=signer,
+                seq=seq,
+                time_ms=time_ms,
+                payload=payload,
+                created_at=now,
+            )
+        )
+        c.execute(
+            insert(PENDING).values(
+                device_id=signer, seq=seq, timestamp_ms=time_ms, payload=payload, created_at=now
+            )
+        )
 
     def readings(self, record: LotRecord) -> list[LotEntry]:
         """The lot's reading entries, by stage window and device, ordered by time."""
@@ -237,14 +296,15 @@ class LotStore:
         return found
 
     @staticmethod
-    def _anchors(c: Connection, events: list[EventEntry]) -> dict[tuple[str, int], Anchor]:
-        if not events:
+    def _anchors(c: Connection, found: list[tuple[str, int]]) -> dict[tuple[str, int], Anchor]:
+        """Where each ``(signer, seq)`` sits on a chain, for those already integrated."""
+        if not found:
             return {}
-        keys = or_(*(and_(ENTRIES.c.device_id == e.signer, ENTRIES.c.seq == e.seq) for e in events))
+        keys = or_(*(and_(ENTRIES.c.device_id == d, ENTRIES.c.seq == q) for d, q in found))
         rows = c.execute(
             select(CHAINS.c.origin, ENTRIES.c.global_index, ENTRIES.c.device_id, ENTRIES.c.seq)
             .join(CHAINS, CHAINS.c.id == ENTRIES.c.chain_id)
-            .where(ENTRIES.c.kind == "event", keys)
+            .where(ENTRIES.c.kind.in_(("event", "excursion-ack")), keys)
         )
         return {(r.device_id, int(r.seq)): Anchor(r.origin, int(r.global_index)) for r in rows}
 

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from firmware_sim.protocol import MAGIC, VERSION
 
-__all__ = ["EVENT", "EVENT_PREFIX", "KIND_PREFIXES", "READING", "READING_PREFIX", "kind_of"]
+__all__ = [
+    "ACK",
+    "ACK_PREFIX",
+    "EVENT",
+    "EVENT_PREFIX",
+    "KIND_PREFIXES",
+    "READING",
+    "READING_PREFIX",
+    "kind_of",
+]
 
 READING = "reading"
 """The kind of sensor readings."""
@@ -25,7 +34,13 @@ EVENT = "event"
 EVENT_PREFIX = b"FE\x01"
 """First bytes of every event entry: ``FE`` then the event format's version 1."""
 
-KIND_PREFIXES: dict[str, bytes] = {READING: READING_PREFIX, EVENT: EVENT_PREFIX}
+ACK = "excursion-ack"
+"""The kind of excursion acknowledgements (``api/coldchain/ack.py``), signed by the API."""
+
+ACK_PREFIX = b"farmtrace/excursion-ack/v1\n"
+"""First bytes of every acknowledgement: its text format's first line."""
+
+KIND_PREFIXES: dict[str, bytes] = {READING: READING_PREFIX, EVENT: EVENT_PREFIX, ACK: ACK_PREFIX}
 """Each entry kind and the prefix its entries start with."""
 
 
