@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from api.digital_link import DigitalLink
 from api.errors import NotFound
@@ -16,7 +17,8 @@ from api.lots.store import LotStore
 from api.proofs import ProofService
 from api.ratelimit import RateLimiter
 from api.settings import Settings
-from gateway.store.engine import create_db_engine
+from gateway.store.engine import create_db_engine, describe_url
+from gateway.store.errors import DatabaseError
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
 from gateway.store.reader import ChainReader, list_chains
@@ -42,7 +44,14 @@ class AppState:
     def open(cls, settings: Settings) -> AppState:
         """Connect, bring the schema up to date and load the event key."""
         engine = create_db_engine(settings.db_url)
-        upgrade(engine)
+        try:
+            upgrade(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            reason = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
+            raise DatabaseError(
+                f"cannot open database {describe_url(settings.db_url)}: {reason}"
+            ) from None
         state_dir = settings.state_dir or Path(tempfile.mkdtemp(prefix="farmtrace-api-"))
         key = load_or_create_event_key(Path(state_dir))
         limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)

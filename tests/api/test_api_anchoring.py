@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import GTIN, LOT, ORIGIN, Served
@@ -67,5 +68,53 @@ def test_api_tables_match_the_migration(served: Served) -> None:
             assert set(columns) == set(table.columns.keys()), table.name
             for column in table.columns:
                 assert columns[column.name]["nullable"] == column.nullable, (table, column)
+    finally:
+        engine.dispose()
+
+
+def test_revision_0002_adopts_tables_of_early_api_builds(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import insert, select
+
+    from api.lots.schema import LOT_EVENTS, LOTS
+    from gateway.store.migrate import alembic_config, current_revision, upgrade
+    from gateway.store.models import Base
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'early.db'}")
+    try:
+        config = alembic_config()
+        with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+        METADATA.create_all(engine)  # what early API builds did
+        with engine.begin() as conn:
+            conn.execute(
+                insert(LOTS).values(
+                    id=1,
+                    gtin=GTIN,
+                    lot=LOT,
+                    product_name="p",
+                    product_class="lettuce",
+                    farm="f",
+                    origin_region="o",
+                    created_at=1.0,
+                )
+            )
+            conn.execute(
+                insert(LOT_EVENTS).values(
+                    lot_id=1,
+                    signer="farmtrace-api.00",
+                    seq=1,
+                    time_ms=5,
+                    payload=b"FE\x01x",
+                    created_at=2.0,
+                )
+            )
+        upgrade(engine)
+        assert current_revision(engine) == "0002"
+        pending = Base.metadata.tables["pending_entries"]
+        with engine.connect() as conn:
+            rows = conn.execute(select(pending.c.device_id, pending.c.seq)).all()
+        assert rows == [("farmtrace-api.00", 1)]
     finally:
         engine.dispose()

@@ -34,6 +34,20 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("device_id", "seq", name="pk_pending_entries"),
     )
+    # Early builds of the API created its tables itself: adopt them when present.
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    if "api_keys" not in existing:
+        _api_tables()
+    else:
+        # ... and queue their events, which had no queue then.
+        op.execute(
+            "INSERT INTO pending_entries (device_id, seq, timestamp_ms, payload, created_at) "
+            "SELECT signer, seq, time_ms, payload, created_at FROM lot_events"
+        )
+    _triggers()
+
+
+def _api_tables() -> None:
     op.create_table(
         "api_keys",
         sa.Column("id", sa.Integer(), nullable=False, autoincrement=True),
@@ -85,6 +99,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("signer", "seq", name="uq_lot_events_signer_seq"),
     )
     op.create_index("ix_lot_events_lot_id", "lot_events", ["lot_id"])
+
+
+def _triggers() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table in APPEND_ONLY:
             op.execute(
