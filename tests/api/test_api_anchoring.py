@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import GTIN, LOT, ORIGIN, Served
 from sqlalchemy import inspect
+from support.api import GTIN, LOT, ORIGIN, Served
 
 from api.lots.schema import METADATA
 from farmtrace.cli import main

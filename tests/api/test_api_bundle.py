@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GTIN, LOT, Served
 from sqlalchemy import text
+from support.api import GTIN, LOT, Served
 from support.tamper import flip_byte, update_row
 
 from farmtrace.cli import main

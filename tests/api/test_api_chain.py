@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from conftest import ORIGIN, Served
+from support.api import ORIGIN, Served
 
 from farmtrace.tlog.checkpoint import open_checkpoint
 from farmtrace.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import zxingcpp
-from conftest import GTIN, LOT, Served
 from jsonschema import Draft7Validator, FormatChecker
 from PIL import Image
+from support.api import GTIN, LOT, Served
 
 from api.uom import is_rec20
 

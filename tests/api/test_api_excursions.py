@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import GTIN, LOT, ORIGIN, Served
+from support.api import GTIN, LOT, ORIGIN, Served
 
 from api.auth import create_key
 from farmtrace.cli import main

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import GTIN, LOT, Served, lot_body
+from support.api import GTIN, LOT, Served, lot_body
 
 EVENT = {
     "kind": "harvest",

@@ -7,8 +7,8 @@ path, query, header and body values), run against the app over a real ledger.
 from __future__ import annotations
 
 import schemathesis
-from conftest import Served
 from hypothesis import HealthCheck, given, settings
+from support.api import Served
 
 from api.ratelimit import RateLimiter
 
