@@ -210,10 +210,12 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
         lot = first.lot()
         if lot is None or len(lot["events"]) < EVENTS:
             return False
-        stages = {r.get("stage") for r in first.bundle()["readings"]}
-        return len(stages) >= 2
+        bundle = first.bundle()
+        stages = {r.get("stage") for r in bundle["readings"]}
+        anchored = all(e["status"] == "anchored" for e in bundle["events"])
+        return len(stages) >= 2 and anchored
 
-    wait_for(lot_ready, "the lettuce lot with readings in two stages", first.process)
+    wait_for(lot_ready, "the lettuce lot: readings in two stages, events anchored", first.process)
     output = first.output()
     assert "the embedded broker" in output, output
     assert f"{first.base}/01/{GTIN}/10/{LOT}" in output
@@ -229,11 +231,10 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     page_url = "http://" + decoded[0].removeprefix("https://")
 
     bundle = first.bundle()
-    pending = sum(1 for e in bundle["events"] if e["status"] == "pending-anchoring")
     dom = dump_dom(chromium, page_url, tmp_path / "profile")
     state_attr, failure, words = proof_state(dom)
-    # The page says "pending" while some event awaits anchoring in a block, else "verified".
-    assert state_attr == ("pending" if pending else "verified"), words
+    assert state_attr == "verified", words
+    assert "Verified on this device" in words
     assert failure == "", words
     assert re.search(r'data-check="signatures"[^>]*data-result="ok"', dom), words
 
