@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
     )
     core.add_argument("--entries", type=_positive, default=1_000_000, help="leaves per tree")
     core.add_argument("--entry-size", type=_positive, default=120, help="bytes per entry")
-    core.add_argument("--repeats", type=_positive, default=3, help="runs per figure; best kept")
+    core.add_argument("--repeats", type=_positive, default=5, help="runs per figure; best kept")
     core.add_argument(
         "--reference-entries",
         type=_positive,

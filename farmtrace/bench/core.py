@@ -50,7 +50,7 @@ class CoreBenchConfig:
 
     entries: int = 1_000_000
     entry_size: int = 120
-    repeats: int = 3
+    repeats: int = 5
     reference_entries: int = 100_000
     signatures: int = 10_000
     sha256_seconds: float = 1.0
