@@ -125,18 +125,47 @@ class Supervisor:
             codes[child.name] = self.stop(child)
         return codes
 
-    def survivors(self) -> list[str]:
-        """Children whose process group still has a live member (should be empty after stop)."""
-        alive = []
-        for child in self.children:
-            try:
-                os.killpg(child.pgid, 0)
-            except ProcessLookupError:
-                continue
-            except PermissionError:
-                pass
-            alive.append(f"{child.name} (process group {child.pgid})")
-        return alive
+    def survivors(self, wait: float = 5.0) -> list[str]:
+        """Children whose process group still has a live member after up to ``wait`` seconds.
+
+        Should be empty after :meth:`stop_all`; the wait covers a killed grandchild that its
+        new parent has not reaped yet (a zombie is not counted as alive).
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            alive = [
+                f"{child.name} (process group {child.pgid})"
+                for child in self.children
+                if _group_alive(child.pgid)
+            ]
+            if not alive or time.monotonic() >= deadline:
+                return alive
+            time.sleep(_POLL_S)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process other than a zombie is in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _die_with_parent() -> None:
