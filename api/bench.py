@@ -239,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
         server.terminate()
         server.wait(timeout=30)
     result["readings_stored"] = args.readings
+    result["load_average"] = round(os.getloadavg()[0], 2)
+    result["cores"] = os.cpu_count()
     result["pass"] = result["proofs_per_s"] >= 1000 and result["p99_ms"] <= 50
     if args.json:
         print(json.dumps(result))
@@ -249,8 +251,14 @@ def run(args: argparse.Namespace) -> int:
             f"  {result['proofs_per_s']:,.0f} proofs/s (target >= 1,000)   "
             f"p50 {result['p50_ms']} ms   p99 {result['p99_ms']} ms (target <= 50)   "
             f"errors {result['errors'] or 'none'}\n"
-            f"  {'PASS' if result['pass'] else 'FAIL'}"
+            f"  {'PASS' if result['pass'] else 'FAIL'}   (load average {result['load_average']} "
+            f"on {result['cores']} cores)"
         )
+        if result["load_average"] > (result["cores"] or 1):
+            print(
+                "  warning: other processes were busy; server, load and they shared the cores",
+                file=sys.stderr,
+            )
     return 0 if result["pass"] else 1
 
 

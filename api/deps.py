@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
-from fastapi import Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import ApiKey, check_key
 from api.state import AppState
 
 __all__ = ["RateLimited", "get_state", "public_read", "require_scope", "state_of"]
+
+
+_BEARER = HTTPBearer(
+    auto_error=False, scheme_name="ApiKey", description="an API key: Bearer ftk_..."
+)
 
 
 class RateLimited(Exception):
@@ -53,8 +60,9 @@ def require_scope(scope: str) -> Callable[..., ApiKey]:
 
     def check(
         request: Request,
-        authorization: str | None = Header(default=None, include_in_schema=False),
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> ApiKey:
-        return check_key(state_of(request).engine, authorization, scope)
+        header = None if credentials is None else f"Bearer {credentials.credentials}"
+        return check_key(state_of(request).engine, header, scope)
 
     return check
