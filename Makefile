@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.farmtrace-installed
 RUST_SOURCES := Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest demo ci clean
+.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest bench-api demo ci clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,7 +50,7 @@ fmt: install ## Format Python and Rust sources in place
 	$(BIN)/ruff check --fix .
 	cargo fmt --all
 
-bench: bench-core bench-sim bench-ingest ## Run the benchmarks
+bench: bench-core bench-sim bench-ingest bench-api ## Run the benchmarks
 
 bench-core: install ## farmtrace bench core (Merkle build, SHA-256 ceiling, Ed25519 bulk check)
 	$(BIN)/farmtrace bench core
@@ -60,6 +60,9 @@ bench-sim: install ## firmware_sim bench: 1,000 simulated devices at 1 reading/s
 
 bench-ingest: install ## farmtrace bench ingest: signed readings through Mosquitto into the gateway vs a bare subscriber
 	$(BIN)/farmtrace bench ingest
+
+bench-api: install ## farmtrace bench api: reading proofs/s and p99 over HTTP with 1M readings stored (cached DB)
+	$(BIN)/farmtrace bench api
 
 demo: install ## Set up and run the demo: broker, gateway, API, simulated farm (docs/demo.md)
 	$(BIN)/farmtrace demo $(DEMO_ARGS)
