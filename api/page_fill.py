@@ -14,6 +14,7 @@ from api.page.model import (
     Anchoring,
     ConditionView,
     EventKind,
+    Farm,
     Localized,
     ProductPage,
     TimelineEvent,
@@ -89,8 +90,15 @@ def build_page(state: AppState, link: DigitalLink, record: LotRecord, base: str)
         origin=record.origin_region,
         events=events,
         conditions=tuple(conditions),
+        farm=Farm(
+            name=record.farm,
+            grower=record.details.grower or record.farm,
+            method=record.details.method or "",
+            certifications=tuple(record.details.certifications),
+            location=record.details.farm_location or record.origin_region,
+        ),
         generated_at=datetime.now(UTC),
-        extra={"farm": record.farm},
+        display_tz=record.details.time_zone,
     )
 
 

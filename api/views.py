@@ -45,6 +45,7 @@ def lot_public(state: AppState, link: DigitalLink, record: LotRecord) -> LotPubl
         product_class=record.product_class,
         farm=record.farm,
         origin_region=record.origin_region,
+        details=record.details,
         stages=[
             StagePublic(
                 kind=s.kind,  # type: ignore[arg-type]

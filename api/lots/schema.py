@@ -5,7 +5,8 @@ Alembic revision 0002 (``gateway/store/migrations/versions/v0002_lots_and_events
 definitions are for queries (a test holds them to the migration).
 
 * ``api_keys``: SHA-256 of each key's secret, its scopes and name; never the secret.
-* ``lots``: one row per ``(gtin, lot)``; the GTIN is 14 digits with a valid check digit.
+* ``lots``: one row per ``(gtin, lot)``; the GTIN is 14 digits with a valid check digit;
+  ``details`` is JSON (grower, method, certifications, farm location, time zone; revision 0003).
 * ``lot_stages``: the fields, rooms and trucks a lot passed through, each with its time
   window (ms since the epoch, end open while ``NULL``) and the device IDs that watched it.
 * ``lot_events``: each event's signed entry (``FE`` prefix, ``api/lots/event_entry.py``) and the
@@ -56,6 +57,7 @@ LOTS = Table(
     Column("farm", String(128), nullable=False),
     Column("origin_region", String(128), nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("details", Text),
     UniqueConstraint("gtin", "lot", name="uq_lots_gtin_lot"),
 )
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from api.coldchain.ack import SIGNATURE_SIZE, ExcursionAck, sign_ack
 from api.lots.event_entry import EventEntry, decode, sign_event, signer_id
 from api.lots.schema import LOT_EVENTS, LOT_STAGES, LOTS
-from api.schemas.lots import EventCreate, LotCreate, StageIn
+from api.schemas.lots import EventCreate, LotCreate, LotDetails, StageIn
 from gateway.chain.entry import ACK_PREFIX
 from gateway.store.models import Base
 
@@ -88,6 +88,7 @@ class LotRecord:
     stages: tuple[StageRecord, ...]
     events: tuple[StoredEvent, ...]
     acks: tuple[StoredAck, ...] = ()
+    details: LotDetails = field(default_factory=LotDetails)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class LotStore:
                         farm=lot.farm,
                         origin_region=lot.origin_region,
                         created_at=time.time(),
+                        details=lot.details.model_dump_json(),
                     )
                     .returning(LOTS.c.id)
                 ).scalar_one()
@@ -185,6 +187,7 @@ class LotStore:
                 )
                 for signer, seq, raw in acks
             ),
+            LotDetails.model_validate_json(row.details) if row.details else LotDetails(),
         )
 
     def add_event(self, lot_id: int, gtin: str, lot: str, event: EventCreate) -> EventEntry:

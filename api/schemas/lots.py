@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from rfc3987 import match as uri_match  # type: ignore[import-untyped]
@@ -15,6 +16,7 @@ __all__ = [
     "EventCreate",
     "EventPublic",
     "LotCreate",
+    "LotDetails",
     "LotPublic",
     "StageIn",
     "StagePublic",
@@ -78,6 +80,35 @@ class StagePublic(StageIn):
     pass
 
 
+class LotDetails(BaseModel):
+    """What the consumer's page says about the farm; ``time_zone`` is an IANA name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grower: str | None = Field(default=None, min_length=1, max_length=128)
+    method: str | None = Field(default=None, min_length=1, max_length=128)
+    certifications: list[str] = Field(default_factory=list, max_length=16)
+    farm_location: str | None = Field(default=None, min_length=1, max_length=128)
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+
+    @field_validator("certifications")
+    @classmethod
+    def _certs(cls, value: list[str]) -> list[str]:
+        for cert in value:
+            if not 1 <= len(cert) <= 128 or any(ord(ch) < 32 for ch in cert):
+                raise ValueError("each certification is 1-128 characters of text")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone_name(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {value!r} (want an IANA name)") from None
+        return value
+
+
 class LotCreate(BaseModel):
     """A new lot: GTIN (valid check digit) and lot number, product, farm and its stages."""
 
@@ -90,6 +121,7 @@ class LotCreate(BaseModel):
     farm: str = _Text
     origin_region: str = _Text
     stages: list[StageIn] = Field(default_factory=list, max_length=64)
+    details: LotDetails = Field(default_factory=lambda: LotDetails())
 
 
 class EventCreate(BaseModel):
@@ -139,5 +171,6 @@ class LotPublic(BaseModel):
     product_class: str
     farm: str
     origin_region: str
+    details: LotDetails
     stages: list[StagePublic]
     events: list[EventPublic]

@@ -135,3 +135,14 @@ def test_resolver_serves_the_page_to_browsers(served: Served) -> None:
     assert 'lang="en' in english.text
     script = served.client.get("/static/verify/index.js")
     assert script.status_code == 200
+
+
+def test_page_shows_the_farm_in_its_time_zone(served: Served) -> None:
+    lot = served.client.get(f"/v1/lots/{GTIN}/{LOT}").json()
+    assert lot["details"]["time_zone"] == "Asia/Shanghai"
+    page = served.client.get(f"/01/{GTIN}/10/{LOT}", headers={"Accept": "text/html"}).text
+    assert "Li Wei" in page and "GLOBALG.A.P. 4063061000005" in page and "Greenacre" in page
+    body = lot_body([]) | {"lot": "LOT-9", "details": {"time_zone": "Mars/Olympus"}}
+    auth = {"Authorization": f"Bearer {served.key}"}
+    bad = served.client.post("/v1/lots", json=body, headers=auth)
+    assert bad.status_code == 422 and "unknown time zone" in bad.text

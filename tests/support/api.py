@@ -40,6 +40,12 @@ def lot_body(device_ids: list[str]) -> dict[str, object]:
         "product_class": "lettuce",
         "farm": "Greenacre",
         "origin_region": "Shouguang, Shandong",
+        "details": {
+            "grower": "Li Wei",
+            "method": "greenhouse, drip irrigation",
+            "certifications": ["GLOBALG.A.P. 4063061000005"],
+            "time_zone": "Asia/Shanghai",
+        },
         "stages": [
             {
                 "kind": "room",
