@@ -158,6 +158,7 @@ def _free_port() -> int:
 
 def run(args: argparse.Namespace) -> int:
     url = prepare(args.state, args.readings, args.block, args.devices)
+    load_before = os.getloadavg()[0]
     port = _free_port()
     # One client address makes all the load: the per-client rate limit is lifted for the run.
     server = subprocess.Popen(
@@ -239,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
         server.terminate()
         server.wait(timeout=30)
     result["readings_stored"] = args.readings
-    result["load_average"] = round(os.getloadavg()[0], 2)
+    result["load_average"] = round(load_before, 2)  # before the run: others' load, not ours
     result["cores"] = os.cpu_count()
     result["pass"] = result["proofs_per_s"] >= 1000 and result["p99_ms"] <= 50
     if args.json:
@@ -251,12 +252,12 @@ def run(args: argparse.Namespace) -> int:
             f"  {result['proofs_per_s']:,.0f} proofs/s (target >= 1,000)   "
             f"p50 {result['p50_ms']} ms   p99 {result['p99_ms']} ms (target <= 50)   "
             f"errors {result['errors'] or 'none'}\n"
-            f"  {'PASS' if result['pass'] else 'FAIL'}   (load average {result['load_average']} "
-            f"on {result['cores']} cores)"
+            f"  {'PASS' if result['pass'] else 'FAIL'}   (load average before the run "
+            f"{result['load_average']} on {result['cores']} cores)"
         )
-        if result["load_average"] > (result["cores"] or 1):
+        if result["load_average"] > 0.5:
             print(
-                "  warning: other processes were busy; server, load and they shared the cores",
+                "  warning: other processes were busy before the run; the figures are low",
                 file=sys.stderr,
             )
     return 0 if result["pass"] else 1
