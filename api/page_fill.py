@@ -42,7 +42,8 @@ def build_page(state: AppState, link: DigitalLink, record: LotRecord, base: str)
         TimelineEvent(
             kind=_KINDS.get(e.entry.body["kind"], EventKind.OTHER),
             time=datetime.fromisoformat(e.entry.body["eventTime"].replace("Z", "+00:00")),
-            place=e.entry.body.get("bizLocation", e.entry.body["readPoint"]),
+            place=e.entry.body.get("placeName")
+            or e.entry.body.get("bizLocation", e.entry.body["readPoint"]),
             actor=e.entry.body["actor"],
             anchoring=Anchoring.PENDING if e.anchor is None else Anchoring.ANCHORED,
             entry_index=None if e.anchor is None else e.anchor.global_index,

@@ -27,6 +27,7 @@ def event_public(entry: EventEntry, anchor: Anchor | None) -> EventPublic:
         time_zone_offset=body["eventTimeZoneOffset"],
         read_point=body["readPoint"],
         biz_location=body.get("bizLocation"),
+        place_name=body.get("placeName"),
         actor=body["actor"],
         signer=entry.signer,
         seq=entry.seq,

@@ -208,6 +208,8 @@ class LotStore:
         }
         if event.biz_location is not None:
             body["bizLocation"] = event.biz_location
+        if event.place_name is not None:
+            body["placeName"] = event.place_name
         with self._event_lock, self._writer() as c:
             entry = sign_event(self._next_seq(c), _ms(event.time), body, self.key)
             self._record(c, lot_id, entry.signer, entry.seq, entry.time_ms, entry.payload)

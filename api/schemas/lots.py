@@ -125,7 +125,8 @@ class LotCreate(BaseModel):
 
 
 class EventCreate(BaseModel):
-    """A lot event in EPCIS terms; ``read_point``/``biz_location`` are URIs (SGLN URNs...)."""
+    """A lot event in EPCIS terms; ``read_point``/``biz_location`` are URIs (SGLN URNs...),
+    ``place_name`` the place as people call it (shown on the page; signed with the event)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -133,9 +134,17 @@ class EventCreate(BaseModel):
     time: datetime
     read_point: str = Field(min_length=1, max_length=256)
     biz_location: str | None = Field(default=None, min_length=1, max_length=256)
+    place_name: str | None = Field(default=None, min_length=1, max_length=128)
     actor: str = _Text
 
     _zone = field_validator("time")(classmethod(lambda cls, v: _aware(v)))
+
+    @field_validator("place_name")
+    @classmethod
+    def _place(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("place_name must not contain control characters")
+        return value
 
     @field_validator("read_point", "biz_location")
     @classmethod
@@ -153,6 +162,7 @@ class EventPublic(BaseModel):
     time_zone_offset: str
     read_point: str
     biz_location: str | None
+    place_name: str | None
     actor: str
     signer: str
     seq: int

@@ -133,6 +133,13 @@ def test_resolver_serves_the_page_to_browsers(served: Served) -> None:
     assert "<script>" not in page.text  # only external, same-origin module scripts
     english = served.client.get(path, headers={"Accept": "text/html", "Accept-Language": "en"})
     assert 'lang="en' in english.text
+    auth = {"Authorization": f"Bearer {served.key}"}
+    event = EVENT | {"place_name": "Packhouse 2, Shouguang"}
+    assert (
+        served.client.post(f"/v1/lots/{GTIN}/{LOT}/events", json=event, headers=auth).status_code
+        == 201
+    )
+    assert "Packhouse 2, Shouguang" in served.client.get(path, headers={"Accept": "text/html"}).text
     script = served.client.get("/static/verify/index.js")
     assert script.status_code == 200
 
