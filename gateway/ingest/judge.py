@@ -16,6 +16,7 @@ that decoded and names a registered device is:
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,16 +55,29 @@ class Plan:
     quarantine: list[QuarantineItem] = field(default_factory=list)
 
 
+QUARANTINE_MAX_BYTES = 16 * 1024
+"""Raw bytes kept of a quarantined message (a reading is at most 1,024; the rest of a huge
+payload is summarised by its size and SHA-256, so junk cannot fill the database)."""
+
+
 def quarantine_item(item: Item) -> QuarantineItem:
     """The quarantine record of a rejected item: reason, detail, raw bytes, topic, device."""
     assert item.reason is not None
     delivery = item.delivery
+    payload, detail = delivery.payload, item.detail
+    if len(payload) > QUARANTINE_MAX_BYTES:
+        digest = hashlib.sha256(payload).hexdigest()
+        detail += (
+            f" [payload of {len(payload)} bytes, sha256 {digest}; "
+            f"its first {QUARANTINE_MAX_BYTES} kept]"
+        )
+        payload = payload[:QUARANTINE_MAX_BYTES]
     return QuarantineItem(
         received_at=delivery.received_at,
         reason=item.reason,
-        detail=item.detail,
-        topic=delivery.topic,
-        payload=delivery.payload,
+        detail=detail,
+        topic=delivery.topic[:1024],
+        payload=payload,
         device_id=item.device_id,
     )
 

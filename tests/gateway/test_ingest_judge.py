@@ -6,6 +6,7 @@ which is what the committer's bulk check decides for each item.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import time
 
@@ -19,7 +20,14 @@ from gateway.ingest.batch import Batch, TopicCache
 from gateway.ingest.config import BrokerAddress, IngestConfig
 from gateway.ingest.device_state import DeviceState
 from gateway.ingest.inbox import Delivery
-from gateway.ingest.judge import ACCEPTED, CONTROL, DUPLICATE_OUTCOME, QUARANTINED, Judge
+from gateway.ingest.judge import (
+    ACCEPTED,
+    CONTROL,
+    DUPLICATE_OUTCOME,
+    QUARANTINE_MAX_BYTES,
+    QUARANTINED,
+    Judge,
+)
 from gateway.ingest.registry_view import RegistryView
 from gateway.ingest.seqruns import SeqRuns
 from gateway.store.records import Device
@@ -278,3 +286,13 @@ def test_time_is_not_read_from_the_wall_clock() -> None:
     delivery = h.delivery(payload)
     time.sleep(0.01)
     assert outcomes(h.run(delivery)) == [ACCEPTED]
+
+
+def test_huge_junk_is_kept_only_in_part() -> None:
+    h = Harness()
+    junk = bytes(range(256)) * 400  # 102,400 bytes
+    h.run(h.delivery(junk))
+    [row] = h.plan.quarantine
+    assert row.reason == "malformed:oversized"
+    assert row.payload == junk[:QUARANTINE_MAX_BYTES]
+    assert f"payload of {len(junk)} bytes, sha256 {hashlib.sha256(junk).hexdigest()}" in row.detail
