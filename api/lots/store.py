@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
@@ -36,6 +37,9 @@ __all__ = [
     "StoredAck",
     "StoredEvent",
 ]
+
+_T = TypeVar("_T")
+_SEQ_ATTEMPTS = 5
 
 ENTRIES = Base.metadata.tables["entries"]
 CHAINS = Base.metadata.tables["chains"]
@@ -210,18 +214,36 @@ class LotStore:
             body["bizLocation"] = event.biz_location
         if event.place_name is not None:
             body["placeName"] = event.place_name
-        with self._event_lock, self._writer() as c:
+
+        def write(c: Connection) -> EventEntry:
             entry = sign_event(self._next_seq(c), _ms(event.time), body, self.key)
             self._record(c, lot_id, entry.signer, entry.seq, entry.time_ms, entry.payload)
-        return entry
+            return entry
+
+        return self._sequenced(write)
 
     def add_ack(self, lot_id: int, ack: ExcursionAck) -> StoredAck:
         """Sign an excursion acknowledgement with the API's key and record it for the chain."""
         payload = sign_ack(ack, self.key)
-        with self._event_lock, self._writer() as c:
+
+        def write(c: Connection) -> int:
             seq = self._next_seq(c)
             self._record(c, lot_id, self.signer, seq, ack.time_ms, payload)
-        return StoredAck(ack, self.signer, seq, payload, None)
+            return seq
+
+        return StoredAck(ack, self.signer, self._sequenced(write), payload, None)
+
+    def _sequenced(self, write: Callable[[Connection], _T]) -> _T:
+        """Run ``write`` in a write transaction, retrying when another API process took the
+        same sequence number first (PostgreSQL transactions do not serialise like SQLite's)."""
+        for attempt in range(_SEQ_ATTEMPTS):
+            try:
+                with self._event_lock, self._writer() as c:
+                    return write(c)
+            except IntegrityError:
+                if attempt == _SEQ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     @property
     def signer(self) -> str:
