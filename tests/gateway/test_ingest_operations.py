@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,8 +181,6 @@ def test_metrics_are_off_unless_asked(broker: Mosquitto, sqlite_url: str, tmp_pa
     try:
         assert "metrics on" not in gateway.log()
         with pytest.raises(OSError):
-            import urllib.request
-
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
     finally:
         assert gateway.stop() == 0
@@ -217,3 +216,46 @@ def test_broker_queue_limit_while_the_gateway_is_away(
         assert stored.reading_count() == kept
     finally:
         assert gateway.stop() == 0
+
+
+def _immutable(paths: list[Path], on: bool) -> None:
+    subprocess.run(
+        ["chattr", "+i" if on else "-i", *map(str, paths)], check=True, capture_output=True
+    )
+
+
+def test_unwritable_database_stops_acknowledging_then_recovers(
+    broker: Mosquitto, sqlite_url: str, stored: StoredView, tmp_path: Path
+) -> None:
+    database = Path(sqlite_url.removeprefix("sqlite:///"))
+    keys = write_keys(tmp_path / "a.json", {A.device_id: A.public_key})
+    farmtrace("devices", "import", str(keys), "--db", sqlite_url)
+    gateway = GatewayProcess(
+        broker.url, sqlite_url, tmp_path / "state", extra=["--batch-age", "0.1"]
+    )
+    port = free_port()
+    gateway.start("--metrics-port", str(port)).wait_connected()
+    publisher = Publisher(broker.host, broker.port)
+    files = [database, database.with_name(database.name + "-wal")]
+    try:
+        publisher.publish([(topic(A), payload(A, s)) for s in range(1, 6)])
+        wait_for(lambda: stored.reading_count() == 5, 20, "the first readings")
+        try:
+            _immutable(files, True)  # even root cannot write an immutable file
+        except (OSError, subprocess.CalledProcessError):
+            pytest.skip("chattr +i is not available here")
+        try:
+            publisher.publish([(topic(A), payload(A, s)) for s in range(6, 11)])
+            wait_for(lambda: "not acknowledging, retrying" in gateway.log(), 20, "the error")
+            time.sleep(1.5)
+            assert stored.reading_count() == 5
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+            assert "farmtrace_gateway_queue_depth 5.0" in metrics  # held, not acknowledged
+        finally:
+            _immutable(files, False)
+        wait_for(lambda: stored.reading_count() == 10, 30, "the recovery")
+    finally:
+        publisher.close()
+        assert gateway.stop() == 0, gateway.log()[-3000:]
+    assert stored.seqs() == {A.device_id: list(range(1, 11))}
+    assert gateway.report()["acked"] == 10
