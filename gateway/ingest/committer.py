@@ -267,8 +267,11 @@ class Committer:
                 accepted += 1
                 self._touch(touched, state, item)
             elif outcome == DUPLICATE_OUTCOME:
-                assert item.device_id is not None
-                state = self._judge.state(item.device_id)
+                assert item.reading is not None
+                state = self._judge.state(item.reading.device_id)
+                # Stored, perhaps by another gateway sharing the database: it counts for the
+                # watermark like our own commits.
+                state.committed.add(item.reading.seq)
                 state.duplicates += 1
                 duplicates += 1
                 self._touch(touched, state, item)
