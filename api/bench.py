@@ -271,7 +271,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--block", type=int, default=10_000, help="readings per block")
     parser.add_argument("--devices", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds first")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--json", action="store_true")
