@@ -37,7 +37,7 @@ from typing import Any
 
 from farmtrace.bench.ingest_load import write_pool
 
-__all__ = ["IngestBenchConfig", "IngestBenchResult", "run"]
+__all__ = ["IngestBenchConfig", "IngestBenchResult", "Round", "run"]
 
 FARM = "bench"
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +57,13 @@ class IngestBenchConfig:
     gateway_args: tuple[str, ...] = ()
     skip_bare: bool = False
     keep: Path | None = None
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise ValueError("repeat must be at least 1")
+        if self.repeat > 1 and self.db_url is not None:
+            raise ValueError("--repeat needs the default SQLite database (one fresh file a round)")
 
     @property
     def per_device(self) -> int:
@@ -68,10 +75,9 @@ class IngestBenchConfig:
 
 
 @dataclass
-class IngestBenchResult:
-    config: IngestBenchConfig
-    run_tag: str
-    sign_seconds: float
+class Round:
+    """One bare drain and one gateway run over the same stream."""
+
     bare_publish: dict[str, Any] | None = None
     bare: dict[str, Any] | None = None
     gateway_publish: dict[str, Any] = field(default_factory=dict)
@@ -79,14 +85,6 @@ class IngestBenchResult:
     stored: int = 0
     distinct: int = 0
     devices_complete: int = 0
-
-    @property
-    def lost(self) -> int:
-        return self.config.messages - self.distinct
-
-    @property
-    def duplicated(self) -> int:
-        return self.stored - self.distinct
 
     @property
     def gateway_rate(self) -> float:
@@ -99,6 +97,31 @@ class IngestBenchResult:
     @property
     def bare_rate(self) -> float | None:
         return None if self.bare is None else float(self.bare["rate"])
+
+
+@dataclass
+class IngestBenchResult:
+    """Every round; the figures judged are those of the median round (by gateway rate)."""
+
+    config: IngestBenchConfig
+    run_tag: str
+    sign_seconds: float
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def median(self) -> Round:
+        ordered = sorted(self.rounds, key=lambda r: r.gateway_rate)
+        return ordered[(len(ordered) - 1) // 2]
+
+    @property
+    def lost(self) -> int:
+        """Readings missing from the database, worst round."""
+        return max(self.config.messages - r.distinct for r in self.rounds)
+
+    @property
+    def duplicated(self) -> int:
+        """Rows beyond one per reading, worst round."""
+        return max(r.stored - r.distinct for r in self.rounds)
 
 
 Progress = Callable[[str], None]
@@ -123,15 +146,21 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
         started = time.perf_counter()
         keys = _sign_pool(workdir / "pool.bin", tag, config)
         result = IngestBenchResult(config, tag, time.perf_counter() - started)
-        if not config.skip_bare:
-            say("bare paho subscriber draining the stream")
-            result.bare, result.bare_publish = _bare_phase(workdir, host, port, config)
-        say("gateway ingesting the stream")
-        db_url = config.db_url or f"sqlite:///{workdir / 'bench.db'}"
-        result.gateway, result.gateway_publish = _gateway_phase(
-            workdir, host, port, db_url, keys, tag, config
-        )
-        result.stored, result.distinct, result.devices_complete = _reconcile(db_url, tag, config)
+        for number in range(1, config.repeat + 1):
+            suffix = f"-{number}" if config.repeat > 1 else ""
+            round_ = Round()
+            if not config.skip_bare:
+                say(f"bare paho subscriber draining the stream{suffix}")
+                round_.bare, round_.bare_publish = _bare_phase(workdir, host, port, config, suffix)
+            say(f"gateway ingesting the stream{suffix}")
+            db_url = config.db_url or f"sqlite:///{workdir / f'bench{suffix}.db'}"
+            round_.gateway, round_.gateway_publish = _gateway_phase(
+                workdir, host, port, db_url, keys, tag, config, suffix
+            )
+            round_.stored, round_.distinct, round_.devices_complete = _reconcile(
+                db_url, tag, config
+            )
+            result.rounds.append(round_)
         return result
     finally:
         if broker is not None:
@@ -296,22 +325,21 @@ def _timeout(config: IngestBenchConfig) -> float:
 
 
 def _bare_phase(
-    workdir: Path, host: str, port: int, config: IngestBenchConfig
+    workdir: Path, host: str, port: int, config: IngestBenchConfig, suffix: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    ready = workdir / "drain.ready"
-    with open(workdir / "drain.log", "wb") as log:
+    ready, out = workdir / f"drain{suffix}.ready", workdir / f"drain{suffix}.json"
+    with open(workdir / f"drain{suffix}.log", "wb") as log:
         drain = subprocess.Popen(
             _load("drain", "--host", host, "--port", str(port), "--expect",
                   str(config.messages), "--window", str(_window(config)), "--ready", str(ready),
-                  "--out", str(workdir / "drain.json")),
+                  "--out", str(out)),
             stdout=log, stderr=log, cwd=ROOT,
         )  # fmt: skip
     _wait(lambda: ready.exists() or drain.poll() is not None, 30, "the bare subscriber")
-    publisher = _publisher(workdir, host, port, config, "publish-bare")
-    published = _finish(publisher, workdir / "publish-bare.json", "the publisher", _timeout(config))
-    return _finish(
-        drain, workdir / "drain.json", "the bare subscriber", _timeout(config)
-    ), published
+    name = f"publish-bare{suffix}"
+    publisher = _publisher(workdir, host, port, config, name)
+    published = _finish(publisher, workdir / f"{name}.json", "the publisher", _timeout(config))
+    return _finish(drain, out, "the bare subscriber", _timeout(config)), published
 
 
 def _gateway_phase(
@@ -322,6 +350,7 @@ def _gateway_phase(
     keys: dict[str, bytes],
     tag: str,
     config: IngestBenchConfig,
+    suffix: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from gateway.store import registry
     from gateway.store.engine import create_db_engine
@@ -334,10 +363,12 @@ def _gateway_phase(
     finally:
         engine.dispose()
     metrics_port = _free_port()
-    log_path, report = workdir / "gateway.log", workdir / "gateway-report.json"
+    log_path = workdir / f"gateway{suffix}.log"
+    report = workdir / f"gateway-report{suffix}.json"
     command = [
         sys.executable, "-m", "farmtrace", "gateway", "--broker", f"mqtt://{host}:{port}",
-        "--db", db_url, "--state", str(workdir / "gateway"), "--gateway-id", f"bench-{tag}",
+        "--db", db_url, "--state", str(workdir / f"gateway{suffix}"),
+        "--gateway-id", f"bench-{tag}{suffix}",
         "--batch-size", str(config.batch_size), "--batch-age", str(config.batch_age),
         "--metrics-port", str(metrics_port), "--report", str(report), *config.gateway_args,
     ]  # fmt: skip
@@ -356,10 +387,9 @@ def _gateway_phase(
             raise RuntimeError(
                 f"the gateway exited: {log_path.read_text(errors='replace')[-2000:]}"
             )
-        publisher = _publisher(workdir, host, port, config, "publish-gateway")
-        published = _finish(
-            publisher, workdir / "publish-gateway.json", "the publisher", _timeout(config)
-        )
+        name = f"publish-gateway{suffix}"
+        publisher = _publisher(workdir, host, port, config, name)
+        published = _finish(publisher, workdir / f"{name}.json", "the publisher", _timeout(config))
         _wait(
             lambda: (
                 _metric(metrics_port, "farmtrace_gateway_messages_received_total")

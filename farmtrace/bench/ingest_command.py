@@ -37,6 +37,9 @@ def register(kinds: Any) -> None:
         help="extra argument for farmtrace gateway (repeatable, e.g. --gateway-arg=--verify-threads=1)",
     )
     p.add_argument("--skip-bare", action="store_true", help="do not run the bare drain")
+    p.add_argument(
+        "--repeat", type=_positive_int, default=1, help="rounds (median judged; SQLite only)"
+    )
     p.add_argument("--keep", type=Path, metavar="DIR", help="copy logs and reports to DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object, no text")
     p.set_defaults(func=_run)
@@ -59,24 +62,24 @@ def _positive_float(text: str) -> float:
 def _run(args: argparse.Namespace) -> int:
     from farmtrace.bench import ingest, ingest_report
 
-    config = ingest.IngestBenchConfig(
-        devices=args.devices,
-        seconds=args.seconds,
-        rate=args.rate,
-        batch_size=args.batch_size,
-        batch_age=args.batch_age,
-        inflight=args.inflight,
-        db_url=args.db,
-        broker_url=args.broker,
-        gateway_args=tuple(args.gateway_arg),
-        skip_bare=args.skip_bare,
-        keep=args.keep,
-    )
-
     def progress(message: str) -> None:
         print(f"... {message}", file=sys.stderr, flush=True)
 
     try:
+        config = ingest.IngestBenchConfig(
+            devices=args.devices,
+            seconds=args.seconds,
+            rate=args.rate,
+            batch_size=args.batch_size,
+            batch_age=args.batch_age,
+            inflight=args.inflight,
+            db_url=args.db,
+            broker_url=args.broker,
+            gateway_args=tuple(args.gateway_arg),
+            skip_bare=args.skip_bare,
+            keep=args.keep,
+            repeat=args.repeat,
+        )
         result = ingest.run(config, progress=None if args.json else progress)
     except (RuntimeError, ValueError, OSError) as exc:
         print(f"farmtrace bench ingest: {exc}", file=sys.stderr)
