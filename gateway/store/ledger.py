@@ -54,7 +54,7 @@ from gateway.store.errors import (
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
 from gateway.store.opening import LoadedChain, load_chain
-from gateway.store.pending import pending_entries
+from gateway.store.pending import MAX_PENDING_PER_BLOCK, PendingFloor, pending_entries
 from gateway.store.reader import BLOCKS, CHECKPOINTS, ChainReader, batch_tree
 from gateway.store.records import (
     BatchResult,
@@ -103,6 +103,7 @@ class Ledger:
         self._retries = 0
         self._head: BlockHeader | None = None
         self._checkpoint: SignedCheckpoint | None = None
+        self._pending = PendingFloor()
         self._adopt(loaded)
 
     @classmethod
@@ -223,12 +224,16 @@ class Ledger:
             fresh = [r for r in candidates if (r.device_id, r.seq) not in stored]
             duplicates = tuple(repeated + sorted(stored))
             # Integrate entries signed elsewhere (lot events) that wait for a block.
+            looked_at = time.time()
+            waiting = pending_entries(conn, MAX_PENDING_PER_BLOCK, self._pending.since)
             taken = {(r.device_id, r.seq) for r in fresh}
-            fresh += [p for p in pending_entries(conn) if (p.device_id, p.seq) not in taken]
+            fresh += [p for p in waiting if (p.device_id, p.seq) not in taken]
             if not fresh:
+                self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
                 return BatchResult(None, None, 0, duplicates)
             header, log, note = self._seal(fresh)
             self._insert(conn, header, fresh, note)
+        self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
         self._advance(header, log, note)
         self._state.write_checkpoint(note.text)
         return BatchResult(header, note.text, len(fresh), duplicates)

@@ -152,7 +152,7 @@ class PendingEntryRow(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     timestamp_ms: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 APPEND_ONLY_TABLES = ("chains", "chain_keys", "entries", "blocks", "checkpoints", "quarantine")
