@@ -7,6 +7,7 @@ could not start (bad arguments, a database it cannot open, a broker refusing us)
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -21,11 +22,12 @@ from gateway.ingest.errors import IngestError
 from gateway.ingest.identity import resolve_identity
 from gateway.ingest.status import StatusLine, TerminalLogHandler
 
-__all__ = ["parse_seconds", "register"]
+__all__ = ["GC_THRESHOLDS", "parse_seconds", "register", "tune_garbage_collector"]
 
 log = logging.getLogger("farmtrace.gateway")
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+GC_THRESHOLDS = (50_000, 50, 100)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -151,6 +153,7 @@ def run_gateway(args: argparse.Namespace) -> int:
             report_path=args.report,
             status=status,
         )
+        tune_garbage_collector()
         return gateway.run(stop, args.duration)
     except (IngestError, StoreError, OSError) as exc:
         print(f"farmtrace gateway: {exc}", file=sys.stderr)
@@ -158,6 +161,18 @@ def run_gateway(args: argparse.Namespace) -> int:
     finally:
         _restore_signals(previous)
         ledger.close()
+
+
+def tune_garbage_collector() -> None:
+    """Make the cyclic garbage collector rare, and never scan what exists at start.
+
+    Every reading allocates a dozen short-lived objects (message, delivery, decoded reading,
+    records); with the default thresholds the collector ran about twenty times a second and
+    cost ~16 µs a reading, over a tenth of the gateway's CPU. The pipeline's objects are freed
+    by reference counting; the collector only has rare cycles to find.
+    """
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLDS[0], GC_THRESHOLDS[1], GC_THRESHOLDS[2])
 
 
 def _configure_logging(level: str, status: StatusLine) -> None:

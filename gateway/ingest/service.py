@@ -12,6 +12,7 @@ acknowledged; the persistent session keeps them for the next run.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import queue
@@ -112,6 +113,7 @@ class Gateway:
         self.committer.on_tick = self.housekeeping.tick
         self._report_path = report_path
         self._status = status
+        self._gc_clock = GcClock()
         self._metrics_server: MetricsServer | None = None
         if metrics_port is not None:
             self._metrics_server = MetricsServer(self.metrics, metrics_port, metrics_host)
@@ -162,6 +164,7 @@ class Gateway:
             self.ledger.entry_count,
             len(self.registry.devices),
         )
+        self._gc_clock.start()
         threads = [
             threading.Thread(target=self._batcher.run, name="batcher", daemon=True),
             threading.Thread(target=self.committer.run, name="committer", daemon=True),
@@ -224,6 +227,7 @@ class Gateway:
         for thread in threads:
             thread.join()
         self.link.close()
+        self._gc_clock.stop()
         self.housekeeping.write_report()
         if self._metrics_server is not None:
             self._metrics_server.close()
@@ -252,6 +256,7 @@ class Gateway:
             "inbox_high_water": self.inbox.high_water,
             "inbox_full_waits": self.inbox.full_waits,
             "cpu_seconds": round(_cpu_seconds(), 3),
+            "gc_seconds": round(self._gc_clock.seconds, 3),
             "thread_cpu_seconds": {
                 "network": round(self.link.thread_cpu, 3),
                 "batcher": round(self._batcher.thread_cpu, 3),
@@ -268,3 +273,26 @@ class Gateway:
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+class GcClock:
+    """CPU time the cyclic garbage collector takes (for the run report)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.seconds += time.thread_time() - self._started
+            self.collections += 1
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
