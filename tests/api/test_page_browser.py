@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from conftest import GTIN, LOT, Served
 from sqlalchemy import create_engine, text
+from support.api import GTIN, LOT, Served
 from support.tamper import flip_byte, update_row
 from test_js_verifier_browser import require_chromium
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import GTIN, LOT, Served
 from sqlalchemy import create_engine, text
+from support.api import GTIN, LOT, Served
 from support.tamper import flip_byte, update_row
 from test_js_verifier import REPO_ROOT, require_node
 
