@@ -249,7 +249,7 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
 
     # SIGTERM stops everything: exit 0, no process left that names the state directory.
     assert first.stop() == 0, first.output()[-3000:]
-    assert "stopped: simulator 0, gateway 0" in first.output()
+    assert "stopped: simulator ok, gateway ok" in first.output()
     assert processes_mentioning(str(state)) == []
     origin = json.loads((state / "gateway" / "gateway.json").read_text("utf-8"))
     entries_before = count(db_url, "SELECT COUNT(*) FROM entries")

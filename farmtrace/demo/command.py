@@ -152,7 +152,7 @@ class _Demo:
         state.sim_elapsed_s = base_elapsed + self._simulated_seconds(started)
         state.save(self.dir)
         survivors = self.supervisor.survivors()
-        print("stopped: " + ", ".join(f"{n} {c}" for n, c in codes.items()), flush=True)
+        print("stopped: " + ", ".join(f"{n} {_exit_text(c)}" for n, c in codes.items()), flush=True)
         if survivors:
             print(f"farmtrace demo: still running: {', '.join(survivors)}", file=sys.stderr)
             return 1
@@ -309,3 +309,16 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _exit_text(code: int | None) -> str:
+    """An exit status as a person reads it: uvicorn ends by re-raising SIGTERM after a clean
+    shutdown, which a bare ``-15`` makes look like a failure."""
+    if code is None:
+        return "not started"
+    if code < 0:
+        try:
+            return f"ended by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"ended by signal {-code}"
+    return "ok" if code == 0 else f"exit {code}"
