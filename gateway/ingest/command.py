@@ -93,7 +93,11 @@ def register(sub: Any) -> None:
     p.add_argument("--silence-factor", type=float, default=3.0, help="x usual interval (3)")
     p.add_argument("--silence-min", type=parse_seconds, default=5.0, help="(5s)")
     p.add_argument("--registry-refresh", type=parse_seconds, default=2.0, help="(2s)")
-    p.add_argument("--verify-threads", type=_positive_int, help="(default: every core)")
+    p.add_argument(
+        "--verify-threads",
+        type=_positive_int,
+        help="signature-check threads (default: 1 on up to 2 cores, else every core)",
+    )
     p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics (0: any)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="metrics address (127.0.0.1)")
     p.add_argument("--report", type=Path, metavar="FILE", help="write a JSON run report at exit")

@@ -172,7 +172,7 @@ class Committer:
 
     def _verify(self, batch: Batch) -> None:
         # The batcher checks signatures as batches fill; this only catches what is left.
-        batch.verify_pending(self._config.verify_threads)
+        batch.verify_pending(self._config.signature_threads)
 
     def _plan(self, batch: Batch) -> Plan:
         keys = self._judge.possibly_stored(batch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -112,6 +113,16 @@ class IngestConfig:
         if self.receive_maximum is not None:
             return self.receive_maximum
         return min(MAX_RECEIVE_MAXIMUM, max(2 * self.batch_size, self.batch_size + 1000))
+
+    @property
+    def signature_threads(self) -> int | None:
+        """Threads for the bulk signature check: as given; else one on a machine of two cores
+        or fewer (there the check competes with the network and commit threads and the broker,
+        and splitting it only adds overhead: ~51 µs of CPU a signature on one thread, ~59 on
+        two, measured here), every core (``None``) on larger ones."""
+        if self.verify_threads is not None:
+            return self.verify_threads
+        return 1 if (os.cpu_count() or 1) <= 2 else None
 
     @property
     def reading_filter(self) -> str:

@@ -89,7 +89,7 @@ class Gateway:
             config.batch_size,
             config.batch_age,
             self._stop,
-            verify_threads=config.verify_threads,
+            verify_threads=config.signature_threads,
         )
         self.committer = Committer(
             ledger,
