@@ -37,6 +37,7 @@ from importlib import metadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 import rust_core
+from farmtrace.bench import machine
 from farmtrace.bench.packing import little_endian_offsets
 from farmtrace.tlog import merkle as reference
 
@@ -137,7 +138,7 @@ class CoreBenchResult:
 
     config: CoreBenchConfig
     threads: int
-    load_average: tuple[float, float]  # 1-minute load average when the run started and ended
+    others_cpu_share: float | None  # share of all CPUs other processes used during the run
     sha256: Sha256Ceiling
     fast_path: BuildRates
     list_api: BuildRates
@@ -371,7 +372,7 @@ def measure_memory(entries: int, entry_size: int) -> MemoryUse:
 def run(config: CoreBenchConfig, progress: Callable[[str], None] | None = None) -> CoreBenchResult:
     """Take every measurement of ``farmtrace bench core`` in one run."""
     say = progress or (lambda _message: None)
-    load_at_start = os.getloadavg()[0]
+    cpu_at_start = machine.sample()
     say(f"generating {config.entries:,} entries of {config.entry_size} bytes")
     work = Workload.random(config.entries, config.entry_size)
     say("SHA-256 ceiling")
@@ -391,7 +392,7 @@ def run(config: CoreBenchConfig, progress: Callable[[str], None] | None = None) 
     return CoreBenchResult(
         config=config,
         threads=rust_core.available_threads(),
-        load_average=(load_at_start, os.getloadavg()[0]),
+        others_cpu_share=machine.others_share(cpu_at_start, machine.sample()),
         sha256=sha256,
         fast_path=fast,
         list_api=listed,

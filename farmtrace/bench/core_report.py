@@ -82,11 +82,11 @@ def warnings(result: CoreBenchResult) -> list[str]:
             "a build beat the SHA-256 ceiling: the ceiling was measured while the machine was "
             "busy; rerun on a quiet machine"
         )
-    busy = max(result.load_average)
-    if busy > result.threads * 0.5:
+    others = result.others_cpu_share
+    if others is not None and others > 0.05:
         found.append(
-            f"load average reached {busy:.1f} on {result.threads} threads during the run: "
-            "other work competed for the cores, multi-thread figures are low"
+            f"other processes kept {others:.0%} of the CPUs busy during the run: figures are "
+            "low, multi-thread ones most; rerun on a quiet machine"
         )
     return found
 
@@ -102,7 +102,7 @@ def to_json(result: CoreBenchResult) -> dict[str, Any]:
     return {
         "config": asdict(result.config),
         "threads": result.threads,
-        "load_average": list(result.load_average),
+        "others_cpu_share": result.others_cpu_share,
         "sha256": {
             **asdict(result.sha256),
             "buffer_size": 8192,
@@ -139,8 +139,9 @@ def render_text(result: CoreBenchResult) -> str:
     eff, up = efficiency(result), speedups(result)
     lines = [
         f"farmtrace bench core: {c.entries:,} entries of {c.entry_size} bytes, "
-        f"{result.threads} threads available, best of {c.repeats}, load average "
-        f"{result.load_average[0]:.2f} -> {result.load_average[1]:.2f}",
+        f"{result.threads} threads available, best of {c.repeats}, other processes used "
+        + ("?" if result.others_cpu_share is None else f"{result.others_cpu_share:.0%}")
+        + " of the CPUs meanwhile",
         "",
         "SHA-256 ceiling (8 KiB buffers, measured now)",
         f"  rust_core SHA-256      {sha.rust_blocks_per_s / 1e6:8.2f} M blocks/s",
