@@ -16,7 +16,6 @@ gateway needs unless ``--broker`` names one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -30,16 +29,14 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from farmtrace.bench.ingest_load import write_pool
+from farmtrace.bench.ingest_pool import device_id, sign_pool
 
 __all__ = ["IngestBenchConfig", "IngestBenchResult", "Round", "run"]
 
-FARM = "bench"
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_SETTINGS = ("max_queued_messages 0", "set_tcp_nodelay true", "persistence false")
 
@@ -144,7 +141,7 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
         tag = secrets.token_hex(3)
         say(f"signing {config.messages:,} readings of {config.devices:,} devices")
         started = time.perf_counter()
-        keys = _sign_pool(workdir / "pool.bin", tag, config)
+        keys = sign_pool(workdir / "pool.bin", tag, config.devices, config.per_device)
         result = IngestBenchResult(config, tag, time.perf_counter() - started)
         for number in range(1, config.repeat + 1):
             suffix = f"-{number}" if config.repeat > 1 else ""
@@ -218,65 +215,6 @@ def _parse_broker(url: str) -> tuple[str, int]:
             "the benchmark's publisher speaks plain, anonymous MQTT: give mqtt://HOST:PORT"
         )
     return address.host, address.port
-
-
-# -- the stream ----------------------------------------------------------------------------------
-
-
-def _device_id(tag: str, index: int) -> str:
-    return f"urn:epc:id:giai:4012345.BENCH-{tag}-{index:06d}"
-
-
-def _seed(tag: str, index: int) -> bytes:
-    return hashlib.sha256(f"farmtrace-bench/{tag}/{index}".encode()).digest()
-
-
-def _sign_device(args: tuple[str, int, int, int]) -> tuple[bytes, list[bytes]]:
-    """One device's public key and its readings 1..count (run in a worker process)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from firmware_sim.protocol import Measurement, Reading, encode
-
-    tag, index, count, start_ms = args
-    key = Ed25519PrivateKey.from_private_bytes(_seed(tag, index))
-    device_id = _device_id(tag, index)
-    step = max(1, 3_600_000 // count)
-    payloads = []
-    for seq in range(1, count + 1):
-        body = encode(
-            Reading(
-                device_id,
-                seq,
-                start_ms + seq * step,
-                "bench/cold-room",
-                "LOT-BENCH",
-                (
-                    Measurement("Temperature", 3.0 + (seq % 50) / 10, "CEL"),
-                    Measurement("RelativeHumidity", 90.0 + (seq % 7), "P1"),
-                    Measurement("Voltage", 3.7, "VLT"),
-                ),
-            )
-        )
-        payloads.append(body + key.sign(body))
-    return key.public_key().public_bytes_raw(), payloads
-
-
-def _sign_pool(path: Path, tag: str, config: IngestBenchConfig) -> dict[str, bytes]:
-    start_ms = int(time.time() * 1000) - 2 * 3_600_000
-    jobs = [(tag, i, config.per_device, start_ms) for i in range(config.devices)]
-    workers = max(1, min(os.cpu_count() or 1, 8))
-    with ProcessPoolExecutor(workers) as pool:
-        signed = list(pool.map(_sign_device, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
-    from firmware_sim import topics
-
-    names = [_device_id(tag, i) for i in range(config.devices)]
-    stream = (
-        (index, signed[index][1][seq])
-        for seq in range(config.per_device)
-        for index in range(config.devices)
-    )
-    write_pool(path, [topics.reading_topic(FARM, n) for n in names], stream)
-    return {name: signed[i][0] for i, name in enumerate(names)}
 
 
 # -- phases --------------------------------------------------------------------------------------
@@ -438,7 +376,7 @@ def _reconcile(db_url: str, tag: str, config: IngestBenchConfig) -> tuple[int, i
     from gateway.store.models import Base
 
     entries = Base.metadata.tables["entries"]
-    prefix = _device_id(tag, 0)[:-6]
+    prefix = device_id(tag, 0)[:-6]
     engine = create_db_engine(db_url)
     try:
         with engine.connect() as conn:
