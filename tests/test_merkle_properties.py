@@ -15,7 +15,7 @@ from array import array
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from merkle_impls import IMPLS, REFERENCE, RUST, MerkleImpl
+from support.merkle_impls import IMPLS, REFERENCE, RUST, MerkleImpl
 
 import rust_core
 from farmtrace.tlog import merkle as reference

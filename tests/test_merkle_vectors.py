@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from merkle_impls import IMPLS, MerkleImpl, Vector, load_vectors
+from support.merkle_impls import IMPLS, MerkleImpl, Vector, load_vectors
 
 from farmtrace.tlog.merkle import EMPTY_ROOT, HASH_SIZE
 

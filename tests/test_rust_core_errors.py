@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from merkle_impls import IMPLS, REFERENCE, RUST, MerkleImpl
+from support.merkle_impls import IMPLS, REFERENCE, RUST, MerkleImpl
 
 import rust_core
 from farmtrace.tlog import merkle as reference

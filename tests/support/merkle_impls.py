@@ -19,7 +19,7 @@ import rust_core
 from farmtrace.tlog import errors as tlog_errors
 from farmtrace.tlog import merkle as reference
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RFC9162_VECTORS = REPO_ROOT.parent / "shared" / "vectors" / "rfc9162"
 
 
