@@ -192,50 +192,13 @@ def run(args: argparse.Namespace) -> int:
                     return 2
                 time.sleep(0.2)
         # Warm-up (not measured): fills the batch-tree caches, as a running server's would be.
-        warm = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "api.bench",
-                "--load",
-                base,
-                "--total",
-                str(args.readings),
-                "--seconds",
-                str(args.warmup),
-                "--concurrency",
-                str(args.concurrency),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if warm.returncode != 0:
-            print(warm.stderr, file=sys.stderr)
+        if _run_load(base, args, args.warmup) is None:
             return 2
         # The load runs in its own process so that it does not share the server's GIL.
-        load = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "api.bench",
-                "--load",
-                base,
-                "--total",
-                str(args.readings),
-                "--seconds",
-                str(args.seconds),
-                "--concurrency",
-                str(args.concurrency),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if load.returncode != 0:
-            print(load.stderr, file=sys.stderr)
+        measured = _run_load(base, args, args.seconds)
+        if measured is None:
             return 2
-        result = json.loads(load.stdout)
+        result = measured
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -298,3 +261,31 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _run_load(base: str, args: argparse.Namespace, seconds: float) -> dict[str, Any] | None:
+    """Drive ``base`` from a separate ``api.bench --load`` process for ``seconds``; its JSON
+    report, or ``None`` after printing the load process's error."""
+    load = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.bench",
+            "--load",
+            base,
+            "--total",
+            str(args.readings),
+            "--seconds",
+            str(seconds),
+            "--concurrency",
+            str(args.concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if load.returncode != 0:
+        print(load.stderr, file=sys.stderr)
+        return None
+    report: dict[str, Any] = json.loads(load.stdout)
+    return report
