@@ -74,6 +74,13 @@ def register(sub: Any) -> None:
         "--share-group", metavar="NAME", help="subscribe as $share/NAME/... (N gateways)"
     )
     p.add_argument("--ca-file", type=Path, metavar="PEM", help="CA certificates for mqtts://")
+    p.add_argument(
+        "--db-lock-timeout",
+        type=parse_seconds,
+        default=30.0,
+        help="how long a database statement waits for a lock another session holds before the "
+        "commit is reported as failed and retried (30s)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=5000, help="readings (5000)")
     p.add_argument("--batch-age", type=parse_seconds, default=1.0, help="seconds (1.0)")
     p.add_argument(
@@ -140,7 +147,7 @@ def run_gateway(args: argparse.Namespace) -> int:
         print(f"farmtrace gateway: {exc}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        ledger = Ledger.open(db_url, state_dir, identity.origin)
+        ledger = Ledger.open(db_url, state_dir, identity.origin, args.db_lock_timeout)
     except StoreError as exc:
         print(f"farmtrace gateway: cannot open the chain: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -1,13 +1,18 @@
 """Database engines: SQLite (the default, one file) and PostgreSQL, set up for durable appends.
 
 SQLite connections run in WAL mode with ``synchronous=FULL`` (a commit is on disk when it
-returns), a 30 s busy timeout and foreign keys on. pysqlite's own transaction handling is turned
-off so that a writer can take the write lock up front with ``BEGIN IMMEDIATE`` (pass the
-execution option ``sqlite_immediate=True``): a deferred transaction that reads and then writes
-can otherwise fail with "database is locked" when another connection wrote in between.
+returns), a busy timeout (``lock_timeout_s``, 30 s by default) and foreign keys on. pysqlite's
+own transaction handling is turned off so that a writer can take the write lock up front with
+``BEGIN IMMEDIATE`` (pass the execution option ``sqlite_immediate=True``): a deferred
+transaction that reads and then writes can otherwise fail with "database is locked" when
+another connection wrote in between.
 
 PostgreSQL URLs are used with the psycopg 3 driver: ``postgresql://`` and ``postgres://`` are
-rewritten to ``postgresql+psycopg://``.
+rewritten to ``postgresql+psycopg://``. Sessions set ``lock_timeout`` to the same
+``lock_timeout_s``: PostgreSQL's default is to wait for a lock forever, so a session holding a
+table lock (``LOCK TABLE``, a long migration) would leave a writer stuck without a word. With
+the timeout the statement fails with ``LockNotAvailable`` (SQLite: "database is locked"), which
+the caller sees as a ``DatabaseError`` naming the lock, and can report and retry.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from gateway.store.errors import DatabaseError
 __all__ = ["BUSY_TIMEOUT_MS", "create_db_engine", "describe_url", "is_sqlite", "normalize_url"]
 
 BUSY_TIMEOUT_MS = 30_000
-"""How long an SQLite connection waits for another writer's lock before failing."""
+"""How long a connection waits by default for a lock held by another before failing."""
 
 
 def normalize_url(url: str) -> URL:
@@ -54,27 +59,37 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_db_engine(url: str) -> Engine:
-    """An engine for ``url`` with the settings described in the module docstring."""
+def create_db_engine(url: str, lock_timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> Engine:
+    """An engine for ``url`` with the settings described in the module docstring; a statement
+    waits at most ``lock_timeout_s`` seconds (at least 1 ms) for a lock held by another."""
     parsed = normalize_url(url)
+    timeout_ms = max(1, round(lock_timeout_s * 1000))
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise DatabaseError("an in-memory SQLite database cannot hold a chain: give a file")
         engine = create_engine(
             parsed,
-            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            connect_args={"timeout": timeout_ms / 1000, "check_same_thread": False},
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            _sqlite_on_connect(dbapi_connection, timeout_ms)
+
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     return create_engine(
         parsed,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": 10, "application_name": "farmtrace"},
+        connect_args={
+            "connect_timeout": 10,
+            "application_name": "farmtrace",
+            "options": f"-c lock_timeout={timeout_ms}",
+        },
     )
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     # Hand transaction control to the "begin" hook below.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -83,7 +98,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
         if mode != "wal":
             raise DatabaseError(f"SQLite refused WAL mode (journal_mode is {mode!r})")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()

@@ -45,7 +45,7 @@ from gateway.store import registry
 from gateway.store.batching import unique_in_batch
 from gateway.store.bulk import insert_entries, stored_keys
 from gateway.store.chains import ensure_chain, lock_chain
-from gateway.store.engine import create_db_engine, describe_url
+from gateway.store.engine import BUSY_TIMEOUT_MS, create_db_engine, describe_url
 from gateway.store.errors import (
     DatabaseError,
     InconsistentCheckpointError,
@@ -107,12 +107,20 @@ class Ledger:
         self._adopt(loaded)
 
     @classmethod
-    def open(cls, db_url: str, state_dir: Path | str, origin: str) -> Ledger:
+    def open(
+        cls,
+        db_url: str,
+        state_dir: Path | str,
+        origin: str,
+        lock_timeout_s: float = BUSY_TIMEOUT_MS / 1000,
+    ) -> Ledger:
         """Open (creating if needed) the chain ``origin`` in ``db_url`` for appending.
 
         Locks ``state_dir``, loads or creates the checkpoint key there, migrates the database
         to the current schema, and loads the chain, refusing (``ChainMismatchError``) one that
-        does not match the last checkpoint signed by this gateway.
+        does not match the last checkpoint signed by this gateway. A statement that waits
+        longer than ``lock_timeout_s`` for a lock another connection holds fails with a
+        ``DatabaseError`` naming the lock (:func:`gateway.store.engine.create_db_engine`).
         """
         try:
             validate_origin(origin)
@@ -124,7 +132,7 @@ class Ledger:
         try:
             signer = load_or_create_signer(state.path, origin)
             verifiers = [signer.verifier, *retired_verifiers(state.path)]
-            engine = create_db_engine(db_url)
+            engine = create_db_engine(db_url, lock_timeout_s)
             upgrade(engine)
             chain_id = ensure_chain(engine, origin)
             chain_lock = lock_chain(engine, chain_id, origin)
