@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from gateway import failpoints
 from gateway.ingest import devices_command
 from gateway.ingest.config import IngestConfig, parse_broker_url
 from gateway.ingest.errors import IngestError
@@ -122,6 +123,11 @@ def run_gateway(args: argparse.Namespace) -> int:
 
     status = StatusLine()
     _configure_logging(args.log_level, status)
+    try:
+        failpoints.arm_from_environment()
+    except failpoints.FailpointError as exc:
+        print(f"farmtrace gateway: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     state_dir: Path = args.state
     db_url = args.db or f"sqlite:///{state_dir.resolve() / 'farmtrace.db'}"
     try:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
+from gateway import failpoints
 from gateway.ingest import reasons, stored
 from gateway.ingest.batch import Batch, Item
 from gateway.ingest.config import IngestConfig
@@ -69,6 +70,7 @@ class Link(Protocol):
     def ack_all(self, deliveries: Sequence[Delivery]) -> int: ...
     def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None: ...
     def confirmed(self) -> list[tuple[int, float]]: ...
+    def flush(self) -> bool: ...
     @property
     def connects(self) -> int: ...
 
@@ -183,6 +185,7 @@ class Committer:
         if plan.quarantine and not batch.quarantine_stored:
             self._ledger.quarantine(plan.quarantine)
             batch.quarantine_stored = True
+            failpoints.hit(failpoints.QUARANTINE_STORED)
         if not plan.accepted:
             return None
         return self._ledger.append_batch([pending for _, pending in plan.accepted])
@@ -235,9 +238,18 @@ class Committer:
 
     def _acknowledge(self, batch: Batch) -> None:
         deliveries = [item.delivery for item in batch.items if item.delivery.qos > 0]
-        acked = self._link.ack_all(deliveries)
+        failpoints.hit(failpoints.ACK_BEFORE)
+        if len(deliveries) > 1 and failpoints.armed(failpoints.ACK_BETWEEN):
+            # Only for that crash test: two writes, so that a kill can fall between them.
+            half = len(deliveries) // 2
+            acked = self._link.ack_all(deliveries[:half])
+            failpoints.hit(failpoints.ACK_BETWEEN, self._link.flush)
+            acked += self._link.ack_all(deliveries[half:])
+        else:
+            acked = self._link.ack_all(deliveries)
         self._totals.acked += acked
         self._totals.stale_acks += len(deliveries) - acked
+        failpoints.hit(failpoints.ACK_AFTER, self._link.flush)
 
     # -- after the commit -------------------------------------------------------------------------
 
@@ -283,6 +295,7 @@ class Committer:
                 if item.device is not None:
                     self._judge.state(item.device.device_id).rejected += 1
         self._publish(touched)
+        failpoints.hit(failpoints.WATERMARK_AFTER, self._link.flush)
         totals.batches += 1
         totals.received += len(batch.items)
         totals.accepted += accepted

@@ -187,6 +187,18 @@ class BrokerLink:
         )
         return info.mid if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS else None
 
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until paho has taken every queued packet (acknowledgements, publications) to
+        write it to the socket, or ``timeout`` passed; say whether it had. For crash failpoints
+        (:mod:`gateway.failpoints`), so that a kill "after the PUBACKs" comes after them."""
+        deadline = time.monotonic() + timeout
+        while self._client.want_write():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        time.sleep(0.02)  # paho takes a packet off its queue just before the send() call
+        return True
+
     def confirmed(self) -> list[tuple[int, float]]:
         """Message ids of our publications the broker acknowledged since the last call."""
         out: list[tuple[int, float]] = []

@@ -36,6 +36,7 @@ from farmtrace.tlog.checkpoint import (
     sign_checkpoint,
 )
 from farmtrace.tlog.note import Signer, Verifier
+from gateway import failpoints
 from gateway.chain.block import BlockHeader, validate_origin
 from gateway.chain.entry import READING, kind_of
 from gateway.chain.errors import ChainError
@@ -241,6 +242,7 @@ class Ledger:
                 return BatchResult(None, None, 0, duplicates)
             header, log, note = self._seal(fresh)
             self._insert(conn, header, fresh, note)
+        failpoints.hit(failpoints.APPEND_AFTER_COMMIT)
         self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
         self._advance(header, log, note)
         self._state.write_checkpoint(note.text)
@@ -249,6 +251,7 @@ class Ledger:
     def _seal(self, fresh: list[PendingReading]) -> tuple[BlockHeader, ChainLog, SignedCheckpoint]:
         """Build the block and its checkpoint; sign only a checkpoint consistent with the last."""
         root = batch_tree([r.payload for r in fresh]).root
+        failpoints.hit(failpoints.APPEND_TREE_BUILT)
         head = self._head
         now_ms = int(time.time() * 1000)
         header = BlockHeader(
@@ -275,6 +278,7 @@ class Ledger:
         note = open_checkpoint(
             sign_checkpoint(body, self._signer), [self._signer.verifier], origin=self.origin
         )
+        failpoints.hit(failpoints.APPEND_CHECKPOINT_SIGNED)
         return header, log, note
 
     def _insert(
@@ -302,6 +306,7 @@ class Ledger:
         ]
         rows.sort(key=lambda row: (row[5], row[6]))  # (device_id, seq): one lock order
         insert_entries(conn, rows)
+        failpoints.hit(failpoints.APPEND_ENTRIES_INSERTED)
         conn.execute(
             insert(BLOCKS),
             {
@@ -313,6 +318,7 @@ class Ledger:
                 "time_ms": header.time_ms,
             },
         )
+        failpoints.hit(failpoints.APPEND_BLOCK_WRITTEN)
         conn.execute(
             insert(CHECKPOINTS),
             {"chain_id": chain_id, "size": height + 1, "note": note.text, "signed_at": time.time()},
@@ -322,6 +328,7 @@ class Ledger:
                 insert(CHAIN_KEYS),
                 {"chain_id": chain_id, "vkey": self.verifier_key, "added_at": time.time()},
             )
+        failpoints.hit(failpoints.APPEND_BEFORE_COMMIT)
 
     def _advance(self, header: BlockHeader, log: ChainLog, note: SignedCheckpoint) -> None:
         self._head, self._head_hash = header, header.hash()
