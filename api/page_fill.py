@@ -80,6 +80,7 @@ def build_page(state: AppState, link: DigitalLink, record: LotRecord, base: str)
         verification=VerificationInfo(
             bundle_url=f"/v1/lots/{record.gtin}/{record.lot}/bundle",
             verifier_key=keys[-1] if keys else "",
+            retired_keys=tuple(keys[:-1]),
             checkpoint_url="/checkpoint",
             readings=len(readings),
             events=len(events),

@@ -1,4 +1,4 @@
-"""The gateway's chain commands: ``farmtrace audit`` and ``farmtrace keys show``.
+"""The gateway's chain commands: ``farmtrace audit``, ``farmtrace keys show`` and ``rotate``.
 
 Exit codes: 0 when all is well, 1 when the audit found a bad item, 2 when the command could
 not run (unreadable database, malformed key, missing state).
@@ -16,6 +16,7 @@ from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Verifier
 from gateway.audit import run_audit
 from gateway.keys import load_signer, trusted_verifiers
+from gateway.rotation import rotate_checkpoint_key
 from gateway.store.errors import StoreError
 
 __all__ = ["register"]
@@ -53,6 +54,19 @@ def register(sub: Any) -> None:
     show = actions.add_parser("show", help="print the checkpoint verifier key (C2SP vkey)")
     show.add_argument("--state", type=Path, required=True, metavar="DIR")
     show.set_defaults(func=_keys_show)
+    rotate = actions.add_parser(
+        "rotate",
+        help="replace the checkpoint key (gateway stopped); older checkpoints stay verifiable",
+        description="Make a new checkpoint key with the same name; the old verifier key is "
+        "appended to checkpoint-retired.vkeys and co-signs the gateway's next checkpoint, which "
+        "names the new key. Refuses while a gateway holds the state directory. Prints the old "
+        "and the new verifier key. See docs/chain.md, 'Rotating the checkpoint key'.",
+    )
+    rotate.add_argument("--state", type=Path, required=True, metavar="DIR")
+    rotate.add_argument(
+        "--db", metavar="URL", help="also record the new key in this database's chain_keys now"
+    )
+    rotate.set_defaults(func=_keys_rotate)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -81,4 +95,22 @@ def _keys_show(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"farmtrace keys show: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    return EXIT_OK
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    try:
+        rotation = rotate_checkpoint_key(args.state, args.db)
+    except StoreError as exc:
+        print(f"farmtrace keys rotate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"old {rotation.old.vkey}")
+    print(f"new {rotation.new.vkey}")
+    where = "recorded in the database" if rotation.recorded_in_db else "recorded at its next start"
+    print(
+        f"farmtrace keys rotate: the gateway's next checkpoint is signed by the new key and by "
+        f"{rotation.handover.name}+{rotation.handover.key_id:08x}, and names the new key; the "
+        f"new key is {where}. Publish it to verifiers beside the old one.",
+        file=sys.stderr,
+    )
     return EXIT_OK

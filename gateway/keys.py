@@ -7,8 +7,11 @@ standard tooling can use it. The file is created on first use with mode 0600 (th
 with 0700), written in full and synced before it is renamed into place; a key file readable by
 group or others is refused rather than used.
 
-Older verifier keys (after a rotation) are listed, one per line, in
-``<state>/checkpoint-retired.vkeys``; checkpoints signed with them stay verifiable.
+Older verifier keys (after a rotation, ``farmtrace keys rotate``: :mod:`gateway.rotation`) are
+listed, one per line, in ``<state>/checkpoint-retired.vkeys``; checkpoints signed with them stay
+verifiable. Until the gateway has signed the hand-over checkpoint (with both keys), the retired
+private key waits in ``<state>/checkpoint-previous.key`` (mode 0600); the gateway deletes it once
+that checkpoint is committed.
 """
 
 from __future__ import annotations
@@ -23,9 +26,13 @@ from gateway.store.errors import KeyFileError
 
 __all__ = [
     "KEY_FILE",
+    "PREVIOUS_KEY_FILE",
     "RETIRED_KEYS_FILE",
+    "add_retired_verifier",
     "load_or_create_signer",
+    "load_previous_signer",
     "load_signer",
+    "remove_previous_signer",
     "retired_verifiers",
     "trusted_verifiers",
     "write_private_file",
@@ -33,11 +40,33 @@ __all__ = [
 
 KEY_FILE = "checkpoint.key"
 RETIRED_KEYS_FILE = "checkpoint-retired.vkeys"
+PREVIOUS_KEY_FILE = "checkpoint-previous.key"
 
 
 def load_signer(state_dir: Path) -> Signer:
     """Load the checkpoint key from ``state_dir``; raise :class:`KeyFileError` if unusable."""
-    path = Path(state_dir) / KEY_FILE
+    return _load_key_file(Path(state_dir) / KEY_FILE)
+
+
+def load_previous_signer(state_dir: Path) -> Signer | None:
+    """The retired key still waiting to sign the hand-over checkpoint, if there is one."""
+    path = Path(state_dir) / PREVIOUS_KEY_FILE
+    if not path.exists():
+        return None
+    return _load_key_file(path)
+
+
+def remove_previous_signer(state_dir: Path) -> None:
+    """Delete the retired private key once the hand-over checkpoint is committed (synced)."""
+    path = Path(state_dir) / PREVIOUS_KEY_FILE
+    try:
+        path.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        raise KeyFileError(f"cannot delete the retired key {path}: {exc.strerror}") from None
+
+
+def _load_key_file(path: Path) -> Signer:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -90,14 +119,36 @@ def retired_verifiers(state_dir: Path) -> list[Verifier]:
     path = Path(state_dir) / RETIRED_KEYS_FILE
     if not path.exists():
         return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"cannot read the retired keys {path}: {exc}") from None
     verifiers = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip() and not line.startswith("#"):
             try:
                 verifiers.append(Verifier.from_vkey(line.strip()))
             except NoteError as exc:
                 raise KeyFileError(f"{path}, line {number}: {exc}") from None
     return verifiers
+
+
+def add_retired_verifier(state_dir: Path, verifier: Verifier) -> bool:
+    """Append ``verifier`` to the retired list (rewritten atomically); ``False`` if listed.
+
+    The list is read and checked first, so a malformed list is reported, never overwritten.
+    """
+    path = Path(state_dir) / RETIRED_KEYS_FILE
+    if any(v.vkey == verifier.vkey for v in retired_verifiers(state_dir)):
+        return False
+    try:
+        before = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"cannot read {path}: {exc}") from None
+    if before and not before.endswith("\n"):
+        before += "\n"
+    write_private_file(path, before + verifier.vkey + "\n")
+    return True
 
 
 def trusted_verifiers(state_dir: Path) -> list[Verifier]:

@@ -143,7 +143,9 @@ class VerificationInfo:
 
     ``bundle_url``: the lot's bundle (``/v1/lots/{gtin}/{lot}/bundle``), fetched by badge.js and
     offered for download. ``verifier_key``: the gateway's C2SP verifier key
-    (``<name>+<hex id>+<base64>``), published with the page. ``checkpoint_url``: ``/checkpoint``.
+    (``<name>+<hex id>+<base64>``), published with the page; ``retired_keys``: the chain's older
+    keys (after ``farmtrace keys rotate``), which still verify the checkpoints they signed and
+    which the badge also trusts. ``checkpoint_url``: ``/checkpoint``.
     ``readings`` / ``events``: how many the bundle holds; ``pending``: how many are recorded but
     not yet under a signed checkpoint (the badge says "pending anchoring" for them).
     """
@@ -154,6 +156,7 @@ class VerificationInfo:
     readings: int = 0
     events: int = 0
     pending: int = 0
+    retired_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

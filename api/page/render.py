@@ -5,7 +5,8 @@ JavaScript; the badge is filled by ``/static/page/badge.js`` (loaded as a module
 script, so a ``script-src 'self'`` CSP holds) from the ``data-`` attributes of ``#proof``. All
 data is escaped here; the view model carries plain text only.
 
-Badge contract (``#proof``): ``data-bundle-url``, ``data-verifier-key``, ``data-state`` (the
+Badge contract (``#proof``): ``data-bundle-url``, ``data-verifier-key``, ``data-retired-keys``
+(the chain's older verifier keys, space-separated, also trusted), ``data-state`` (the
 script sets ``verifying``, then ``verified``, ``pending`` or ``failed``); one
 ``[data-for=STATE]`` paragraph per state (the script unhides the current one); ``.counts`` with
 the template in ``data-template`` (``{readings}``, ``{events}``, ``{blocks}``, ``{size}``);
@@ -150,6 +151,7 @@ def _proof(info: VerificationInfo, lang: Lang) -> str:
     return (
         f'<section id="proof" class="proof" aria-labelledby="proof-h" data-state="idle" '
         f'data-bundle-url="{_e(info.bundle_url)}" data-verifier-key="{_e(info.verifier_key)}" '
+        f'data-retired-keys="{_e(" ".join(info.retired_keys))}" '
         f'data-readings="{info.readings}" data-events="{info.events}" '
         f'data-short-template="{_e(t(lang, "claims_short"))}">'
         f'<h2 id="proof-h">{_e(t(lang, "verify_heading"))}</h2>'

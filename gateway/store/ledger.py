@@ -19,6 +19,7 @@ chain from the database before the next append.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,7 +34,6 @@ from farmtrace.tlog.checkpoint import (
     Checkpoint,
     SignedCheckpoint,
     open_checkpoint,
-    sign_checkpoint,
 )
 from farmtrace.tlog.note import Signer, Verifier
 from gateway import failpoints
@@ -41,10 +41,11 @@ from gateway.chain.block import BlockHeader, validate_origin
 from gateway.chain.entry import READING, kind_of
 from gateway.chain.errors import ChainError
 from gateway.chain.log import ChainLog
-from gateway.keys import load_or_create_signer, retired_verifiers
+from gateway.keys import load_or_create_signer, remove_previous_signer, retired_verifiers
 from gateway.store import registry
 from gateway.store.batching import unique_in_batch
 from gateway.store.bulk import insert_entries, stored_keys
+from gateway.store.chain_keys import record_key
 from gateway.store.chains import ensure_chain, lock_chain
 from gateway.store.engine import BUSY_TIMEOUT_MS, create_db_engine, describe_url
 from gateway.store.errors import (
@@ -52,6 +53,7 @@ from gateway.store.errors import (
     InconsistentCheckpointError,
     StoreError,
 )
+from gateway.store.handover import pending_handover, sign_checkpoint_note
 from gateway.store.migrate import upgrade
 from gateway.store.models import Base
 from gateway.store.opening import LoadedChain, load_chain
@@ -71,6 +73,7 @@ __all__ = ["MAX_ATTEMPTS", "Ledger"]
 
 CHAIN_KEYS = Base.metadata.tables["chain_keys"]
 _T = TypeVar("_T")
+logger = logging.getLogger("farmtrace.gateway.ledger")
 
 MAX_ATTEMPTS = 5
 """How many times one batch is tried when concurrent gateways race for the same readings."""
@@ -106,6 +109,8 @@ class Ledger:
         self._checkpoint: SignedCheckpoint | None = None
         self._pending = PendingFloor()
         self._adopt(loaded)
+        # The retired key co-signs the first checkpoint after a rotation (gateway.store.handover).
+        self._handover = pending_handover(state.path, signer, loaded.checkpoint)
 
     @classmethod
     def open(
@@ -139,6 +144,8 @@ class Ledger:
             chain_lock = lock_chain(engine, chain_id, origin)
             with engine.connect() as conn:
                 loaded = load_chain(conn, chain_id, origin, verifiers, state.read_checkpoint())
+            # Only a key whose chain checked out is listed as the chain's (the API serves them).
+            record_key(engine, chain_id, signer.verifier.vkey)
             reader = ChainReader(engine, chain_id, origin)
             return cls(engine, reader, state, signer, verifiers, loaded, chain_lock)
         except SQLAlchemyError as exc:
@@ -246,7 +253,18 @@ class Ledger:
         self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
         self._advance(header, log, note)
         self._state.write_checkpoint(note.text)
+        if self._handover is not None:
+            self._end_handover()
         return BatchResult(header, note.text, len(fresh), duplicates)
+
+    def _end_handover(self) -> None:
+        """The hand-over checkpoint is committed: the retired private key is no longer needed."""
+        self._handover = None
+        try:
+            remove_previous_signer(self._state.path)
+        except StoreError as exc:
+            # Not an integrity problem; the next start deletes it or refuses, saying why.
+            logger.error("%s", exc)
 
     def _seal(self, fresh: list[PendingReading]) -> tuple[BlockHeader, ChainLog, SignedCheckpoint]:
         """Build the block and its checkpoint; sign only a checkpoint consistent with the last."""
@@ -276,7 +294,9 @@ class Ledger:
                 )
         body = Checkpoint(self.origin, log.size, log.root)
         note = open_checkpoint(
-            sign_checkpoint(body, self._signer), [self._signer.verifier], origin=self.origin
+            sign_checkpoint_note(body, self._signer, self._handover),
+            [self._signer.verifier],
+            origin=self.origin,
         )
         failpoints.hit(failpoints.APPEND_CHECKPOINT_SIGNED)
         return header, log, note

@@ -3,8 +3,11 @@
  * device with WebCrypto (bundle.js), and show what was verified or exactly what failed.
  *
  * Reads the `#proof` section rendered by api/page/render.py (its docstring holds the contract):
- * `data-bundle-url`, `data-verifier-key`, `data-readings`, `data-events`; sets `data-state` to
- * verifying, then verified, pending, failed or unavailable, and `data-first-failure` on failure.
+ * `data-bundle-url`, `data-verifier-key` (the chain's current key), `data-retired-keys` (its
+ * older keys, space-separated: a bundle made before a key rotation, or before the gateway signed
+ * with the new key, carries a checkpoint one of them signed), `data-readings`, `data-events`;
+ * sets `data-state` to verifying, then verified, pending, failed or unavailable, and
+ * `data-first-failure` on failure.
  * All text comes from the page (already in its language) or from the verifier's messages,
  * inserted with textContent, never as HTML.
  *
@@ -127,7 +130,8 @@ async function run(root) {
     return unavailable(root, `the bundle could not be downloaded (${/** @type {Error} */ (error).message})`);
   }
   try {
-    show(root, await verifyBundle(text, vkey));
+    const retired = (root.dataset.retiredKeys ?? "").split(" ").filter((k) => k !== "");
+    show(root, await verifyBundle(text, [vkey, ...retired]));
   } catch (error) {
     // WebCrypto without Ed25519 (older browsers) ends here: say so instead of "failed".
     unavailable(root, `this browser cannot run the check: ${/** @type {Error} */ (error).message}`);
