@@ -17,6 +17,7 @@ _COMMAND_MODULES = (
     "farmtrace.bench.command",
     "gateway.commands",
     "gateway.ingest.command",
+    "gateway.broker.command",
     "api.commands",
     "farmtrace.demo.command",
 )
