@@ -1,4 +1,5 @@
-"""Per-device figures over every chain: readings, sequence range and the gaps in it."""
+"""Per-device figures over every chain: readings, sequence range, the gaps in it, and where the
+device's clock went backwards (by the signed timestamps, in seq order)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import Connection, select
 
 from gateway.audit.report import DeviceSummary
 from gateway.chain.entry import READING
+from gateway.ingest.health import CLOCK_TOLERANCE_MS
 from gateway.store.reader import ENTRIES
 
 __all__ = ["MAX_GAPS", "device_summaries"]
@@ -20,10 +22,11 @@ MAX_GAPS = 1000
 def device_summaries(conn: Connection) -> list[DeviceSummary]:
     """One summary per device with stored readings, by device ID.
 
-    Streams ``(device_id, seq)`` in index order, so memory stays flat whatever the size.
+    Streams ``(device_id, seq, timestamp_ms)`` in index order, so memory stays flat whatever
+    the size.
     """
     query = (
-        select(ENTRIES.c.device_id, ENTRIES.c.seq)
+        select(ENTRIES.c.device_id, ENTRIES.c.seq, ENTRIES.c.timestamp_ms)
         .where(ENTRIES.c.kind == READING)
         .order_by(ENTRIES.c.device_id, ENTRIES.c.seq)
     )
@@ -35,15 +38,22 @@ def device_summaries(conn: Connection) -> list[DeviceSummary]:
 def _summarise(rows: Iterable[Any]) -> list[DeviceSummary]:
     summaries: list[DeviceSummary] = []
     current: DeviceSummary | None = None
-    for device_id, seq in rows:
+    previous_ts = 0
+    for device_id, seq, timestamp_ms in rows:
         if current is None or device_id != current.device_id:
             current = DeviceSummary(device_id, 0, seq, seq, 0, 0, [])
             summaries.append(current)
-        elif seq > current.highest_seq + 1:
-            current.gap_count += 1
-            current.missing += seq - current.highest_seq - 1
-            if len(current.gaps) < MAX_GAPS:
-                current.gaps.append([current.highest_seq + 1, seq - 1])
+        else:
+            if seq > current.highest_seq + 1:
+                current.gap_count += 1
+                current.missing += seq - current.highest_seq - 1
+                if len(current.gaps) < MAX_GAPS:
+                    current.gaps.append([current.highest_seq + 1, seq - 1])
+            if timestamp_ms < previous_ts - CLOCK_TOLERANCE_MS:
+                current.clock_backwards += 1
+                if len(current.clock_backwards_at) < MAX_GAPS:
+                    current.clock_backwards_at.append(seq)
         current.readings += 1
         current.highest_seq = seq
+        previous_ts = timestamp_ms
     return summaries

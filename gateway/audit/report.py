@@ -45,6 +45,10 @@ class DeviceSummary:
 
     ``gaps`` lists missing sequence numbers between the lowest and highest stored, as inclusive
     ``[first, last]`` ranges (at most :data:`MAX_GAPS` of them; ``gap_count`` has them all).
+    ``clock_backwards_at`` lists the stored seqs whose signed timestamp is more than the
+    gateway's tolerance (1 s) before that of the stored seq below them: the device's clock went
+    backwards there (at most :data:`MAX_GAPS`; ``clock_backwards`` counts them all). Such
+    readings are authentic and stored; this is where the flag survives a gateway restart.
     """
 
     device_id: str
@@ -54,6 +58,8 @@ class DeviceSummary:
     missing: int
     gap_count: int
     gaps: list[list[int]]
+    clock_backwards: int = 0
+    clock_backwards_at: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +106,15 @@ class AuditReport:
             ranges = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in device.gaps[:10])
             more = " ..." if device.gap_count > 10 else ""
             lines.append(f"  {device.device_id}: missing {device.missing} ({ranges}{more})")
+        backwards = [d for d in self.devices if d.clock_backwards]
+        if backwards:
+            lines.append(f"{len(backwards)} devices whose clock went backwards (readings kept)")
+        for device in backwards[:20]:
+            seqs = ", ".join(str(s) for s in device.clock_backwards_at[:10])
+            more = " ..." if device.clock_backwards > 10 else ""
+            lines.append(
+                f"  {device.device_id}: {device.clock_backwards} times, at seq {seqs}{more}"
+            )
         if self.quarantined:
             counts = ", ".join(f"{reason} {n}" for reason, n in sorted(self.quarantined.items()))
             lines.append(f"quarantined: {counts}")
