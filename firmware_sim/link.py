@@ -19,6 +19,7 @@ still owed.
 from __future__ import annotations
 
 import contextlib
+import re
 import selectors
 import socket
 import ssl
@@ -60,19 +61,29 @@ class BrokerConfig:
 
 def parse_broker_url(url: str) -> tuple[str, int, bool, str | None, str | None]:
     """``mqtt://[user:pass@]host[:1883]`` or ``mqtts://host[:8883]`` -> host, port, tls, user, pw."""
+    shown = redact_url(url)
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(f"--broker {url!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
+        raise ConfigError(f"--broker {shown!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
     if parts.path not in ("", "/"):
-        raise ConfigError(f"--broker {url!r}: a broker URL has no path")
+        raise ConfigError(f"--broker {shown!r}: a broker URL has no path")
     tls = parts.scheme == "mqtts"
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError as err:
-        raise ConfigError(f"--broker {url!r}: {err}") from None
+        raise ConfigError(f"--broker {shown!r}: {err}") from None
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     return parts.hostname, port, tls, user, password
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of ``user:password@`` masked, for messages; never raises.
+
+    The simulator runs without the rest of farmtrace (``requirements.txt``), so this is a
+    copy of ``farmtrace.redact.redact_url`` restricted to broker URLs.
+    """
+    return re.sub(r"(^[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*):[^\s]*@", r"\1:***@", url)
 
 
 class LinkEvents(Protocol):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from farmtrace.redact import redact_url
 from gateway.ingest.errors import BrokerError, IngestError
 
 __all__ = ["MAX_RECEIVE_MAXIMUM", "BrokerAddress", "IngestConfig", "parse_broker_url"]
@@ -33,17 +34,19 @@ class BrokerAddress:
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse a broker URL; raise :class:`BrokerError` naming what is wrong with it."""
+    """Parse a broker URL; raise :class:`BrokerError` naming what is wrong with it (the URL
+    quoted with its password hidden)."""
+    shown = redact_url(url)
     parts = urlsplit(url)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise BrokerError(f"broker URL {url!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
+        raise BrokerError(f"broker URL {shown!r}: expected mqtt://HOST:PORT or mqtts://HOST:PORT")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise BrokerError(f"broker URL {url!r}: a broker URL has no path, query or fragment")
+        raise BrokerError(f"broker URL {shown!r}: a broker URL has no path, query or fragment")
     tls = parts.scheme == "mqtts"
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError as exc:
-        raise BrokerError(f"broker URL {url!r}: {exc}") from None
+        raise BrokerError(f"broker URL {shown!r}: {exc}") from None
     return BrokerAddress(
         parts.hostname,
         port,

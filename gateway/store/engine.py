@@ -7,6 +7,10 @@ own transaction handling is turned off so that a writer can take the write lock 
 transaction that reads and then writes can otherwise fail with "database is locked" when
 another connection wrote in between.
 
+Engines are made with ``hide_parameters=True``: SQLAlchemy's error messages, which commands print
+and logs keep, then never quote the values bound to a statement (row contents, key hashes).
+Messages name a URL only through :func:`describe_url` (password hidden).
+
 PostgreSQL URLs are used with the psycopg 3 driver: ``postgresql://`` and ``postgres://`` are
 rewritten to ``postgresql+psycopg://``. Sessions set ``lock_timeout`` to the same
 ``lock_timeout_s``: PostgreSQL's default is to wait for a lock forever, so a session holding a
@@ -23,6 +27,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 
+from farmtrace.redact import redact_url
 from gateway.store.errors import DatabaseError
 
 __all__ = ["BUSY_TIMEOUT_MS", "create_db_engine", "describe_url", "is_sqlite", "normalize_url"]
@@ -32,12 +37,18 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def normalize_url(url: str) -> URL:
-    """Parse a database URL, choosing the psycopg 3 driver for PostgreSQL."""
+    """Parse a database URL, choosing the psycopg 3 driver for PostgreSQL.
+
+    A URL that does not parse is named in the error with its password hidden.
+    """
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError) as exc:
+        # SQLAlchemy raises ValueError for a port that is not a number; its message quotes
+        # the bad component, masked too in case that is where the password went.
         raise DatabaseError(
-            f"invalid database URL {url!r}: want sqlite:///PATH or postgresql://USER@HOST/DB"
+            f"invalid database URL {redact_url(url)!r} ({redact_url(str(exc))}): "
+            "want sqlite:///PATH or postgresql://USER@HOST/DB"
         ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -49,9 +60,18 @@ def normalize_url(url: str) -> URL:
 
 
 def describe_url(url: str | URL) -> str:
-    """The URL with any password hidden, for messages."""
-    parsed = url if isinstance(url, URL) else normalize_url(url)
-    return parsed.render_as_string(hide_password=True)
+    """The URL with any password hidden, for messages; never raises.
+
+    SQLAlchemy hides the user-info password; :func:`farmtrace.redact.redact_url` also masks a
+    ``?password=`` query value (libpq takes one) and a URL that does not parse.
+    """
+    if isinstance(url, URL):
+        return redact_url(url.render_as_string(hide_password=True))
+    try:
+        parsed = normalize_url(url)
+    except DatabaseError:
+        return redact_url(url)
+    return redact_url(parsed.render_as_string(hide_password=True))
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -69,6 +89,7 @@ def create_db_engine(url: str, lock_timeout_s: float = BUSY_TIMEOUT_MS / 1000) -
             raise DatabaseError("an in-memory SQLite database cannot hold a chain: give a file")
         engine = create_engine(
             parsed,
+            hide_parameters=True,
             connect_args={"timeout": timeout_ms / 1000, "check_same_thread": False},
         )
 
@@ -80,6 +101,7 @@ def create_db_engine(url: str, lock_timeout_s: float = BUSY_TIMEOUT_MS / 1000) -
         return engine
     return create_engine(
         parsed,
+        hide_parameters=True,
         pool_pre_ping=True,
         connect_args={
             "connect_timeout": 10,
