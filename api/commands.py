@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+T = TypeVar("T")
 
 __all__ = ["register"]
 
@@ -26,8 +32,14 @@ def register(sub: Any) -> None:
     create = keys_sub.add_parser("create", help="create a key and print it once")
     create.add_argument("--db", required=True)
     create.add_argument("--name", required=True)
-    create.add_argument("--scope", action="append", required=True, help="lots:write, events:write")
+    create.add_argument(
+        "--scope", action="append", required=True, help="lots:write, events:write, excursions:ack"
+    )
     create.set_defaults(func=_create_key)
+    revoke = keys_sub.add_parser("revoke", help="revoke every live key of a name")
+    revoke.add_argument("--db", required=True)
+    revoke.add_argument("--name", required=True)
+    revoke.set_defaults(func=_revoke_key)
 
     verify = sub.add_parser("verify", help="check a lot bundle offline (plain Python only)")
     verify.add_argument("bundle", type=Path)
@@ -57,7 +69,14 @@ def _serve(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"farmtrace api: {exc}", file=sys.stderr)
         return 2
-    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_level": "warning"}
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any 127.0.0.1 peer;
+    # the app reads it itself, only when configured (FARMTRACE_API_TRUST_FORWARDED_FOR).
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "proxy_headers": False,
+    }
     if args.workers > 1:
         # Worker processes build their own app from the environment.
         for name, value in settings.model_dump(exclude_none=True).items():
@@ -72,20 +91,56 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _create_key(args: argparse.Namespace) -> int:
     from api.auth import create_key
-    from gateway.store.engine import create_db_engine
-    from gateway.store.errors import StoreError
-    from gateway.store.migrate import upgrade
 
-    try:
-        engine = create_db_engine(args.db)
-        upgrade(engine)
-        token = create_key(engine, args.name, args.scope)
-    except (StoreError, ValueError) as exc:
-        print(f"farmtrace api-keys: {exc}", file=sys.stderr)
+    def create(engine: Engine) -> str:
+        return create_key(engine, args.name, args.scope)
+
+    token = _with_keys_table(args.db, create)
+    if token is None:
         return 2
+    # The key on stdout, once; what it is on stderr, without the key.
     print(token)
     print(f"(key {args.name!r} with {', '.join(args.scope)}; shown only now)", file=sys.stderr)
     return 0
+
+
+def _revoke_key(args: argparse.Namespace) -> int:
+    from api.auth import revoke_key
+
+    def revoke(engine: Engine) -> int:
+        return revoke_key(engine, args.name)
+
+    count = _with_keys_table(args.db, revoke)
+    if count is None:
+        return 2
+    print(f"revoked {count} key(s) named {args.name!r}")
+    return 0
+
+
+def _with_keys_table(db: str, action: Callable[[Engine], T]) -> T | None:
+    """``action(engine)`` on the migrated database at ``db``; ``None`` after printing why it
+    failed (the URL with its password hidden, the driver's error class only: its message can
+    quote connection parameters)."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from gateway.store.engine import create_db_engine, describe_url
+    from gateway.store.errors import StoreError
+    from gateway.store.migrate import upgrade
+
+    engine = None
+    try:
+        engine = create_db_engine(db)
+        upgrade(engine)
+        return action(engine)
+    except (StoreError, ValueError) as exc:
+        print(f"farmtrace api-keys: {exc}", file=sys.stderr)
+    except SQLAlchemyError as exc:
+        reason = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
+        print(f"farmtrace api-keys: cannot use {describe_url(db)}: {reason}", file=sys.stderr)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return None
 
 
 def _verify(args: argparse.Namespace) -> int:

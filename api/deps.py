@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the app state, rate limiting of public reads, API-key scopes."""
+"""FastAPI dependencies: the app state, rate limiting per client, API-key scopes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import ApiKey, check_key
 from api.state import AppState
 
-__all__ = ["RateLimited", "get_state", "public_read", "require_scope", "state_of"]
+__all__ = ["RateLimited", "client_of", "get_state", "rate_limit", "require_scope", "state_of"]
 
 
 _BEARER = HTTPBearer(
@@ -38,31 +38,41 @@ async def get_state(request: Request) -> AppState:
     return state_of(request)
 
 
-def client_of(request: Request, trust_forwarded: bool) -> str:
-    """The client a request counts against."""
-    if trust_forwarded:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+def client_of(request: Request) -> str:
+    """The client a request counts against: its peer address.
+
+    Behind a reverse proxy, ``create_app`` puts uvicorn's ``ProxyHeadersMiddleware`` in front
+    (only with ``trust_forwarded_for``), which replaces the peer by the right-most
+    ``X-Forwarded-For`` address that is not one of ``trusted_proxies`` -- the address the
+    proxy itself saw -- and only on connections from those proxies. Addresses a client writes
+    into the header itself stand to the left of it and are never used, so a forged header
+    neither escapes the limit nor spends another client's budget.
+    """
     return request.client.host if request.client is not None else "unknown"
 
 
-async def public_read(request: Request) -> None:
-    """Charge one token to the client's bucket; raise :class:`RateLimited` when empty."""
-    state = state_of(request)
-    wait = state.limiter.take(client_of(request, state.settings.trust_forwarded_for))
+async def rate_limit(request: Request) -> None:
+    """Charge one token to the client's bucket; raise :class:`RateLimited` when empty.
+
+    Every operation depends on it first: public reads, and writes before their key is looked
+    up (so a client guessing keys is slowed like any other).
+    """
+    wait = state_of(request).limiter.take(client_of(request))
     if wait > 0:
         raise RateLimited(wait)
 
 
 def require_scope(scope: str) -> Callable[..., ApiKey]:
-    """A dependency that admits only keys holding ``scope``."""
+    """A dependency that admits only keys holding ``scope`` (401/403 otherwise).
+
+    The raw ``Authorization`` header is checked, so that a header of another scheme is named
+    as malformed rather than as missing; ``HTTPBearer`` is declared for the OpenAPI schema.
+    """
 
     def check(
         request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> ApiKey:
-        header = None if credentials is None else f"Bearer {credentials.credentials}"
-        return check_key(state_of(request).engine, header, scope)
+        return check_key(state_of(request).engine, request.headers.get("authorization"), scope)
 
     return check

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 __all__ = ["ApiError", "BadRequest", "Conflict", "Forbidden", "NotFound", "Unauthorized"]
 
 
@@ -10,6 +12,8 @@ class ApiError(Exception):
 
     status = 500
     code = "internal"
+    headers: ClassVar[dict[str, str] | None] = None
+    """Extra response headers (``WWW-Authenticate`` on 401)."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -24,6 +28,9 @@ class BadRequest(ApiError):
 class Unauthorized(ApiError):
     status = 401
     code = "unauthorized"
+    headers: ClassVar[dict[str, str] | None] = {
+        "WWW-Authenticate": 'Bearer realm="farmtrace"'
+    }  # RFC 6750 section 3
 
 
 class Forbidden(ApiError):

@@ -13,10 +13,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.bodylimit import BodyLimit
 from api.deps import RateLimited
 from api.errors import ApiError
+from api.headers import SECURITY_HEADERS, SecurityHeaders
 from api.ratelimit import RateLimiter
 from api.routes import chain, excursions, lots, resolver
 from api.settings import Settings
@@ -30,41 +33,23 @@ log = logging.getLogger("farmtrace.api")
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 """The page's stylesheet and scripts and the browser verifier, served at ``/static``."""
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
-        "frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-"""Sent with every response (harmless on JSON, required on the HTML page)."""
 
+class _App(FastAPI):
+    """FastAPI with :class:`SecurityHeaders` outside Starlette's whole stack, so that even its
+    last-resort 500 carries the headers; and in front of that, when ``trusted_proxies`` is set,
+    uvicorn's proxy-headers layer (the client is the right-most ``X-Forwarded-For`` address
+    that is not a trusted proxy, taken only on connections from those proxies; see
+    ``api.deps.client_of``)."""
 
-_HEADER_BYTES = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+    trusted_proxies: str | None = None
 
-
-class SecurityHeaders:
-    """Pure ASGI middleware adding :data:`SECURITY_HEADERS` to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in _HEADER_BYTES if k not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = SecurityHeaders(super().build_middleware_stack())
+        if self.trusted_proxies is None:
+            return stack
+        # uvicorn types ASGI callables more narrowly than Starlette; the protocol is the same.
+        proxied: ASGIApp = ProxyHeadersMiddleware(stack, trusted_hosts=self.trusted_proxies)  # type: ignore[arg-type,assignment]
+        return proxied
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -79,7 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             app.state.farmtrace.close()
 
-    app = FastAPI(
+    app = _App(
         title="farmtrace",
         version="1",
         summary="Provenance of farm lots: signed readings and events, proofs, EPCIS, GS1 links",
@@ -88,8 +73,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.farmtrace = AppState.open(settings)
     _errors(app)
 
-    app.add_middleware(SecurityHeaders)
-
+    app.add_middleware(BodyLimit)
+    if settings.trust_forwarded_for:
+        app.trusted_proxies = settings.trusted_proxies
     app.include_router(chain.root_router())
     app.include_router(chain.chain_router(chain.default_chain, "/v1", "chain", ""))
     app.include_router(chain.chains_router())
@@ -112,7 +98,7 @@ def _error(
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.detail)
+        return _error(exc.status, exc.code, exc.detail, exc.headers)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:
@@ -141,6 +127,12 @@ def _errors(app: FastAPI) -> None:
         # The driver's message can hold a URL; log only the exception's class.
         log.error("database error: %s", type(exc).__name__)
         return _error(503, "storage", "the database is unavailable; try again")
+
+    @app.exception_handler(Exception)
+    async def internal(_request: Request, _exc: Exception) -> JSONResponse:
+        # Starlette's ServerErrorMiddleware answers with this, then re-raises so that the
+        # server logs the traceback; the client learns nothing of the exception.
+        return _error(500, "internal", "internal error")
 
 
 def app_from_env() -> FastAPI:

@@ -1,7 +1,7 @@
-"""A token bucket per client for public reads: ``rate`` tokens per second up to ``burst``.
+"""A token bucket per client for every operation: ``rate`` tokens per second up to ``burst``.
 
-A client is its socket address (or the first ``X-Forwarded-For`` hop when the API sits behind a
-trusted proxy). An empty bucket answers 429 with ``Retry-After`` in whole seconds.
+A client is its peer address, behind a configured proxy the address that proxy saw
+(``api.deps.client_of``). An empty bucket answers 429 with ``Retry-After`` in whole seconds.
 """
 
 from __future__ import annotations

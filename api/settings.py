@@ -16,7 +16,14 @@ class Settings(BaseSettings):
     the first chain created in the database. ``state_dir`` holds the API's event-signing key
     (``event.key``, mode 0600), created on first use. ``link_domain`` is the host the Digital
     Link URIs in QR codes point at (this resolver). ``rate_per_s``/``rate_burst`` is the token
-    bucket each client gets for public reads.
+    bucket each client gets (every operation takes a token; ``/static`` and ``/docs`` none).
+
+    ``trust_forwarded_for``: the API sits behind a reverse proxy that appends the address it
+    saw to ``X-Forwarded-For`` (nginx ``$proxy_add_x_forwarded_for`` or ``$remote_addr``) and
+    sets ``X-Forwarded-Proto``. Only then, and only on connections from ``trusted_proxies``
+    (comma-separated addresses or networks), does a client count by the right-most untrusted
+    address of that header, and does ``X-Forwarded-Proto: https`` turn on HSTS. Off, the
+    headers are ignored whoever sends them.
     """
 
     model_config = SettingsConfigDict(env_prefix="FARMTRACE_API_")
@@ -28,3 +35,4 @@ class Settings(BaseSettings):
     rate_per_s: float = 200.0
     rate_burst: int = 400
     trust_forwarded_for: bool = False
+    trusted_proxies: str = "127.0.0.1,::1"

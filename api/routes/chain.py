@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from api.convert import b64, proof_public, reading_public
-from api.deps import get_state, public_read, state_of
+from api.deps import get_state, rate_limit, state_of
 from api.errors import BadRequest, NotFound
 from api.proofs import ProofService
 from api.schemas.chain import (
@@ -45,7 +45,7 @@ def chain_router(
     chain_dep: Callable[..., Awaitable[ProofService]], prefix: str, tag: str, suffix: str
 ) -> APIRouter:
     """The read endpoints of one chain, resolved by ``chain_dep``."""
-    router = APIRouter(prefix=prefix, tags=[tag], dependencies=[Depends(public_read)])
+    router = APIRouter(prefix=prefix, tags=[tag], dependencies=[Depends(rate_limit)])
     Chain = Annotated[ProofService, Depends(chain_dep)]
 
     @router.get(
@@ -136,7 +136,7 @@ def chain_router(
 
 def root_router() -> APIRouter:
     """``/checkpoint``: the default chain's latest checkpoint at the conventional place."""
-    router = APIRouter(tags=["chain"], dependencies=[Depends(public_read)])
+    router = APIRouter(tags=["chain"], dependencies=[Depends(rate_limit)])
 
     @router.get("/checkpoint", response_class=PlainTextResponse, responses=_TEXT)
     def checkpoint(request: Request) -> PlainTextResponse:
@@ -151,7 +151,7 @@ def root_router() -> APIRouter:
 
 
 def chains_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/chains", tags=["chains"], dependencies=[Depends(public_read)])
+    router = APIRouter(prefix="/v1/chains", tags=["chains"], dependencies=[Depends(rate_limit)])
 
     @router.get("", response_model=list[ChainPublic])
     def chains(state: State) -> list[ChainPublic]:

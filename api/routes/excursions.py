@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path
 from api.auth import ApiKey
 from api.coldchain import ColdChainError
 from api.coldchain.ack import ExcursionAck
-from api.deps import get_state, public_read, require_scope
+from api.deps import get_state, rate_limit, require_scope
 from api.errors import BadRequest, Conflict, NotFound
 from api.lots.excursions import LotExcursion, ack_for, lot_excursions
 from api.lots.store import StoredAck
@@ -59,7 +59,7 @@ def _public(item: LotExcursion, ack: StoredAck | None) -> ExcursionPublic:
 @router.get(
     "/{gtin}/{lot}/excursions",
     response_model=list[ExcursionPublic],
-    dependencies=[Depends(public_read)],
+    dependencies=[Depends(rate_limit)],
 )
 def excursions(gtin: Gtin, lot: Lot, state: State) -> list[ExcursionPublic]:
     """The lot's excursions under its product class's rules, each with its acknowledgement."""
@@ -67,7 +67,12 @@ def excursions(gtin: Gtin, lot: Lot, state: State) -> list[ExcursionPublic]:
     return [_public(x, ack_for(x, record.acks)) for x in lot_excursions(state.lots, record)]
 
 
-@router.post("/{gtin}/{lot}/excursions/ack", response_model=ExcursionPublic, status_code=201)
+@router.post(
+    "/{gtin}/{lot}/excursions/ack",
+    response_model=ExcursionPublic,
+    status_code=201,
+    dependencies=[Depends(rate_limit)],
+)
 def acknowledge(
     gtin: Gtin,
     lot: Lot,

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import ApiKey
 from api.bundle import build_bundle
 from api.coldchain import PRODUCT_CLASSES
-from api.deps import get_state, public_read, require_scope
+from api.deps import get_state, rate_limit, require_scope
 from api.digital_link import DigitalLink, DigitalLinkError
 from api.epcis import lot_document
 from api.errors import BadRequest, Conflict, NotFound
@@ -47,7 +47,7 @@ def find_lot(state: AppState, gtin: str, lot: str) -> tuple[DigitalLink, LotReco
     return link, record
 
 
-@router.post("", response_model=LotPublic, status_code=201)
+@router.post("", response_model=LotPublic, status_code=201, dependencies=[Depends(rate_limit)])
 def create_lot(
     body: LotCreate,
     state: State,
@@ -66,13 +66,18 @@ def create_lot(
     return lot_public(state, *find_lot(state, link.gtin, body.lot))
 
 
-@router.get("/{gtin}/{lot}", response_model=LotPublic, dependencies=[Depends(public_read)])
+@router.get("/{gtin}/{lot}", response_model=LotPublic, dependencies=[Depends(rate_limit)])
 def read_lot(gtin: Gtin, lot: Lot, state: State) -> LotPublic:
     """A lot with its stages and events (each event says whether a block anchors it yet)."""
     return lot_public(state, *find_lot(state, gtin, lot))
 
 
-@router.post("/{gtin}/{lot}/events", response_model=EventPublic, status_code=201)
+@router.post(
+    "/{gtin}/{lot}/events",
+    response_model=EventPublic,
+    status_code=201,
+    dependencies=[Depends(rate_limit)],
+)
 def create_event(
     gtin: Gtin,
     lot: Lot,
@@ -87,7 +92,7 @@ def create_event(
     return event_public(entry, None)
 
 
-@router.get("/{gtin}/{lot}/bundle", dependencies=[Depends(public_read)])
+@router.get("/{gtin}/{lot}/bundle", dependencies=[Depends(rate_limit)])
 def bundle(gtin: Gtin, lot: Lot, state: State) -> JSONResponse:
     """Everything to verify the lot offline (``docs/bundle.md``); ``farmtrace verify`` checks it."""
     link, record = find_lot(state, gtin, lot)
@@ -97,21 +102,21 @@ def bundle(gtin: Gtin, lot: Lot, state: State) -> JSONResponse:
     )
 
 
-@router.get("/{gtin}/{lot}/epcis", dependencies=[Depends(public_read)])
+@router.get("/{gtin}/{lot}/epcis", dependencies=[Depends(rate_limit)])
 def epcis(gtin: Gtin, lot: Lot, state: State) -> JSONResponse:
     """The lot as an EPCIS 2.0 JSON-LD document: events and sensor summaries with alarms."""
     link, record = find_lot(state, gtin, lot)
     return JSONResponse(lot_document(state, link, record), media_type="application/ld+json")
 
 
-@router.get("/{gtin}/{lot}/qr.svg", dependencies=[Depends(public_read)])
+@router.get("/{gtin}/{lot}/qr.svg", dependencies=[Depends(rate_limit)])
 def qr_code_svg(gtin: Gtin, lot: Lot, state: State) -> Response:
     """The pack's QR code (SVG) holding the lot's Digital Link URI on this resolver."""
     link, _ = find_lot(state, gtin, lot)
     return Response(qr_svg(state.link_uri(link)), media_type="image/svg+xml")
 
 
-@router.get("/{gtin}/{lot}/qr.png", dependencies=[Depends(public_read)])
+@router.get("/{gtin}/{lot}/qr.png", dependencies=[Depends(rate_limit)])
 def qr_code_png(gtin: Gtin, lot: Lot, state: State) -> Response:
     """The pack's QR code (PNG) holding the lot's Digital Link URI on this resolver."""
     link, _ = find_lot(state, gtin, lot)

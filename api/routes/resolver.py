@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from api.deps import get_state, public_read
+from api.deps import get_state, rate_limit
 from api.digital_link import DigitalLink
 from api.lots.store import LotRecord
 from api.routes.lots import find_lot
@@ -22,7 +22,7 @@ from api.views import lot_public
 
 __all__ = ["linkset", "router"]
 
-router = APIRouter(tags=["resolver"], dependencies=[Depends(public_read)])
+router = APIRouter(tags=["resolver"], dependencies=[Depends(rate_limit)])
 State = Annotated[AppState, Depends(get_state)]
 _GS1 = "https://gs1.org/voc/"
 LINKSET = "application/linkset+json"
