@@ -8,6 +8,9 @@
 3. **Gateway**: ``farmtrace gateway`` (a subprocess, as deployed) ingests the same stream from the
    same broker into a fresh chain; its run report gives receive-to-commit latencies.
 4. Reconcile by device and seq: every reading stored once, nothing missing.
+5. With ``--hostile-share S``, the gateway again, on a fresh chain, with the hostile corpus
+   making ``S`` of the stream (``ingest_hostile.py``), the honest readings offered at the same
+   rate: their rate is compared with the clean run's, and they are reconciled the same way.
 
 Both consumers are timed from their first message received to their last one handled
 (acknowledged, or committed for the gateway). A Mosquitto is started with the settings the
@@ -18,11 +21,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,12 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from farmtrace.bench.ingest_broker import free_port, parse_broker, start_broker
+from farmtrace.bench.ingest_hostile import HostileMix, write_hostile_pool
 from farmtrace.bench.ingest_pool import device_id, sign_pool
 
 __all__ = ["IngestBenchConfig", "IngestBenchResult", "Round", "run"]
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKER_SETTINGS = ("max_queued_messages 0", "set_tcp_nodelay true", "persistence false")
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,15 @@ class IngestBenchConfig:
     skip_bare: bool = False
     keep: Path | None = None
     repeat: int = 1
+    hostile_share: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.hostile_share < 1:
+            raise ValueError(f"hostile share {self.hostile_share}: must be in [0, 1)")
         if self.repeat < 1:
             raise ValueError("repeat must be at least 1")
+        if self.hostile_share and self.db_url is not None:
+            raise ValueError("--hostile-share needs the default SQLite database (a fresh chain)")
         if self.repeat > 1 and self.db_url is not None:
             raise ValueError("--repeat needs the default SQLite database (one fresh file a round)")
 
@@ -82,14 +89,16 @@ class Round:
     stored: int = 0
     distinct: int = 0
     devices_complete: int = 0
+    hostile: Round | None = None  # the gateway run with the hostile mix (no bare drain)
 
     @property
     def gateway_rate(self) -> float:
+        """Honest readings committed per second, first message received to last commit."""
         first = float(self.gateway.get("first_received_at") or 0.0)
         last = float(self.gateway.get("last_commit_at") or 0.0)
         if not first or last <= first:
             return 0.0
-        return float(self.gateway["accepted"]) / (last - first)
+        return self.distinct / (last - first)
 
     @property
     def bare_rate(self) -> float | None:
@@ -104,6 +113,12 @@ class IngestBenchResult:
     run_tag: str
     sign_seconds: float
     rounds: list[Round] = field(default_factory=list)
+    mix: HostileMix | None = None
+
+    @property
+    def gateway_runs(self) -> list[Round]:
+        """Every gateway run: each round's clean run and, with a hostile mix, its hostile run."""
+        return [r for round_ in self.rounds for r in (round_, round_.hostile) if r is not None]
 
     @property
     def median(self) -> Round:
@@ -112,13 +127,13 @@ class IngestBenchResult:
 
     @property
     def lost(self) -> int:
-        """Readings missing from the database, worst round."""
-        return max(self.config.messages - r.distinct for r in self.rounds)
+        """Honest readings missing from the database, worst gateway run."""
+        return max(self.config.messages - r.distinct for r in self.gateway_runs)
 
     @property
     def duplicated(self) -> int:
-        """Rows beyond one per reading, worst round."""
-        return max(r.stored - r.distinct for r in self.rounds)
+        """Honest rows beyond one per reading, worst gateway run."""
+        return max(r.stored - r.distinct for r in self.gateway_runs)
 
 
 Progress = Callable[[str], None]
@@ -135,14 +150,18 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
     broker: subprocess.Popen[bytes] | None = None
     try:
         if config.broker_url is None:
-            host, port, broker = _start_broker(workdir)
+            host, port, broker = start_broker(workdir)
         else:
-            host, port = _parse_broker(config.broker_url)
+            host, port = parse_broker(config.broker_url)
         tag = secrets.token_hex(3)
         say(f"signing {config.messages:,} readings of {config.devices:,} devices")
         started = time.perf_counter()
         keys = sign_pool(workdir / "pool.bin", tag, config.devices, config.per_device)
         result = IngestBenchResult(config, tag, time.perf_counter() - started)
+        if config.hostile_share:
+            say(f"mixing the hostile corpus in: {config.hostile_share:.0%} of the stream")
+            pool = workdir / "pool-hostile.bin"
+            result.mix = write_hostile_pool(workdir / "pool.bin", pool, tag, config.hostile_share)
         for number in range(1, config.repeat + 1):
             suffix = f"-{number}" if config.repeat > 1 else ""
             round_ = Round()
@@ -151,12 +170,13 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
                 round_.bare, round_.bare_publish = _bare_phase(workdir, host, port, config, suffix)
             say(f"gateway ingesting the stream{suffix}")
             db_url = config.db_url or f"sqlite:///{workdir / f'bench{suffix}.db'}"
-            round_.gateway, round_.gateway_publish = _gateway_phase(
-                workdir, host, port, db_url, keys, tag, config, suffix
-            )
-            round_.stored, round_.distinct, round_.devices_complete = _reconcile(
-                db_url, tag, config
-            )
+            _gateway_round(round_, workdir, host, port, db_url, keys, tag, config, suffix)
+            if result.mix is not None:
+                say(f"gateway ingesting the stream with the hostile mix{suffix}")
+                round_.hostile = Round()
+                hostile_db = f"sqlite:///{workdir / f'bench-hostile{suffix}.db'}"
+                _gateway_round(round_.hostile, workdir, host, port, hostile_db, keys, tag,
+                               config, f"-hostile{suffix}", result.mix)  # fmt: skip
             result.rounds.append(round_)
         return result
     finally:
@@ -171,52 +191,6 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-# -- broker --------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_broker(workdir: Path) -> tuple[str, int, subprocess.Popen[bytes]]:
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not os.access(binary, os.X_OK):
-        raise RuntimeError("mosquitto is not installed (apt-get install mosquitto) and no --broker")
-    port = _free_port()
-    lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", *BROKER_SETTINGS]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    config = workdir / "mosquitto.conf"
-    config.write_text("\n".join(lines) + "\n")
-    with open(workdir / "mosquitto.log", "wb") as log:
-        process = subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return "127.0.0.1", port, process
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"mosquitto did not start: {(workdir / 'mosquitto.log').read_text()}")
-
-
-def _parse_broker(url: str) -> tuple[str, int]:
-    from gateway.ingest.config import parse_broker_url
-
-    address = parse_broker_url(url)
-    if address.tls or address.username:
-        raise ValueError(
-            "the benchmark's publisher speaks plain, anonymous MQTT: give mqtt://HOST:PORT"
-        )
-    return address.host, address.port
-
-
 # -- phases --------------------------------------------------------------------------------------
 
 
@@ -225,12 +199,20 @@ def _load(role: str, *args: str) -> list[str]:
 
 
 def _publisher(
-    workdir: Path, host: str, port: int, config: IngestBenchConfig, name: str
+    workdir: Path,
+    host: str,
+    port: int,
+    config: IngestBenchConfig,
+    name: str,
+    mix: HostileMix | None = None,
 ) -> subprocess.Popen[bytes]:
+    pool, rate = "pool.bin", config.rate
+    if mix is not None:  # the honest readings at the clean rate, the junk on top
+        pool, rate = "pool-hostile.bin", config.rate * mix.messages / mix.honest
     with open(workdir / f"{name}.log", "wb") as log:
         return subprocess.Popen(
             _load("publish", "--host", host, "--port", str(port), "--pool",
-                  str(workdir / "pool.bin"), "--rate", str(config.rate), "--inflight",
+                  str(workdir / pool), "--rate", str(rate), "--inflight",
                   str(config.inflight), "--out", str(workdir / f"{name}.json")),
             stdout=log, stderr=log, cwd=ROOT,
         )  # fmt: skip
@@ -280,6 +262,24 @@ def _bare_phase(
     return _finish(drain, out, "the bare subscriber", _timeout(config)), published
 
 
+def _gateway_round(
+    round_: Round,
+    workdir: Path,
+    host: str,
+    port: int,
+    db_url: str,
+    keys: dict[str, bytes],
+    tag: str,
+    config: IngestBenchConfig,
+    suffix: str,
+    mix: HostileMix | None = None,
+) -> None:
+    round_.gateway, round_.gateway_publish = _gateway_phase(
+        workdir, host, port, db_url, keys, tag, config, suffix, mix
+    )
+    round_.stored, round_.distinct, round_.devices_complete = _reconcile(db_url, tag, config)
+
+
 def _gateway_phase(
     workdir: Path,
     host: str,
@@ -289,6 +289,7 @@ def _gateway_phase(
     tag: str,
     config: IngestBenchConfig,
     suffix: str,
+    mix: HostileMix | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     from gateway.store import registry
     from gateway.store.engine import create_db_engine
@@ -297,10 +298,12 @@ def _gateway_phase(
     engine = create_db_engine(db_url)
     try:
         upgrade(engine)
-        registry.register_devices(engine, keys)
+        registry.register_devices(engine, keys if mix is None else {**keys, **mix.registered})
+        for revoked in [] if mix is None else mix.revoked:
+            registry.revoke_device(engine, revoked)
     finally:
         engine.dispose()
-    metrics_port = _free_port()
+    metrics_port = free_port()
     log_path = workdir / f"gateway{suffix}.log"
     report = workdir / f"gateway-report{suffix}.json"
     command = [
@@ -326,13 +329,11 @@ def _gateway_phase(
                 f"the gateway exited: {log_path.read_text(errors='replace')[-2000:]}"
             )
         name = f"publish-gateway{suffix}"
-        publisher = _publisher(workdir, host, port, config, name)
+        publisher = _publisher(workdir, host, port, config, name, mix)
         published = _finish(publisher, workdir / f"{name}.json", "the publisher", _timeout(config))
+        expect = config.messages if mix is None else mix.messages
         _wait(
-            lambda: (
-                _metric(metrics_port, "farmtrace_gateway_messages_received_total")
-                >= config.messages
-            ),
+            lambda: _metric(metrics_port, "farmtrace_gateway_messages_received_total") >= expect,
             _timeout(config),
             "the gateway to take every reading",
         )

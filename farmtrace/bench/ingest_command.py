@@ -40,6 +40,14 @@ def register(kinds: Any) -> None:
     p.add_argument(
         "--repeat", type=_positive_int, default=1, help="rounds (median judged; SQLite only)"
     )
+    p.add_argument(
+        "--hostile-share",
+        type=_share,
+        default=0.0,
+        metavar="S",
+        help="also run the gateway with the hostile corpus as this share of the stream (e.g. "
+        "0.1), the honest readings offered at the same rate, and compare their rate",
+    )
     p.add_argument("--keep", type=Path, metavar="DIR", help="copy logs and reports to DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object, no text")
     p.set_defaults(func=_run)
@@ -56,6 +64,13 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
     return value
 
 
@@ -79,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
             skip_bare=args.skip_bare,
             keep=args.keep,
             repeat=args.repeat,
+            hostile_share=args.hostile_share,
         )
         result = ingest.run(config, progress=None if args.json else progress)
     except (RuntimeError, ValueError, OSError) as exc:

@@ -1,7 +1,9 @@
 """The figures of ``farmtrace bench ingest`` judged against the gateway issue's targets.
 
 With ``--repeat`` the judged figures are the median round's (by gateway rate), each gateway run
-compared with the bare drain of its own round (they ran under the same load).
+compared with the bare drain of its own round (they ran under the same load). With
+``--hostile-share`` each round's hostile run is compared with its clean run: "at full rate" is
+read as the honest readings committed at least ``TARGET_HOSTILE_RATIO`` of the clean rate.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = ["render_text", "targets", "to_json"]
 TARGET_RATE = 10_000.0
 TARGET_RATIO = 0.8
 LATENCY_SLACK_S = 0.5
+TARGET_HOSTILE_RATIO = 0.9
 
 
 def _latency(round_: Round, key: str) -> float | None:
@@ -43,13 +46,33 @@ def targets(result: IngestBenchResult) -> list[Target]:
     )
     found.append(Target("readings lost", float(result.lost), 0.0, "", at_most=True))
     found.append(Target("readings duplicated", float(result.duplicated), 0.0, "", at_most=True))
+    hostile = median.hostile
+    if hostile is not None and result.mix is not None:
+        ratio = hostile.gateway_rate / median.gateway_rate if median.gateway_rate else 0.0
+        found.append(Target("hostile mix: honest rate / clean", ratio, TARGET_HOSTILE_RATIO, "x"))
+        found.append(
+            Target("hostile messages stored", float(_hostile_stored(result)), 0.0, "", at_most=True)
+        )
     bare_lost = [result.config.messages - int(r.bare["distinct"]) for r in result.rounds if r.bare]
     if bare_lost:
         found.append(Target("bare drain: lost", float(max(bare_lost)), 0.0, "", at_most=True))
     return found
 
 
+def _hostile_stored(result: IngestBenchResult) -> int:
+    """Readings stored in the hostile runs beyond the honest ones, the corpus's prelude and the
+    first copy of each kind stored and flagged: hostile messages that got in (worst run)."""
+    assert result.mix is not None
+    extra = result.mix.stored_extra
+    return max(
+        int(r.hostile.gateway["accepted"]) - r.hostile.distinct - extra
+        for r in result.rounds
+        if r.hostile is not None
+    )
+
+
 def _round_json(round_: Round) -> dict[str, Any]:
+    hostile = None if round_.hostile is None else _round_json(round_.hostile)
     return {
         "bare": {"publish": round_.bare_publish, "drain": round_.bare},
         "gateway": {
@@ -62,6 +85,7 @@ def _round_json(round_: Round) -> dict[str, Any]:
             "distinct": round_.distinct,
             "devices_complete": round_.devices_complete,
         },
+        "hostile": hostile,
     }
 
 
@@ -78,8 +102,38 @@ def to_json(result: IngestBenchResult) -> dict[str, Any]:
         "median_round": result.rounds.index(result.median),
         "lost": result.lost,
         "duplicated": result.duplicated,
+        "hostile_mix": None if result.mix is None else _mix_json(result),
         "targets": [{**asdict(t), "passed": t.passed} for t in targets(result)],
     }
+
+
+def _mix_json(result: IngestBenchResult) -> dict[str, Any]:
+    mix = result.mix
+    assert mix is not None
+    return {
+        "share": result.config.hostile_share,
+        "messages": mix.messages,
+        "honest": mix.honest,
+        "hostile": mix.hostile,
+        "kinds": mix.kinds,
+        "left_out": mix.left_out,
+        "expected": dict(sorted(mix.expected.items())),
+        "stored_hostile": _hostile_stored(result),
+    }
+
+
+def _hostile_lines(label: str, round_: Round, clean: Round) -> list[str]:
+    g = round_.gateway
+    rejected = sum(int(n) for n in g.get("rejected", {}).values())
+    ratio = round_.gateway_rate / clean.gateway_rate if clean.gateway_rate else 0.0
+    return [
+        f"  {label}gateway, hostile mix: {round_.gateway_rate:>7,.0f} honest readings/s "
+        f"committed = {ratio:.3f}x the clean run (published at "
+        f"{round_.gateway_publish.get('rate', 0):,.0f} msg/s)",
+        f"  {label}hostile mix: {rejected:,} quarantined in {len(g.get('rejected', {}))} "
+        f"reasons, {g.get('duplicates', 0):,} duplicates; reconcile: {round_.stored:,} stored, "
+        f"{round_.distinct:,} distinct, {round_.devices_complete:,} devices with every seq",
+    ]
 
 
 def _round_lines(number: int | None, round_: Round, messages: int) -> list[str]:
@@ -103,6 +157,8 @@ def _round_lines(number: int | None, round_: Round, messages: int) -> list[str]:
         f"  {label}reconcile: {round_.stored:,} stored, {round_.distinct:,} distinct of "
         f"{messages:,}, {round_.devices_complete:,} devices with every seq",
     ]
+    if round_.hostile is not None:
+        lines += _hostile_lines(label, round_.hostile, round_)
     return lines
 
 
@@ -114,6 +170,14 @@ def render_text(result: IngestBenchResult) -> str:
         f"{c.batch_age:g} s",
         f"  pre-signing (before the timed windows): {result.sign_seconds:.1f} s",
     ]
+    if result.mix is not None:
+        m = result.mix
+        lines.append(
+            f"  hostile mix: {m.hostile:,} of {m.messages:,} messages "
+            f"({c.hostile_share:.0%}), {m.kinds} corpus kinds in turn"
+            + (f" (left out: {', '.join(m.left_out)})" if m.left_out else "")
+            + "; honest readings offered at the clean rate"
+        )
     if len(result.rounds) == 1:
         lines += _round_lines(None, result.rounds[0], c.messages)
     else:
