@@ -11,6 +11,7 @@ from typing import Any
 
 from api.convert import b64
 from api.digital_link import DigitalLink
+from api.handovers import handover_notes
 from api.lots.store import LotRecord
 from api.state import AppState
 from api.views import lot_public
@@ -85,20 +86,24 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
     return {
         "format": BUNDLE_FORMAT,
         "lot": lot,
-        "chains": [
-            {
-                "origin": origin,
-                "checkpoint": cp.note,
-                "verifier_keys": state.verifier_keys(origin),
-            }
-            for origin, cp in sorted(checkpoints.items())
-        ],
+        "chains": [_chain(state, origin, cp) for origin, cp in sorted(checkpoints.items())],
         "blocks": [blocks[k] for k in sorted(blocks)],
         "device_keys": {d: b64(k) for d, k in sorted(state.device_keys(devices).items())},
         "event_keys": {s: b64(event_key) for s in sorted(signers)},
         "readings": reading_items,
         "events": event_items,
         "acknowledgements": ack_items,
+    }
+
+
+def _chain(state: AppState, origin: str, checkpoint: StoredCheckpoint) -> dict[str, Any]:
+    keys = state.verifier_keys(origin)
+    reader = state.chain(origin).reader
+    return {
+        "origin": origin,
+        "checkpoint": checkpoint.note,
+        "verifier_keys": keys,
+        "key_handovers": handover_notes(reader, keys, checkpoint.size),
     }
 
 

@@ -3,7 +3,8 @@ reference only (``farmtrace.tlog``, ``firmware_sim.protocol``, the event encodin
 network).
 
 Checked, in order (``docs/bundle.md``): each chain's checkpoint is signed by one of the given
-keys; each block header parses, belongs to its chain and is in that checkpoint's chain log
+keys, or by a key that a chain of key hand-overs leads to from one of them (``key_handovers``,
+``docs/chain.md``); each block header parses, belongs to its chain and is in that checkpoint's chain log
 (C2SP tlog-proof against the same checkpoint); each reading decodes, is signed by its device's
 key, and its entry is in its block's batch tree at the stated position; each event decodes, is
 signed by the API's event key, and, when anchored, is proven like a reading; so is each
@@ -28,7 +29,7 @@ from api.lots.event_entry import EventEntryError, signer_id
 from api.lots.event_entry import decode as decode_event
 from api.lots.event_entry import verify as verify_event
 from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
-from farmtrace.tlog.errors import TlogError
+from farmtrace.tlog.errors import TlogError, UnverifiedNote
 from farmtrace.tlog.merkle import leaf_hash, verify_inclusion
 from farmtrace.tlog.note import Verifier
 from farmtrace.tlog.proof import TlogProof, verify_tlog_proof
@@ -37,6 +38,7 @@ from firmware_sim.protocol import decode as decode_reading
 from firmware_sim.protocol import verify as verify_reading
 from gateway.chain.block import BlockHeader
 from gateway.chain.errors import ChainError
+from gateway.chain.rotation import rotation_successor
 
 __all__ = ["BundleError", "Report", "verify_bundle"]
 
@@ -92,8 +94,8 @@ def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = pr
         raise BundleError(f"bundle format is {bundle.get('format')!r}, expected {FORMAT!r}")
     lot = _get(bundle, "lot", dict, "bundle")
     ok(f"bundle for lot {lot.get('lot')!r} of GTIN {lot.get('gtin')}")
-    checkpoints = _checkpoints(bundle, verifiers, ok)
-    headers = _blocks(bundle, checkpoints, verifiers, ok)
+    checkpoints, trusted = _checkpoints(bundle, verifiers, ok)
+    headers = _blocks(bundle, checkpoints, trusted, ok)
     device_keys = {
         d: _b64(k, f"device key of {d}")
         for d, k in _get(bundle, "device_keys", dict, "bundle").items()
@@ -156,24 +158,68 @@ def _ack(
 
 def _checkpoints(
     bundle: dict[str, Any], verifiers: list[Verifier], ok: Callable[[str], None]
-) -> dict[str, SignedCheckpoint]:
+) -> tuple[dict[str, SignedCheckpoint], dict[str, list[Verifier]]]:
     found: dict[str, SignedCheckpoint] = {}
+    trusted: dict[str, list[Verifier]] = {}
     for chain in _get(bundle, "chains", list, "bundle"):
         origin = _get(chain, "origin", str, "chain")
         note = _get(chain, "checkpoint", str, f"chain {origin}")
+        trusted[origin] = _follow_handovers(chain, origin, verifiers, ok)
         try:
-            found[origin] = open_checkpoint(note, verifiers, origin)
+            found[origin] = open_checkpoint(note, trusted[origin], origin)
         except TlogError as exc:
             raise BundleError(f"checkpoint of chain {origin}: {exc}") from None
         cp = found[origin].checkpoint
         ok(f"checkpoint of {origin}: size {cp.size}, signature verifies with the given key")
-    return found
+    return found, trusted
+
+
+def _follow_handovers(
+    chain: dict[str, Any], origin: str, verifiers: list[Verifier], ok: Callable[[str], None]
+) -> list[Verifier]:
+    """The given keys plus each key a hand-over signed by an already trusted key names.
+
+    A hand-over none of the trusted keys signed is passed over (it cannot add trust); one that a
+    trusted key signed must be well formed and also signed by the key it names.
+    """
+    trusted = list(verifiers)
+    handovers = chain.get("key_handovers", [])
+    if not isinstance(handovers, list):
+        raise BundleError(f"chain {origin}: malformed field 'key_handovers'")
+    for i, note in enumerate(handovers):
+        what = f"key hand-over {i} of chain {origin}"
+        if not isinstance(note, str):
+            raise BundleError(f"{what}: expected a signed note")
+        try:
+            body = open_checkpoint(note, trusted, origin).checkpoint
+        except UnverifiedNote:
+            continue
+        except TlogError as exc:
+            raise BundleError(f"{what}: {exc}") from None
+        try:
+            successor = rotation_successor(body)
+        except ChainError as exc:
+            raise BundleError(f"{what}: {exc}") from None
+        if successor is None:
+            raise BundleError(f"{what}: names no successor key")
+        if any(v.vkey == successor.vkey for v in trusted):
+            continue
+        try:
+            open_checkpoint(note, [successor], origin)
+        except TlogError:
+            raise BundleError(f"{what}: not signed by the key it names") from None
+        trusted.append(successor)
+        ok(
+            f"key hand-over of {origin} at size {body.size}: a trusted key vouches for "
+            f"{successor.name}+{successor.key_id:08x}"
+        )
+    return trusted
 
 
 def _blocks(
     bundle: dict[str, Any],
     checkpoints: dict[str, SignedCheckpoint],
-    verifiers: list[Verifier],
+    trusted: dict[str, list[Verifier]],
     ok: Callable[[str], None],
 ) -> dict[tuple[str, int], BlockHeader]:
     headers: dict[tuple[str, int], BlockHeader] = {}
@@ -196,7 +242,7 @@ def _blocks(
             proof = TlogProof.parse(proof_text)
             if proof.checkpoint != signed.text:
                 raise BundleError(f"{what}: tlog-proof is not relative to the bundle's checkpoint")
-            verify_tlog_proof(proof, raw, verifiers, origin)
+            verify_tlog_proof(proof, raw, trusted[origin], origin)
         except TlogError as exc:
             raise BundleError(f"{what}: tlog-proof fails: {exc}") from None
         if proof.index != height:

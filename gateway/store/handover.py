@@ -1,7 +1,7 @@
 """The hand-over checkpoint: the first checkpoint signed after ``farmtrace keys rotate``.
 
 It is signed by the new key *and* the retired one, and names the new key in an extension line
-(c2sp.org/tlog-checkpoint allows extension lines after the root)::
+(c2sp.org/tlog-checkpoint allows extension lines after the root; ``gateway.chain.rotation``)::
 
     farmtrace.example/gw-1
     42
@@ -24,15 +24,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from farmtrace.tlog.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
-from farmtrace.tlog.errors import NoteError
-from farmtrace.tlog.note import Signer, Verifier, sign_note
+from farmtrace.tlog.note import Signer, sign_note
+from gateway.chain.rotation import rotation_line
 from gateway.keys import load_previous_signer, remove_previous_signer
 from gateway.store.errors import KeyFileError
 
-__all__ = ["ROTATION_LINE", "pending_handover", "rotation_successor", "sign_checkpoint_note"]
-
-ROTATION_LINE = "farmtrace/key-rotation"
-"""First word of the extension line naming the key that signs from this checkpoint on."""
+__all__ = ["pending_handover", "sign_checkpoint_note"]
 
 
 def pending_handover(
@@ -71,27 +68,6 @@ def sign_checkpoint_note(checkpoint: Checkpoint, signer: Signer, previous: Signe
         return sign_checkpoint(checkpoint, signer)
     if previous.name != checkpoint.origin or signer.name != checkpoint.origin:
         raise KeyFileError(f"the keys of a hand-over must be named {checkpoint.origin!r}")
-    line = f"{ROTATION_LINE} {signer.verifier.vkey}"
+    line = rotation_line(signer.verifier)
     body = replace(checkpoint, extensions=(*checkpoint.extensions, line))
     return sign_note(body.body(), [signer, previous])
-
-
-def rotation_successor(checkpoint: Checkpoint) -> Verifier | None:
-    """The key a hand-over checkpoint names, or ``None`` if it names none.
-
-    Raises :class:`KeyFileError` for a malformed rotation line or one naming another log's key.
-    """
-    lines = [e for e in checkpoint.extensions if e.startswith(ROTATION_LINE + " ")]
-    if not lines:
-        return None
-    if len(lines) > 1:
-        raise KeyFileError(f"checkpoint {checkpoint.size} names {len(lines)} successor keys")
-    try:
-        successor = Verifier.from_vkey(lines[0][len(ROTATION_LINE) + 1 :])
-    except NoteError as exc:
-        raise KeyFileError(f"checkpoint {checkpoint.size}: bad successor key: {exc}") from None
-    if successor.name != checkpoint.origin:
-        raise KeyFileError(
-            f"checkpoint {checkpoint.size} names a successor key for {successor.name!r}"
-        )
-    return successor

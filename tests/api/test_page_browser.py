@@ -25,6 +25,8 @@ from support.api import GTIN, LOT, Served
 from support.tamper import flip_byte, update_row
 from test_js_verifier_browser import require_chromium
 
+from gateway.rotation import rotate_checkpoint_key
+
 pytestmark = pytest.mark.integration
 
 START_TIMEOUT_S = 30
@@ -101,6 +103,20 @@ def test_good_lot_is_verified_in_the_browser(live: str, served: Served) -> None:
     assert "60 sensor readings" in words
     assert re.search(r'data-check="signatures"[^>]*data-result="ok"', dom), words
     assert "<svg" in dom and "Temperature" in dom
+
+
+def test_bundle_signed_by_a_retired_key_is_verified_after_a_rotation(
+    live: str, served: Served
+) -> None:
+    # Rotated with --db: the API lists the new key at once, but the chain's newest checkpoint
+    # (the bundle's) is still signed by the old key until the gateway signs its next block.
+    rotation = rotate_checkpoint_key(served.tmp / "gw", served.db_url)
+    assert rotation.old.vkey == served.ledger_vkey
+    dom = dump_dom(f"{live}/01/{GTIN}/10/{LOT}", served.tmp / "profile")
+    tag, words = proof_section(dom)
+    assert attribute(tag, "data-verifier-key") == rotation.new.vkey
+    assert attribute(tag, "data-retired-keys") == served.ledger_vkey
+    assert attribute(tag, "data-state") == "verified", words
 
 
 def test_page_in_chinese_by_browser_language(live: str, served: Served) -> None:

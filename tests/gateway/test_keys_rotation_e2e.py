@@ -43,9 +43,9 @@ from api.settings import Settings
 from api.verify import BundleError, verify_bundle
 from farmtrace.tlog.checkpoint import open_checkpoint
 from farmtrace.tlog.errors import UnverifiedNote
-from farmtrace.tlog.note import Note, Verifier
+from farmtrace.tlog.note import Note, Signer, Verifier
+from gateway.chain.rotation import rotation_successor
 from gateway.store.engine import normalize_url
-from gateway.store.handover import rotation_successor
 from gateway.store.models import Base
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -202,9 +202,13 @@ def test_two_rotations_of_a_running_chain_keep_every_checkpoint_verifiable(
     assert f'data-retired-keys="{" ".join(vkeys[:-1])}"' in page
 
     # Bundles: the one made before the first rotation verifies with the key of its time and
-    # not with the newest; the last one (old readings included) with the newest key only.
+    # not with the newest; the last one (old readings included) with the newest key, and with
+    # the oldest key too, by following the two hand-overs it carries.
     readings = len(DEVICES) * PER_ROUND
-    for bundle, round_ in ((bundles[0], 0), (bundles[-1], ROUNDS - 1)):
+    last = bundles[-1]
+    assert [c["key_handovers"] for c in last["chains"]] == [[notes[s] for s in sizes[:-1]]]
+    assert bundles[0]["chains"][0]["key_handovers"] == []
+    for bundle, round_ in ((bundles[0], 0), (last, ROUNDS - 1)):
         assert verdict(bundle, [vkeys[round_]])["readings"] == readings * (round_ + 1)
         path = tmp_path / f"bundle-{round_}.json"
         path.write_text(json.dumps(bundle))
@@ -212,21 +216,56 @@ def test_two_rotations_of_a_running_chain_keep_every_checkpoint_verifiable(
         assert "signature verifies with the given key" in ok.stdout
         both = farmtrace("verify", str(path), "--key", vkeys[0], "--key", vkeys[-1])
         assert both.returncode == 0
-        wrong = vkeys[-1] if round_ == 0 else vkeys[0]
-        refused = farmtrace("verify", str(path), "--key", wrong, check=False)
-        assert refused.returncode != 0 and ref(vkeys[round_]) in refused.stderr + refused.stdout
+    refused = farmtrace("verify", str(tmp_path / "bundle-0.json"), "--key", vkeys[-1], check=False)
+    assert refused.returncode != 0 and ref(vkeys[0]) in refused.stderr + refused.stdout
+    followed = farmtrace("verify", str(tmp_path / f"bundle-{ROUNDS - 1}.json"), "--key", vkeys[0])
+    assert followed.stdout.count("key hand-over of") == 2, followed.stdout
 
-    # The browser's verifier, given the keys the page gives it, reaches the same verdicts.
+    # The browser's verifier reaches the same verdicts: with the keys the page gives it, with
+    # the oldest key through the hand-overs, and on hand-overs that must not be followed.
+    def handovers(notes_: Any) -> dict[str, Any]:
+        changed = json.loads(json.dumps(last))
+        changed["chains"][0]["key_handovers"] = notes_
+        return changed
+
+    first = last["chains"][0]["key_handovers"][0]
+    text, _, signatures = first.partition("\n\n")
+    attacker = Signer.generate(ORIGIN)  # signs an old checkpoint the old key signed too
+    forged = notes[0] + attacker.sign(Note.parse(notes[0]).text).line()
     badge_keys = [vkeys[-1], *vkeys[:-1]]
     cases = [
-        {"name": "before rotation, page keys", "bundle": bundles[0], "vkey": badge_keys},
-        {"name": "after rotations, page keys", "bundle": bundles[-1], "vkey": badge_keys},
-        {"name": "before rotation, newest key", "bundle": bundles[0], "vkey": [vkeys[-1]]},
+        ("before rotation, page keys", bundles[0], badge_keys, ""),
+        ("after rotations, page keys", last, badge_keys, ""),
+        ("after rotations, oldest key", last, [vkeys[0]], ""),
+        ("after rotations, middle key", last, [vkeys[1]], ""),
+        ("before rotation, newest key", bundles[0], [vkeys[-1]], "no signature from a known key"),
+        ("no hand-overs, oldest key", handovers([]), [vkeys[0]], "no signature from a known key"),
+        (
+            "hand-over without the new key's signature",
+            handovers([f"{text}\n\n{signatures.split(chr(10), 1)[1]}"]),
+            [vkeys[0]],
+            "key hand-over 0 of chain farmtrace.example/rotating: not signed by the key it names",
+        ),
+        (
+            "hand-over text altered",
+            handovers([first.replace("farmtrace/key-rotation", "farmtrace/key-rotatioN")]),
+            [vkeys[0]],
+            f"key hand-over 0 of chain {ORIGIN}: invalid signature for key {ref(vkeys[0])}",
+        ),
+        (
+            "old checkpoint with a signature appended",
+            handovers([forged]),
+            [vkeys[0]],
+            f"key hand-over 0 of chain {ORIGIN}: names no successor key",
+        ),
+        ("hand-overs not a list", handovers("x"), [vkeys[0]], "malformed field 'key_handovers'"),
     ]
-    for case in cases:
-        case["want"] = verdict(case["bundle"], case["vkey"])
-    assert [c["want"]["ok"] for c in cases] == [True, True, False]
-    run_node(cases, tmp_path)
+    node_cases = []
+    for name, bundle, keys_, failure in cases:
+        want = verdict(bundle, keys_)
+        assert want["ok"] is (failure == "") and failure in want.get("first", ""), (name, want)
+        node_cases.append({"name": name, "bundle": bundle, "vkey": keys_, "want": want})
+    run_node(node_cases, tmp_path)
 
 
 def run_node(cases: list[dict[str, Any]], tmp: Path) -> None:

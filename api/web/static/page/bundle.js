@@ -3,7 +3,8 @@
  * rule for rule as the Python reference `farmtrace verify` (api/verify.py), with WebCrypto only.
  *
  * Checked, in the reference's order: each chain's checkpoint is signed by one of the given
- * verifier keys; each block header parses, is the block the bundle says, and is in its chain's
+ * verifier keys, or by a key that the chain's key hand-overs (`key_handovers`, docs/chain.md)
+ * lead to from one of them; each block header parses, is the block the bundle says, and is in its chain's
  * log (C2SP tlog-proof against that same checkpoint); each reading decodes and is signed by its
  * device's key; each reading is in its block's batch tree at the stated place (RFC 9162); each
  * event decodes, is signed by the API's event key, and when anchored is proven like a reading.
@@ -183,7 +184,7 @@ async function run(ctx, input, vkeys) {
   ctx.ok(`bundle for lot '${lot.lot}' of GTIN ${lot.gtin}`);
   const chains = await checkpoints(ctx, bundle, verifiers);
   ctx.endStage();
-  const headers = await blocks(ctx, bundle, chains, verifiers);
+  const headers = await blocks(ctx, bundle, chains);
   ctx.endStage();
   ctx.started("signatures");
   const deviceKeys = keyMap(ctx, get(bundle, "device_keys", "object", "bundle", ctx), "device key of");
@@ -227,20 +228,25 @@ function keyMap(ctx, map, label) {
 }
 
 /**
+ * @typedef {{ note: string, size: bigint, trusted: Verifier[] }} ChainCheckpoint
+ */
+
+/**
  * @param {Context} ctx
  * @param {object} bundle
  * @param {Verifier[]} verifiers
- * @returns {Promise<Map<string, { note: string, size: bigint }>>}
+ * @returns {Promise<Map<string, ChainCheckpoint>>}
  */
 async function checkpoints(ctx, bundle, verifiers) {
-  /** @type {Map<string, { note: string, size: bigint }>} */
+  /** @type {Map<string, ChainCheckpoint>} */
   const found = new Map();
   for (const chain of get(bundle, "chains", "array", "bundle", ctx)) {
     const origin = get(chain, "origin", "string", "chain", ctx);
     const note = get(chain, "checkpoint", "string", `chain ${origin}`, ctx);
+    const trusted = await followHandovers(ctx, chain, origin, verifiers);
     try {
-      const signed = await openCheckpoint(note, verifiers, origin);
-      found.set(origin, { note, size: signed.checkpoint.size });
+      const signed = await openCheckpoint(note, trusted, origin);
+      found.set(origin, { note, size: signed.checkpoint.size, trusted });
       ctx.report.counts.chains += 1;
       ctx.report.counts.size += Number(signed.checkpoint.size);
       ctx.ok(`checkpoint of ${origin}: size ${signed.checkpoint.size}, signature verifies with the given key`);
@@ -252,14 +258,76 @@ async function checkpoints(ctx, bundle, verifiers) {
   return found;
 }
 
+/** The first word of a hand-over checkpoint's extension line naming the next key. */
+const ROTATION_LINE = "farmtrace/key-rotation";
+
+/**
+ * The given keys plus each key that a hand-over signed by an already trusted key names (as the
+ * reference's `_follow_handovers`): a hand-over no trusted key signed is passed over; one that a
+ * trusted key signed must be well formed and also signed by the key it names.
+ * @param {Context} ctx
+ * @param {object} chain
+ * @param {string} origin
+ * @param {Verifier[]} verifiers
+ * @returns {Promise<Verifier[]>}
+ */
+async function followHandovers(ctx, chain, origin, verifiers) {
+  const trusted = [...verifiers];
+  const handovers = "key_handovers" in chain ? /** @type {any} */ (chain).key_handovers : [];
+  if (!Array.isArray(handovers)) ctx.stop("claims", `chain ${origin}: malformed field 'key_handovers'`);
+  for (const [i, note] of handovers.entries()) {
+    const what = `key hand-over ${i} of chain ${origin}`;
+    if (typeof note !== "string") ctx.stop("checkpoint", `${what}: expected a signed note`);
+    let body;
+    try {
+      body = (await openCheckpoint(note, trusted, origin)).checkpoint;
+    } catch (error) {
+      if (!(error instanceof TlogError)) throw error;
+      if (error.code === "UnverifiedNote") continue;
+      ctx.stop("checkpoint", `${what}: ${error.message}`);
+    }
+    const lines = body.extensions.filter((line) => line.startsWith(`${ROTATION_LINE} `));
+    if (lines.length === 0) ctx.stop("checkpoint", `${what}: names no successor key`);
+    if (lines.length > 1) ctx.stop("checkpoint", `${what}: names ${lines.length} successor keys`);
+    let successor;
+    try {
+      successor = await Verifier.fromVkey(lines[0].slice(ROTATION_LINE.length + 1));
+    } catch (error) {
+      if (!(error instanceof TlogError)) throw error;
+      ctx.stop("checkpoint", `${what}: names a malformed successor key`);
+    }
+    if (successor.name !== origin) {
+      ctx.stop("checkpoint", `${what}: names a successor key of another log ('${successor.name}')`);
+    }
+    if (trusted.some((v) => sameKey(v, successor))) continue;
+    try {
+      await openCheckpoint(note, [successor], origin);
+    } catch (error) {
+      if (!(error instanceof TlogError)) throw error;
+      ctx.stop("checkpoint", `${what}: not signed by the key it names`);
+    }
+    trusted.push(successor);
+    const id = successor.keyId.toString(16).padStart(8, "0");
+    ctx.ok(`key hand-over of ${origin} at size ${body.size}: a trusted key vouches for ${successor.name}+${id}`);
+  }
+  return trusted;
+}
+
+/**
+ * @param {Verifier} a
+ * @param {Verifier} b
+ */
+function sameKey(a, b) {
+  return a.name === b.name && a.keyId === b.keyId && a.publicKey.every((byte, i) => byte === b.publicKey[i]);
+}
+
 /**
  * @param {Context} ctx
  * @param {object} bundle
- * @param {Map<string, { note: string, size: bigint }>} chains
- * @param {Verifier[]} verifiers
+ * @param {Map<string, ChainCheckpoint>} chains
  * @returns {Promise<Map<string, import("./block.js").BlockHeader>>}
  */
-async function blocks(ctx, bundle, chains, verifiers) {
+async function blocks(ctx, bundle, chains) {
   ctx.started("blocks");
   /** @type {Map<string, import("./block.js").BlockHeader>} */
   const headers = new Map();
@@ -284,7 +352,7 @@ async function blocks(ctx, bundle, chains, verifiers) {
     try {
       const proof = parseTlogProof(proofText);
       if (proof.checkpoint !== chain.note) ctx.stop("claims", `${what}: tlog-proof is not relative to the bundle's checkpoint`);
-      await verifyTlogProof(proof, /** @type {Uint8Array} */ (utf8Encode(text)), verifiers, origin);
+      await verifyTlogProof(proof, /** @type {Uint8Array} */ (utf8Encode(text)), chain.trusted, origin);
       if (proof.index !== BigInt(height)) ctx.stop("claims", `${what}: tlog-proof is for leaf ${proof.index}`);
     } catch (error) {
       if (!(error instanceof TlogError)) throw error;
