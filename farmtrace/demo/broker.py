@@ -17,6 +17,7 @@ from pathlib import Path
 
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.supervisor import Supervisor, wait_until
+from farmtrace.redact import redact_url
 
 __all__ = ["BrokerPlan", "choose_broker", "free_port", "start_broker"]
 
@@ -36,7 +37,7 @@ class BrokerPlan:
 
     def describe(self) -> str:
         if self.kind == "external":
-            return f"the broker at {self.url}"
+            return f"the broker at {redact_url(self.url or '')}"  # printed: no password
         if self.kind == MOSQUITTO:
             return f"Mosquitto ({self.binary})"
         return "the embedded broker (iotcore: rumqttd)"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from farmtrace.demo.errors import DemoError
+from farmtrace.redact import redact_url
 
 __all__ = ["Child", "Supervisor", "wait_until"]
 
@@ -66,11 +67,15 @@ class Supervisor:
         grace: float = 15.0,
         env: dict[str, str] | None = None,
     ) -> Child:
-        """Start ``argv`` in a new session with stdout and stderr appended to ``LOG_DIR/name.log``."""
+        """Start ``argv`` in a new session with stdout and stderr appended to ``LOG_DIR/name.log``.
+
+        The log starts with the command line, URL passwords masked (``--broker mqtt://u:pw@``).
+        """
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
+        shown = " ".join(redact_url(arg) for arg in argv)
         with log.open("ab") as out:
-            out.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {' '.join(argv)}\n".encode())
+            out.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {shown}\n".encode())
             out.flush()
             try:
                 process = subprocess.Popen(

@@ -571,17 +571,21 @@ def test_gateway_and_simulator_keep_broker_passwords_out_of_their_output(
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_demo_keeps_its_api_key_in_its_state_file_only(tmp_path: Path) -> None:
+def test_demo_keeps_its_secrets_out_of_its_output(
+    tmp_path: Path, mosquitto_factory: MosquittoFactory
+) -> None:
+    password = secret("demo")
+    broker = mosquitto_factory(users={"demo": password})
     state, port = tmp_path / "demo", free_port()
     done = cli(
-        "demo", "--state", str(state), "--broker", "embedded", "--speed", "120",
-        "--port", str(port), "--duration", "3", timeout=180,
+        "demo", "--state", str(state), "--broker", f"mqtt://demo:{password}@127.0.0.1:{broker.port}",
+        "--speed", "120", "--port", str(port), "--duration", "3", timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    assert f"mqtt://demo:***@127.0.0.1:{broker.port}" in done.stdout  # named, masked
     key = json.loads((state / "demo.json").read_text())["api_key"]
-    assert (state / "demo.json").stat().st_mode & 0o077 == 0  # the one place it is kept
+    assert (state / "demo.json").stat().st_mode & 0o077 == 0  # the one place the key is kept
     texts = scan(state, {state / "demo.json"})
     assert any(name.startswith("logs/") for name in texts)
-    assert_nowhere(
-        [key, key.removeprefix("ftk_")], {"stdout": done.stdout, "stderr": done.stderr, **texts}
-    )
+    texts |= {"stdout": done.stdout, "stderr": done.stderr}
+    assert_nowhere([password, key, key.removeprefix("ftk_")], texts)
