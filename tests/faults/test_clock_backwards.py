@@ -85,7 +85,7 @@ def test_clock_jumping_backwards_is_stored_and_flagged(broker: Mosquitto, tmp_pa
     try:
         done = subprocess.run(
             sim("run", "--broker", broker.url, "--state", str(state), "--devices", "2",
-                "--interval", "10", "--speed", "120", "--duration", "10m",
+                "--interval", "10", "--speed", "240", "--duration", "10m",
                 "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--until-committed",
                 "--resend-after", "3", "--drain-timeout", "60", "--report", str(report_path),
                 *faults),
