@@ -13,7 +13,8 @@ The checks, in chain order, stopping at the first failure (raised as :class:`Aud
 3. Checkpoints: one per chain-log size from 1 to the number of blocks; each note verifies with
    the chain's keys, is for this origin and size, and its root equals the chain-log root over
    the headers (recomputed); each is consistent with the one before it, by an RFC 9162
-   consistency proof checked against the two *signed* roots.
+   consistency proof checked against the two *signed* roots; each key hand-over is sound, and
+   the report says which key signed which checkpoints (:mod:`gateway.audit.keys`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Note, Verifier
 from firmware_sim.protocol import ProtocolError, SignedReading, decode
+from gateway.audit.keys import KeyTimeline
 from gateway.audit.report import AuditFailure, ChainSummary
 from gateway.chain.block import GENESIS_PREVIOUS, BlockHeader
 from gateway.chain.entry import READING, kind_of
@@ -251,6 +253,7 @@ def _check_checkpoints(
     leaves = rust_core.MerkleTree.from_entries([b.raw for b in blocks])
     log = ChainLog()
     previous: SignedCheckpoint | None = None
+    timeline = KeyTimeline(origin, list(verifiers))
     rows = conn.execute(
         select(CHECKPOINTS.c.size, CHECKPOINTS.c.note)
         .where(CHECKPOINTS.c.chain_id == chain_id)
@@ -291,6 +294,7 @@ def _check_checkpoints(
             raise AuditFailure(
                 origin, item, f"is not consistent with checkpoint {previous.checkpoint.size}"
             )
+        timeline.observe(row.size, signed)
         previous = signed
     if log.size != len(blocks):
         raise AuditFailure(
@@ -299,6 +303,7 @@ def _check_checkpoints(
             "are not covered by any signed checkpoint",
         )
     summary.checkpoints = log.size
+    summary.signers = timeline.runs
 
 
 def _canonical(note: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["AuditFailure", "AuditReport", "ChainSummary", "DeviceSummary"]
+__all__ = ["AuditFailure", "AuditReport", "ChainSummary", "DeviceSummary", "SignerRun"]
 
 
 class AuditFailure(Exception):
@@ -23,10 +23,27 @@ class AuditFailure(Exception):
 
 
 @dataclass
+class SignerRun:
+    """Checkpoints ``first`` to ``last`` (sizes) were signed by ``keys`` (``name+key ID``);
+    ``handover``: the first of them is a key hand-over (``docs/chain.md``)."""
+
+    keys: list[str]
+    first: int
+    last: int
+    handover: bool = False
+
+    def text(self) -> str:
+        span = f"{self.first}" if self.first == self.last else f"{self.first}-{self.last}"
+        ids = ", ".join(k.rsplit("+", 1)[-1] for k in self.keys)
+        return f"{span}{' (hand-over)' if self.handover else ''} by {ids}"
+
+
+@dataclass
 class ChainSummary:
     """One chain's counts; ``keys`` are the verifier keys its checkpoints were checked with and
     ``keys_source`` says where they came from (``given`` on the command line or ``database``:
-    the keys the chain recorded itself, which prove integrity but not authenticity)."""
+    the keys the chain recorded itself, which prove integrity but not authenticity); ``signers``
+    says which of them signed which checkpoints."""
 
     origin: str
     blocks: int = 0
@@ -37,6 +54,7 @@ class ChainSummary:
     readings_from_unregistered_devices: int = 0
     keys: list[str] = field(default_factory=list)
     keys_source: str = "database"
+    signers: list[SignerRun] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +115,9 @@ class AuditReport:
                 f"signatures checked), {chain.checkpoints} checkpoints; "
                 f"checkpoint keys ({chain.keys_source}): {keys}"
             )
+            if len(chain.signers) > 1:
+                runs = "; ".join(run.text() for run in chain.signers)
+                lines.append(f"  checkpoints signed: {runs}")
         with_gaps = [d for d in self.devices if d.gap_count]
         lines.append(
             f"{len(self.devices)} devices, {self.readings} readings; "

@@ -6,6 +6,7 @@ before and after) is in ``test_keys_rotation_e2e.py``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 from support.readings import batch, devices
+from support.tamper import update_row
 
 from farmtrace.cli import main
 from farmtrace.tlog.checkpoint import Checkpoint, open_checkpoint
@@ -250,6 +252,36 @@ def test_handover_checkpoint_is_signed_by_both_keys_and_names_the_new_one(
     assert "checkpoint of size 4: does not verify" in capsys.readouterr().err
     assert main(["audit", "--db", db_url, "--key", new]) == 1
     assert "checkpoint of size 1: does not verify" in capsys.readouterr().err
+    # The report says which key signed which checkpoints.
+    assert main(["audit", "--db", db_url, "--state", str(state), "--json"]) == 0
+    [chain] = json.loads(capsys.readouterr().out)["chains"]
+    assert chain["signers"] == [
+        {"keys": [key_ref(old)], "first": 1, "last": 2, "handover": False},
+        {"keys": sorted([key_ref(old), key_ref(new)]), "first": 3, "last": 3, "handover": True},
+        {"keys": [key_ref(new)], "first": 4, "last": 4, "handover": False},
+    ]
+    assert main(["audit", "--db", db_url, "--state", str(state)]) == 0
+    ids = [k.split("+")[1] for k in (old, new)]
+    runs = f"1-2 by {ids[0]}; 3 (hand-over) by {', '.join(sorted(ids))}; 4 by {ids[1]}"
+    assert f"checkpoints signed: {runs}" in capsys.readouterr().out
+
+
+def test_audit_refuses_a_handover_the_old_key_did_not_sign(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'db'}"
+    run_ledger(db, state, [range(1, 2)])
+    _, new = rotate(state, capsys)
+    [handover] = run_ledger(db, state, [range(2, 3)])
+    text, _, lines = handover.partition("\n\n")
+    new_only = f"{text}\n\n{lines.splitlines()[0]}\n"  # the old key's signature removed
+    assert signers(new_only) == [key_ref(new)]
+    assert update_row(db, "checkpoints", {"size": 2}, {"note": new_only}) == 1
+    assert main(["audit", "--db", db, "--state", str(state)]) == 1
+    assert (
+        "checkpoint of size 2: is a key hand-over not signed by a key that signed the "
+        "checkpoint before it"
+    ) in capsys.readouterr().err
 
 
 def test_a_committed_handover_is_not_repeated_after_a_crash(
