@@ -70,7 +70,9 @@ def rotate_checkpoint_key(state_dir: Path, db_url: str | None = None) -> Rotatio
     try:
         state = StateDir.lock(path)
     except StoreError as exc:
-        raise StoreError(f"{exc}: stop the gateway before rotating its key") from None
+        running = "in use by another gateway process" in str(exc)
+        hint = ": stop the gateway before rotating its key" if running else ""
+        raise StoreError(f"{exc}{hint}") from None
     try:
         old = load_signer(path)
         retired_verifiers(path)  # a malformed list stops the rotation before anything is written
@@ -84,7 +86,13 @@ def rotate_checkpoint_key(state_dir: Path, db_url: str | None = None) -> Rotatio
         write_private_file(path / KEY_FILE, new.skey + "\n")
         if db_url is not None and chain_id is not None:
             found = chain_id
-            _db(db_url, lambda engine: record_key(engine, found, new.verifier.vkey))
+            try:
+                _db(db_url, lambda engine: record_key(engine, found, new.verifier.vkey))
+            except StoreError as exc:
+                raise StoreError(
+                    f"the key was rotated (new key {new.verifier.vkey}) but not recorded in the "
+                    f"database: {exc}; the gateway records it when it next starts"
+                ) from None
         return Rotation(old.verifier, new.verifier, previous.verifier, chain_id is not None)
     finally:
         state.close()
