@@ -61,7 +61,10 @@ class ChainSummary:
 class DeviceSummary:
     """Per device, over every chain: how many readings, the sequence range and the gaps.
 
-    ``gaps`` lists missing sequence numbers between the lowest and highest stored, as inclusive
+    ``rejected_at`` lists the seqs that are signed rejections (the device's key signed them and
+    the gateway quarantined them on their content) and not stored (at most :data:`MAX_GAPS`;
+    ``rejected`` counts them all). ``lowest_seq`` and ``highest_seq`` span the stored and
+    rejected seqs; ``gaps`` lists the seqs between them that are neither, as inclusive
     ``[first, last]`` ranges (at most :data:`MAX_GAPS` of them; ``gap_count`` has them all).
     ``clock_backwards_at`` lists the stored seqs whose signed timestamp is more than the
     gateway's tolerance (1 s) before that of the stored seq below them: the device's clock went
@@ -78,6 +81,8 @@ class DeviceSummary:
     gaps: list[list[int]]
     clock_backwards: int = 0
     clock_backwards_at: list[int] = field(default_factory=list)
+    rejected: int = 0
+    rejected_at: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -127,6 +132,13 @@ class AuditReport:
             ranges = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in device.gaps[:10])
             more = " ..." if device.gap_count > 10 else ""
             lines.append(f"  {device.device_id}: missing {device.missing} ({ranges}{more})")
+        refused = [d for d in self.devices if d.rejected]
+        if refused:
+            lines.append(f"{len(refused)} devices with signed readings rejected (seqs settled)")
+        for device in refused[:20]:
+            seqs = ", ".join(str(s) for s in device.rejected_at[:10])
+            more = " ..." if device.rejected > 10 else ""
+            lines.append(f"  {device.device_id}: {device.rejected} rejected, seq {seqs}{more}")
         backwards = [d for d in self.devices if d.clock_backwards]
         if backwards:
             lines.append(f"{len(backwards)} devices whose clock went backwards (readings kept)")

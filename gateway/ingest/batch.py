@@ -36,6 +36,8 @@ class Item:
     ``reason``/``detail`` are set once the item is rejected (it goes to the quarantine).
     ``outcome`` is set by the committer: ``accepted``, ``duplicate`` or ``quarantined``.
     ``floor`` is set for a device's ``dropped`` message (its drop floor) instead of a reading.
+    ``signed_rejection`` is set by the judge for a rejected reading its device's registered key
+    signed (:data:`gateway.ingest.reasons.CONTENT`): its seq is settled.
     """
 
     delivery: Delivery
@@ -48,6 +50,7 @@ class Item:
     detail: str = ""
     outcome: str | None = None
     floor: int | None = None
+    signed_rejection: bool = False
 
     def reject(self, reason: str, detail: str) -> None:
         self.reason = reason

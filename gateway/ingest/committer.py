@@ -12,8 +12,10 @@ For each batch, in order:
    acknowledged meanwhile; any other storage error stops the gateway;
 4. acknowledge every message of the batch to the broker, in arrival order, duplicates and
    quarantined ones included (each is now durably stored, or was already);
-5. advance the devices' committed seqs and publish each changed commit watermark (retained;
-   a device's at most every ``WATERMARK_INTERVAL_S``, the latest value).
+5. advance the devices' settled seqs (stored, and signed rejections: readings the device's own
+   key signed and the judge rejected on content) and publish each changed commit watermark
+   (retained; a device's at most every ``WATERMARK_INTERVAL_S``, the latest value). This runs
+   only after step 3 returned, so a watermark never covers a rejection that is not durable.
 
 **Acknowledgement rule**: a message is acknowledged only after the transaction holding it (its
 block, or its quarantine row) has committed, or when it is a copy of a reading that was already
@@ -177,9 +179,14 @@ class Committer:
         batch.verify_pending(self._config.signature_threads)
 
     def _plan(self, batch: Batch) -> Plan:
-        keys = self._judge.possibly_stored(batch)
-        found = stored.stored_payloads(self._ledger.engine, keys) if keys else {}
-        return self._judge.judge(batch, found)
+        judge, engine = self._judge, self._ledger.engine
+        keys = judge.possibly_stored(batch)
+        found = stored.stored_payloads(engine, keys) if keys else {}
+        settled_by_rejection = judge.possibly_rejected(keys)
+        rejected = (
+            stored.rejected_readings(engine, settled_by_rejection) if settled_by_rejection else {}
+        )
+        return judge.judge(batch, found, rejected)
 
     def _write(self, batch: Batch, plan: Plan) -> BatchResult | None:
         if plan.quarantine and not batch.quarantine_stored:
@@ -293,7 +300,10 @@ class Committer:
                 assert item.reason is not None
                 rejected[item.reason] = rejected.get(item.reason, 0) + 1
                 if item.device is not None:
-                    self._judge.state(item.device.device_id).rejected += 1
+                    state = self._judge.state(item.device.device_id)
+                    state.rejected += 1
+                    if item.signed_rejection:
+                        self._settle_rejected(state, item, touched)
         self._publish(touched)
         failpoints.hit(failpoints.WATERMARK_AFTER, self._link.flush)
         totals.batches += 1
@@ -320,6 +330,17 @@ class Committer:
             metrics.blocks.set(result.block.height + 1)
             metrics.checkpoint_size.set(result.block.height + 1)
             metrics.entries.set(result.block.next_index)
+
+    def _settle_rejected(
+        self, state: DeviceState, item: Item, touched: dict[str, DeviceState]
+    ) -> None:
+        """A signed rejection, durable in the quarantine: its seq is decided, so it counts for
+        the watermark and the device may forget the reading."""
+        reading = item.reading
+        assert reading is not None and reading.device_id == state.device_id
+        state.committed.add(reading.seq)
+        state.rejected_high = max(state.rejected_high, reading.seq)
+        self._touch(touched, state, item)
 
     @staticmethod
     def _touch(touched: dict[str, DeviceState], state: DeviceState, item: Item) -> None:

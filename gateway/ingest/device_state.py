@@ -1,9 +1,9 @@
 """What the gateway remembers about each device while it runs.
 
-One :class:`DeviceState` per device, owned by the committer thread (no locks): the committed
-seqs (:class:`~gateway.ingest.seqruns.SeqRuns`), the farm its readings come from (for the
-watermark topic), the watermarks this process published and when (for telling a replay from a
-resend), and the health figures the silence and gap monitor keeps.
+One :class:`DeviceState` per device, owned by the committer thread (no locks): the settled
+seqs (:class:`~gateway.ingest.seqruns.SeqRuns`: stored, or signed and rejected), the farm its
+readings come from (for the watermark topic), the watermarks this process published and when
+(for telling a replay from a resend), and the health figures the silence and gap monitor keeps.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ class DeviceState:
     next_publish_mono: float = 0.0  # not before this (watermarks are rate-limited per device)
     published: deque[tuple[float, int]] = field(default_factory=deque)
     drop_floor: int = 0
+    # The highest seq that was a signed rejection (0: none); ``committed`` counts those seqs
+    # too, and a copy at or below this one is looked up in the quarantine.
+    rejected_high: int = 0
     # Health (see gateway.ingest.health).
     last_arrival_mono: float | None = None
     last_arrival_wall: float | None = None

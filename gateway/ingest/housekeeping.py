@@ -79,7 +79,7 @@ class Housekeeping:
             log.warning("cannot write %s: %s", self._path, exc)
 
     def refresh_gaps(self) -> None:
-        """Ask the database which missing seqs other gateways committed meanwhile."""
+        """Ask the database which missing seqs other gateways settled (stored or rejected)."""
         ranges: list[tuple[str, int, int]] = []
         devices = 0
         for state in self._states.values():
@@ -102,6 +102,8 @@ class Housekeeping:
             log.warning("cannot refresh sequence gaps: %s", exc)
             return
         for device_id, seqs in found.items():
-            committed = self._states[device_id].committed
+            state = self._states[device_id]
             for seq in seqs:
-                committed.add(seq)
+                state.committed.add(seq)
+            # Some may be another gateway's signed rejections: look copies of them up.
+            state.rejected_high = max(state.rejected_high, *seqs)

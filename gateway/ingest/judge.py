@@ -8,10 +8,17 @@ that decoded and names a registered device is:
 1. signature (``bad-signature``, or ``altered`` when the signature is the device's signature of
    the reading stored, or accepted earlier in the batch, under the same seq);
 2. the sequence rule of :mod:`gateway.ingest.sequencing` (duplicate, ``replay``,
-   ``seq-conflict``, ``stale-seq``), so a copy of a stored reading stays a duplicate whatever
-   changed since it was stored;
+   ``seq-conflict``, ``stale-seq``, or a copy of a signed rejection rejected again), so a copy
+   of a stored reading stays a duplicate whatever changed since it was stored;
 3. ``revoked``; 4. the timestamp window (``future-timestamp``, ``stale-timestamp``);
 5. physical ranges (``out-of-range``, ``unknown-unit``).
+
+A rejection at step 3, 4 or 5 (or of a copy of one) is a **signed rejection**: the device's
+registered key signed the reading, so its ``(device, seq)`` is decided. Its quarantine row says
+so (``signed_rejection``) and the committer counts the seq for the commit watermark. Nothing
+else is: a message whose signature did not verify with the registered key of the device its
+topic names never settles any seq, so no one without the device's key can make the device
+forget a reading.
 """
 
 from __future__ import annotations
@@ -23,12 +30,12 @@ from dataclasses import dataclass, field
 
 from firmware_sim.protocol import SIGNATURE_BYTES, SignedReading
 from gateway.ingest import reasons
-from gateway.ingest.batch import Batch, Item
+from gateway.ingest.batch import MAX_SEQ, Batch, Item
 from gateway.ingest.config import IngestConfig
 from gateway.ingest.device_state import DeviceState
 from gateway.ingest.ranges import RangeViolation, check_measurements
 from gateway.ingest.registry_view import RegistryView
-from gateway.ingest.sequencing import DUPLICATE, GAP_FILL, NEW, judge_sequence
+from gateway.ingest.sequencing import DUPLICATE, GAP_FILL, NEW, REJECTED_AGAIN, judge_sequence
 from gateway.store.records import PendingReading, QuarantineItem
 
 __all__ = [
@@ -61,8 +68,14 @@ payload is summarised by its size and SHA-256, so junk cannot fill the database)
 
 
 def quarantine_item(item: Item) -> QuarantineItem:
-    """The quarantine record of a rejected item: reason, detail, raw bytes, topic, device."""
+    """The quarantine record of a rejected item: reason, detail, raw bytes, topic, device, and
+    for a reading of the topic's device its seq and whether it is a signed rejection."""
     assert item.reason is not None
+    reading = item.reading
+    seq = None
+    if reading is not None and reading.device_id == item.device_id and 1 <= reading.seq <= MAX_SEQ:
+        seq = reading.seq
+    assert seq is not None or not item.signed_rejection
     delivery = item.delivery
     payload, detail = delivery.payload, item.detail
     if len(payload) > QUARANTINE_MAX_BYTES:
@@ -79,6 +92,8 @@ def quarantine_item(item: Item) -> QuarantineItem:
         topic=delivery.topic[:1024],
         payload=payload,
         device_id=item.device_id,
+        seq=seq,
+        signed_rejection=item.signed_rejection,
     )
 
 
@@ -115,16 +130,32 @@ class Judge:
                 keys.append((reading.device_id, reading.seq))
         return keys
 
-    def judge(self, batch: Batch, stored: Mapping[tuple[str, int], bytes]) -> Plan:
-        """Set every item's outcome; return the plan (pure with respect to device state)."""
+    def possibly_rejected(self, keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Those of ``keys`` (from :meth:`possibly_stored`) at or below their device's highest
+        signed rejection: only these need a look-up in the quarantine."""
+        states = self._states
+        return [(d, s) for d, s in keys if s <= states[d].rejected_high]
+
+    def judge(
+        self,
+        batch: Batch,
+        stored: Mapping[tuple[str, int], bytes],
+        rejected: Mapping[tuple[str, int], tuple[bytes, str]] | None = None,
+    ) -> Plan:
+        """Set every item's outcome; return the plan (pure with respect to device state).
+
+        ``stored`` holds the stored payloads and ``rejected`` the signed rejections (payload,
+        reason) of the keys :meth:`possibly_stored` and :meth:`possibly_rejected` named.
+        """
         plan = Plan()
         pending: dict[tuple[str, int], bytes] = {}
+        refused: dict[tuple[str, int], tuple[bytes, str]] = dict(rejected or {})
         for item in batch.items:
             if item.reason is None and item.floor is not None:
                 item.outcome = CONTROL
                 continue
             if item.reason is None:
-                self._judge_reading(item, stored, pending, plan)
+                self._judge_reading(item, stored, pending, refused, plan)
             if item.reason is not None:
                 item.outcome = QUARANTINED
                 plan.quarantine.append(quarantine_item(item))
@@ -135,20 +166,32 @@ class Judge:
         item: Item,
         stored: Mapping[tuple[str, int], bytes],
         pending: dict[tuple[str, int], bytes],
+        refused: dict[tuple[str, int], tuple[bytes, str]],
         plan: Plan,
     ) -> None:
+        """``pending``: payloads accepted earlier in the batch; ``refused``: signed rejections
+        (looked up, and earlier in the batch), which this adds to."""
         reading = item.reading
         assert reading is not None
         key = (reading.device_id, reading.seq)
         earlier = pending.get(key)
         known = stored.get(key)
+        rejected = refused.get(key)
         if not item.signature_ok:
-            item.reject(*_signature_failure(reading, earlier if earlier is not None else known))
+            same_seq = earlier if earlier is not None else known
+            if same_seq is None and rejected is not None:
+                same_seq = rejected[0]
+            item.reject(*_signature_failure(reading, same_seq))
             return
         delivery = item.delivery
         state = self.state(reading.device_id)
-        if earlier is None and known is None and reading.seq > state.committed.high:
-            outcome, detail = NEW, ""  # the usual case, rule 5, without the call
+        if (
+            earlier is None
+            and known is None
+            and rejected is None
+            and reading.seq > state.committed.high
+        ):
+            outcome, detail = NEW, ""  # the usual case, rule 6, without the call
         else:
             outcome, detail = judge_sequence(
                 state,
@@ -159,9 +202,15 @@ class Judge:
                 delivery.dup,
                 delivery.received_mono,
                 self._config.replay_grace,
+                rejected,
             )
         if outcome == DUPLICATE:
             item.outcome = DUPLICATE_OUTCOME
+            return
+        if outcome == REJECTED_AGAIN:
+            assert rejected is not None
+            item.reject(rejected[1], detail)
+            item.signed_rejection = True
             return
         if outcome not in (NEW, GAP_FILL):
             item.reject(outcome, detail)
@@ -169,6 +218,8 @@ class Judge:
         problem = self._content_problem(reading, delivery.received_at)
         if problem is not None:
             item.reject(*problem)
+            item.signed_rejection = True
+            refused[key] = (reading.payload, problem[0])
             return
         item.outcome = ACCEPTED
         pending[key] = reading.payload

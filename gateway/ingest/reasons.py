@@ -11,6 +11,7 @@ __all__ = [
     "ALTERED",
     "BAD_SIGNATURE",
     "BAD_TOPIC",
+    "CONTENT",
     "DESCRIPTIONS",
     "FUTURE_TIMESTAMP",
     "MALFORMED_PREFIX",
@@ -43,6 +44,11 @@ STALE_TIMESTAMP = "stale-timestamp"
 OUT_OF_RANGE = "out-of-range"
 UNKNOWN_UNIT = "unknown-unit"
 
+CONTENT = frozenset({REVOKED, FUTURE_TIMESTAMP, STALE_TIMESTAMP, OUT_OF_RANGE, UNKNOWN_UNIT})
+"""Reasons judged on the content of a reading whose signature verified with its device's
+registered key and whose seq the sequence rule let through: such a rejection is a **signed
+rejection**, which decides ``(device, seq)`` for good (it counts for the commit watermark)."""
+
 
 def malformed(protocol_reason: str) -> str:
     """The quarantine reason for a payload the wire format rejects (``ProtocolError.reason``)."""
@@ -62,8 +68,8 @@ DESCRIPTIONS: dict[str, str] = {
     REPLAY: "a byte-identical copy of a stored reading that the device had already been told "
     "was committed, and that is not a broker redelivery",
     SEQ_CONFLICT: "validly signed, but the device's seq already holds a different reading",
-    STALE_SEQ: "validly signed, not stored, and at or below the device's commit watermark "
-    "(a seq the device declared dropped)",
+    STALE_SEQ: "validly signed, neither stored nor rejected, and at or below the device's "
+    "commit watermark (a seq the device declared dropped)",
     REVOKED: "the device is revoked; its new readings are not accepted",
     FUTURE_TIMESTAMP: "the timestamp is further in the future than --max-future allows",
     STALE_TIMESTAMP: "the timestamp is older than --max-age allows",

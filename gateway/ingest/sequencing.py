@@ -8,12 +8,17 @@ device revoked, its timestamp now outside the window). For device ``d`` and seq 
    duplicate, different bytes a ``seq-conflict``.
 2. ``(d, s)`` stored (by any gateway): identical bytes are a duplicate, acknowledged and counted,
    unless the copy is a **replay** (below); different bytes are a ``seq-conflict``.
-3. Not stored and ``s`` at or below the device's commit watermark: ``stale-seq`` (every seq up to
-   the watermark is stored or was declared dropped by the device, so a conforming device never
-   sends it).
-4. Not stored, above the watermark but below the highest committed seq: accepted, filling a gap
+3. ``(d, s)`` a **signed rejection** (earlier in the batch or in the quarantine: the device's
+   key signed it and its content was rejected, :data:`gateway.ingest.reasons.CONTENT`):
+   identical bytes are rejected again for the same reason (``REJECTED_AGAIN``: the decision
+   stands, even if the clock has since made a future timestamp acceptable); different bytes
+   are a ``seq-conflict``.
+4. Not settled and ``s`` at or below the device's commit watermark: ``stale-seq`` (every seq up
+   to the watermark is stored, rejected or was declared dropped by the device, so a conforming
+   device never sends it).
+5. Not settled, above the watermark but below the highest settled seq: accepted, filling a gap
    (a reading the broker lost and the device's outbox resent).
-5. Above every committed seq: accepted.
+6. Above every settled seq: accepted.
 
 **Replay or redelivery.** A replayed reading is byte for byte a reading the device sent before,
 exactly like a legitimate resend (a broker redelivery of a message we had not acknowledged, or a
@@ -35,11 +40,12 @@ from __future__ import annotations
 from gateway.ingest import reasons
 from gateway.ingest.device_state import DeviceState
 
-__all__ = ["DUPLICATE", "GAP_FILL", "NEW", "judge_sequence"]
+__all__ = ["DUPLICATE", "GAP_FILL", "NEW", "REJECTED_AGAIN", "judge_sequence"]
 
 NEW = "new"
 GAP_FILL = "gap-fill"
 DUPLICATE = "duplicate"
+REJECTED_AGAIN = "rejected-again"
 
 
 def judge_sequence(
@@ -51,11 +57,14 @@ def judge_sequence(
     redelivered: bool,
     now_mono: float,
     replay_grace: float,
+    rejected: tuple[bytes, str] | None = None,
 ) -> tuple[str, str]:
-    """``(outcome, detail)``: NEW, GAP_FILL, DUPLICATE or a quarantine reason code.
+    """``(outcome, detail)``: NEW, GAP_FILL, DUPLICATE, REJECTED_AGAIN or a quarantine reason.
 
     ``earlier`` is the payload accepted for the same ``(device, seq)`` earlier in this batch,
-    ``stored`` the payload stored for it (``None`` when there is none).
+    ``stored`` the payload stored for it, ``rejected`` the payload and reason of its signed
+    rejection (each ``None`` when there is none). After REJECTED_AGAIN the caller rejects the
+    copy with ``rejected``'s reason; ``detail`` says so.
     """
     if earlier is not None:
         if earlier == payload:
@@ -72,10 +81,14 @@ def judge_sequence(
                     f"{replay_grace:g} s ago; not marked as a redelivery"
                 )
         return DUPLICATE, "already stored"
+    if rejected is not None:
+        if rejected[0] != payload:
+            return reasons.SEQ_CONFLICT, f"seq {seq} was rejected earlier with other bytes"
+        return REJECTED_AGAIN, f"a copy of seq {seq}, rejected earlier as {rejected[1]}"
     committed = state.committed
     if seq <= committed.watermark:
         return reasons.STALE_SEQ, (
-            f"seq {seq} is not stored but at or below the commit watermark "
+            f"seq {seq} is neither stored nor rejected but at or below the commit watermark "
             f"{committed.watermark} (drop floor {state.drop_floor})"
         )
     if seq < committed.high:

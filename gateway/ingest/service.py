@@ -73,6 +73,11 @@ class Gateway:
             device_id: DeviceState(device_id, runs)
             for device_id, runs in stored.committed_runs(ledger.engine).items()
         }
+        for device_id, seq in stored.rejected_highs(ledger.engine).items():
+            # Another gateway may have rejected it since committed_runs read: add it here too.
+            state = self.states.setdefault(device_id, DeviceState(device_id))
+            state.committed.add(seq)
+            state.rejected_high = seq
         self.health = HealthMonitor(
             self.metrics,
             config.silence_factor,

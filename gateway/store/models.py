@@ -15,7 +15,10 @@ Tables, and who may change what:
 * ``blocks``: the block headers by ``(chain_id, height)``; ``header`` holds the canonical bytes,
   the other columns repeat header fields for lookups (the audit checks they agree). Append-only.
 * ``checkpoints``: every signed checkpoint by ``(chain_id, size)``. Append-only.
-* ``quarantine``: rejected messages with their reason and raw bytes. Append-only.
+* ``quarantine``: rejected messages with their reason and raw bytes. Append-only. A row with
+  ``signed_rejection`` true is a reading its device's registered key signed and the gateway
+  rejected on its content: its ``(device_id, seq)`` is decided and counts for the device's
+  commit watermark (revision 0005; ``seq`` is set for every rejected message that decoded).
 * ``pending_entries``: entries signed by other components (lot events), keyed like readings
   by ``(device_id, seq)``, that the next block integrates. Append-only (revision 0002).
 * ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -35,6 +39,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -123,6 +128,7 @@ class CheckpointRow(Base):
 
 class QuarantineRow(Base):
     __tablename__ = "quarantine"
+    __table_args__ = (Index(None, "device_id", "seq"),)
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
     chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"))
@@ -132,6 +138,8 @@ class QuarantineRow(Base):
     device_id: Mapped[str | None] = mapped_column(String(128))
     topic: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    signed_rejection: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class DeviceRow(Base):

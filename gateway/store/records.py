@@ -81,7 +81,10 @@ class QuarantineItem:
 
     ``reason`` is a short machine-readable code (``bad-signature``, ``unknown-device``,
     ``replay``...), ``detail`` a human-readable explanation. ``device_id`` is ``None`` when the
-    payload could not even be decoded far enough to tell.
+    payload could not even be decoded far enough to tell. ``seq`` is the seq of a message that
+    decoded as a reading. ``signed_rejection`` is true only for a reading whose signature
+    verified with its device's registered key and whose content the gateway rejected: its
+    ``(device_id, seq)`` is decided and counts for the device's commit watermark.
     """
 
     received_at: float
@@ -90,6 +93,12 @@ class QuarantineItem:
     topic: str
     payload: bytes
     device_id: str | None = None
+    seq: int | None = None
+    signed_rejection: bool = False
+
+    def __post_init__(self) -> None:
+        if self.signed_rejection and (self.device_id is None or self.seq is None):
+            raise ValueError("a signed rejection names its device and seq")
 
 
 @dataclass(frozen=True, slots=True)

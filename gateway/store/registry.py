@@ -96,6 +96,8 @@ def quarantine(engine: Engine, chain_id: int, items: Iterable[QuarantineItem]) -
             "device_id": item.device_id,
             "topic": item.topic,
             "payload": bytes(item.payload),
+            "seq": item.seq,
+            "signed_rejection": item.signed_rejection,
         }
         for item in items
     ]

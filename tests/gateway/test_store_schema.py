@@ -37,7 +37,7 @@ def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0004"
+        assert current_revision(engine) == head_revision() == "0005"
     finally:
         engine.dispose()
 
@@ -118,5 +118,64 @@ def test_sqlite_connections_are_durable_wal(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_revision_0005_adds_signed_rejections_and_keeps_quarantine_append_only(
+    db_url: str,
+) -> None:
+    from alembic import command
+
+    from gateway.store.migrate import alembic_config
+
+    engine = create_db_engine(db_url)
+    try:
+        config = alembic_config()
+        with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0004")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO chains (origin, created_at) VALUES ('o', 1)"))
+            conn.execute(
+                text(
+                    "INSERT INTO quarantine (chain_id, received_at, reason, detail, device_id, "
+                    "topic, payload) VALUES (1, 1, 'out-of-range', 'old', 'd', 't', :p)"
+                ),
+                {"p": b"\x01"},
+            )
+        upgrade(engine)
+        assert current_revision(engine) == "0005"
+        quarantine = Base.metadata.tables["quarantine"]
+        with engine.begin() as conn:
+            conn.execute(
+                quarantine.insert().values(
+                    chain_id=1,
+                    received_at=2,
+                    reason="out-of-range",
+                    detail="new",
+                    device_id="d",
+                    topic="t",
+                    payload=b"\x02",
+                    seq=7,
+                    signed_rejection=True,
+                )
+            )
+            rows = conn.execute(
+                quarantine.select().with_only_columns(
+                    quarantine.c.detail, quarantine.c.seq, quarantine.c.signed_rejection
+                )
+            ).all()
+        # Rows from before the revision settle nothing.
+        assert sorted(rows) == [("new", 7, True), ("old", None, False)]
+        for statement in (
+            "UPDATE quarantine SET signed_rejection = NOT signed_rejection",
+            "UPDATE quarantine SET seq = 1",
+            "DELETE FROM quarantine WHERE seq IS NULL",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                conn.execute(text(statement))
+        indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("quarantine")}
+        assert indexes["ix_quarantine_device_id_seq"] == ["device_id", "seq"]
     finally:
         engine.dispose()

@@ -3,8 +3,9 @@
 Messages go through exactly what ``farmtrace gateway`` runs on them: ``Batch.admit`` (topic,
 wire format, device, seq range, registry), the bulk ``rust_core`` signature check
 (``Batch.verify_pending``) and ``Judge.judge`` (sequence rule, revocation, timestamps, ranges).
-What the committer would then write is applied to an in-memory store (readings, committed
-seqs, drop floors) so that later batches see it, as they would after a commit.
+What the committer would then write is applied to an in-memory store (readings, signed
+rejections, committed seqs, drop floors) so that later batches see it, as they would after a
+commit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from gateway.ingest.device_state import DeviceState
 from gateway.ingest.inbox import Delivery
 from gateway.ingest.judge import ACCEPTED, CONTROL, DUPLICATE_OUTCOME, QUARANTINED, Judge
 from gateway.ingest.registry_view import RegistryView
-from gateway.store.records import Device
+from gateway.store.records import Device, QuarantineItem
 
 __all__ = ["JudgingPath", "Verdict"]
 
@@ -63,6 +64,8 @@ class JudgingPath:
         self.judge = Judge(self.config, self.registry, self.states)
         self.topics = TopicCache()
         self.stored: dict[tuple[str, int], bytes] = {}
+        self.rejected: dict[tuple[str, int], tuple[bytes, str]] = {}
+        self.quarantine: list[QuarantineItem] = []
         self.now = now
         self.mono = 1000.0
         self._batches = 0
@@ -78,10 +81,21 @@ class JudgingPath:
         batch.verify_pending(threads=1)
         keys = self.judge.possibly_stored(batch)
         stored = {key: self.stored[key] for key in keys if key in self.stored}
-        plan = self.judge.judge(batch, stored)
+        wanted = self.judge.possibly_rejected(keys)
+        rejected = {key: self.rejected[key] for key in wanted if key in self.rejected}
+        plan = self.judge.judge(batch, stored, rejected)
         for _, reading in plan.accepted:
             self.stored[(reading.device_id, reading.seq)] = reading.payload
             self.judge.state(reading.device_id).committed.add(reading.seq)
+        self.quarantine += plan.quarantine
+        for row in plan.quarantine:
+            # As the committer does once the rows are durable: a signed rejection settles.
+            if row.signed_rejection:
+                assert row.device_id is not None and row.seq is not None
+                self.rejected.setdefault((row.device_id, row.seq), (row.payload, row.reason))
+                state = self.judge.state(row.device_id)
+                state.committed.add(row.seq)
+                state.rejected_high = max(state.rejected_high, row.seq)
         for item in batch.items:
             floor, device_id = item.floor, item.device_id
             # As the committer does: a registered device's drop floor moves its watermark.
