@@ -12,14 +12,17 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.supervisor import Supervisor, wait_until
 from farmtrace.redact import redact_url
+from gateway.broker.credentials import GATEWAY_PASSWORD_VARIABLE, GATEWAY_USER_VARIABLE
 
-__all__ = ["BrokerPlan", "choose_broker", "free_port", "start_broker"]
+__all__ = ["BrokerPlan", "choose_broker", "free_port", "gateway_login", "start_broker"]
 
 AUTO = "auto"
 MOSQUITTO = "mosquitto"
@@ -58,6 +61,32 @@ def choose_broker(requested: str) -> BrokerPlan:
     if requested in (AUTO, MOSQUITTO) and mosquitto is not None:
         return BrokerPlan(MOSQUITTO, binary=mosquitto)
     return BrokerPlan(EMBEDDED)
+
+
+def gateway_login(url: str, environ: Mapping[str, str]) -> tuple[str, dict[str, str] | None]:
+    """The broker URL for the gateway and the environment to start it with (``None``: its
+    own, unchanged).
+
+    A password in ``url`` moves into ``GATEWAY_MQTT_USER``/``GATEWAY_MQTT_PASSWORD``, which
+    ``farmtrace gateway`` reads (docs/gateway.md), so that it is not on the gateway's command
+    line, where every local user could read it. Those variables already set to another login
+    are a :class:`DemoError`, not a silent choice.
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    if not user:
+        raise DemoError(f"--broker {redact_url(url)!r}: a password but no user name")
+    names = (GATEWAY_USER_VARIABLE, GATEWAY_PASSWORD_VARIABLE)
+    inherited = tuple(environ.get(name) or None for name in names)
+    if inherited != (None, None) and inherited != (user, password):
+        raise DemoError(
+            f"--broker {redact_url(url)!r} carries a login and the environment sets "
+            f"{' or '.join(names)} to another; give the login in one place"
+        )
+    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return bare, {**environ, GATEWAY_USER_VARIABLE: user, GATEWAY_PASSWORD_VARIABLE: password}
 
 
 def free_port() -> int:

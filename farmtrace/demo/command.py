@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from farmtrace.demo.broker import choose_broker, start_broker
+from farmtrace.demo.broker import choose_broker, gateway_login, start_broker
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import create_sample_lots
 from farmtrace.demo.state import DemoState, default_state_dir
@@ -193,6 +194,7 @@ class _Demo:
         print(f"devices: {out.strip()}", flush=True)
 
     def _start_gateway(self, url: str) -> None:
+        url, env = gateway_login(url, os.environ)  # the password off the command line
         argv = [
             *_farmtrace(),
             "gateway",
@@ -209,7 +211,7 @@ class _Demo:
             "--report",
             str(self.dir / "logs" / "gateway-report.json"),
         ]
-        self.supervisor.start("gateway", argv, grace=30.0)
+        self.supervisor.start("gateway", argv, grace=30.0, env=env)
 
     def _start_simulator(self, url: str, state: DemoState) -> None:
         argv = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 
 from gateway import failpoints
 from gateway.ingest import devices_command
+from gateway.ingest.broker_login import BrokerLogin, resolve_broker_login
 from gateway.ingest.config import IngestConfig, parse_broker_url
 from gateway.ingest.errors import IngestError
 from gateway.ingest.identity import resolve_identity
@@ -66,7 +68,20 @@ def register(sub: Any) -> None:
         "each reading, commit batches as blocks, acknowledge only after the commit, publish "
         "each device's commit watermark. See docs/gateway.md.",
     )
-    p.add_argument("--broker", required=True, metavar="URL", help="mqtt://[USER:PW@]HOST:PORT")
+    p.add_argument(
+        "--broker",
+        required=True,
+        metavar="URL",
+        help="mqtt://HOST:PORT or mqtts://HOST:PORT; the login from --broker-credentials or "
+        "GATEWAY_MQTT_USER/GATEWAY_MQTT_PASSWORD (a USER:PW@ here is visible to `ps`)",
+    )
+    p.add_argument(
+        "--broker-credentials",
+        type=Path,
+        metavar="FILE",
+        help="the broker login as in the gateway.env of `farmtrace broker files` "
+        "(GATEWAY_MQTT_USER=, GATEWAY_MQTT_PASSWORD=; mode 0600)",
+    )
     p.add_argument("--state", required=True, type=Path, metavar="DIR", help="state directory")
     p.add_argument("--db", metavar="URL", help="database (default: sqlite:///STATE/farmtrace.db)")
     p.add_argument("--gateway-id", metavar="ID", help="stable ID (first run only; default random)")
@@ -131,9 +146,12 @@ def run_gateway(args: argparse.Namespace) -> int:
     state_dir: Path = args.state
     db_url = args.db or f"sqlite:///{state_dir.resolve() / 'farmtrace.db'}"
     try:
+        broker, login = resolve_broker_login(
+            parse_broker_url(args.broker), args.broker_credentials, os.environ, args.broker
+        )
         identity = resolve_identity(state_dir, args.gateway_id, args.origin)
         config = IngestConfig(
-            broker=parse_broker_url(args.broker),
+            broker=broker,
             client_id=identity.client_id,
             share_group=args.share_group,
             ca_file=args.ca_file,
@@ -152,6 +170,7 @@ def run_gateway(args: argparse.Namespace) -> int:
     except IngestError as exc:
         print(f"farmtrace gateway: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    _log_login(login)
     try:
         ledger = Ledger.open(db_url, state_dir, identity.origin, args.db_lock_timeout)
     except StoreError as exc:
@@ -178,6 +197,18 @@ def run_gateway(args: argparse.Namespace) -> int:
     finally:
         _restore_signals(previous)
         ledger.close()
+
+
+def _log_login(login: BrokerLogin | None) -> None:
+    if login is None:
+        log.info("broker login: none (anonymous)")
+        return
+    log.info("broker login: user %r from %s", login.user, login.source)
+    if login.on_command_line:
+        log.warning(
+            "the broker password is in the --broker URL, where every local user can read it "
+            "(ps); give it with --broker-credentials FILE or GATEWAY_MQTT_PASSWORD instead"
+        )
 
 
 def tune_garbage_collector() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -19,13 +19,15 @@ MAX_RECEIVE_MAXIMUM = 65535
 
 @dataclass(frozen=True)
 class BrokerAddress:
-    """Where the broker is: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...``."""
+    """Where the broker is: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...``, and
+    the login to use (:mod:`gateway.ingest.broker_login` says where it may come from). The
+    password is left out of ``repr``, so no message or traceback can show it."""
 
     host: str
     port: int
     tls: bool = False
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
