@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -172,188 +171,173 @@ def _value(number: float) -> bytes:
     return struct.pack(">d", number)
 
 
-def build_corpus(farm: str, now_ms: int, tag: str = "T") -> Corpus:
-    """The corpus for devices on ``farm``, timestamps relative to ``now_ms`` (the time it is
-    published; ``--max-age`` and ``--max-future`` are judged against arrival), device IDs
-    unique to ``tag`` (so a database can hold several runs)."""
-    devs = {role: _device(tag, role) for role in _ROLES}
-    anchor, jumper, drifter = devs["anchor"], devs["jumper"], devs["drifter"]
+class _Builder:
+    """Signs the corpus's messages: readings of its devices, and raw bytes signed by ``anchor``
+    at a fresh seq each (above anything stored), so every payload is unique."""
 
-    def reading(dev: CorpusDevice, seq: int, value: float = 4.0, ts_ms: int | None = None) -> bytes:
-        return sign(
-            Reading(
-                dev.device_id,
-                seq,
-                now_ms - 60_000 + seq % 1000 * 10 if ts_ms is None else ts_ms,
-                _SITE,
-                _LOT,
-                (Measurement("Temperature", value, "CEL"), Measurement("Voltage", 3.7, "VLT")),
-            ),
-            dev.key,
+    def __init__(self, farm: str, now_ms: int, tag: str) -> None:
+        self.farm, self.now_ms = farm, now_ms
+        self.devs = {role: _device(tag, role) for role in _ROLES}
+        self.anchor = self.devs["anchor"]
+        self.cases: list[HostileCase] = []
+        self._fresh = iter(range(100, 1000))
+
+    def topic(self, role: str = "anchor") -> str:
+        return topics.reading_topic(self.farm, self.devs[role].device_id)
+
+    def add(self, kind: str, payload: bytes, expect: str, where: str = "") -> None:
+        where = where or self.topic()
+        self.cases.append(HostileCase(kind, where, payload, expect, kind in _NEEDS_PRELUDE))
+
+    def reading(self, role: str, seq: int, value: float = 4.0, ts_ms: int | None = None) -> bytes:
+        dev = self.devs[role]
+        measurements = (
+            Measurement("Temperature", value, "CEL"),
+            Measurement("Voltage", 3.7, "VLT"),
         )
+        ts = self.now_ms - 60_000 + seq % 1000 * 10 if ts_ms is None else ts_ms
+        return sign(Reading(dev.device_id, seq, ts, _SITE, _LOT, measurements), dev.key)
 
-    def topic(dev: CorpusDevice) -> str:
-        return topics.reading_topic(farm, dev.device_id)
+    def fresh_reading(self, value: float = 4.0, ts_ms: int | None = None) -> bytes:
+        return self.reading("anchor", next(self._fresh), value, ts_ms)
 
-    prelude = [(topic(anchor), reading(anchor, s)) for s in (1, 2, 3, 5)]
-    prelude.append((topics.dropped_topic(farm, anchor.device_id), b"4"))
-    prelude += [(topic(jumper), reading(jumper, 1)), (topic(drifter), reading(drifter, 1))]
-
-    fresh = iter(range(100, 1000))  # anchor seqs above anything stored, one per case
-
-    def raw(**changes: object) -> _Raw:
-        seq = next(fresh)
+    def raw(self, **changes: object) -> _Raw:
+        seq = next(self._fresh)
         fields: dict[str, object] = {
-            "device": anchor.device_id.encode(),
+            "device": self.anchor.device_id.encode(),
             "seq": seq,
-            "timestamp_ms": now_ms - 60_000 + seq,
+            "timestamp_ms": self.now_ms - 60_000 + seq,
         }
         fields.update(changes)
         return _Raw(**fields)  # type: ignore[arg-type]
 
-    def signed_raw(**changes: object) -> bytes:
-        return raw(**changes).signed_by(anchor.key)
+    def signed_raw(self, **changes: object) -> bytes:
+        return self.raw(**changes).signed_by(self.anchor.key)
 
-    def fresh_reading(**changes: float | int) -> bytes:
-        return reading(anchor, next(fresh), **changes)  # type: ignore[arg-type]
+    def kind(self, type_: bytes, uom: bytes, value: float = 4.0) -> bytes:
+        """A reading whose second measurement is ``type_``/``uom``/``value`` (first: Voltage)."""
+        return self.signed_raw(
+            kinds=((b"Voltage", b"VLT", _value(3.7)), (type_, uom, _value(value)))
+        )
 
-    good = fresh_reading()
-    cases: list[HostileCase] = []
+    def bits_value(self, bits: int) -> bytes:
+        """A reading whose one value is the float64 with these bits."""
+        return self.signed_raw(kinds=((b"Temperature", b"CEL", struct.pack(">Q", bits)),))
+
+
+def build_corpus(farm: str, now_ms: int, tag: str = "T") -> Corpus:
+    """The corpus for devices on ``farm``, timestamps relative to ``now_ms`` (the time it is
+    published; ``--max-age`` and ``--max-future`` are judged against arrival), device IDs
+    unique to ``tag`` (so a database can hold several runs)."""
+    b = _Builder(farm, now_ms, tag)
+    prelude = [(b.topic(), b.reading("anchor", s)) for s in (1, 2, 3, 5)]
+    prelude.append((topics.dropped_topic(farm, b.anchor.device_id), b"4"))
+    prelude += [(b.topic(r), b.reading(r, 1)) for r in ("jumper", "drifter")]
+    _wire_format_cases(b)
+    _authenticity_cases(b)
+    _history_cases(b, prelude)
+    _content_cases(b)
+    _topic_cases(b)
+    return Corpus(farm, b.devs, prelude, b.cases)
+
+
+def _wire_format_cases(b: _Builder) -> None:
+    """Rejected by the decoder (docs/wire-format.md) before any key is looked at."""
     mal = reasons.malformed
-    at = topic(anchor)
-
-    def add(kind: str, payload: bytes, expect: str, where: str = at) -> None:
-        cases.append(HostileCase(kind, where, payload, expect, kind in _NEEDS_PRELUDE))
-
-    # The wire format (docs/wire-format.md): rejected by the decoder before any key is looked at.
-    add("empty", b"", mal("truncated"))
-    add("one-byte", b"F", mal("truncated"))
-    add("truncated-in-seq", good[:8], mal("truncated"))
-    add("truncated-header-only", good[:83], mal("truncated"))
-    add("truncated-last-byte", fresh_reading()[:-1], mal("truncated"))
-    add("signature-missing", raw().signed_bytes(), mal("truncated"))
-    add("oversized-1025", fresh_reading().ljust(MAX_PAYLOAD + 1, b"\0"), mal("oversized"))
-    add("oversized-256k", fresh_reading() + bytes(256 * 1024), mal("oversized"))
-    add("wrong-magic", signed_raw(magic=b"XX"), mal("bad-magic"))
-    add("json-instead-of-binary", _json_payload(anchor.device_id, now_ms), mal("bad-magic"))
-    add("wrong-version", signed_raw(version=2), mal("unsupported-version"))
-    add("unknown-trailing-field", signed_raw(trailing=b"\x07extra=1"), mal("trailing-bytes"))
-    add("no-measurements", signed_raw(count=0, kinds=()), mal("no-measurements"))
-    add("too-many-measurements", signed_raw(count=13), mal("too-many-measurements"))
-    add("empty-device-id", signed_raw(device=b""), mal("empty-field"))
-    add("overlong-device-id", signed_raw(device=b"d" * 200), mal("field-too-long"))
-    add("length-prefix-past-end", signed_raw(lot_prefix=64), mal("truncated"))
-    add("device-id-bad-characters", signed_raw(device=b"dev/+#"), mal("bad-device-id"))
-    add("site-bad-utf8", signed_raw(site=b"cold-\xff\xfe"), mal("bad-utf8"))
-    add("lot-overlong-utf8", signed_raw(lot=b"LOT-\xc0\xaf"), mal("bad-utf8"))
-    add("lot-utf8-surrogate", signed_raw(lot=b"LOT-\xed\xa0\x80"), mal("bad-utf8"))
-    add("site-ansi-escape", signed_raw(site=b"cold\x1b[31mroom"), mal("bad-text"))
-    add("lot-c1-control", signed_raw(lot="LOT\u0085".encode()), mal("bad-text"))
-    add(
-        "bad-measurement-type",
-        _kind(raw, b"Temp-erature", b"CEL", anchor),
-        mal("bad-measurement-type"),
-    )
-    add("lowercase-unit", _kind(raw, b"Temperature", b"cel", anchor), mal("bad-unit"))
-    add("unit-too-long", _kind(raw, b"Temperature", b"CELS", anchor), mal("field-too-long"))
-    add("type-too-long", _kind(raw, b"T" * 41, b"CEL", anchor), mal("field-too-long"))
-    add("duplicate-type", _kind(raw, b"Voltage", b"VLT", anchor), mal("duplicate-type"))
+    good = b.fresh_reading()
+    b.add("empty", b"", mal("truncated"))
+    b.add("one-byte", b"F", mal("truncated"))
+    b.add("truncated-in-seq", good[:8], mal("truncated"))
+    b.add("truncated-header-only", good[:83], mal("truncated"))
+    b.add("truncated-last-byte", b.fresh_reading()[:-1], mal("truncated"))
+    b.add("signature-missing", b.raw().signed_bytes(), mal("truncated"))
+    b.add("oversized-1025", b.fresh_reading().ljust(MAX_PAYLOAD + 1, b"\0"), mal("oversized"))
+    b.add("oversized-256k", b.fresh_reading() + bytes(256 * 1024), mal("oversized"))
+    b.add("wrong-magic", b.signed_raw(magic=b"XX"), mal("bad-magic"))
+    b.add("json-instead-of-binary", _json_payload(b.anchor.device_id, b.now_ms), mal("bad-magic"))
+    b.add("wrong-version", b.signed_raw(version=2), mal("unsupported-version"))
+    b.add("unknown-trailing-field", b.signed_raw(trailing=b"\x07extra=1"), mal("trailing-bytes"))
+    b.add("no-measurements", b.signed_raw(count=0, kinds=()), mal("no-measurements"))
+    b.add("too-many-measurements", b.signed_raw(count=13), mal("too-many-measurements"))
+    b.add("empty-device-id", b.signed_raw(device=b""), mal("empty-field"))
+    b.add("overlong-device-id", b.signed_raw(device=b"d" * 200), mal("field-too-long"))
+    b.add("length-prefix-past-end", b.signed_raw(lot_prefix=64), mal("truncated"))
+    b.add("device-id-bad-characters", b.signed_raw(device=b"dev/+#"), mal("bad-device-id"))
+    b.add("site-bad-utf8", b.signed_raw(site=b"cold-\xff\xfe"), mal("bad-utf8"))
+    b.add("lot-overlong-utf8", b.signed_raw(lot=b"LOT-\xc0\xaf"), mal("bad-utf8"))
+    b.add("lot-utf8-surrogate", b.signed_raw(lot=b"LOT-\xed\xa0\x80"), mal("bad-utf8"))
+    b.add("site-ansi-escape", b.signed_raw(site=b"cold\x1b[31mroom"), mal("bad-text"))
+    b.add("lot-c1-control", b.signed_raw(lot="LOT\u0085".encode()), mal("bad-text"))
+    b.add("bad-measurement-type", b.kind(b"Temp-erature", b"CEL"), mal("bad-measurement-type"))
+    b.add("lowercase-unit", b.kind(b"Temperature", b"cel"), mal("bad-unit"))
+    b.add("unit-too-long", b.kind(b"Temperature", b"CELS"), mal("field-too-long"))
+    b.add("type-too-long", b.kind(b"T" * 41, b"CEL"), mal("field-too-long"))
+    b.add("duplicate-type", b.kind(b"Voltage", b"VLT"), mal("duplicate-type"))
     for name, bits in (
         ("nan", 0x7FF8000000000000),
         ("nan-with-payload", 0x7FF0000000000001),
         ("plus-infinity", 0x7FF0000000000000),
         ("minus-infinity", 0xFFF0000000000000),
     ):
-        add(f"value-{name}", _bits_value(raw, bits, anchor), mal("non-finite-value"))
-    # Authenticity: the payload is well formed; the signature or the registry says no.
-    add("signature-bit-flip", _flip(fresh_reading(), -1), reasons.BAD_SIGNATURE)
-    add("signature-zeros", fresh_reading()[:-64] + bytes(64), reasons.BAD_SIGNATURE)
-    add("signature-s-plus-l", _malleable(fresh_reading()), reasons.BAD_SIGNATURE)
-    add("content-changed-unstored", _flip(fresh_reading(), -70), reasons.BAD_SIGNATURE)
-    add(
-        "another-devices-key",
-        _other_key(anchor, jumper, next(fresh), now_ms),
-        reasons.BAD_SIGNATURE,
-    )
-    add("other-devices-reading", reading(jumper, 900), reasons.TOPIC_MISMATCH)
-    add(
-        "unknown-device",
-        reading(devs["stranger"], 1),
-        reasons.UNKNOWN_DEVICE,
-        topic(devs["stranger"]),
-    )
-    add("revoked-device", reading(devs["revoked"], 1), reasons.REVOKED, topic(devs["revoked"]))
-    add("seq-zero", reading(anchor, 0), reasons.SEQ_OUT_OF_RANGE)
-    add("seq-2^63", reading(anchor, 2**63), reasons.SEQ_OUT_OF_RANGE)
-    add("seq-2^64-1", reading(anchor, 2**64 - 1), reasons.SEQ_OUT_OF_RANGE)
-    # The device's history: need the prelude committed first.
-    add("altered-after-signing", _altered(prelude[0][1]), reasons.ALTERED)
-    add("seq-reused-other-content", reading(anchor, 2, value=9.5), reasons.SEQ_CONFLICT)
-    add("replay-of-stored", prelude[2][1], reasons.REPLAY)
-    add("seq-declared-dropped", reading(anchor, 4), reasons.STALE_SEQ)
-    add("huge-seq-jump", reading(jumper, _JUMP_SEQ), STORED_SEQUENCE_SKIP, topic(jumper))
-    add(
-        "clock-backwards",
-        reading(drifter, 3, ts_ms=now_ms - 3_600_000),
-        STORED_CLOCK_BACKWARDS,
-        topic(drifter),
-    )
-    # Content: authentic and in sequence, but not a possible measurement now.
-    add(
-        "future-timestamp",
-        fresh_reading(ts_ms=now_ms + 86_400_000),
-        reasons.FUTURE_TIMESTAMP,
-    )
-    add("timestamp-int64-max", fresh_reading(ts_ms=2**63 - 1), reasons.FUTURE_TIMESTAMP)
-    add(
-        "far-past-timestamp",
-        fresh_reading(ts_ms=now_ms - 30 * 86_400_000),
-        reasons.STALE_TIMESTAMP,
-    )
-    add("timestamp-int64-min", fresh_reading(ts_ms=-(2**63)), reasons.STALE_TIMESTAMP)
-    add("temperature-900", fresh_reading(value=900.0), reasons.OUT_OF_RANGE)
-    add(
-        "humidity-140",
-        _kind(raw, b"RelativeHumidity", b"P1", anchor, 140.0),
-        reasons.OUT_OF_RANGE,
-    )
-    add("unknown-unit", _kind(raw, b"farm:Radiation", b"ZZZ", anchor), reasons.UNKNOWN_UNIT)
-    # Topics the gateway's subscriptions match but that name no valid farm or device.
-    anchor_id = anchor.device_id
-    add("topic-farm-with-space", good, reasons.BAD_TOPIC, f"farm/bad farm/{anchor_id}/reading")
-    add("topic-empty-farm", good, reasons.BAD_TOPIC, f"farm//{anchor_id}/reading")
-    add("topic-bad-device", good, reasons.BAD_TOPIC, f"farm/{farm}/d\u00e9vice/reading")
-    add(
-        "drop-floor-junk",
-        b"-1; DROP TABLE entries",
-        mal("bad-seq"),
-        topics.dropped_topic(farm, anchor_id),
-    )
+        b.add(f"value-{name}", b.bits_value(bits), mal("non-finite-value"))
 
-    return Corpus(farm, devs, prelude, cases)
+
+def _authenticity_cases(b: _Builder) -> None:
+    """Well formed; the signature, the topic, the registry or the seq range says no."""
+    b.add("signature-bit-flip", _flip(b.fresh_reading(), -1), reasons.BAD_SIGNATURE)
+    b.add("signature-zeros", b.fresh_reading()[:-64] + bytes(64), reasons.BAD_SIGNATURE)
+    b.add("signature-s-plus-l", _malleable(b.fresh_reading()), reasons.BAD_SIGNATURE)
+    b.add("content-changed-unstored", _flip(b.fresh_reading(), -70), reasons.BAD_SIGNATURE)
+    forged = b.raw().signed_by(b.devs["jumper"].key)
+    b.add("another-devices-key", forged, reasons.BAD_SIGNATURE)
+    b.add("other-devices-reading", b.reading("jumper", 900), reasons.TOPIC_MISMATCH)
+    unknown = b.reading("stranger", 1)
+    b.add("unknown-device", unknown, reasons.UNKNOWN_DEVICE, b.topic("stranger"))
+    b.add("revoked-device", b.reading("revoked", 1), reasons.REVOKED, b.topic("revoked"))
+    b.add("seq-zero", b.reading("anchor", 0), reasons.SEQ_OUT_OF_RANGE)
+    b.add("seq-2^63", b.reading("anchor", 2**63), reasons.SEQ_OUT_OF_RANGE)
+    b.add("seq-2^64-1", b.reading("anchor", 2**64 - 1), reasons.SEQ_OUT_OF_RANGE)
+
+
+def _history_cases(b: _Builder, prelude: list[tuple[str, bytes]]) -> None:
+    """Judged against the device's stored readings: the prelude must be committed first."""
+    b.add("altered-after-signing", _altered(prelude[0][1]), reasons.ALTERED)
+    b.add("seq-reused-other-content", b.reading("anchor", 2, 9.5), reasons.SEQ_CONFLICT)
+    b.add("replay-of-stored", prelude[2][1], reasons.REPLAY)
+    b.add("seq-declared-dropped", b.reading("anchor", 4), reasons.STALE_SEQ)
+    jump = b.reading("jumper", _JUMP_SEQ)
+    b.add("huge-seq-jump", jump, STORED_SEQUENCE_SKIP, b.topic("jumper"))
+    back = b.reading("drifter", 3, ts_ms=b.now_ms - 3_600_000)
+    b.add("clock-backwards", back, STORED_CLOCK_BACKWARDS, b.topic("drifter"))
+
+
+def _content_cases(b: _Builder) -> None:
+    """Authentic and in sequence, but not a possible measurement now."""
+    day = 86_400_000
+    b.add("future-timestamp", b.fresh_reading(ts_ms=b.now_ms + day), reasons.FUTURE_TIMESTAMP)
+    b.add("timestamp-int64-max", b.fresh_reading(ts_ms=2**63 - 1), reasons.FUTURE_TIMESTAMP)
+    past = b.fresh_reading(ts_ms=b.now_ms - 30 * day)
+    b.add("far-past-timestamp", past, reasons.STALE_TIMESTAMP)
+    b.add("timestamp-int64-min", b.fresh_reading(ts_ms=-(2**63)), reasons.STALE_TIMESTAMP)
+    b.add("temperature-900", b.fresh_reading(value=900.0), reasons.OUT_OF_RANGE)
+    b.add("humidity-140", b.kind(b"RelativeHumidity", b"P1", 140.0), reasons.OUT_OF_RANGE)
+    b.add("unknown-unit", b.kind(b"farm:Radiation", b"ZZZ"), reasons.UNKNOWN_UNIT)
+
+
+def _topic_cases(b: _Builder) -> None:
+    """Topics the gateway's subscriptions match but that name no valid farm or device."""
+    good, anchor_id = b.fresh_reading(), b.anchor.device_id
+    b.add("topic-farm-with-space", good, reasons.BAD_TOPIC, f"farm/bad farm/{anchor_id}/reading")
+    b.add("topic-empty-farm", good, reasons.BAD_TOPIC, f"farm//{anchor_id}/reading")
+    b.add("topic-bad-device", good, reasons.BAD_TOPIC, f"farm/{b.farm}/d\u00e9vice/reading")
+    junk_topic = topics.dropped_topic(b.farm, anchor_id)
+    b.add("drop-floor-junk", b"-1; DROP TABLE entries", reasons.malformed("bad-seq"), junk_topic)
 
 
 def _json_payload(device_id: str, now_ms: int) -> bytes:
     return json.dumps(
         {"device_id": device_id, "seq": "1", "timestamp_ms": now_ms, "value": "NaN"}
     ).encode()
-
-
-def _kind(
-    raw: Callable[..., _Raw],
-    type_: bytes,
-    uom: bytes,
-    dev: CorpusDevice,
-    value: float = 4.0,
-) -> bytes:
-    """A reading whose second measurement is ``type_``/``uom``/``value`` (first: Voltage)."""
-    kinds = ((b"Voltage", b"VLT", _value(3.7)), (type_, uom, _value(value)))
-    return raw(kinds=kinds).signed_by(dev.key)
-
-
-def _bits_value(raw: Callable[..., _Raw], bits: int, dev: CorpusDevice) -> bytes:
-    kinds = ((b"Temperature", b"CEL", struct.pack(">Q", bits)),)
-    return raw(kinds=kinds).signed_by(dev.key)
 
 
 def _flip(payload: bytes, position: int) -> bytes:
@@ -373,9 +357,3 @@ def _malleable(payload: bytes) -> bytes:
     verifier (RFC 8032 section 5.1.7) rejects."""
     s = int.from_bytes(payload[-32:], "little") + _ED25519_L
     return payload[:-32] + s.to_bytes(32, "little")
-
-
-def _other_key(victim: CorpusDevice, signer: CorpusDevice, seq: int, now_ms: int) -> bytes:
-    """A reading of ``victim`` signed with ``signer``'s key."""
-    body = _Raw(victim.device_id.encode(), seq, now_ms - 60_000 + seq).signed_bytes()
-    return body + signer.key.sign(body)
