@@ -5,6 +5,11 @@ only wraps the message in a :class:`Delivery` and appends it to the :class:`Inbo
 never holds more than the MQTT Receive Maximum of unacknowledged readings, because the broker
 sends no more than that until we acknowledge; its bound is a safety net that blocks the network
 thread rather than dropping anything.
+
+When the gateway stops, the batcher takes a last batch and nobody takes from the inbox again,
+while the broker keeps sending up to the receive window: ``close`` then releases a network
+thread blocked on the full inbox and turns away what still arrives. Nothing turned away was
+acknowledged, so the broker delivers it again in the gateway's next session.
 """
 
 from __future__ import annotations
@@ -45,15 +50,21 @@ class Inbox:
         self._not_empty = threading.Condition(self._lock)
         self._not_full = threading.Condition(self._lock)
         self._waiting = False
+        self._closed = False
         self.high_water = 0
         self.full_waits = 0
+        self.turned_away = 0
 
     def put(self, delivery: Delivery) -> None:
-        """Append; block while the inbox is full (the broker is ignoring our receive window)."""
+        """Append; block while the inbox is full (the broker is ignoring our receive window).
+        Once closed, return at once without keeping the delivery (it stays unacknowledged)."""
         with self._lock:
-            while len(self._items) >= self._limit:
+            while len(self._items) >= self._limit and not self._closed:
                 self.full_waits += 1
                 self._not_full.wait(0.5)
+            if self._closed:
+                self.turned_away += 1
+                return
             self._items.append(delivery)
             if len(self._items) > self.high_water:
                 self.high_water = len(self._items)
@@ -75,6 +86,14 @@ class Inbox:
             if count:
                 self._not_full.notify_all()
             return taken
+
+    def close(self) -> None:
+        """Accept nothing more: a ``put`` blocked on the full inbox returns, later ones return at
+        once, and neither keeps its delivery. Call it once no thread will ``take`` again, before
+        the connection is closed (closing joins the network thread that ``put`` may block)."""
+        with self._lock:
+            self._closed = True
+            self._not_full.notify_all()
 
     def __len__(self) -> int:
         return len(self._items)

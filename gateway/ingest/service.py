@@ -231,6 +231,9 @@ class Gateway:
         self._stop.set()
         for thread in threads:
             thread.join()
+        # Nobody takes from the inbox now; without this a network thread blocked on the full
+        # inbox (the broker still sending its receive window) would never let the link close.
+        self.inbox.close()
         self.link.close()
         self._gc_clock.stop()
         self.housekeeping.write_report()
@@ -260,6 +263,7 @@ class Gateway:
             "receive_window": self.config.window,
             "inbox_high_water": self.inbox.high_water,
             "inbox_full_waits": self.inbox.full_waits,
+            "inbox_turned_away": self.inbox.turned_away,
             "cpu_seconds": round(_cpu_seconds(), 3),
             "gc_seconds": round(self._gc_clock.seconds, 3),
             "thread_cpu_seconds": {

@@ -147,6 +147,22 @@ def test_inbox_is_fifo_and_bounded() -> None:
     assert inbox.take(10, 0.2) == [] and time.monotonic() - started >= 0.15
 
 
+def test_closed_inbox_releases_a_blocked_producer_and_keeps_nothing() -> None:
+    inbox = Inbox(2)
+    inbox.put(delivery(0))
+    inbox.put(delivery(1))
+    blocked = threading.Thread(target=inbox.put, args=(delivery(2),))
+    blocked.start()
+    time.sleep(0.1)
+    assert blocked.is_alive()  # full, and nobody will take again: the stop case
+    inbox.close()
+    blocked.join(5)
+    assert not blocked.is_alive()
+    inbox.put(delivery(3))  # returns at once
+    assert [d.mid for d in inbox.take(10, 0)] == [0, 1]  # what was in stays in
+    assert inbox.turned_away == 2
+
+
 def test_silence_is_learnt_from_arrivals() -> None:
     health = HealthMonitor(GatewayMetrics(), silence_factor=3.0, silence_min=1.0)
     state = DeviceState("d")
