@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body, serve
 from support.mosquitto import MosquittoFactory, free_port
 
