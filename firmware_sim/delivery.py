@@ -12,8 +12,9 @@ PUBACK (everything still stored is unacknowledged), above the commit watermark w
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from firmware_sim import topics
+from firmware_sim import dropfloor, topics
 from firmware_sim.faults import Tally
 from firmware_sim.outbox import Outbox
 from firmware_sim.protocol import ProtocolError
@@ -36,7 +37,9 @@ class Delivery:
         until_committed: bool,
         resend_after: float,
         queue_limit: int,
+        clock: Callable[[], float],
     ) -> None:
+        """``clock`` gives the devices' (simulated) UTC seconds, for drop floor timestamps."""
         self.outbox = outbox
         self.stats = stats
         self.tally = tally
@@ -44,6 +47,7 @@ class Delivery:
         self.until_committed = until_committed
         self.resend_after = resend_after
         self.queue_limit = queue_limit
+        self.clock = clock
         self.backlogged: set[Device] = set()
 
     def dispatch(self, fresh: list[tuple[Device, Taken]]) -> None:
@@ -111,11 +115,13 @@ class Delivery:
         self.publish_floor(device)
 
     def publish_floor(self, device: Device) -> None:
-        """Tell the gateway (retained) through which seq this device gave readings up."""
+        """Tell the gateway (retained) through which seq this device gave readings up, as a
+        statement signed with the device's key (the gateway ignores an unsigned floor)."""
         floor = device.record.dropped_through
         if device.ready and floor > device.published_floor:
-            topic = device.dropped_topic
-            if device.link.publish(topic, topics.format_seq(floor), retain=True) is not None:
+            statement = dropfloor.DropFloor(device.device_id, floor, int(self.clock() * 1000))
+            payload = dropfloor.sign(statement, device.key)
+            if device.link.publish(device.dropped_topic, payload, retain=True) is not None:
                 device.published_floor = floor
 
     def connection_lost(self, device: Device) -> None:

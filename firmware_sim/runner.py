@@ -92,6 +92,7 @@ class Simulator:
                 until_committed=options.until_committed,
                 resend_after=options.resend_after,
                 queue_limit=options.queue_limit,
+                clock=self.clock.now,
             )
             try:
                 self.devices = build_devices(

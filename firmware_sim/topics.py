@@ -5,8 +5,9 @@ Per device, under ``farm/<farm>/<device_id>/``:
 * ``reading``   device -> gateway, QoS 1, not retained: one signed reading payload.
 * ``status``    device -> anyone, QoS 1, retained: ``online`` or ``offline`` (the last will).
 * ``committed`` gateway -> device, QoS 1, retained: decimal highest contiguous committed seq.
-* ``dropped``   device -> gateway, QoS 1, retained: decimal seq through which the device gave
-  up on readings it could not keep (a full outbox); it never sends any of them again.
+* ``dropped``   device -> gateway, QoS 1, retained: the seq through which the device gave up
+  on readings it could not keep (a full outbox), as a statement signed with the device's key
+  (:mod:`firmware_sim.dropfloor`); it never sends any of them again.
 
 Malformed topics and sequence payloads raise :class:`firmware_sim.protocol.ProtocolError`.
 """
@@ -88,14 +89,14 @@ def parse_topic(topic: str) -> tuple[str, str, TopicKind]:
 
 
 def format_seq(seq: int) -> bytes:
-    """The payload of a ``committed`` or ``dropped`` message: ASCII decimal, no sign or padding."""
+    """The payload of a ``committed`` message: ASCII decimal, no sign or padding."""
     if not 0 <= seq <= 2**64 - 1:
         raise ProtocolError("out-of-range", "seq", "must be in 0..2^64-1")
     return str(seq).encode("ascii")
 
 
 def parse_seq(payload: bytes) -> int:
-    """Parse a ``committed`` or ``dropped`` payload written by :func:`format_seq`."""
+    """Parse a ``committed`` payload written by :func:`format_seq`."""
     if not _SEQ.fullmatch(payload) or int(payload) > 2**64 - 1:
         raise ProtocolError("bad-seq", "seq", f"{payload[:32]!r} is not a decimal uint64")
     return int(payload)

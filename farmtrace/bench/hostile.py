@@ -11,7 +11,7 @@ in). Build it with :func:`build_corpus`:
   never is. Honest traffic runs on other devices, so the corpus never disturbs it.
 * ``prelude``: messages to publish and have committed before the cases that need stored
   readings (``altered``, ``seq-conflict``, ``replay``, ``stale-seq`` and the two flagged cases):
-  ``anchor`` readings 1, 2, 3 and 5 and its drop floor 4 (so its watermark is 5), and reading 1
+  ``anchor`` readings 1, 2, 3 and 5 and its signed drop floor 4 (so its watermark is 5), and reading 1
   of ``jumper`` and ``drifter``. A ``replay`` is only a replay once the gateway has published
   ``anchor``'s watermark at least ``--replay-grace`` seconds before the copy arrives.
 * ``cases``: one :class:`HostileCase` per kind. ``expect`` is a quarantine reason code
@@ -20,6 +20,10 @@ in). Build it with :func:`build_corpus`:
   genuine reading from a device that skipped seqs or whose clock went back: dropping it would
   lose data and hide the fault). Copies of those two are duplicates (each leaves a gap below
   it, so the device's watermark never covers it and a copy cannot count as a replay).
+
+The drop floor cases (``drop-floor-*``) are unsigned, forged or misdirected floors above
+``anchor``'s watermark: were one believed, ``anchor``'s watermark would jump and its later
+readings be refused as stale. Every one is quarantined and ``anchor``'s drop floor stays 4.
 
 Every case's ``(topic, payload)`` is unique, so a quarantine row names its case.
 """
@@ -33,7 +37,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware_sim import topics
+from firmware_sim import dropfloor, topics
 from firmware_sim.protocol import MAX_PAYLOAD, Measurement, Reading, sign
 from gateway.ingest import reasons
 
@@ -220,6 +224,11 @@ class _Builder:
             kinds=((b"Voltage", b"VLT", _value(3.7)), (type_, uom, _value(value)))
         )
 
+    def floor(self, role: str, floor: int, key_role: str | None = None) -> bytes:
+        """``role``'s drop floor statement, signed by ``key_role``'s key (default its own)."""
+        statement = dropfloor.DropFloor(self.devs[role].device_id, floor, self.now_ms)
+        return dropfloor.sign(statement, self.devs[key_role or role].key)
+
     def bits_value(self, bits: int) -> bytes:
         """A reading whose one value is the float64 with these bits."""
         return self.signed_raw(kinds=((b"Temperature", b"CEL", struct.pack(">Q", bits)),))
@@ -231,13 +240,14 @@ def build_corpus(farm: str, now_ms: int, tag: str = "T") -> Corpus:
     unique to ``tag`` (so a database can hold several runs)."""
     b = _Builder(farm, now_ms, tag)
     prelude = [(b.topic(), b.reading("anchor", s)) for s in (1, 2, 3, 5)]
-    prelude.append((topics.dropped_topic(farm, b.anchor.device_id), b"4"))
+    prelude.append((topics.dropped_topic(farm, b.anchor.device_id), b.floor("anchor", 4)))
     prelude += [(b.topic(r), b.reading(r, 1)) for r in ("jumper", "drifter")]
     _wire_format_cases(b)
     _authenticity_cases(b)
     _history_cases(b, prelude)
     _content_cases(b)
     _topic_cases(b)
+    _drop_floor_cases(b)
     return Corpus(farm, b.devs, prelude, b.cases)
 
 
@@ -330,8 +340,26 @@ def _topic_cases(b: _Builder) -> None:
     b.add("topic-farm-with-space", good, reasons.BAD_TOPIC, f"farm/bad farm/{anchor_id}/reading")
     b.add("topic-empty-farm", good, reasons.BAD_TOPIC, f"farm//{anchor_id}/reading")
     b.add("topic-bad-device", good, reasons.BAD_TOPIC, f"farm/{b.farm}/d\u00e9vice/reading")
-    junk_topic = topics.dropped_topic(b.farm, anchor_id)
-    b.add("drop-floor-junk", b"-1; DROP TABLE entries", reasons.malformed("bad-seq"), junk_topic)
+
+
+def _drop_floor_cases(b: _Builder) -> None:
+    """Drop floors (``firmware_sim.dropfloor``) that no registered key vouches for."""
+    mal, where = reasons.malformed, topics.dropped_topic(b.farm, b.anchor.device_id)
+    b.add("drop-floor-junk", b"-1; DROP TABLE entries", mal("bad-magic"), where)
+    b.add("drop-floor-unsigned-ascii", b"1000", mal("bad-magic"), where)
+    b.add("drop-floor-reading-payload", b.fresh_reading(), mal("bad-magic"), where)
+    b.add("drop-floor-truncated", b.floor("anchor", 1001)[:-1], mal("truncated"), where)
+    b.add("drop-floor-forged", _flip(b.floor("anchor", 1002), -1), reasons.BAD_SIGNATURE, where)
+    huge = _flip(b.floor("anchor", 2**64 - 1), -1)
+    b.add("drop-floor-forged-2^64-1", huge, reasons.BAD_SIGNATURE, where)
+    other_key = b.floor("anchor", 1003, key_role="jumper")
+    b.add("drop-floor-another-devices-key", other_key, reasons.BAD_SIGNATURE, where)
+    b.add("drop-floor-other-device", b.floor("jumper", 1004), reasons.TOPIC_MISMATCH, where)
+    stranger = topics.dropped_topic(b.farm, b.devs["stranger"].device_id)
+    b.add("drop-floor-unknown-device", b.floor("stranger", 1), reasons.UNKNOWN_DEVICE, stranger)
+    revoked = topics.dropped_topic(b.farm, b.devs["revoked"].device_id)
+    b.add("drop-floor-revoked-device", b.floor("revoked", 1), reasons.REVOKED, revoked)
+    b.add("drop-floor-above-2^63-1", b.floor("anchor", 2**63), reasons.SEQ_OUT_OF_RANGE, where)
 
 
 def _json_payload(device_id: str, now_ms: int) -> bytes:

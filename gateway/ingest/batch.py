@@ -14,7 +14,7 @@ from array import array
 from dataclasses import dataclass, field
 
 import rust_core
-from firmware_sim import topics
+from firmware_sim import dropfloor, topics
 from firmware_sim.protocol import ProtocolError, SignedReading, decode
 from gateway.ingest import reasons
 from gateway.ingest.inbox import Delivery
@@ -35,7 +35,8 @@ class Item:
 
     ``reason``/``detail`` are set once the item is rejected (it goes to the quarantine).
     ``outcome`` is set by the committer: ``accepted``, ``duplicate`` or ``quarantined``.
-    ``floor`` is set for a device's ``dropped`` message (its drop floor) instead of a reading.
+    ``floor`` is set for a device's ``dropped`` message (its signed drop floor, verified on
+    admission) instead of a reading.
     ``signed_rejection`` is set by the judge for a rejected reading its device's registered key
     signed (:data:`gateway.ingest.reasons.CONTENT`): its seq is settled.
     """
@@ -118,10 +119,7 @@ class Batch:
             return item
         item.farm, item.device_id, kind = parsed
         if kind == "dropped":
-            try:
-                item.floor = topics.parse_seq(delivery.payload)
-            except ProtocolError as exc:
-                item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+            _admit_floor(item, registry)
             return item
         if kind != "reading":
             item.reject(reasons.BAD_TOPIC, f"{delivery.topic!r} is not a reading topic")
@@ -152,6 +150,44 @@ class Batch:
         self.offsets.append(len(self.messages))
         self.to_verify.append(item)
         return item
+
+
+def _admit_floor(item: Item, registry: RegistryView) -> None:
+    """A device's drop floor (``firmware_sim.dropfloor``): set ``item.floor`` only when the
+    statement is well formed, names the topic's device and is signed by its registered key.
+
+    Floors are rare (one per device after an outbox overflow), so the signature is checked here
+    rather than packed with the batch's readings.
+    """
+    try:
+        signed = dropfloor.decode(item.delivery.payload)
+    except ProtocolError as exc:
+        item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+        return
+    if signed.device_id != item.device_id:
+        item.reject(
+            reasons.TOPIC_MISMATCH,
+            f"drop floor of {signed.device_id!r} published on {item.device_id!r}'s topic",
+        )
+        return
+    device = registry.lookup(signed.device_id)
+    if device is None:
+        item.reject(reasons.UNKNOWN_DEVICE, f"drop floor: {signed.device_id} is not registered")
+        return
+    if not dropfloor.verify(signed, device.public_key):
+        item.reject(
+            reasons.BAD_SIGNATURE,
+            f"drop floor {signed.floor}: the signature does not verify with "
+            f"{signed.device_id}'s registered key",
+        )
+        return
+    if device.revoked:
+        item.reject(reasons.REVOKED, f"drop floor {signed.floor}: {signed.device_id} is revoked")
+        return
+    if signed.floor > MAX_SEQ:
+        item.reject(reasons.SEQ_OUT_OF_RANGE, f"drop floor {signed.floor} is outside 0..2^63-1")
+        return
+    item.floor = signed.floor
 
 
 class TopicCache:

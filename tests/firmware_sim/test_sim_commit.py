@@ -14,11 +14,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sim_support import START, by_device, load_report, start_sim
+from sim_support import START, by_device, exported_keys, load_report, start_sim
 from support.mosquitto import Mosquitto
 from support.mqtt import Capture
 
-from firmware_sim import topics
+from firmware_sim import dropfloor, topics
 from firmware_sim.protocol import decode
 
 pytestmark = pytest.mark.integration
@@ -158,11 +158,15 @@ def test_full_outbox_drops_oldest_and_publishes_the_floor(
     log = (tmp_path / "sim.log").read_text()
     assert "is full (5 readings): dropping the oldest" in log
     assert capture.wait_for(lambda m: sum(t.topic.endswith("/dropped") for t in m) >= 3, timeout=10)
-    floors = {
-        topics.parse_topic(m.topic)[1]: topics.parse_seq(m.payload)
-        for m in capture.messages
-        if m.topic.endswith("/dropped")
-    }
+    keys = exported_keys(tmp_path / "state")
+    floors: dict[str, int] = {}
+    for m in capture.messages:
+        if m.topic.endswith("/dropped"):
+            device = topics.parse_topic(m.topic)[1]
+            statement = dropfloor.decode(m.payload)
+            # A statement signed by the device's own key, naming the device of its topic.
+            assert statement.device_id == device and dropfloor.verify(statement, keys[device])
+            floors[device] = statement.floor
     readings = by_device(capture.messages)
     for device, last in report["last_seq"].items():
         floor = floors[device]

@@ -214,22 +214,68 @@ def test_watermarks_gaps_and_drop_floor(
         publisher.publish([(topic(A), payload(A, s)) for s in (8, 9)])
         time.sleep(0.5)
         assert watcher.get(A.device_id) == 5
-        # The device gives up on 6 and 7: the watermark moves over them, counted as lost.
-        publisher.publish([(topics.dropped_topic(FARM, A.device_id), b"7")], retain=True)
+        # Anyone may write "7" on the topic: an unsigned floor is quarantined and moves nothing.
+        dropped = topics.dropped_topic(FARM, A.device_id)
+        publisher.publish([(dropped, b"7")], retain=True)
+        wait_for(lambda: stored.quarantine_count() == 1, 20, "the unsigned floor quarantined")
+        assert watcher.get(A.device_id) == 5
+        # The device gives up on 6 and 7 (signed): the watermark moves over them, counted lost.
+        publisher.publish([(dropped, A.drop_floor(7))], retain=True)
         wait_for(lambda: watcher.get(A.device_id) == 9, 20, "watermark 9 past the drop floor")
         publisher.publish([(topic(A), payload(A, 6))])  # a seq it declared dropped
-        wait_for(lambda: stored.quarantine_count() == 1, 20, "the stale seq")
+        wait_for(lambda: stored.quarantine_count() == 2, 20, "the stale seq")
     finally:
         publisher.close()
         watcher.close()
         assert gateway.stop() == 0, gateway.log()[-3000:]
     assert stored.seqs() == {A.device_id: [1, 2, 3, 4, 5, 8, 9]}
-    assert stored.quarantine_reasons() == {reasons.STALE_SEQ: 1}
+    assert stored.quarantine_reasons() == {reasons.STALE_SEQ: 1, "malformed:truncated": 1}
     [health] = gateway.health()["devices"]
     assert health["watermark"] == 9 and health["lost"] == 2 and health["sequence_skips"] == 2
     log = gateway.log()
     assert "sequence skipped from 2 to 4" in log and "sequence skipped from 5 to 8" in log
     assert "dropped readings through seq 7: 2 never reached the gateway" in log
+
+
+def test_forged_retained_drop_floors_move_nothing(
+    db_url: str, broker: Mosquitto, stored: StoredView, tmp_path: Path
+) -> None:
+    """Forged floors retained on the broker, read at start-up and arriving later: each is
+    quarantined, the device's watermark is untouched and its next readings are stored."""
+    register(db_url, tmp_path, A, B)
+    dropped = topics.dropped_topic(FARM, A.device_id)
+    publisher = Publisher(broker.host, broker.port)
+    publisher.publish([(dropped, b"18446744073709551615")], retain=True)  # before the gateway
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "state", extra=["--batch-age", "0.1"])
+    gateway.start().wait_connected()
+    watcher = WatermarkWatcher(broker.host, broker.port)
+    forged = bytearray(A.drop_floor(2**63 - 1))
+    forged[-1] ^= 1
+    try:
+        wait_for(lambda: stored.quarantine_count() == 1, 20, "the retained ASCII floor")
+        publisher.publish([(topic(A), payload(A, s)) for s in (1, 2, 3)])
+        wait_for(lambda: watcher.get(A.device_id) == 3, 20, "watermark 3")
+        other_key = SimDevice(A.device_id, B.key).drop_floor(2**63 - 1)
+        other_device = SimDevice.make(A.device_id + "x").drop_floor(2**63 - 1)
+        for floor in (bytes(forged), other_key, other_device):
+            publisher.publish([(dropped, floor)], retain=True)
+        publisher.publish([(topics.dropped_topic(FARM, B.device_id), A.drop_floor(99))])
+        wait_for(lambda: stored.quarantine_count() == 5, 20, "four more forged floors")
+        publisher.publish([(topic(A), payload(A, s)) for s in (4, 5)])
+        wait_for(lambda: watcher.get(A.device_id) == 5, 20, "watermark 5")
+    finally:
+        publisher.close()
+        watcher.close()
+        assert gateway.stop() == 0, gateway.log()[-3000:]
+    assert stored.seqs() == {A.device_id: [1, 2, 3, 4, 5]}
+    assert stored.quarantine_reasons() == {
+        "malformed:bad-magic": 1,
+        reasons.BAD_SIGNATURE: 2,
+        reasons.TOPIC_MISMATCH: 2,
+    }
+    health = {d["device_id"]: d for d in gateway.health()["devices"]}
+    assert (health[A.device_id]["drop_floor"], health[A.device_id]["lost"]) == (0, 0)
+    assert "dropped readings through" not in gateway.log()
 
 
 def test_reconnect_mid_batch_acknowledges_only_the_redelivered_copies(

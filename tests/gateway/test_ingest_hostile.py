@@ -135,6 +135,13 @@ def test_hostile_corpus_is_quarantined_beside_honest_traffic(
     health = {d["device_id"]: d for d in gateway.health()["devices"]}
     assert health[corpus.devices["jumper"].device_id]["sequence_skips"] == 1
     assert health[corpus.devices["drifter"].device_id]["clock_backwards"] == 1
+    # Only the prelude's signed floor was believed: the forged ones moved nothing.
+    anchor_health = health[corpus.devices["anchor"].device_id]
+    assert (anchor_health["drop_floor"], anchor_health["watermark"], anchor_health["lost"]) == (
+        4,
+        5,
+        1,
+    )
     assert "sequence skipped from 1 to 1000000000000" in log
     assert "clock went backwards" in log
     audit = farmtrace("audit", "--db", db_url, "--state", str(state))

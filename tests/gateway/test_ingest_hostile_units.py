@@ -32,7 +32,7 @@ WIRE_REASONS = {
     "oversized", "truncated", "bad-magic", "unsupported-version", "empty-field",
     "field-too-long", "bad-device-id", "bad-utf8", "bad-text", "no-measurements",
     "too-many-measurements", "bad-measurement-type", "bad-unit", "duplicate-type",
-    "non-finite-value", "trailing-bytes", "bad-seq",
+    "non-finite-value", "trailing-bytes",
 }  # fmt: skip
 
 
@@ -64,6 +64,15 @@ def test_every_case_gets_its_outcome_one_by_one() -> None:
         [again] = path.run([(case.topic, case.payload)])
         expected_again = case.expect if case.quarantined else DUPLICATE_OUTCOME
         assert again.label == expected_again, case.kind
+    _assert_no_floor_moved(path)
+
+
+def _assert_no_floor_moved(path: JudgingPath) -> None:
+    """The prelude's signed floor 4 is the only one believed: no forged floor moved anything."""
+    anchor = path.judge.state(CORPUS.devices["anchor"].device_id)
+    assert (anchor.drop_floor, anchor.committed.watermark) == (4, 5)
+    for role in ("jumper", "drifter", "revoked", "stranger"):
+        assert path.judge.state(CORPUS.devices[role].device_id).drop_floor == 0, role
 
 
 def test_every_case_gets_its_outcome_in_one_mixed_batch() -> None:
@@ -80,6 +89,16 @@ def test_every_case_gets_its_outcome_in_one_mixed_batch() -> None:
             seen.add(case.kind)
     flagged = {c.expect for c in CORPUS.cases if not c.quarantined}
     assert flagged == {STORED_SEQUENCE_SKIP, STORED_CLOCK_BACKWARDS}
+    _assert_no_floor_moved(path)
+
+
+def test_drop_floor_kinds_are_in_the_corpus() -> None:
+    kinds = {c.kind: c for c in CORPUS.cases if c.topic.endswith("/dropped")}
+    assert {
+        "drop-floor-unsigned-ascii", "drop-floor-forged", "drop-floor-forged-2^64-1",
+        "drop-floor-another-devices-key", "drop-floor-other-device",
+    } <= set(kinds)  # fmt: skip
+    assert all(c.quarantined for c in kinds.values())
 
 
 def test_without_the_prelude_history_cases_are_not_what_they_claim() -> None:

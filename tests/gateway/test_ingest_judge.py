@@ -13,7 +13,8 @@ import time
 import pytest
 from support.readings import BASE_TIME_MS, SimDevice
 
-from firmware_sim import topics
+from firmware_sim import dropfloor, topics
+from firmware_sim.dropfloor import DropFloor
 from firmware_sim.protocol import Measurement, Reading, sign, verify
 from gateway.ingest import reasons
 from gateway.ingest.batch import Batch, TopicCache
@@ -246,12 +247,39 @@ def test_rejected_before_the_signature_check(payload: bytes, topic: str, reason:
     assert row.payload == payload and row.reason == reason and row.detail
 
 
-def test_drop_floor_message_is_control_and_bad_floor_is_quarantined() -> None:
-    h = Harness()
+def test_signed_drop_floor_is_control_and_every_unproven_floor_is_quarantined() -> None:
+    h = Harness(revoked={BOB.device_id})
     topic = topics.dropped_topic(FARM, ALICE.device_id)
-    batch = h.run(h.delivery(b"12", topic=topic), h.delivery(b"-1", topic=topic))
-    assert outcomes(batch) == [CONTROL, "malformed:bad-seq"]
+    forged = bytearray(ALICE.drop_floor(2**64 - 1))
+    forged[-1] ^= 1
+    stranger = SimDevice.make("urn:epc:id:giai:4012345.STRANGER")
+    batch = h.run(
+        h.delivery(ALICE.drop_floor(12), topic=topic),
+        h.delivery(b"12", topic=topic),  # the unsigned ASCII floor of old
+        h.delivery(ALICE.drop_floor(12)[:-1], topic=topic),
+        h.delivery(bytes(forged), topic=topic),
+        h.delivery(dropfloor.sign(DropFloor(ALICE.device_id, 99, 0), BOB.key), topic=topic),
+        h.delivery(BOB.drop_floor(99), topic=topic),
+        h.delivery(stranger.drop_floor(5), topic=topics.dropped_topic(FARM, stranger.device_id)),
+        h.delivery(BOB.drop_floor(5), topic=topics.dropped_topic(FARM, BOB.device_id)),
+        h.delivery(ALICE.drop_floor(2**63), topic=topic),
+        h.delivery(reading_payload(ALICE, 13), topic=topic),  # a reading is no floor
+    )
+    assert outcomes(batch) == [
+        CONTROL,
+        "malformed:bad-magic",
+        "malformed:truncated",
+        reasons.BAD_SIGNATURE,
+        reasons.BAD_SIGNATURE,
+        reasons.TOPIC_MISMATCH,
+        reasons.UNKNOWN_DEVICE,
+        reasons.REVOKED,
+        reasons.SEQ_OUT_OF_RANGE,
+        "malformed:bad-magic",
+    ]
     assert batch.items[0].floor == 12
+    assert [i.floor for i in batch.items[1:]] == [None] * 9
+    assert all(row.seq is None and not row.signed_rejection for row in h.plan.quarantine)
 
 
 def test_judging_twice_gives_the_same_plan_and_leaves_state_alone() -> None:

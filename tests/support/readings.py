@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from firmware_sim import dropfloor
 from firmware_sim.protocol import Measurement, Reading, sign
 from gateway.store.records import PendingReading
 
@@ -43,6 +44,10 @@ class SimDevice:
             self.key,
         )
         return PendingReading(self.device_id, seq, ts, payload, ts / 1000 + 0.05)
+
+    def drop_floor(self, floor: int, ts_ms: int = BASE_TIME_MS) -> bytes:
+        """This device's signed drop floor payload (``firmware_sim.dropfloor``)."""
+        return dropfloor.sign(dropfloor.DropFloor(self.device_id, floor, ts_ms), self.key)
 
 
 def devices(count: int, prefix: str = "dev") -> list[SimDevice]:
