@@ -32,7 +32,7 @@ from sim_support import (
     start_sim,
 )
 from support.mosquitto import Mosquitto, MosquittoFactory, free_port
-from support.mqtt import Capture
+from support.mqtt import Capture, Message
 
 from firmware_sim.errors import EXIT_BROKER, EXIT_CONFIG, EXIT_STATE
 from firmware_sim.link import BrokerConfig
@@ -261,8 +261,14 @@ def test_sigint_stops_cleanly(mosquitto: Mosquitto, tmp_path: Path) -> None:
         process.kill()
     report = load_report(report_path)
     assert report["readings"] >= 6
-    assert capture.wait_for(
-        lambda m: sum(x.payload == b"offline" for x in m if x.topic.endswith("/status")) == 3
+
+    def last_statuses(messages: list[Message]) -> dict[str, bytes]:
+        return {x.topic: x.payload for x in messages if x.topic.endswith("/status")}
+
+    # Each device's last word is "offline" (counting them would also count a last will a busy
+    # machine's reconnect published earlier).
+    assert capture.wait_for(lambda m: list(last_statuses(m).values()) == [b"offline"] * 3), (
+        last_statuses(capture.messages)
     )
     capture.stop()
 
