@@ -26,14 +26,14 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from firmware_sim.protocol import (
     MAX_DEVICE_ID_BYTES,
     SIGNATURE_BYTES,
     ProtocolError,
     check_device_id,
+    verify,
 )
 
 __all__ = [
@@ -99,27 +99,6 @@ def sign(statement: DropFloor, private_key: Ed25519PrivateKey) -> bytes:
     return signed + private_key.sign(signed)
 
 
-def verify(signed: SignedDropFloor, public_key: bytes | Ed25519PublicKey) -> bool:
-    """True when ``signed.signature`` is the key's signature over ``signed.signed_bytes``.
-
-    A raw key of the wrong length raises ValueError (a registry fault, not a bad message).
-    """
-    key = (
-        public_key
-        if isinstance(public_key, Ed25519PublicKey)
-        else Ed25519PublicKey.from_public_bytes(public_key)
-    )
-    try:
-        key.verify(signed.signature, signed.signed_bytes)
-    except InvalidSignature:
-        return False
-    return True
-
-
-def _truncated(field: str) -> ProtocolError:
-    return ProtocolError("truncated", field, "payload ends inside this field")
-
-
 def decode(payload: bytes | bytearray | memoryview) -> SignedDropFloor:
     """Parse a drop floor payload; raise ProtocolError (and nothing else) for malformed bytes."""
     payload = bytes(payload)
@@ -127,20 +106,20 @@ def decode(payload: bytes | bytearray | memoryview) -> SignedDropFloor:
     if size > MAX_PAYLOAD:
         raise ProtocolError("oversized", "payload", f"{size} bytes, at most {MAX_PAYLOAD}")
     if size < 2:
-        raise _truncated("magic")
+        raise ProtocolError.truncated("magic")
     if payload[:2] != MAGIC:
         raise ProtocolError("bad-magic", "magic", f"expected {MAGIC!r}, got {payload[:2]!r}")
     if size < 3:
-        raise _truncated("version")
+        raise ProtocolError.truncated("version")
     if payload[2] != VERSION:
         raise ProtocolError(
             "unsupported-version", "version", f"{payload[2]}, this decoder reads {VERSION}"
         )
     if size < _HEAD.size:
-        raise _truncated("floor" if size < 11 else "timestamp_ms")
+        raise ProtocolError.truncated("floor" if size < 11 else "timestamp_ms")
     _, _, floor, timestamp_ms = _HEAD.unpack_from(payload)
     if size == _HEAD.size:
-        raise _truncated("device_id")
+        raise ProtocolError.truncated("device_id")
     length = payload[_HEAD.size]
     if length == 0:
         raise ProtocolError("empty-field", "device_id", "must not be empty")
@@ -150,9 +129,9 @@ def decode(payload: bytes | bytearray | memoryview) -> SignedDropFloor:
         )
     end = _HEAD.size + 1 + length
     if size < end:
-        raise _truncated("device_id")
+        raise ProtocolError.truncated("device_id")
     if size < end + SIGNATURE_BYTES:
-        raise _truncated("signature")
+        raise ProtocolError.truncated("signature")
     if size > end + SIGNATURE_BYTES:
         raise ProtocolError(
             "trailing-bytes", "payload", f"{size - end - SIGNATURE_BYTES} bytes after the signature"

@@ -23,6 +23,7 @@ import math
 import re
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -41,6 +42,7 @@ __all__ = [
     "Measurement",
     "ProtocolError",
     "Reading",
+    "SignedMessage",
     "SignedReading",
     "check_device_id",
     "decode",
@@ -95,6 +97,21 @@ class ProtocolError(ValueError):
         super().__init__(f"{field}: {message}")
         self.reason = reason
         self.field = field
+
+    @classmethod
+    def truncated(cls, field: str) -> ProtocolError:
+        """The payload ended inside ``field`` (reason ``truncated``)."""
+        return cls("truncated", field, "payload ends inside this field")
+
+
+class SignedMessage(Protocol):
+    """What any decoded signed payload offers: the exact bytes signed and the signature."""
+
+    @property
+    def signed_bytes(self) -> bytes: ...
+
+    @property
+    def signature(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,8 +301,9 @@ def sign(reading: Reading, private_key: Ed25519PrivateKey) -> bytes:
     return signed + private_key.sign(signed)
 
 
-def verify(signed: SignedReading, public_key: bytes | Ed25519PublicKey) -> bool:
-    """True when ``signed.signature`` is the key's signature over ``signed.signed_bytes``.
+def verify(signed: SignedMessage, public_key: bytes | Ed25519PublicKey) -> bool:
+    """True when ``signed.signature`` is the key's signature over ``signed.signed_bytes``
+    (a reading, or any other signed statement of the wire format such as a drop floor).
 
     ``public_key`` is the raw 32-byte key (as exported) or an already loaded key; a raw key of
     the wrong length raises ValueError, since that is a registry fault, not a bad reading.
@@ -302,14 +320,10 @@ def verify(signed: SignedReading, public_key: bytes | Ed25519PublicKey) -> bool:
     return True
 
 
-def _truncated(field: str) -> ProtocolError:
-    return ProtocolError("truncated", field, "payload ends inside this field")
-
-
 def _string(body: bytes, pos: int, field: str, lowest: int, highest: int) -> tuple[bytes, int]:
     """The length-prefixed string at ``pos`` and the position after it."""
     if pos >= len(body):
-        raise _truncated(field)
+        raise ProtocolError.truncated(field)
     length = body[pos]
     if length < lowest:
         raise ProtocolError("empty-field", field, "must not be empty")
@@ -317,7 +331,7 @@ def _string(body: bytes, pos: int, field: str, lowest: int, highest: int) -> tup
         raise ProtocolError("field-too-long", field, f"{length} bytes, at most {highest}")
     end = pos + 1 + length
     if end > len(body):
-        raise _truncated(field)
+        raise ProtocolError.truncated(field)
     return body[pos + 1 : end], end
 
 
@@ -342,7 +356,7 @@ def _measurement(body: bytes, pos: int, index: int) -> tuple[Measurement, int]:
         if len(_KIND_CACHE) < _KIND_CACHE_LIMIT:
             _KIND_CACHE[key] = kind
     if pos + 8 > len(body):
-        raise _truncated(f"{field}.value")
+        raise ProtocolError.truncated(f"{field}.value")
     (value,) = _VALUE.unpack_from(body, pos)
     if not math.isfinite(value):
         raise ProtocolError("non-finite-value", f"{field}.value", f"{value} is not finite")
@@ -357,16 +371,18 @@ def decode(payload: bytes | bytearray | memoryview) -> SignedReading:
         raise ProtocolError("oversized", "payload", f"{size} bytes, at most {MAX_PAYLOAD}")
     if size < 2 or payload[:2] != MAGIC:
         if size < 2:
-            raise _truncated("magic")
+            raise ProtocolError.truncated("magic")
         raise ProtocolError("bad-magic", "magic", f"expected {MAGIC!r}, got {payload[:2]!r}")
     if size < 3:
-        raise _truncated("version")
+        raise ProtocolError.truncated("version")
     if payload[2] != VERSION:
         raise ProtocolError(
             "unsupported-version", "version", f"{payload[2]}, this decoder reads {VERSION}"
         )
     if size < _HEAD.size + SIGNATURE_BYTES:
-        raise _truncated("seq" if size < 11 else "timestamp_ms" if size < 19 else "signature")
+        raise ProtocolError.truncated(
+            "seq" if size < 11 else "timestamp_ms" if size < 19 else "signature"
+        )
     body = payload[:-SIGNATURE_BYTES]
     _, _, seq, timestamp_ms = _HEAD.unpack_from(body)
     device_raw, pos = _string(body, _HEAD.size, "device_id", 1, MAX_DEVICE_ID_BYTES)
@@ -374,7 +390,7 @@ def decode(payload: bytes | bytearray | memoryview) -> SignedReading:
     site_raw, pos = _string(body, pos, "site", 1, MAX_SITE_BYTES)
     lot_raw, pos = _string(body, pos, "lot", 0, MAX_LOT_BYTES)
     if pos >= len(body):
-        raise _truncated("measurements")
+        raise ProtocolError.truncated("measurements")
     count = body[pos]
     pos += 1
     if count == 0:
