@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,15 +25,12 @@ from support.ingest import (
     make_device,
     reading_topic,
     signed,
+    sim_command,
 )
 
 __all__ = ["Fleet", "Intruder", "Reconciled", "audit_clean", "reconcile"]
 
 SPEED = 240.0  # simulated seconds per wall second: with a 60 s interval, 4 readings/s a device
-
-
-def _sim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "firmware_sim", *args]
 
 
 class Fleet:
@@ -46,13 +42,13 @@ class Fleet:
         self.count = count
         self.process: subprocess.Popen[bytes] | None = None
         subprocess.run(
-            _sim("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(self.state),
+            sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(self.state),
                  "--devices", str(count), "--duration", "0", "--offline-start",
                  "--drain-timeout", "0"),
             check=True, cwd=ROOT, capture_output=True, timeout=60,
         )  # fmt: skip
         keys = subprocess.run(
-            _sim("export-keys", "--state", str(self.state)),
+            sim_command("export-keys", "--state", str(self.state)),
             check=True,
             cwd=ROOT,
             capture_output=True,
@@ -86,7 +82,7 @@ class Fleet:
             "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--drain-timeout", "0",
         )  # fmt: skip
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(_sim(*args), cwd=ROOT, stdout=log, stderr=log)
+            self.process = subprocess.Popen(sim_command(*args), cwd=ROOT, stdout=log, stderr=log)
 
     def stop(self) -> None:
         """SIGTERM: the devices stop taking readings; uncommitted ones stay in their outboxes."""
@@ -123,7 +119,7 @@ class Fleet:
         )  # fmt: skip
         with open(self.log_path, "ab") as log:
             code = subprocess.run(
-                _sim(*args), cwd=ROOT, stdout=log, stderr=log, timeout=timeout + 60
+                sim_command(*args), cwd=ROOT, stdout=log, stderr=log, timeout=timeout + 60
             ).returncode
         assert code == 0, f"the draining simulator exited {code}:\n{self.log()[-3000:]}"
         report: dict[str, Any] = json.loads((self.workdir / "drain-report.json").read_text())

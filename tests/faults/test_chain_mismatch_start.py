@@ -22,7 +22,6 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -31,7 +30,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import func, select
 from support.ingest import (
-    GATEWAY_BROKER_SETTINGS,
     ROOT,
     GatewayProcess,
     Publisher,
@@ -62,12 +60,6 @@ pytestmark = pytest.mark.integration
 DEVICE = make_device("CHAIN")
 BLOCKS = Base.metadata.tables["blocks"]
 CHECKPOINTS = Base.metadata.tables["checkpoints"]
-
-
-@pytest.fixture
-def broker(mosquitto_factory: Any) -> Mosquitto:
-    broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
-    return broker
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,11 +26,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from support.ingest import (
-    GATEWAY_BROKER_SETTINGS,
     ROOT,
     GatewayProcess,
     StoredView,
     farmtrace,
+    sim_command,
     wait_for,
 )
 from support.mosquitto import Mosquitto, free_port
@@ -42,16 +41,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ENTRIES = Base.metadata.tables["entries"]
 JUMPS = ("clock-skew:devices=1,at=3m,value=-3600", "clock-skew:devices=1,at=6m,value=-3600")
-
-
-@pytest.fixture
-def broker(mosquitto_factory: Any) -> Mosquitto:
-    broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
-    return broker
-
-
-def sim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "firmware_sim", *args]
 
 
 def timestamps(stored: StoredView, device_id: str) -> dict[int, int]:
@@ -66,12 +55,12 @@ def test_clock_jumping_backwards_is_stored_and_flagged(broker: Mosquitto, tmp_pa
     db_url = f"sqlite:///{tmp_path / 'farmtrace.db'}"
     state = tmp_path / "sim"
     subprocess.run(
-        sim("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices", "2",
+        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices", "2",
             "--duration", "0", "--offline-start", "--drain-timeout", "0"),
         check=True, cwd=ROOT, capture_output=True, timeout=60,
     )  # fmt: skip
     keys = subprocess.run(
-        sim("export-keys", "--state", str(state)), check=True, cwd=ROOT, capture_output=True
+        sim_command("export-keys", "--state", str(state)), check=True, cwd=ROOT, capture_output=True
     ).stdout
     (tmp_path / "keys.json").write_bytes(keys)
     farmtrace("devices", "import", str(tmp_path / "keys.json"), "--db", db_url)
@@ -84,7 +73,7 @@ def test_clock_jumping_backwards_is_stored_and_flagged(broker: Mosquitto, tmp_pa
     stored = StoredView(db_url)
     try:
         done = subprocess.run(
-            sim("run", "--broker", broker.url, "--state", str(state), "--devices", "2",
+            sim_command("run", "--broker", broker.url, "--state", str(state), "--devices", "2",
                 "--interval", "10", "--speed", "240", "--duration", "10m",
                 "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--until-committed",
                 "--resend-after", "3", "--drain-timeout", "60", "--report", str(report_path),

@@ -35,7 +35,6 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 from support.ingest import (
-    GATEWAY_BROKER_SETTINGS,
     GatewayProcess,
     Publisher,
     StoredView,
@@ -57,12 +56,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DEVICE = make_device("DBFAULT")
 START_MS = int(time.time() * 1000) - 120_000
 """Readings are 10 ms apart from here: a few thousand stay inside the gateway's time window."""
-
-
-@pytest.fixture
-def broker(mosquitto_factory: Any) -> Mosquitto:
-    broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
-    return broker
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -60,7 +60,11 @@ def test_sigterm_under_load_stops_cleanly_and_loses_nothing(
         for stop in range(1, STOPS + 1):
             # Stop while readings are still arriving (the publisher outruns the gateway).
             floor = stored.reading_count()
-            wait_for(lambda f=floor: stored.reading_count() > f, 60, f"progress before stop {stop}")
+
+            def progressed(floor: int = floor) -> bool:
+                return stored.reading_count() > floor
+
+            wait_for(progressed, 60, f"progress before stop {stop}")
             exits.append(gateway.stop(timeout=60))  # raises if it does not stop
             backlog.append(len(messages) - stored.reading_count())
             gateway.start().wait_connected()

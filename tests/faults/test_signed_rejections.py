@@ -19,17 +19,14 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from support.ingest import (
-    GATEWAY_BROKER_SETTINGS,
     ROOT,
     GatewayProcess,
     Publisher,
@@ -38,6 +35,7 @@ from support.ingest import (
     farmtrace,
     make_device,
     signed,
+    sim_command,
     wait_for,
     write_keys,
 )
@@ -59,16 +57,6 @@ FAULTS = (
 )
 
 
-@pytest.fixture
-def broker(mosquitto_factory: Any) -> Mosquitto:
-    broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
-    return broker
-
-
-def sim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "firmware_sim", *args]
-
-
 def quarantine_rows(stored: StoredView) -> list[tuple[str, str | None, int | None, bool]]:
     """``(reason, device_id, seq, signed_rejection)`` of every row, in order."""
     q = QUARANTINE.c
@@ -85,12 +73,12 @@ def test_rejected_readings_are_settled_and_forged_ones_are_not(
     db_url = f"sqlite:///{tmp_path / 'farmtrace.db'}"
     state = tmp_path / "sim"
     subprocess.run(
-        sim("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices", "2",
+        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices", "2",
             "--duration", "0", "--offline-start", "--drain-timeout", "0"),
         check=True, cwd=ROOT, capture_output=True, timeout=60,
     )  # fmt: skip
     keys = subprocess.run(
-        sim("export-keys", "--state", str(state)), check=True, cwd=ROOT, capture_output=True
+        sim_command("export-keys", "--state", str(state)), check=True, cwd=ROOT, capture_output=True
     ).stdout
     (tmp_path / "keys.json").write_bytes(keys)
     farmtrace("devices", "import", str(tmp_path / "keys.json"), "--db", db_url)
@@ -107,7 +95,7 @@ def test_rejected_readings_are_settled_and_forged_ones_are_not(
     start = datetime.now(UTC) - timedelta(minutes=10)
     try:
         done = subprocess.run(
-            sim("run", "--broker", broker.url, "--state", str(state), "--devices", "2",
+            sim_command("run", "--broker", broker.url, "--state", str(state), "--devices", "2",
                 "--interval", "10", "--speed", "240", "--duration", "4m",
                 "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--until-committed",
                 "--resend-after", "1", "--drain-timeout", "20", "--report", str(report_path),

@@ -15,21 +15,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from support.ingest import (
-    GATEWAY_BROKER_SETTINGS,
     ROOT,
     GatewayProcess,
     StoredView,
     farmtrace,
+    sim_command,
     wait_for,
 )
 from support.mosquitto import Mosquitto
@@ -48,31 +46,21 @@ ENTRIES = Base.metadata.tables["entries"]
 
 
 @pytest.fixture
-def broker(mosquitto_factory: Any) -> Mosquitto:
-    broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
-    return broker
-
-
-@pytest.fixture
 def relay(broker: Mosquitto) -> Iterator[TcpRelay]:
     relay = TcpRelay(broker.host, broker.port).start()
     yield relay
     relay.close()
 
 
-def sim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "firmware_sim", *args]
-
-
 def register_devices(state: Path, db_url: str) -> None:
     """Create the simulator's device keys without sending anything, and register them."""
     subprocess.run(
-        sim("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
+        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
             str(DEVICES), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
         check=True, cwd=ROOT, capture_output=True, timeout=60,
     )  # fmt: skip
     keys = subprocess.run(
-        sim("export-keys", "--state", str(state)),
+        sim_command("export-keys", "--state", str(state)),
         check=True, cwd=ROOT, capture_output=True, timeout=60,
     ).stdout  # fmt: skip
     (state.parent / "keys.json").write_bytes(keys)
@@ -126,7 +114,7 @@ def test_simulator_cut_off_for_ten_simulated_minutes(
     start = datetime.now(UTC) - timedelta(minutes=30)
     with open(tmp_path / "sim.log", "ab") as log:
         process = subprocess.Popen(
-            sim("run", "--broker", relay.url, "--state", str(state), "--devices", str(DEVICES),
+            sim_command("run", "--broker", relay.url, "--state", str(state), "--devices", str(DEVICES),
                 "--interval", str(INTERVAL_S), "--speed", str(SPEED), "--duration", "20m",
                 "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "--until-committed", "--resend-after", "3", "--drain-timeout", "60",

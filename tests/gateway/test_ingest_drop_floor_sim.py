@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from support.ingest import (
     GatewayProcess,
     StoredView,
     farmtrace,
+    sim_command,
 )
 from support.mosquitto import Mosquitto
 
@@ -45,19 +45,15 @@ def stored(sqlite_url: str) -> Iterator[StoredView]:
     view.close()
 
 
-def sim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "firmware_sim", *args]
-
-
 def register_devices(state: Path, db_url: str) -> None:
     """Create the devices' keys without sending anything, and register them."""
     subprocess.run(
-        sim("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
+        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
             str(DEVICES), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
         check=True, cwd=ROOT, capture_output=True, timeout=60,
     )  # fmt: skip
     keys = subprocess.run(
-        sim("export-keys", "--state", str(state)),
+        sim_command("export-keys", "--state", str(state)),
         check=True,
         cwd=ROOT,
         capture_output=True,
@@ -78,7 +74,7 @@ def test_overflowed_outbox_floor_is_believed_and_the_queue_drains(
     report_path = tmp_path / "sim-report.json"
     with open(tmp_path / "sim.log", "ab") as log:
         process = subprocess.Popen(
-            sim("run", "--broker", broker.url, "--state", str(state), "--devices", str(DEVICES),
+            sim_command("run", "--broker", broker.url, "--state", str(state), "--devices", str(DEVICES),
                 "--interval", "1", "--speed", "10", "--duration", "60",
                 "--queue-limit", str(QUEUE_LIMIT), "--offline-start", "--until-committed",
                 "--resend-after", "3", "--drain-timeout", "60",

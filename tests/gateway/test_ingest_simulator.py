@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from support.ingest import (
     GatewayProcess,
     StoredView,
     farmtrace,
+    sim_command,
     wait_for,
 )
 from support.mosquitto import Mosquitto
@@ -64,19 +64,15 @@ def stored(db_url: str) -> Iterator[StoredView]:
     view.close()
 
 
-def sim(*args: str) -> list[str]:
-    return [sys.executable, "-m", "firmware_sim", *args]
-
-
 def make_devices(state: Path, count: int, db_url: str) -> None:
     """Create the devices' keys without sending anything, and register them."""
     subprocess.run(
-        sim("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
+        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
             str(count), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
         check=True, cwd=ROOT, capture_output=True, timeout=60,
     )  # fmt: skip
     keys = subprocess.run(
-        sim("export-keys", "--state", str(state)),
+        sim_command("export-keys", "--state", str(state)),
         check=True,
         cwd=ROOT,
         capture_output=True,
@@ -93,7 +89,7 @@ def start_sim(
     start = datetime.now(UTC) - timedelta(seconds=wall_seconds * speed + 600)
     with open(state.parent / "sim.log", "ab") as log:
         return subprocess.Popen(
-            sim("run", "--broker", broker.url, "--state", str(state), "--devices", "8",
+            sim_command("run", "--broker", broker.url, "--state", str(state), "--devices", "8",
             "--interval", "60", "--speed", str(speed), "--duration", f"{wall_seconds * speed:.0f}",
             "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--until-committed",
             "--resend-after", "3", "--drain-timeout", "60",

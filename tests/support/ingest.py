@@ -95,6 +95,11 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: flo
         time.sleep(poll)
 
 
+def sim_command(*args: str) -> list[str]:
+    """The command line of ``python -m firmware_sim ARGS`` (this interpreter)."""
+    return [sys.executable, "-m", "firmware_sim", *args]
+
+
 def farmtrace(
     *args: str, check: bool = True, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
