@@ -116,7 +116,8 @@ class Delivery:
 
     def publish_floor(self, device: Device) -> None:
         """Tell the gateway (retained) through which seq this device gave readings up, as a
-        statement signed with the device's key (the gateway ignores an unsigned floor)."""
+        statement signed with the device's key (the gateway ignores an unsigned floor). Once
+        per connection for an unchanged floor, and again when it rises."""
         floor = device.record.dropped_through
         if device.ready and floor > device.published_floor:
             statement = dropfloor.DropFloor(device.device_id, floor, int(self.clock() * 1000))
@@ -126,6 +127,9 @@ class Delivery:
 
     def connection_lost(self, device: Device) -> None:
         device.ready = False
+        # Publish the floor again on the next connection: the broker may have lost its
+        # retained copy (a crash before its autosave, a new broker), and the gateway may too.
+        device.published_floor = 0
         device.ready_at = None
         device.inflight.clear()
         device.cursor = 0

@@ -84,7 +84,8 @@ def _audit(args: argparse.Namespace) -> int:
         print(report.to_text())
     if report.failure is not None:
         f = report.failure
-        print(f"farmtrace audit: chain {f['chain']}: {f['item']}: {f['reason']}", file=sys.stderr)
+        where = f"chain {f['chain']}: " if f["chain"] else ""
+        print(f"farmtrace audit: {where}{f['item']}: {f['reason']}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 

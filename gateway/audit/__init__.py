@@ -1,7 +1,8 @@
 """``farmtrace audit``: recompute everything from the database and name the first bad item.
 
 :func:`run_audit` checks every chain in the database (see :mod:`gateway.audit.chain` for the
-checks) and gathers per-device figures. It stops at the first failure and reports it in the
+checks), checks every stored drop floor's signature (:mod:`gateway.audit.floors`) and gathers
+per-device figures. It stops at the first failure and reports it in the
 returned :class:`AuditReport`; it raises only when the database itself cannot be read.
 
 Checkpoint signatures are checked with the keys given for a chain's origin (``--key``, or the
@@ -21,6 +22,7 @@ from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Verifier
 from gateway.audit.chain import audit_chain
 from gateway.audit.devices import device_summaries
+from gateway.audit.floors import FloorFailure, verified_floors
 from gateway.audit.report import AuditFailure, AuditReport, ChainSummary, DeviceSummary
 from gateway.store.engine import create_db_engine, describe_url
 from gateway.store.errors import DatabaseError
@@ -48,7 +50,12 @@ def run_audit(db_url: str, keys: Sequence[Verifier] = ()) -> AuditReport:
             )
         with engine.connect() as conn:
             _audit_chains(conn, keys, report)
-            report.devices = device_summaries(conn)
+            try:
+                floors = verified_floors(conn)
+            except FloorFailure as failure:
+                report.fail_item("", failure.item, failure.reason)
+                floors = {}
+            report.devices = device_summaries(conn, floors)
             report.quarantined = {
                 reason: int(n)
                 for reason, n in conn.execute(

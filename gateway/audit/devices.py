@@ -5,11 +5,15 @@ order).
 A seq is accounted for when its reading is stored or was a **signed rejection** (a quarantine
 row with ``signed_rejection``: the device's registered key signed it and the gateway rejected
 its content), so a rejected seq is reported as rejected, not as missing.
+
+A device's **drop floor** (its highest stored, verified ``FD`` statement) explains seqs up to
+it that are neither: ``lost_by_floor`` counts them (from seq 1, so seqs below the lowest
+stored one count too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import BigInteger, Connection, Integer, literal, null, select, union_all
@@ -29,8 +33,11 @@ MAX_GAPS = 1000
 them all)."""
 
 
-def device_summaries(conn: Connection) -> list[DeviceSummary]:
-    """One summary per device with stored readings or signed rejections, by device ID.
+def device_summaries(
+    conn: Connection, floors: Mapping[str, int] | None = None
+) -> list[DeviceSummary]:
+    """One summary per device with stored readings, signed rejections or a drop floor
+    (``floors``: each device's highest), by device ID.
 
     Streams ``(device_id, seq, timestamp_ms, rejected)`` in index order, so memory stays flat
     whatever the size.
@@ -54,17 +61,28 @@ def device_summaries(conn: Connection) -> list[DeviceSummary]:
     both = union_all(stored, rejected).subquery()
     query = select(both).order_by(both.c.device_id, both.c.seq, both.c.rejected)
     options = {"stream_results": True, "yield_per": 20_000}
+    floors = floors or {}
     with conn.execute(query, execution_options=options) as rows:
-        return _summarise(rows)
+        summaries = _summarise(rows, floors)
+    seen = {summary.device_id for summary in summaries}
+    for device_id, floor in floors.items():
+        if device_id not in seen:
+            summaries.append(DeviceSummary(device_id, 0, 0, 0, 0, 0, [], drop_floor=floor))
+    for summary in summaries:
+        # Before this, lost_by_floor counted the accounted-for seqs at or below the floor.
+        summary.lost_by_floor = summary.drop_floor - summary.lost_by_floor
+    summaries.sort(key=lambda summary: summary.device_id)
+    return summaries
 
 
-def _summarise(rows: Iterable[Any]) -> list[DeviceSummary]:
+def _summarise(rows: Iterable[Any], floors: Mapping[str, int]) -> list[DeviceSummary]:
     summaries: list[DeviceSummary] = []
     current: DeviceSummary | None = None
     previous_ts: int | None = None
     for device_id, seq, timestamp_ms, rejected in rows:
         if current is None or device_id != current.device_id:
             current = DeviceSummary(device_id, 0, seq, seq, 0, 0, [])
+            current.drop_floor = floors.get(device_id, 0)
             summaries.append(current)
             previous_ts = None
         elif seq == current.highest_seq:
@@ -74,6 +92,8 @@ def _summarise(rows: Iterable[Any]) -> list[DeviceSummary]:
             current.missing += seq - current.highest_seq - 1
             if len(current.gaps) < MAX_GAPS:
                 current.gaps.append([current.highest_seq + 1, seq - 1])
+        if seq <= current.drop_floor:
+            current.lost_by_floor += 1  # accounted for: turned into the lost count above
         current.highest_seq = seq
         if rejected:
             current.rejected += 1

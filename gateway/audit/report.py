@@ -70,6 +70,9 @@ class DeviceSummary:
     gateway's tolerance (1 s) before that of the stored seq below them: the device's clock went
     backwards there (at most :data:`MAX_GAPS`; ``clock_backwards`` counts them all). Such
     readings are authentic and stored; this is where the flag survives a gateway restart.
+    ``drop_floor`` is the device's highest stored drop floor (0: none), its signed statement
+    that it gave up every unsent seq up to it; ``lost_by_floor`` counts the seqs ``1..floor``
+    neither stored nor rejected: lost, and explained by that statement.
     """
 
     device_id: str
@@ -83,6 +86,8 @@ class DeviceSummary:
     clock_backwards_at: list[int] = field(default_factory=list)
     rejected: int = 0
     rejected_at: list[int] = field(default_factory=list)
+    drop_floor: int = 0
+    lost_by_floor: int = 0
 
 
 @dataclass
@@ -101,8 +106,13 @@ class AuditReport:
     quarantined: dict[str, int] = field(default_factory=dict)
 
     def fail(self, failure: AuditFailure) -> None:
-        self.ok = False
-        self.failure = {"chain": failure.origin, "item": failure.item, "reason": failure.reason}
+        self.fail_item(failure.origin, failure.item, failure.reason)
+
+    def fail_item(self, origin: str, item: str, reason: str) -> None:
+        """Record the first failure (``origin`` empty: not in a chain, e.g. a drop floor)."""
+        if self.ok:
+            self.ok = False
+            self.failure = {"chain": origin, "item": item, "reason": reason}
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,7 +121,8 @@ class AuditReport:
         lines = [f"audit of {self.database}: {'OK' if self.ok else 'FAILED'}"]
         if self.failure is not None:
             f = self.failure
-            lines.append(f"first bad item: chain {f['chain']}: {f['item']}: {f['reason']}")
+            where = f"chain {f['chain']}: " if f["chain"] else ""
+            lines.append(f"first bad item: {where}{f['item']}: {f['reason']}")
         for chain in self.chains:
             keys = ", ".join(chain.keys) or "none"
             lines.append(
@@ -139,6 +150,14 @@ class AuditReport:
             seqs = ", ".join(str(s) for s in device.rejected_at[:10])
             more = " ..." if device.rejected > 10 else ""
             lines.append(f"  {device.device_id}: {device.rejected} rejected, seq {seqs}{more}")
+        floored = [d for d in self.devices if d.drop_floor]
+        if floored:
+            lines.append(f"{len(floored)} devices with a signed drop floor (seqs given up)")
+        for device in floored[:20]:
+            lines.append(
+                f"  {device.device_id}: floor {device.drop_floor}, "
+                f"{device.lost_by_floor} lost by the device"
+            )
         backwards = [d for d in self.devices if d.clock_backwards]
         if backwards:
             lines.append(f"{len(backwards)} devices whose clock went backwards (readings kept)")

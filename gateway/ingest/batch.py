@@ -74,6 +74,7 @@ class Batch:
     messages: bytearray = field(default_factory=bytearray)
     offsets: array[int] = field(default_factory=lambda: array("Q", [0]))
     quarantine_stored: bool = False
+    floors_stored: bool = False
     opened_mono: float = 0.0  # when the batcher took its first message (its age counts from here)
 
     @property

@@ -6,7 +6,8 @@ For each batch, in order:
    ``rust_core.verify_ed25519_batch``, as the batch fills);
 2. look up the stored bytes of readings that may be copies, and judge every item
    (:mod:`gateway.ingest.judge`);
-3. store the quarantined messages (one transaction) and append the accepted readings as one
+3. store the drop floors it will believe (one transaction, ``gateway.store.dropfloors``), the
+   quarantined messages (one transaction) and append the accepted readings as one
    block (``Ledger.append_batch``: one transaction, durable when it returns). A
    ``DatabaseError`` is retried with backoff, for as long as it takes, and nothing is
    acknowledged meanwhile; any other storage error stops the gateway;
@@ -15,7 +16,8 @@ For each batch, in order:
 5. advance the devices' settled seqs (stored, and signed rejections: readings the device's own
    key signed and the judge rejected on content) and publish each changed commit watermark
    (retained; a device's at most every ``WATERMARK_INTERVAL_S``, the latest value). This runs
-   only after step 3 returned, so a watermark never covers a rejection that is not durable.
+   only after step 3 returned, so a watermark never covers a rejection or a drop floor that
+   is not durable.
 
 **Acknowledgement rule**: a message is acknowledged only after the transaction holding it (its
 block, or its quarantine row) has committed, or when it is a copy of a reading that was already
@@ -51,6 +53,7 @@ from gateway.ingest.judge import (
     quarantine_item,
 )
 from gateway.ingest.metrics import GatewayMetrics, RunTotals
+from gateway.store.dropfloors import StoredFloor, record_floors
 from gateway.store.errors import DatabaseError
 from gateway.store.ledger import Ledger
 from gateway.store.records import BatchResult
@@ -189,6 +192,9 @@ class Committer:
         return judge.judge(batch, found, rejected)
 
     def _write(self, batch: Batch, plan: Plan) -> BatchResult | None:
+        if not batch.floors_stored:
+            record_floors(self._ledger.engine, self._new_floors(batch))
+            batch.floors_stored = True
         if plan.quarantine and not batch.quarantine_stored:
             self._ledger.quarantine(plan.quarantine)
             batch.quarantine_stored = True
@@ -196,6 +202,23 @@ class Committer:
         if not plan.accepted:
             return None
         return self._ledger.append_batch([pending for _, pending in plan.accepted])
+
+    def _new_floors(self, batch: Batch) -> list[StoredFloor]:
+        """The batch's believed floors above their device's current one (``_drop_floor``
+        moves the watermark over them only after they are stored)."""
+        floors = []
+        for item in batch.items:
+            if item.outcome != CONTROL:
+                continue
+            assert item.floor is not None and item.device_id is not None
+            state = self._states.get(item.device_id)
+            if item.floor > (state.drop_floor if state is not None else 0):
+                delivery = item.delivery
+                floor = StoredFloor(
+                    item.device_id, item.floor, delivery.payload, delivery.received_at
+                )
+                floors.append(floor)
+        return floors
 
     def _settle_races(self, batch: Batch, plan: Plan, result: BatchResult) -> None:
         """Readings the ledger found stored meanwhile (another gateway sharing the database):

@@ -1,5 +1,6 @@
 """Periodic work on the committer thread (which owns the device states): silence checks, the
-device-health file, and, with a shared subscription, learning of gaps other gateways filled."""
+device-health file, and, with a shared subscription, learning of gaps other gateways filled
+and of drop floors they believed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from gateway.ingest import stored
 from gateway.ingest.device_state import DeviceState
 from gateway.ingest.health import HealthMonitor
+from gateway.store import dropfloors
 from gateway.store.errors import DatabaseError
 from gateway.store.ledger import Ledger
 
@@ -57,6 +59,7 @@ class Housekeeping:
                 self._next_report = now  # write the report at once: an alarm is news
         if self._shared and now >= self._next_gaps:
             self._next_gaps = now + _GAPS_EVERY_S
+            self.refresh_floors()
             self.refresh_gaps()
         if self._path is not None and now >= self._next_report:
             self._next_report = now + _REPORT_EVERY_S
@@ -77,6 +80,20 @@ class Housekeeping:
             os.replace(temporary, self._path)
         except OSError as exc:
             log.warning("cannot write %s: %s", self._path, exc)
+
+    def refresh_floors(self) -> None:
+        """Learn the drop floors other gateways believed and stored (a shared subscription
+        gets no retained messages, so it may never see a device's floor itself)."""
+        try:
+            floors = dropfloors.highest_floors(self._ledger.engine)
+        except DatabaseError as exc:
+            log.warning("cannot refresh drop floors: %s", exc)
+            return
+        for device_id, floor in floors.items():
+            state = self._states.get(device_id)
+            if state is not None and floor > state.drop_floor:
+                state.drop_floor = floor
+                state.committed.drop_through(floor)
 
     def refresh_gaps(self) -> None:
         """Ask the database which missing seqs other gateways settled (stored or rejected)."""

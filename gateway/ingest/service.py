@@ -36,6 +36,7 @@ from gateway.ingest.link import BrokerLink
 from gateway.ingest.metrics import GatewayMetrics, MetricsServer, RunTotals
 from gateway.ingest.registry_view import RegistryView
 from gateway.ingest.status import StatusLine
+from gateway.store import dropfloors
 from gateway.store.ledger import Ledger
 
 __all__ = ["Gateway"]
@@ -78,6 +79,12 @@ class Gateway:
             state = self.states.setdefault(device_id, DeviceState(device_id))
             state.committed.add(seq)
             state.rejected_high = seq
+        for device_id, floor in dropfloors.highest_floors(ledger.engine).items():
+            # Believed before and stored: the seqs it gave up stay settled even when the broker
+            # lost its retained floor (counted as lost by the run that first believed it).
+            state = self.states.setdefault(device_id, DeviceState(device_id))
+            state.drop_floor = floor
+            state.committed.drop_through(floor)
         self.health = HealthMonitor(
             self.metrics,
             config.silence_factor,

@@ -21,6 +21,9 @@ Tables, and who may change what:
   commit watermark (revision 0005; ``seq`` is set for every rejected message that decoded).
 * ``pending_entries``: entries signed by other components (lot events), keyed like readings
   by ``(device_id, seq)``, that the next block integrates. Append-only (revision 0002).
+* ``drop_floors``: each drop floor a gateway believed (higher than the device's stored one),
+  with the device's signed ``FD`` statement; per device, not per chain. Append-only
+  (revision 0006).
 * ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
   ``revoked_at`` once.
 """
@@ -51,6 +54,7 @@ __all__ = [
     "ChainRow",
     "CheckpointRow",
     "DeviceRow",
+    "DropFloorRow",
     "EntryRow",
     "PendingEntryRow",
     "QuarantineRow",
@@ -163,5 +167,26 @@ class PendingEntryRow(Base):
     created_at: Mapped[float] = mapped_column(Float, index=True)
 
 
-APPEND_ONLY_TABLES = ("chains", "chain_keys", "entries", "blocks", "checkpoints", "quarantine")
+class DropFloorRow(Base):
+    """A device's signed statement that it gave up every seq ``<= floor`` it had not sent."""
+
+    __tablename__ = "drop_floors"
+    __table_args__ = (Index(None, "device_id", "floor"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(128))
+    floor: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[float] = mapped_column(Float)
+
+
+APPEND_ONLY_TABLES = (
+    "chains",
+    "chain_keys",
+    "entries",
+    "blocks",
+    "checkpoints",
+    "quarantine",
+    "drop_floors",
+)
 """Tables whose rows the database itself refuses to UPDATE or DELETE (see the migrations)."""

@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from support.readings import batch, devices
 
+from gateway.store.dropfloors import StoredFloor, record_floors
 from gateway.store.engine import create_db_engine
 from gateway.store.ledger import Ledger
 from gateway.store.migrate import current_revision, head_revision, upgrade
@@ -21,13 +22,16 @@ ORIGIN = "farmtrace.example/gw-1"
 
 @pytest.fixture
 def filled(db_url: str, tmp_path: Path) -> str:
-    """A database with one chain of two blocks, a device and a quarantined message."""
+    """A database with one chain of two blocks, a device, a quarantined message and a drop
+    floor."""
     devs = devices(3)
     with Ledger.open(db_url, tmp_path / "state", ORIGIN) as ledger:
         ledger.register_devices({d.device_id: d.public_key for d in devs})
         ledger.append_batch(batch(devs, range(2)))
         ledger.append_batch(batch(devs, range(2, 3)))
         ledger.quarantine([QuarantineItem(1.0, "bad-signature", "forged", "farm/x", b"\x00")])
+        floor = StoredFloor(devs[0].device_id, 9, devs[0].drop_floor(9), 1.0)
+        assert record_floors(ledger.engine, [floor]) == 1
     return db_url
 
 
@@ -37,7 +41,7 @@ def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0005"
+        assert current_revision(engine) == head_revision() == "0006"
     finally:
         engine.dispose()
 
@@ -145,7 +149,7 @@ def test_revision_0005_adds_signed_rejections_and_keeps_quarantine_append_only(
                 {"p": b"\x01"},
             )
         upgrade(engine)
-        assert current_revision(engine) == "0005"
+        assert current_revision(engine) == head_revision()
         quarantine = Base.metadata.tables["quarantine"]
         with engine.begin() as conn:
             conn.execute(
