@@ -53,8 +53,8 @@ def test_sigterm_under_load_stops_cleanly_and_loses_nothing(
     stored = StoredView(db_url)
     exits: list[int] = []
     backlog: list[int] = []  # readings not yet stored when each stop was over
+    gateway = GatewayProcess(mosquitto.url, db_url, state)
     try:
-        gateway = GatewayProcess(mosquitto.url, db_url, state)
         gateway.start().wait_connected()
         sending.start()
         for stop in range(1, STOPS + 1):
@@ -75,6 +75,7 @@ def test_sigterm_under_load_stops_cleanly_and_loses_nothing(
         seqs = stored.seqs()
         stops_logged = gateway.log().count("INFO stopped:")
     finally:
+        gateway.kill()  # only if a failure left it running
         publisher.close()
         stored.close()
     print(f"graceful stops: exits {exits}, backlog after each {backlog}, stored {len(messages)}")
