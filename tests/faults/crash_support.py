@@ -24,6 +24,7 @@ from support.ingest import (
     farmtrace,
     make_device,
     reading_topic,
+    register_sim_devices,
     signed,
     sim_command,
 )
@@ -41,21 +42,7 @@ class Fleet:
         self.state = workdir / "sim"
         self.count = count
         self.process: subprocess.Popen[bytes] | None = None
-        subprocess.run(
-            sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(self.state),
-                 "--devices", str(count), "--duration", "0", "--offline-start",
-                 "--drain-timeout", "0"),
-            check=True, cwd=ROOT, capture_output=True, timeout=60,
-        )  # fmt: skip
-        keys = subprocess.run(
-            sim_command("export-keys", "--state", str(self.state)),
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-            timeout=60,
-        ).stdout
-        (workdir / "keys.json").write_bytes(keys)
-        farmtrace("devices", "import", str(workdir / "keys.json"), "--db", db_url)
+        register_sim_devices(self.state, count, db_url)
 
     @property
     def log_path(self) -> Path:

@@ -30,6 +30,7 @@ from support.ingest import (
     GatewayProcess,
     StoredView,
     farmtrace,
+    register_sim_devices,
     sim_command,
     wait_for,
 )
@@ -54,16 +55,7 @@ def timestamps(stored: StoredView, device_id: str) -> dict[int, int]:
 def test_clock_jumping_backwards_is_stored_and_flagged(broker: Mosquitto, tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'farmtrace.db'}"
     state = tmp_path / "sim"
-    subprocess.run(
-        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices", "2",
-            "--duration", "0", "--offline-start", "--drain-timeout", "0"),
-        check=True, cwd=ROOT, capture_output=True, timeout=60,
-    )  # fmt: skip
-    keys = subprocess.run(
-        sim_command("export-keys", "--state", str(state)), check=True, cwd=ROOT, capture_output=True
-    ).stdout
-    (tmp_path / "keys.json").write_bytes(keys)
-    farmtrace("devices", "import", str(tmp_path / "keys.json"), "--db", db_url)
+    register_sim_devices(state, 2, db_url)
     port = free_port()
     gateway = GatewayProcess(broker.url, db_url, tmp_path / "gateway", extra=["--batch-age", "0.1"])
     gateway.start("--metrics-port", str(port)).wait_connected()

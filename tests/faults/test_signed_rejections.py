@@ -34,6 +34,7 @@ from support.ingest import (
     WatermarkWatcher,
     farmtrace,
     make_device,
+    register_sim_devices,
     signed,
     sim_command,
     wait_for,
@@ -72,16 +73,7 @@ def test_rejected_readings_are_settled_and_forged_ones_are_not(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'farmtrace.db'}"
     state = tmp_path / "sim"
-    subprocess.run(
-        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices", "2",
-            "--duration", "0", "--offline-start", "--drain-timeout", "0"),
-        check=True, cwd=ROOT, capture_output=True, timeout=60,
-    )  # fmt: skip
-    keys = subprocess.run(
-        sim_command("export-keys", "--state", str(state)), check=True, cwd=ROOT, capture_output=True
-    ).stdout
-    (tmp_path / "keys.json").write_bytes(keys)
-    farmtrace("devices", "import", str(tmp_path / "keys.json"), "--db", db_url)
+    register_sim_devices(state, 2, db_url)
     mallory = make_device("MALLORY")  # registered, so its key verifies its own readings
     write_keys(tmp_path / "mallory.json", {mallory.device_id: mallory.public_key})
     farmtrace("devices", "import", str(tmp_path / "mallory.json"), "--db", db_url)

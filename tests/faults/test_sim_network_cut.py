@@ -27,6 +27,7 @@ from support.ingest import (
     GatewayProcess,
     StoredView,
     farmtrace,
+    register_sim_devices,
     sim_command,
     wait_for,
 )
@@ -50,21 +51,6 @@ def relay(broker: Mosquitto) -> Iterator[TcpRelay]:
     relay = TcpRelay(broker.host, broker.port).start()
     yield relay
     relay.close()
-
-
-def register_devices(state: Path, db_url: str) -> None:
-    """Create the simulator's device keys without sending anything, and register them."""
-    subprocess.run(
-        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
-            str(DEVICES), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
-        check=True, cwd=ROOT, capture_output=True, timeout=60,
-    )  # fmt: skip
-    keys = subprocess.run(
-        sim_command("export-keys", "--state", str(state)),
-        check=True, cwd=ROOT, capture_output=True, timeout=60,
-    ).stdout  # fmt: skip
-    (state.parent / "keys.json").write_bytes(keys)
-    farmtrace("devices", "import", str(state.parent / "keys.json"), "--db", db_url)
 
 
 def outbox_queued(state: Path) -> int:
@@ -104,7 +90,7 @@ def test_simulator_cut_off_for_ten_simulated_minutes(
 ) -> None:
     db_url = f"sqlite:///{tmp_path / 'farmtrace.db'}"
     state = tmp_path / "sim"
-    register_devices(state, db_url)
+    register_sim_devices(state, DEVICES, db_url)
     stored = StoredView(db_url)
     gateway = GatewayProcess(broker.url, db_url, tmp_path / "gateway", extra=["--batch-age", "0.1"])
     gateway.start().wait_connected()

@@ -22,7 +22,7 @@ from support.ingest import (
     ROOT,
     GatewayProcess,
     StoredView,
-    farmtrace,
+    register_sim_devices,
     sim_command,
 )
 from support.mosquitto import Mosquitto
@@ -45,30 +45,12 @@ def stored(sqlite_url: str) -> Iterator[StoredView]:
     view.close()
 
 
-def register_devices(state: Path, db_url: str) -> None:
-    """Create the devices' keys without sending anything, and register them."""
-    subprocess.run(
-        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
-            str(DEVICES), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
-        check=True, cwd=ROOT, capture_output=True, timeout=60,
-    )  # fmt: skip
-    keys = subprocess.run(
-        sim_command("export-keys", "--state", str(state)),
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=60,
-    ).stdout
-    (state.parent / "keys.json").write_bytes(keys)
-    farmtrace("devices", "import", str(state.parent / "keys.json"), "--db", db_url)
-
-
 def test_overflowed_outbox_floor_is_believed_and_the_queue_drains(
     mosquitto_factory: Any, sqlite_url: str, stored: StoredView, tmp_path: Path
 ) -> None:
     broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
     state = tmp_path / "sim"
-    register_devices(state, sqlite_url)
+    register_sim_devices(state, DEVICES, sqlite_url)
     broker.stop()
     start = datetime.now(UTC) - timedelta(seconds=120)
     report_path = tmp_path / "sim-report.json"

@@ -25,6 +25,7 @@ from support.ingest import (
     GatewayProcess,
     StoredView,
     farmtrace,
+    register_sim_devices,
     sim_command,
     wait_for,
 )
@@ -64,24 +65,6 @@ def stored(db_url: str) -> Iterator[StoredView]:
     view.close()
 
 
-def make_devices(state: Path, count: int, db_url: str) -> None:
-    """Create the devices' keys without sending anything, and register them."""
-    subprocess.run(
-        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
-            str(count), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
-        check=True, cwd=ROOT, capture_output=True, timeout=60,
-    )  # fmt: skip
-    keys = subprocess.run(
-        sim_command("export-keys", "--state", str(state)),
-        check=True,
-        cwd=ROOT,
-        capture_output=True,
-        timeout=60,
-    ).stdout
-    (state.parent / "keys.json").write_bytes(keys)
-    farmtrace("devices", "import", str(state.parent / "keys.json"), "--db", db_url)
-
-
 def start_sim(
     broker: Mosquitto, state: Path, wall_seconds: float, *extra: str
 ) -> subprocess.Popen[bytes]:
@@ -108,7 +91,7 @@ def test_simulator_with_every_attack_mode(
     db_url: str, broker: Mosquitto, stored: StoredView, tmp_path: Path
 ) -> None:
     state = tmp_path / "sim"
-    make_devices(state, 8, db_url)
+    register_sim_devices(state, 8, db_url)
     gateway = GatewayProcess(
         broker.url,
         db_url,
@@ -148,7 +131,7 @@ def test_gateway_killed_repeatedly_under_load_loses_and_repeats_nothing(
     db_url: str, broker: Mosquitto, stored: StoredView, tmp_path: Path
 ) -> None:
     state = tmp_path / "sim"
-    make_devices(state, 8, db_url)
+    register_sim_devices(state, 8, db_url)
     gateway = GatewayProcess(broker.url, db_url, tmp_path / "gateway", extra=["--batch-age", "0.5"])
     gateway.start().wait_connected()
     process = start_sim(broker, state, 25.0)

@@ -100,6 +100,25 @@ def sim_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "firmware_sim", *args]
 
 
+def register_sim_devices(state: Path, count: int, db_url: str) -> Path:
+    """Create ``count`` simulator devices' keys in ``state`` without sending anything (an
+    unreachable broker, no duration), export them to ``state.parent / "keys.json"`` and import
+    them into the registry at ``db_url``; return the keys file."""
+    subprocess.run(
+        sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
+            str(count), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
+        check=True, cwd=ROOT, capture_output=True, timeout=60,
+    )  # fmt: skip
+    keys = subprocess.run(
+        sim_command("export-keys", "--state", str(state)),
+        check=True, cwd=ROOT, capture_output=True, timeout=60,
+    ).stdout  # fmt: skip
+    keys_file = state.parent / "keys.json"
+    keys_file.write_bytes(keys)
+    farmtrace("devices", "import", str(keys_file), "--db", db_url)
+    return keys_file
+
+
 def farmtrace(
     *args: str, check: bool = True, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
