@@ -70,6 +70,14 @@ def decodes(payload: bytes) -> bool:
     return True
 
 
+def first_arrivals(readings: list[SignedReading]) -> list[SignedReading]:
+    """Each seq's first copy, in arrival order (a QoS 1 redelivery repeats a reading)."""
+    firsts: dict[int, SignedReading] = {}
+    for reading in readings:
+        firsts.setdefault(reading.seq, reading)
+    return list(firsts.values())
+
+
 def assert_every_seq_once(
     readings: dict[str, list[SignedReading]], last_seq: dict[str, int]
 ) -> int:

@@ -12,6 +12,7 @@ from sim_support import (
     assert_every_seq_once,
     by_device,
     exported_keys,
+    first_arrivals,
     load_report,
     reading_messages,
     run_sim,
@@ -44,10 +45,13 @@ def test_small_farm_readings_arrive_signed_and_in_sequence(
     assert sorted(keys) == sorted(report["last_seq"])
     readings = by_device(capture.messages)
     assert set(readings) == set(keys)
+    # Only a reading resent after a reconnect (a busy machine can miss a keepalive) may repeat.
+    assert assert_every_seq_once(readings, report["last_seq"]) <= report["resent"]
     for device_id, items in readings.items():
-        assert [r.seq for r in items] == list(range(1, report["last_seq"][device_id] + 1))
+        firsts = first_arrivals(items)
+        assert [r.seq for r in firsts] == list(range(1, report["last_seq"][device_id] + 1))
         assert all(verify(r, keys[device_id]) for r in items)
-        stamps = [r.timestamp_ms for r in items]
+        stamps = [r.timestamp_ms for r in firsts]
         assert stamps == sorted(stamps)
         assert all(r.site.startswith("greenacre/") for r in items)
     statuses = {m.topic: m.payload for m in capture.messages if m.topic.endswith("/status")}
