@@ -81,10 +81,12 @@ class Gateway:
             state.rejected_high = seq
         for device_id, floor in dropfloors.highest_floors(ledger.engine).items():
             # Believed before and stored: the seqs it gave up stay settled even when the broker
-            # lost its retained floor (counted as lost by the run that first believed it).
+            # lost its retained floor. The health report's ``lost`` is the device's total (the
+            # same figure as the audit's lost_by_floor); the metric counts only what this
+            # process believed, so it is not incremented here.
             state = self.states.setdefault(device_id, DeviceState(device_id))
             state.drop_floor = floor
-            state.committed.drop_through(floor)
+            state.lost = state.committed.drop_through(floor)
         self.health = HealthMonitor(
             self.metrics,
             config.silence_factor,
