@@ -247,10 +247,12 @@ class Committer:
     def _retry(self, what: str, call: Callable[[], _T]) -> _T:
         """Run ``call``, retrying a DatabaseError with backoff until it works or we stop."""
         delay = _RETRY_MIN_S
+        failed = False
         while True:
             try:
-                return call()
+                result = call()
             except DatabaseError as exc:
+                failed = True
                 self._metrics.commit_failures.inc()
                 if self._stop.is_set():
                     raise IngestError(
@@ -265,6 +267,11 @@ class Committer:
                 )
                 self._stop.wait(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
+                continue
+            if failed:
+                # Nothing was taken from the broker meanwhile: devices were not silent.
+                self._health.deaf_until(time.monotonic())
+            return result
 
     def _acknowledge(self, batch: Batch) -> None:
         deliveries = [item.delivery for item in batch.items if item.delivery.qos > 0]

@@ -10,6 +10,9 @@
   last 16 gaps between new readings; bursts under a millisecond, such as a backlog being
   resent, are ignored). A device not heard from for ``max(silence_factor x interval,
   silence_min)`` seconds is reported silent (log line, gauge, counter) until it is heard again.
+  Time the gateway itself could not hear (its broker connection down, or commits stalled by a
+  database that refuses writes, when nothing is taken from the broker) does not count: silence
+  is measured from the later of the device's last arrival and the gateway's :meth:`deaf_until`.
 
 :meth:`HealthMonitor.report` gives the per-device figures, which the gateway writes to
 ``<state>/device-health.json``.
@@ -51,6 +54,12 @@ class HealthMonitor:
         self._min = silence_min
         self._report_skips = report_skips
         self._silent: set[str] = set()
+        self._hearing_since = float("-inf")
+
+    def deaf_until(self, now_mono: float) -> None:
+        """The gateway could not hear devices until ``now_mono`` (it was not taking readings
+        from the broker): no device counts as silent for that time."""
+        self._hearing_since = max(self._hearing_since, now_mono)
 
     def accepted(
         self,
@@ -114,13 +123,16 @@ class HealthMonitor:
         newly = 0
         for state in states:
             last = state.last_arrival_mono
-            if last is None or state.silent_since_mono is not None or now - last < self._min:
+            if last is None or state.silent_since_mono is not None:
+                continue
+            quiet = now - max(last, self._hearing_since)
+            if quiet < self._min:
                 continue
             interval = self.expected_interval(state)
             if interval is None:
                 continue
             allowed = max(self._factor * interval, self._min)
-            if now - last > allowed:
+            if quiet > allowed:
                 newly += 1
                 state.silent_since_mono = last
                 self._silent.add(state.device_id)

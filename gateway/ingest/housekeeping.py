@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.ingest import stored
@@ -40,8 +41,12 @@ class Housekeeping:
         health: HealthMonitor,
         health_path: Path | None,
         shared: bool,
+        connected: Callable[[], bool],
     ) -> None:
+        """``connected`` tells whether the broker connection is up (while it is down no device
+        can be heard, so none is called silent)."""
         self._ledger = ledger
+        self._connected = connected
         self._states = states
         self._health = health
         self._path = health_path
@@ -55,7 +60,9 @@ class Housekeeping:
         now = time.monotonic()
         if now >= self._next_silence:
             self._next_silence = now + _SILENCE_EVERY_S
-            if self._health.check_silence(self._states.values(), now):
+            if not self._connected():
+                self._health.deaf_until(now)
+            elif self._health.check_silence(self._states.values(), now):
                 self._next_report = now  # write the report at once: an alarm is news
         if self._shared and now >= self._next_gaps:
             self._next_gaps = now + _GAPS_EVERY_S

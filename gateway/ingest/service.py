@@ -123,6 +123,7 @@ class Gateway:
             self.health,
             state_dir / HEALTH_FILE,
             config.share_group is not None,
+            lambda: self.link.connected,
         )
         self.committer.on_tick = self.housekeeping.tick
         self._report_path = report_path

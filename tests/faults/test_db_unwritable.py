@@ -199,7 +199,8 @@ def fill(directory: Path) -> Path:
 def test_disk_full_stops_acknowledging_then_recovers(broker: Mosquitto, tmp_path: Path) -> None:
     with small_disk(tmp_path / "disk", "16m") as disk:
         url = f"sqlite:///{disk / 'farmtrace.db'}"
-        gateway, port = start_gateway(broker, url, tmp_path)
+        # A silence floor far shorter than the outage: the device is not silent meanwhile.
+        gateway, port = start_gateway(broker, url, tmp_path, "--silence-min", "1")
         stored = StoredView(url)
         watcher = WatermarkWatcher(broker.host, broker.port)
         flow = Flow(broker)
@@ -211,6 +212,10 @@ def test_disk_full_stops_acknowledging_then_recovers(broker: Mosquitto, tmp_path
             )
             filler.unlink()
             wait_for(lambda: stored.reading_count() > held, 60, "the recovery")
+            live = flow.published
+            wait_for(lambda: stored.reading_count() > live, 60, "the backlog to drain")
+            time.sleep(1.5)  # a silence check or two after it, while the device keeps sending
+            assert " silent for " not in gateway.log(), "the outage was taken for silence"
             published = flow.stop()
             reconcile(gateway, stored, url, tmp_path / "state", published)
         finally:

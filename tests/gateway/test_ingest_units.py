@@ -184,6 +184,23 @@ def test_silence_is_learnt_from_arrivals() -> None:
     assert health.expected_interval(state) == 2.0
 
 
+def test_time_the_gateway_could_not_hear_is_not_silence() -> None:
+    """A database stall or a lost broker connection takes nothing from the broker: devices
+    are not silent for it, only for what follows."""
+    health = HealthMonitor(GatewayMetrics(), silence_factor=3.0, silence_min=1.0)
+    state = DeviceState("d")
+    for seq in range(1, 11):
+        health.accepted(state, seq, seq - 1, seq * 1000, 1000.0 + 2 * seq, 0.0)
+    last = 1020.0
+    health.deaf_until(last + 60)  # the gateway heard nothing for a minute
+    assert health.check_silence([state], last + 61) == 0
+    assert health.check_silence([state], last + 65.9) == 0
+    assert health.check_silence([state], last + 66.1) == 1  # 6 s after it could hear again
+    assert health.report([state], last + 70)[0]["silent_for_s"] == 70.0  # since last heard
+    health.deaf_until(last - 100)  # never moves back
+    assert health.check_silence([state], last + 66.1) == 0
+
+
 def test_skips_and_clock_backwards_are_counted() -> None:
     health = HealthMonitor(GatewayMetrics(), 3.0, 1.0)
     state = DeviceState("d")

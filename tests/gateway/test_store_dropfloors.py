@@ -51,7 +51,9 @@ def test_shared_gateways_learn_the_floors_others_stored(db_url: str, tmp_path: P
     with Ledger.open(db_url, tmp_path / "state", ORIGIN) as ledger:
         states = {a.device_id: DeviceState(a.device_id, SeqRuns(2, [(6, 7)]))}
         health = HealthMonitor(GatewayMetrics(), 3.0, 10.0)
-        housekeeping = Housekeeping(ledger, states, health, None, shared=True)
+        housekeeping = Housekeeping(
+            ledger, states, health, None, shared=True, connected=lambda: True
+        )
         housekeeping.refresh_floors()
         assert states[a.device_id].committed.watermark == 2
         # Another gateway believed a's floor 5 and b's (a device this one has not seen).
