@@ -41,7 +41,7 @@ def wait_reconnected(gateway: GatewayProcess, seen: int) -> None:
 def wait_flowing(stored: StoredView, more: int) -> None:
     """Wait until ``more`` readings beyond those stored now are stored."""
     target = stored.reading_count() + more
-    wait_for(lambda: stored.reading_count() >= target, 30, f"{more} more readings stored")
+    wait_for(lambda: stored.reading_count() >= target, 60, f"{more} more readings stored")
 
 
 def test_broker_killed_and_restarted_under_load(mosquitto_factory: Any, tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def three_blocks(broker: Mosquitto, url: str, state: Path, tmp_path: Path) -> st
                     for s in range(5 * block + 1, 5 * block + 6)
                 ]
             )
-            wait_for(lambda: blocks(stored) == block + 1, 20, f"block {block}")  # noqa: B023
+            wait_for(lambda: blocks(stored) == block + 1, 60, f"block {block}")  # noqa: B023
     finally:
         publisher.close()
         assert gateway.stop() == 0, gateway.log()[-3000:]

@@ -79,7 +79,7 @@ def test_clock_jumping_backwards_is_stored_and_flagged(broker: Mosquitto, tmp_pa
             lambda: stored.reading_count() == sum(last_seq.values()), 30, "every reading stored"
         )
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
-        wait_for(lambda: gateway.health()["devices"], 15, "the device-health report")
+        wait_for(lambda: gateway.health()["devices"], 60, "the device-health report")
         health = {d["device_id"]: d for d in gateway.health()["devices"]}
     finally:
         assert gateway.stop() == 0, gateway.log()[-3000:]

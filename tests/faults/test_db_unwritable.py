@@ -136,7 +136,7 @@ def hold_and_check(
     assert "not acknowledging, retrying" in line, line
     held = count()
     published = flow.published
-    wait_for(lambda: flow.published >= published + 100, 30, "more readings to arrive meanwhile")
+    wait_for(lambda: flow.published >= published + 100, 60, "more readings to arrive meanwhile")
     time.sleep(1.0)
     assert count() == held, "a reading was stored while the database was unwritable"
     assert metric(port, "farmtrace_gateway_commit_failures_total") >= 1

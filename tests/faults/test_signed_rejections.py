@@ -117,7 +117,7 @@ def test_rejected_readings_are_settled_and_forged_ones_are_not(
         # Published after them on the same connection: Mallory's own out-of-range reading.
         control = (topics.reading_topic(FARM, mallory.device_id), signed(mallory, 1, value=900))
         publisher.publish([*forged, control])
-        wait_for(lambda: watcher.get(mallory.device_id) == 1, 20, "Mallory's watermark at 1")
+        wait_for(lambda: watcher.get(mallory.device_id) == 1, 60, "Mallory's watermark at 1")
         assert watcher.get(device) == last_seq[device]
         rows = quarantine_rows(stored)
         seqs = stored.seqs()
@@ -201,7 +201,7 @@ def test_a_rejection_made_durable_before_a_crash_settles_its_seq_after_the_resta
         assert quarantine_rows(stored) == [(reasons.OUT_OF_RANGE, alice.device_id, 2, True)]
         assert stored.reading_count() == 0 and watcher.get(alice.device_id) is None
         gateway.start().wait_connected()
-        wait_for(lambda: watcher.get(alice.device_id) == 3, 20, "Alice's watermark at 3")
+        wait_for(lambda: watcher.get(alice.device_id) == 3, 60, "Alice's watermark at 3")
         seqs, rows = stored.seqs(), quarantine_rows(stored)
         with stored.engine.connect() as conn:
             details = conn.execute(select(QUARANTINE.c.detail).order_by(QUARANTINE.c.id)).scalars()

@@ -157,7 +157,7 @@ def test_full_outbox_drops_oldest_and_publishes_the_floor(
     assert report["dropped"] > 0 and report["queued"] == 0
     log = (tmp_path / "sim.log").read_text()
     assert "is full (5 readings): dropping the oldest" in log
-    assert capture.wait_for(lambda m: sum(t.topic.endswith("/dropped") for t in m) >= 3, timeout=10)
+    assert capture.wait_for(lambda m: sum(t.topic.endswith("/dropped") for t in m) >= 3, timeout=60)
     keys = exported_keys(tmp_path / "state")
     floors: dict[str, int] = {}
     for m in capture.messages:

@@ -56,7 +56,7 @@ def publish_and_watch(broker: Mosquitto, messages: list[tuple[str, bytes]], wate
     try:
         for message in messages:
             publisher.publish([message], retain=message[0].endswith("/dropped"))
-        wait_for(lambda: watcher.get(A.device_id) == watermark, 20, f"watermark {watermark}")
+        wait_for(lambda: watcher.get(A.device_id) == watermark, 60, f"watermark {watermark}")
     finally:
         publisher.close()
         watcher.close()

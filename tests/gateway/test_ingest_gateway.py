@@ -123,11 +123,11 @@ def test_every_kind_of_message(
             "every message to be stored or quarantined",
         )
         # A byte-identical copy of A's seq 10, sent long after A was told 40 is committed.
-        wait_for(lambda: watcher.get(A.device_id) == HONEST, 30, "A's watermark")
+        wait_for(lambda: watcher.get(A.device_id) == HONEST, 60, "A's watermark")
         time.sleep(1.0)
         replayed = honest[(A.device_id, 10)]
         publisher.publish([(topic(A), replayed)])
-        wait_for(lambda: stored.quarantine_count() == len(bad) + 1, 30, "the replay")
+        wait_for(lambda: stored.quarantine_count() == len(bad) + 1, 60, "the replay")
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics").read()
     finally:
         publisher.close()
@@ -172,12 +172,12 @@ def test_acknowledged_only_after_the_commit(
         port = free_port()
         gateway.start("--batch-age", "60", "--metrics-port", str(port)).wait_connected()
         publisher.publish(messages)
-        wait_for(lambda: _queue_depth(port) == 10, 20, "the gateway to hold the 10 messages")
+        wait_for(lambda: _queue_depth(port) == 10, 60, "the gateway to hold the 10 messages")
         gateway.kill()
         assert stored.reading_count() == 0
         # The broker kept them for our session: the next run stores each exactly once.
         gateway.start("--batch-age", "0.2").wait_connected()
-        wait_for(lambda: stored.reading_count() == 10, 30, "the redelivered readings")
+        wait_for(lambda: stored.reading_count() == 10, 60, "the redelivered readings")
         assert gateway.stop() == 0
         assert gateway.report()["received"] == 10
         # All were acknowledged: nothing comes back on the next run.
@@ -208,22 +208,22 @@ def test_watermarks_gaps_and_drop_floor(
     publisher = Publisher(broker.host, broker.port)
     try:
         publisher.publish([(topic(A), payload(A, s)) for s in (1, 2, 4, 5)])
-        wait_for(lambda: watcher.get(A.device_id) == 2, 20, "watermark 2 (seq 3 missing)")
+        wait_for(lambda: watcher.get(A.device_id) == 2, 60, "watermark 2 (seq 3 missing)")
         publisher.publish([(topic(A), payload(A, 3))])  # the gap is filled late
-        wait_for(lambda: watcher.get(A.device_id) == 5, 20, "watermark 5")
+        wait_for(lambda: watcher.get(A.device_id) == 5, 60, "watermark 5")
         publisher.publish([(topic(A), payload(A, s)) for s in (8, 9)])
         time.sleep(0.5)
         assert watcher.get(A.device_id) == 5
         # Anyone may write "7" on the topic: an unsigned floor is quarantined and moves nothing.
         dropped = topics.dropped_topic(FARM, A.device_id)
         publisher.publish([(dropped, b"7")], retain=True)
-        wait_for(lambda: stored.quarantine_count() == 1, 20, "the unsigned floor quarantined")
+        wait_for(lambda: stored.quarantine_count() == 1, 60, "the unsigned floor quarantined")
         assert watcher.get(A.device_id) == 5
         # The device gives up on 6 and 7 (signed): the watermark moves over them, counted lost.
         publisher.publish([(dropped, A.drop_floor(7))], retain=True)
-        wait_for(lambda: watcher.get(A.device_id) == 9, 20, "watermark 9 past the drop floor")
+        wait_for(lambda: watcher.get(A.device_id) == 9, 60, "watermark 9 past the drop floor")
         publisher.publish([(topic(A), payload(A, 6))])  # a seq it declared dropped
-        wait_for(lambda: stored.quarantine_count() == 2, 20, "the stale seq")
+        wait_for(lambda: stored.quarantine_count() == 2, 60, "the stale seq")
     finally:
         publisher.close()
         watcher.close()
@@ -252,17 +252,17 @@ def test_forged_retained_drop_floors_move_nothing(
     forged = bytearray(A.drop_floor(2**63 - 1))
     forged[-1] ^= 1
     try:
-        wait_for(lambda: stored.quarantine_count() == 1, 20, "the retained ASCII floor")
+        wait_for(lambda: stored.quarantine_count() == 1, 60, "the retained ASCII floor")
         publisher.publish([(topic(A), payload(A, s)) for s in (1, 2, 3)])
-        wait_for(lambda: watcher.get(A.device_id) == 3, 20, "watermark 3")
+        wait_for(lambda: watcher.get(A.device_id) == 3, 60, "watermark 3")
         other_key = SimDevice(A.device_id, B.key).drop_floor(2**63 - 1)
         other_device = SimDevice.make(A.device_id + "x").drop_floor(2**63 - 1)
         for floor in (bytes(forged), other_key, other_device):
             publisher.publish([(dropped, floor)], retain=True)
         publisher.publish([(topics.dropped_topic(FARM, B.device_id), A.drop_floor(99))])
-        wait_for(lambda: stored.quarantine_count() == 5, 20, "four more forged floors")
+        wait_for(lambda: stored.quarantine_count() == 5, 60, "four more forged floors")
         publisher.publish([(topic(A), payload(A, s)) for s in (4, 5)])
-        wait_for(lambda: watcher.get(A.device_id) == 5, 20, "watermark 5")
+        wait_for(lambda: watcher.get(A.device_id) == 5, 60, "watermark 5")
     finally:
         publisher.close()
         watcher.close()
@@ -289,13 +289,13 @@ def test_reconnect_mid_batch_acknowledges_only_the_redelivered_copies(
         gateway.start("--batch-age", "4", "--metrics-port", str(port)).wait_connected()
         publisher.publish([(topic(A), payload(A, seq)) for seq in range(1, 11)])
         publisher.close()
-        wait_for(lambda: _queue_depth(port) == 10, 20, "the gateway to hold the 10 messages")
+        wait_for(lambda: _queue_depth(port) == 10, 60, "the gateway to hold the 10 messages")
         # The broker goes away and comes back (saving the gateway's session) before the batch
         # closes: the batch is committed, but its packet ids belong to the old connection.
         broker.restart()
-        wait_for(lambda: "resumed session" in gateway.log(), 30, "the reconnection")
-        wait_for(lambda: stored.reading_count() == 10, 30, "the commit")
-        wait_for(lambda: _queue_depth(port) == 0, 30, "the redelivered copies")
+        wait_for(lambda: "resumed session" in gateway.log(), 60, "the reconnection")
+        wait_for(lambda: stored.reading_count() == 10, 60, "the commit")
+        wait_for(lambda: _queue_depth(port) == 0, 60, "the redelivered copies")
         assert gateway.stop() == 0, gateway.log()[-3000:]
         report = gateway.report()
         assert report["accepted"] == 10 and report["duplicates"] == 10

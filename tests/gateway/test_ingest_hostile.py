@@ -82,7 +82,7 @@ def test_hostile_corpus_is_quarantined_beside_honest_traffic(
     try:
         publisher.publish(corpus.prelude)
         anchor = corpus.devices["anchor"].device_id
-        wait_for(lambda: watcher.get(anchor) == 5, 30, "the prelude committed, watermark 5")
+        wait_for(lambda: watcher.get(anchor) == 5, 60, "the prelude committed, watermark 5")
         time.sleep(1.0)  # past --replay-grace: anchor has been told seq 3 is committed
         publisher.publish(
             _interleave(

@@ -91,7 +91,7 @@ def feed(gateway: GatewayProcess, broker: Mosquitto, stored: StoredView, round_:
         for seqs in (range(first, first + 6), range(first + 6, first + PER_ROUND)):
             publisher.publish([(reading_topic(d), signed(d, s)) for s in seqs for d in DEVICES])
             count = len(DEVICES) * (seqs.stop - 1)
-            wait_for(lambda c=count: stored.reading_count() == c, 30, f"{count} readings")
+            wait_for(lambda c=count: stored.reading_count() == c, 60, f"{count} readings")
     finally:
         publisher.close()
         assert gateway.stop() == 0, gateway.log()[-3000:]
