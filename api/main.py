@@ -21,7 +21,7 @@ from api.deps import RateLimited
 from api.errors import ApiError
 from api.headers import SECURITY_HEADERS, SecurityHeaders
 from api.ratelimit import RateLimiter
-from api.routes import chain, excursions, lots, resolver
+from api.routes import chain, docs, excursions, lots, resolver
 from api.settings import Settings
 from api.state import AppState
 from gateway.store.errors import StoreError
@@ -69,6 +69,10 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         summary="Provenance of farm lots: signed readings and events, proofs, EPCIS, GS1 links",
         lifespan=lifespan,
+        # FastAPI's own pages load their scripts from a CDN and start them inline, which the
+        # CSP blocks; api.routes.docs serves /docs from local files instead.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.farmtrace = AppState.open(settings)
     _errors(app)
@@ -85,6 +89,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(lots.router)
     app.include_router(excursions.router)
     app.include_router(resolver.router)
+    app.include_router(docs.router)
+    # Before /static, whose mount would otherwise take these paths.
+    app.mount(docs.ASSETS_URL, docs.SwaggerAssets(), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
