@@ -70,9 +70,11 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Provenance of farm lots: signed readings and events, proofs, EPCIS, GS1 links",
         lifespan=lifespan,
         # FastAPI's own pages load their scripts from a CDN and start them inline, which the
-        # CSP blocks; api.routes.docs serves /docs from local files instead.
+        # CSP blocks; api.routes.docs serves /docs from local files instead, and the schema
+        # under the rate limit.
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
     )
     app.state.farmtrace = AppState.open(settings)
     _errors(app)

@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
@@ -25,7 +25,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api.deps import rate_limit
 
-__all__ = ["ASSETS", "ASSETS_URL", "INIT_SCRIPT", "SwaggerAssets", "router"]
+__all__ = ["ASSETS", "ASSETS_URL", "INIT_SCRIPT", "OPENAPI_URL", "SwaggerAssets", "router"]
 
 ASSETS_URL = "/static/swagger-ui"
 """Where :class:`SwaggerAssets` is mounted (before ``/static``, which would shadow it)."""
@@ -35,6 +35,9 @@ ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
 petstore, Jinja templates, source maps, the standalone preset) is not served."""
 
 INIT_SCRIPT = "/static/docs/init.js"
+
+OPENAPI_URL = "/openapi.json"
+"""The schema, served by :func:`openapi_schema` (FastAPI's own route has no rate limit)."""
 
 router = APIRouter(dependencies=[Depends(rate_limit)])
 
@@ -87,7 +90,11 @@ def render_docs_page(title: str, openapi_url: str) -> str:
 @router.get("/docs", include_in_schema=False, response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
     """The interactive reference of the app's OpenAPI schema."""
-    openapi_url = request.app.openapi_url
-    if openapi_url is None:  # a configuration error of ours, not of the client
-        raise RuntimeError("/docs needs the app's OpenAPI schema (openapi_url is None)")
-    return HTMLResponse(render_docs_page(request.app.title, openapi_url))
+    return HTMLResponse(render_docs_page(request.app.title, OPENAPI_URL))
+
+
+@router.get(OPENAPI_URL, include_in_schema=False)
+def openapi_schema(request: Request) -> JSONResponse:
+    """The app's OpenAPI schema (built once by FastAPI and cached), charged to the client's
+    rate limit like every other read."""
+    return JSONResponse(request.app.openapi())

@@ -120,14 +120,24 @@ def test_nothing_else_of_the_package_is_served(served: Served, path: str) -> Non
     assert answer.json()["error"] == "http"
 
 
-def test_docs_is_rate_limited(served: Served) -> None:
+@pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
+def test_docs_and_schema_are_rate_limited(served: Served, path: str) -> None:
     state = served.client.app.state.farmtrace  # type: ignore[attr-defined]
     state.limiter = RateLimiter(rate=0.001, burst=2)
-    assert [served.client.get("/docs").status_code for _ in range(2)] == [200, 200]
-    limited = served.client.get("/docs")
+    assert [served.client.get(path).status_code for _ in range(2)] == [200, 200]
+    limited = served.client.get(path)
     assert limited.status_code == 429 and limited.json()["error"] == "rate-limited"
     assert limited.headers["cache-control"] == "no-store"
     assert int(limited.headers["retry-after"]) >= 1
+
+
+def test_the_schema_is_the_apps(served: Served) -> None:
+    answer = served.client.get("/openapi.json")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    schema = answer.json()
+    assert schema == served.client.app.openapi()  # type: ignore[attr-defined]
+    assert schema["openapi"].startswith("3.") and "/checkpoint" in schema["paths"]
+    assert "/openapi.json" not in schema["paths"] and "/docs" not in schema["paths"]
 
 
 def test_a_broken_swagger_install_is_named_when_the_app_is_built(
