@@ -59,6 +59,7 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         proved = prove(item.anchor.origin, item.anchor.global_index)
         if proved is not None:
             proved["stage"] = item.stage
+            proved["clock_backwards"] = item.clock_backwards
             reading_items.append(proved)
     event_items: list[dict[str, Any]] = []
     for event in record.events:

@@ -16,7 +16,8 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def reading_public(entry: StoredEntry) -> ReadingPublic:
+def reading_public(entry: StoredEntry, clock_backwards: bool) -> ReadingPublic:
+    """``entry`` as served; ``clock_backwards`` from :func:`api.clock.entry_went_backwards`."""
     public = ReadingPublic(
         origin=entry.origin,
         global_index=entry.global_index,
@@ -26,6 +27,7 @@ def reading_public(entry: StoredEntry) -> ReadingPublic:
         device_id=entry.device_id,
         seq=entry.seq,
         timestamp_ms=entry.timestamp_ms,
+        clock_backwards=clock_backwards,
         entry=b64(entry.payload),
     )
     if entry.kind == "reading":

@@ -64,6 +64,7 @@ def build_page(state: AppState, link: DigitalLink, record: LotRecord, base: str)
                 rule,
                 place=series.stage,
                 device=series.device_id,
+                clock_backwards=series.clock_backwards,
             )
         except ColdChainError:
             continue

@@ -21,11 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from api.clock import previous_timestamp
 from api.coldchain.ack import SIGNATURE_SIZE, ExcursionAck, sign_ack
 from api.lots.event_entry import EventEntry, decode, sign_event, signer_id
 from api.lots.schema import LOT_EVENTS, LOT_STAGES, LOTS
 from api.schemas.lots import EventCreate, LotCreate, LotDetails, StageIn
 from gateway.chain.entry import ACK_PREFIX
+from gateway.ingest.clock import went_backwards
 from gateway.store.models import Base
 
 __all__ = [
@@ -97,13 +99,19 @@ class LotRecord:
 
 @dataclass(frozen=True, slots=True)
 class LotEntry:
-    """A reading entry of a lot: where it is and which stage it belongs to."""
+    """A reading entry of a lot: where it is and which stage it belongs to.
+
+    ``clock_backwards``: its device's clock went backwards here (:mod:`api.clock`: judged
+    against the device's previous stored reading by seq, inside the stage window or not).
+    """
 
     anchor: Anchor
     device_id: str
     timestamp_ms: int
     payload: bytes
     stage: str
+    seq: int
+    clock_backwards: bool
 
 
 def _ms(value: datetime) -> int:
@@ -285,8 +293,10 @@ class LotStore:
         )
 
     def readings(self, record: LotRecord) -> list[LotEntry]:
-        """The lot's reading entries, by stage window and device, ordered by time."""
+        """The lot's reading entries, by stage window and device, ordered by time (then device
+        and seq), each with its clock-backwards flag (one query per stage)."""
         found: list[LotEntry] = []
+        previous = previous_timestamp().label("previous_ms")
         with self.engine.connect() as c:
             for stage in record.stages:
                 if not stage.device_ids:
@@ -299,8 +309,10 @@ class LotStore:
                         CHAINS.c.origin,
                         ENTRIES.c.global_index,
                         ENTRIES.c.device_id,
+                        ENTRIES.c.seq,
                         ENTRIES.c.timestamp_ms,
                         ENTRIES.c.payload,
+                        previous,
                     )
                     .join(CHAINS, CHAINS.c.id == ENTRIES.c.chain_id)
                     .where(
@@ -316,10 +328,12 @@ class LotStore:
                         int(r.timestamp_ms),
                         bytes(r.payload),
                         stage.name,
+                        int(r.seq),
+                        went_backwards(r.previous_ms, int(r.timestamp_ms)),
                     )
                     for r in rows
                 )
-        found.sort(key=lambda e: (e.timestamp_ms, e.device_id))
+        found.sort(key=lambda e: (e.timestamp_ms, e.device_id, e.seq))
         return found
 
     @staticmethod

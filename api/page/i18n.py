@@ -127,6 +127,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "severity_breach": ("breach", "超标"),
     "measured_at": ("measured at {place}", "测量地点：{place}"),
     "sensor": ("sensor {device}", "传感器 {device}"),
+    "clock_backwards_one": (
+        "The sensor's clock went backwards at 1 reading. It is shown as signed, at the time the "
+        "sensor gave, which may be off.",
+        "传感器时钟在 1 条读数处回拨。该读数按传感器签名原样显示，其时间可能不准。",
+    ),
+    "clock_backwards_many": (
+        "The sensor's clock went backwards at {count} readings. They are shown as signed, at the "
+        "times the sensor gave, which may be off.",
+        "传感器时钟在 {count} 条读数处回拨。这些读数按传感器签名原样显示，其时间可能不准。",
+    ),
     # timeline
     "timeline_heading": ("Journey", "流转记录"),
     "no_events": ("No events recorded yet.", "尚无事件记录。"),

@@ -109,7 +109,8 @@ class ConditionView:
 
     ``rule`` None: the product class has no band for this measurement; the chart shows the
     series only. ``assessment`` is ``assess(samples, rule)`` (use :meth:`build`).
-    ``unit`` is the UN/ECE code (``CEL``, ``P1``).
+    ``unit`` is the UN/ECE code (``CEL``, ``P1``). ``clock_backwards``: how many samples come
+    from readings whose device clock went backwards (shown as signed; the page says so).
     """
 
     measurement: str
@@ -119,6 +120,7 @@ class ConditionView:
     assessment: Assessment | None
     place: str = ""
     device: str = ""
+    clock_backwards: int = 0
 
     @classmethod
     def build(
@@ -131,10 +133,11 @@ class ConditionView:
         place: str = "",
         device: str = "",
         interval_ms: int | None = None,
+        clock_backwards: int = 0,
     ) -> ConditionView:
         """Assess ``samples`` (strictly increasing times) under ``rule`` and wrap the result."""
         judged = None if rule is None else assess(samples, rule, interval_ms=interval_ms)
-        return cls(measurement, unit, tuple(samples), rule, judged, place, device)
+        return cls(measurement, unit, tuple(samples), rule, judged, place, device, clock_backwards)
 
 
 @dataclass(frozen=True, slots=True)

@@ -211,6 +211,8 @@ def _condition(cond: ConditionView, index: int, tz: tzinfo, lang: Lang) -> str:
         )  # fmt: skip
         chart = render_chart(cond, tz, lang, chart_id=f"chart{index}", title=heading, desc=desc)
         out.append(f"<figure>{chart}<figcaption>{_legend(cond, lang)}</figcaption></figure>")
+    if cond.clock_backwards:
+        out.append(f'<p class="note clock">{_e(_clock_note(cond.clock_backwards, lang))}</p>')
     if rule is None:
         out.append(f'<p class="rule">{_e(t(lang, "no_rule"))}</p>')
     if a is not None:
@@ -221,6 +223,11 @@ def _condition(cond: ConditionView, index: int, tz: tzinfo, lang: Lang) -> str:
         )
     out.append("</article>")
     return "".join(out)
+
+
+def _clock_note(count: int, lang: Lang) -> str:
+    """Readings whose device clock went backwards are shown as signed; the page says so."""
+    return t(lang, "clock_backwards_one" if count == 1 else "clock_backwards_many", count=count)
 
 
 def _excursion_list(a: Assessment, unit: str, tz: tzinfo, lang: Lang) -> str:

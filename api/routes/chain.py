@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
+from api.clock import entry_went_backwards
 from api.convert import b64, proof_public, reading_public
 from api.deps import get_state, rate_limit, state_of
 from api.errors import BadRequest, NotFound
@@ -103,11 +104,13 @@ def chain_router(
 
     @router.get("/readings/{index}", response_model=ReadingPublic, operation_id="reading" + suffix)
     def reading(chain: Chain, index: Index) -> ReadingPublic:
-        """The entry at global index ``index`` (a reading, decoded; or another kind)."""
+        """The entry at global index ``index`` (a reading, decoded, with ``clock_backwards``;
+        or another kind)."""
         try:
-            return reading_public(chain.entry(index))
+            entry = chain.entry(index)
         except NotFoundError as exc:
             raise NotFound(str(exc)) from None
+        return reading_public(entry, entry_went_backwards(chain.reader.engine, entry))
 
     @router.get(
         "/readings/{index}/proof",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 __all__ = [
     "ChainPublic",
@@ -37,7 +37,7 @@ class MeasurementPublic(BaseModel):
 
 
 class ReadingPublic(BaseModel):
-    """A stored entry; for readings, its decoded, signed fields."""
+    """A stored entry; for readings, its decoded, signed fields and ``clock_backwards``."""
 
     origin: str
     global_index: int
@@ -50,6 +50,12 @@ class ReadingPublic(BaseModel):
     site: str | None = None
     lot: str | None = None
     measurements: list[MeasurementPublic] = []
+    clock_backwards: bool = Field(
+        description="true for a reading whose signed timestamp is more than 1 s before that of "
+        "its device's previous stored reading by seq: the device clock went backwards. The "
+        "reading is authentic and served as signed; only its time is suspect. Always false "
+        "for other kinds of entry."
+    )
     entry: str
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Connection, Integer, literal, null, select, u
 
 from gateway.audit.report import DeviceSummary
 from gateway.chain.entry import READING
-from gateway.ingest.health import CLOCK_TOLERANCE_MS
+from gateway.ingest.clock import went_backwards
 from gateway.store.models import Base
 from gateway.store.reader import ENTRIES
 
@@ -100,7 +100,7 @@ def _summarise(rows: Iterable[Any], floors: Mapping[str, int]) -> list[DeviceSum
             if len(current.rejected_at) < MAX_GAPS:
                 current.rejected_at.append(seq)
             continue
-        if previous_ts is not None and timestamp_ms < previous_ts - CLOCK_TOLERANCE_MS:
+        if went_backwards(previous_ts, timestamp_ms):
             current.clock_backwards += 1
             if len(current.clock_backwards_at) < MAX_GAPS:
                 current.clock_backwards_at.append(seq)

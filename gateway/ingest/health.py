@@ -5,7 +5,7 @@
   subscription every gateway sees only part of each stream, so skips are not reported as they
   arrive; the device report's ``missing`` (refreshed from the database) tells instead.
 * **Clock backwards**: a new reading timestamped more than a second before the device's
-  previous one. The reading is stored as signed (it is authentic) and flagged: logged, counted.
+  previous one (the rule of :mod:`gateway.ingest.clock`, checked here in arrival order). The reading is stored as signed (it is authentic) and flagged: logged, counted.
 * **Silence**: each device's usual interval is learnt from its recent arrivals (median of the
   last 16 gaps between new readings; bursts under a millisecond, such as a backlog being
   resent, are ignored). A device not heard from for ``max(silence_factor x interval,
@@ -25,15 +25,13 @@ import statistics
 import time
 from collections.abc import Iterable
 
+from gateway.ingest.clock import CLOCK_TOLERANCE_MS, went_backwards
 from gateway.ingest.device_state import DeviceState
 from gateway.ingest.metrics import GatewayMetrics
 
 __all__ = ["CLOCK_TOLERANCE_MS", "HealthMonitor"]
 
 log = logging.getLogger("farmtrace.gateway")
-
-CLOCK_TOLERANCE_MS = 1000
-"""How far a timestamp may go back before it is flagged (device clocks jitter a little)."""
 
 _MIN_INTERVAL_S = 0.001
 _MIN_SAMPLES = 4
@@ -84,7 +82,7 @@ class HealthMonitor:
                 seq - previous_high - 1,
             )
         last_ts = state.last_timestamp_ms
-        if last_ts is not None and timestamp_ms < last_ts - CLOCK_TOLERANCE_MS:
+        if last_ts is not None and went_backwards(last_ts, timestamp_ms):
             state.clock_backwards += 1
             self._metrics.clock_backwards.inc()
             log.warning(
