@@ -10,7 +10,8 @@ jump must be flagged where an operator looks:
 * the gateway's log (a warning naming device, seq and size of the jump), its
   ``farmtrace_gateway_clock_backwards_total`` metric and ``device-health.json``;
 * ``farmtrace audit --json`` (per device ``clock_backwards`` and ``clock_backwards_at``), which
-  reads the database and so still says it after the gateway restarted; and its text report.
+  reads the database and so still says it after the gateway restarted; and its text report;
+* the API: ``clock_backwards`` is true on exactly those readings of ``GET /v1/readings/{i}``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from support.ingest import (
     ROOT,
@@ -36,6 +38,8 @@ from support.ingest import (
 )
 from support.mosquitto import Mosquitto, free_port
 
+from api.main import create_app
+from api.settings import Settings
 from gateway.store.models import Base
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -100,6 +104,7 @@ def test_clock_jumping_backwards_is_stored_and_flagged(broker: Mosquitto, tmp_pa
     ts = timestamps(stored, device)
     went_back = [s for s in range(2, last_seq[device] + 1) if ts[s] < ts[s - 1] - 1000]
     assert went_back == jumps
+    indexes = global_indexes(stored)
     stored.close()
 
     # The gateway said so, named the device and seq, and counted it.
@@ -125,6 +130,28 @@ def test_clock_jumping_backwards_is_stored_and_flagged(broker: Mosquitto, tmp_pa
     text = farmtrace("audit", "--db", db_url).stdout
     assert "1 devices whose clock went backwards (readings kept)" in text
     assert f"{device}: 2 times, at seq {jumps[0]}, {jumps[1]}" in text
+
+    # The API flags the same readings (and serves them as signed).
+    settings = Settings(db_url=db_url, state_dir=tmp_path / "api", rate_per_s=1000, rate_burst=1000)
+    with TestClient(create_app(settings)) as client:
+        flagged = set()
+        for index, key in indexes.items():
+            body = client.get(f"/v1/readings/{index}").json()
+            assert (body["device_id"], body["seq"]) == key
+            if body["clock_backwards"]:
+                flagged.add(key)
+    assert flagged == {(device, seq) for seq in jumps}
+
+
+def global_indexes(stored: StoredView) -> dict[int, tuple[str, int]]:
+    """Every stored reading's global index and ``(device_id, seq)``."""
+    with stored.engine.connect() as conn:
+        rows = conn.execute(
+            select(ENTRIES.c.global_index, ENTRIES.c.device_id, ENTRIES.c.seq).where(
+                ENTRIES.c.kind == "reading"
+            )
+        )
+        return {int(i): (str(d), int(s)) for i, d, s in rows}
 
 
 def report_seconds(report: dict[str, Any], device: str, seq: int) -> float:
