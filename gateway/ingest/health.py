@@ -25,11 +25,11 @@ import statistics
 import time
 from collections.abc import Iterable
 
-from gateway.ingest.clock import CLOCK_TOLERANCE_MS, went_backwards
+from gateway.ingest.clock import went_backwards
 from gateway.ingest.device_state import DeviceState
 from gateway.ingest.metrics import GatewayMetrics
 
-__all__ = ["CLOCK_TOLERANCE_MS", "HealthMonitor"]
+__all__ = ["HealthMonitor"]
 
 log = logging.getLogger("farmtrace.gateway")
 
