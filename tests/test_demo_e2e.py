@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.chromium import dump_dom, require_chromium
 from support.tamper import flip_byte, update_row
-from test_js_verifier_browser import require_chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -154,32 +154,6 @@ def demos(tmp_path: Path) -> Iterator[list[Demo]]:
             demo.process.wait()
 
 
-def dump_dom(chromium: str, url: str, profile: Path) -> str:
-    done = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",  # the tests run as root, where Chromium's sandbox cannot start
-            "--disable-gpu",
-            f"--user-data-dir={profile}",
-            "--lang=en-US",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=20000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
-
-
 def proof_state(dom: str) -> tuple[str, str, str]:
     """The badge's ``data-state``, ``data-first-failure`` (or '') and its text."""
     match = re.search(r'(<section id="proof"[^>]*>)(.*?)</section>', dom, re.S)
@@ -193,7 +167,7 @@ def proof_state(dom: str) -> tuple[str, str, str]:
 
 
 def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
-    chromium = require_chromium()
+    require_chromium()  # skip (or fail under CI) before starting anything
     for module in ("zxingcpp", "PIL", "iotcore"):
         require_module(module)
     import zxingcpp
@@ -231,7 +205,7 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     page_url = "http://" + decoded[0].removeprefix("https://")
 
     bundle = first.bundle()
-    dom = dump_dom(chromium, page_url, tmp_path / "profile")
+    dom = dump_dom(page_url, tmp_path / "profile")
     state_attr, failure, words = proof_state(dom)
     assert state_attr == "verified", words
     assert "Verified on this device" in words
@@ -298,7 +272,7 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
             assert api.poll() is None, (tmp_path / "api.log").read_text()
             assert time.monotonic() < deadline, "the API did not start"
             time.sleep(0.2)
-        dom = dump_dom(chromium, f"http://127.0.0.1:{port}/01/{GTIN}/10/{LOT}", tmp_path / "p2")
+        dom = dump_dom(f"http://127.0.0.1:{port}/01/{GTIN}/10/{LOT}", tmp_path / "p2")
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(30)

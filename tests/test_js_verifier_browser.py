@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.chromium import require_chromium
 from support.tlog_cross import write_vectors
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,17 +30,6 @@ JS_DIR = REPO_ROOT / "tests" / "js"
 RESULT_TIMEOUT_S = 180
 
 pytestmark = pytest.mark.integration
-
-
-def require_chromium() -> str:
-    """The path of Chromium; skip (or fail when CI=true) if it is missing."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium is not installed (apt-get install chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 class _Harness:

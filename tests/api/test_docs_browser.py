@@ -13,55 +13,23 @@ fails under CI=true.
 from __future__ import annotations
 
 import re
-import subprocess
 from html import unescape
-from pathlib import Path
 
 import pytest
 from fastapi.responses import HTMLResponse
 from support.api import Served
-from test_js_verifier_browser import require_chromium
+from support.chromium import load_page
 from test_page_browser import live
 
 pytestmark = pytest.mark.integration
 
 __all__ = ["live"]  # the fixture, imported for its name
 
-_CONSOLE = re.compile(r"^\[[^\]]*:CONSOLE[^\]]*\] (.*)$", re.M)
 _OPERATION = re.compile(
     r'class="opblock-summary-method">([A-Z]+)</span>.*?'
     r'class="opblock-summary-path" data-path="([^"]+)"',
     re.S,
 )
-
-
-def load(url: str, profile: Path) -> tuple[str, list[str]]:
-    """The page's DOM after its scripts ran, and what it wrote to the console."""
-    done = subprocess.run(
-        [
-            require_chromium(),
-            "--headless",
-            "--no-sandbox",  # the tests run as root, where Chromium's sandbox cannot start
-            "--disable-gpu",
-            f"--user-data-dir={profile}",
-            "--lang=en-US",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",  # console messages, CSP violations included
-            "--v=0",
-            "--virtual-time-budget=20000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout, _CONSOLE.findall(done.stderr)
 
 
 def test_docs_renders_every_operation_without_a_csp_violation(live: str, served: Served) -> None:
@@ -75,7 +43,7 @@ def test_docs_renders_every_operation_without_a_csp_violation(live: str, served:
     # Added before the first request reaches the live server, so no route changes under it.
     app = served.client.app
     app.add_api_route("/probe/inline-script", control, include_in_schema=False)  # type: ignore[attr-defined]
-    dom, console = load(f"{live}/docs", served.tmp / "profile")
+    dom, console = load_page(f"{live}/docs", served.tmp / "profile", console=True)
     rendered = {(method, unescape(path)) for method, path in _OPERATION.findall(dom)}
     assert rendered == expected, (expected - rendered, rendered - expected, dom[:2000])
     assert 'data-path="/checkpoint"' in dom
@@ -83,7 +51,7 @@ def test_docs_renders_every_operation_without_a_csp_violation(live: str, served:
     assert console == [], console
 
     # The detector works: the same browser reports a blocked inline script on our CSP.
-    _, blocked = load(f"{live}/probe/inline-script", served.tmp / "profile")
+    _, blocked = load_page(f"{live}/probe/inline-script", served.tmp / "profile", console=True)
     assert any("Content Security Policy" in line and "script-src" in line for line in blocked), (
         blocked
     )

@@ -11,19 +11,17 @@ fails under CI=true.
 from __future__ import annotations
 
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
 
 import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 from support.api import GTIN, LOT, Served
+from support.chromium import dump_dom
 from support.tamper import flip_byte, update_row
-from test_js_verifier_browser import require_chromium
 
 from gateway.rotation import rotate_checkpoint_key
 
@@ -52,34 +50,6 @@ def live(served: Served) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT_S)
-
-
-def dump_dom(url: str, profile: Path, lang: str = "en-US") -> str:
-    """The page's DOM after its scripts ran, as Chromium serialises it."""
-    chromium = require_chromium()
-    done = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",  # the tests run as root, where Chromium's sandbox cannot start
-            "--disable-gpu",
-            f"--user-data-dir={profile}",
-            f"--lang={lang}",
-            f"--accept-lang={lang}",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=20000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
 
 
 def proof_section(dom: str) -> tuple[str, str]:
