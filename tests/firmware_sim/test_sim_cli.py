@@ -134,14 +134,18 @@ def test_per_device_credentials_and_acls(
 ) -> None:
     devices = [f"urn:epc:id:giai:4012345.SIM-00000{n}" for n in (1, 2)]
     passwords = {d: f"pw-{n}" for n, d in enumerate(devices)}
-    # Mosquitto user names cannot hold ':', so devices log in as their asset reference and
-    # the ACL ties topics to the client ID, which is the full device ID.
+    # Mosquitto user names cannot hold ':', so devices log in as their asset reference; the
+    # ACL names each user's own topics in full, as the shipped one does (a %c pattern would
+    # trust whatever client ID a device sends; docs/broker.md).
     users = {d.rsplit(":", 1)[-1]: p for d, p in passwords.items()}
-    acl = "\n".join([
-        "user test", "topic read farm/#",
-        "pattern write farm/+/%c/reading", "pattern write farm/+/%c/status",
-        "pattern write farm/+/%c/dropped", "pattern read farm/+/%c/committed",
-    ]) + "\n"  # fmt: skip
+    lines = ["user test", "topic read farm/#"]
+    for device in devices:
+        lines += [
+            f"user {device.rsplit(':', 1)[-1]}",
+            *(f"topic write farm/+/{device}/{leaf}" for leaf in ("reading", "status", "dropped")),
+            f"topic read farm/+/{device}/committed",
+        ]
+    acl = "\n".join(lines) + "\n"
     broker = mosquitto_factory(users={**users, "test": "test"}, acl=acl)
     capture = Capture(broker.host, broker.port)
     capture.client.username_pw_set("test", "test")
