@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from support.ingest import GATEWAY_BROKER_SETTINGS
 from support.mosquitto import Mosquitto
+from support.postgres import db_url, pg_url, postgres_server
+
+__all__ = ["db_url", "pg_url", "postgres_server"]
 
 
 @pytest.fixture

@@ -47,23 +47,12 @@ from support.ingest import (
     write_keys,
 )
 from support.mosquitto import Mosquitto, free_port
-from support.postgres import pg_url, postgres_server
-
-__all__ = ["pg_url", "postgres_server"]  # fixtures used through db_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DEVICE = make_device("DBFAULT")
 START_MS = int(time.time() * 1000) - 120_000
 """Readings are 10 ms apart from here: a few thousand stay inside the gateway's time window."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'farmtrace.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 class Flow:

@@ -26,12 +26,9 @@ import pytest
 from crash_support import Fleet, Intruder, audit_clean, reconcile
 from support.ingest import GATEWAY_BROKER_SETTINGS, GatewayProcess, StoredView, wait_for
 from support.mosquitto import Mosquitto
-from support.postgres import pg_url, postgres_server
 
 from gateway import failpoints
 from gateway.ingest import reasons
-
-__all__ = ["pg_url", "postgres_server"]  # fixtures used through db_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,15 +37,6 @@ KILLS = {"sqlite": 20, "postgresql": 11}
 MAX_HIT = 4
 SEED_ENV = "FARMTRACE_CRASH_SEED"
 DEFAULT_SEED = 20261121
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database: an SQLite file in ``tmp_path``, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'farmtrace.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 def schedule(rng: random.Random, kills: int) -> list[failpoints.Failpoint]:

@@ -1,19 +1,19 @@
-"""Fixtures for the gateway's storage tests: a database URL on each backend."""
+"""Fixtures for the gateway tests: a database URL on each backend, and a view of what it stores."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from support.postgres import pg_url, postgres_server
+from support.ingest import StoredView
+from support.postgres import db_url, pg_url, postgres_server
 
 __all__ = ["db_url", "pg_url", "postgres_server"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database: an SQLite file in ``tmp_path``, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'farmtrace.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
+@pytest.fixture
+def stored(db_url: str) -> Iterator[StoredView]:
+    """What the database behind ``db_url`` holds (a module may narrow ``db_url`` to SQLite)."""
+    view = StoredView(db_url)
+    yield view
+    view.close()

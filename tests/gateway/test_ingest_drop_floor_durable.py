@@ -4,7 +4,6 @@ it: the device's watermark stays past the seqs it gave up (SQLite and PostgreSQL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,6 @@ from gateway.store.engine import create_db_engine
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 A = make_device("A")
-
-
-@pytest.fixture
-def stored(db_url: str) -> Iterator[StoredView]:
-    view = StoredView(db_url)
-    yield view
-    view.close()
 
 
 def floor_rows(db_url: str) -> list[tuple[str, int, bytes]]:

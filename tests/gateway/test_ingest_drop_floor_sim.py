@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,23 +33,17 @@ QUEUE_LIMIT = 5
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def db_url(tmp_path: Path) -> str:
+    """SQLite only (narrows the conftest's fixture)."""
     return f"sqlite:///{tmp_path / 'farmtrace.sqlite3'}"
 
 
-@pytest.fixture
-def stored(sqlite_url: str) -> Iterator[StoredView]:
-    view = StoredView(sqlite_url)
-    yield view
-    view.close()
-
-
 def test_overflowed_outbox_floor_is_believed_and_the_queue_drains(
-    mosquitto_factory: Any, sqlite_url: str, stored: StoredView, tmp_path: Path
+    mosquitto_factory: Any, db_url: str, stored: StoredView, tmp_path: Path
 ) -> None:
     broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
     state = tmp_path / "sim"
-    register_sim_devices(state, DEVICES, sqlite_url)
+    register_sim_devices(state, DEVICES, db_url)
     broker.stop()
     start = datetime.now(UTC) - timedelta(seconds=120)
     report_path = tmp_path / "sim-report.json"
@@ -63,7 +56,7 @@ def test_overflowed_outbox_floor_is_believed_and_the_queue_drains(
                 "--start", start.strftime("%Y-%m-%dT%H:%M:%SZ"), "--report", str(report_path)),
             cwd=ROOT, stdout=log, stderr=log,
         )  # fmt: skip
-    gateway = GatewayProcess(broker.url, sqlite_url, tmp_path / "gateway", ["--batch-age", "0.2"])
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "gateway", ["--batch-age", "0.2"])
     try:
         time.sleep(3.0)  # ~30 readings per device while the broker is down; the outbox holds 5
         broker.start()

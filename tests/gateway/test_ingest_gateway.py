@@ -11,7 +11,6 @@ import struct
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,13 +54,6 @@ def with_value(original: bytes, old: float, new: float) -> bytes:
 def broker(mosquitto_factory: object) -> Mosquitto:
     broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)  # type: ignore[operator]
     return broker
-
-
-@pytest.fixture
-def stored(db_url: str) -> Iterator[StoredView]:
-    view = StoredView(db_url)
-    yield view
-    view.close()
 
 
 def register(db_url: str, tmp_path: Path, *devices: SimDevice) -> None:

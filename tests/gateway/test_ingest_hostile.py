@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,13 +49,6 @@ COPIES = 3
 def broker(mosquitto_factory: object) -> Mosquitto:
     broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)  # type: ignore[operator]
     return broker
-
-
-@pytest.fixture
-def stored(db_url: str) -> Iterator[StoredView]:
-    view = StoredView(db_url)
-    yield view
-    view.close()
 
 
 def test_hostile_corpus_is_quarantined_beside_honest_traffic(

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,25 +41,17 @@ def broker(mosquitto_factory: Any) -> Mosquitto:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def db_url(tmp_path: Path) -> str:
+    """SQLite only (narrows the conftest's fixture)."""
     return f"sqlite:///{tmp_path / 'farmtrace.db'}"
 
 
-@pytest.fixture
-def stored(sqlite_url: str) -> Iterator[StoredView]:
-    view = StoredView(sqlite_url)
-    yield view
-    view.close()
-
-
 def test_registry_changes_while_running(
-    broker: Mosquitto, sqlite_url: str, stored: StoredView, tmp_path: Path
+    broker: Mosquitto, db_url: str, stored: StoredView, tmp_path: Path
 ) -> None:
     keys = write_keys(tmp_path / "a.json", {A.device_id: A.public_key})
-    farmtrace("devices", "import", str(keys), "--db", sqlite_url)
-    gateway = GatewayProcess(
-        broker.url, sqlite_url, tmp_path / "state", extra=["--batch-age", "0.1"]
-    )
+    farmtrace("devices", "import", str(keys), "--db", db_url)
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "state", extra=["--batch-age", "0.1"])
     gateway.start("--registry-refresh", "0.2").wait_connected()
     publisher = Publisher(broker.host, broker.port)
     try:
@@ -73,9 +64,9 @@ def test_registry_changes_while_running(
             "import",
             str(write_keys(tmp_path / "b.json", {B.device_id: B.public_key})),
             "--db",
-            sqlite_url,
+            db_url,
         )
-        farmtrace("devices", "revoke", A.device_id, "--db", sqlite_url)
+        farmtrace("devices", "revoke", A.device_id, "--db", db_url)
         time.sleep(1.0)
         publisher.publish([(topic(A), payload(A, 2)), (topic(B), payload(B, 2))])
         wait_for(lambda: stored.quarantine_count() == 2, 60, "A's new reading rejected")
@@ -85,25 +76,23 @@ def test_registry_changes_while_running(
         assert gateway.stop() == 0, gateway.log()[-3000:]
     assert stored.seqs() == {A.device_id: [1], B.device_id: [2]}
     assert [r for r, _, _, _ in stored.quarantine()] == [reasons.UNKNOWN_DEVICE, reasons.REVOKED]
-    listing = farmtrace("devices", "list", "--db", sqlite_url).stdout
+    listing = farmtrace("devices", "list", "--db", db_url).stdout
     assert f"{A.device_id}" in listing and "revoked" in listing
     missing = farmtrace(
-        "devices", "revoke", "urn:epc:id:giai:4012345.NOBODY", "--db", sqlite_url, check=False
+        "devices", "revoke", "urn:epc:id:giai:4012345.NOBODY", "--db", db_url, check=False
     )
     assert missing.returncode == 1 and "not registered" in missing.stderr
 
 
 def test_unreachable_broker_is_retried_until_it_appears(
-    tmp_path: Path, sqlite_url: str, stored: StoredView
+    tmp_path: Path, db_url: str, stored: StoredView
 ) -> None:
     keys = write_keys(tmp_path / "a.json", {A.device_id: A.public_key})
-    farmtrace("devices", "import", str(keys), "--db", sqlite_url)
+    farmtrace("devices", "import", str(keys), "--db", db_url)
     broker = Mosquitto(
         workdir=tmp_path / "mosquitto", binary=require_mosquitto(), extra=GATEWAY_BROKER_SETTINGS
     )
-    gateway = GatewayProcess(
-        broker.url, sqlite_url, tmp_path / "state", extra=["--batch-age", "0.1"]
-    )
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "state", extra=["--batch-age", "0.1"])
     gateway.start()
     try:
         wait_for(
@@ -141,13 +130,13 @@ def test_cannot_start_exits_2_with_a_message(tmp_path: Path, args: list[str], me
 
 
 def test_silent_device_is_reported_and_its_return_noticed(
-    broker: Mosquitto, sqlite_url: str, stored: StoredView, tmp_path: Path
+    broker: Mosquitto, db_url: str, stored: StoredView, tmp_path: Path
 ) -> None:
     keys = write_keys(tmp_path / "k.json", {A.device_id: A.public_key, B.device_id: B.public_key})
-    farmtrace("devices", "import", str(keys), "--db", sqlite_url)
+    farmtrace("devices", "import", str(keys), "--db", db_url)
     gateway = GatewayProcess(
         broker.url,
-        sqlite_url,
+        db_url,
         tmp_path / "state",
         extra=["--batch-age", "0.1", "--silence-min", "1.5", "--silence-factor", "3"],
     )
@@ -178,9 +167,9 @@ def test_silent_device_is_reported_and_its_return_noticed(
         assert gateway.stop() == 0, gateway.log()[-3000:]
 
 
-def test_metrics_are_off_unless_asked(broker: Mosquitto, sqlite_url: str, tmp_path: Path) -> None:
+def test_metrics_are_off_unless_asked(broker: Mosquitto, db_url: str, tmp_path: Path) -> None:
     port = free_port()
-    gateway = GatewayProcess(broker.url, sqlite_url, tmp_path / "state")
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "state")
     gateway.start().wait_connected()
     try:
         assert "metrics on" not in gateway.log()
@@ -193,7 +182,7 @@ def test_metrics_are_off_unless_asked(broker: Mosquitto, sqlite_url: str, tmp_pa
 @pytest.mark.parametrize(("settings", "kept"), [([], 1000), (GATEWAY_BROKER_SETTINGS, 3000)])
 def test_broker_queue_limit_while_the_gateway_is_away(
     mosquitto_factory: Any,
-    sqlite_url: str,
+    db_url: str,
     stored: StoredView,
     tmp_path: Path,
     settings: list[str],
@@ -203,10 +192,8 @@ def test_broker_queue_limit_while_the_gateway_is_away(
     a gateway that is away; the setting docs/gateway.md asks for keeps everything."""
     broker: Mosquitto = mosquitto_factory(extra=settings)
     keys = write_keys(tmp_path / "a.json", {A.device_id: A.public_key})
-    farmtrace("devices", "import", str(keys), "--db", sqlite_url)
-    gateway = GatewayProcess(
-        broker.url, sqlite_url, tmp_path / "state", extra=["--batch-age", "0.2"]
-    )
+    farmtrace("devices", "import", str(keys), "--db", db_url)
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "state", extra=["--batch-age", "0.2"])
     gateway.start().wait_connected()
     assert gateway.stop() == 0  # the session (and its subscription) stays with the broker
     publisher = Publisher(broker.host, broker.port)
@@ -229,14 +216,12 @@ def _immutable(paths: list[Path], on: bool) -> None:
 
 
 def test_unwritable_database_stops_acknowledging_then_recovers(
-    broker: Mosquitto, sqlite_url: str, stored: StoredView, tmp_path: Path
+    broker: Mosquitto, db_url: str, stored: StoredView, tmp_path: Path
 ) -> None:
-    database = Path(sqlite_url.removeprefix("sqlite:///"))
+    database = Path(db_url.removeprefix("sqlite:///"))
     keys = write_keys(tmp_path / "a.json", {A.device_id: A.public_key})
-    farmtrace("devices", "import", str(keys), "--db", sqlite_url)
-    gateway = GatewayProcess(
-        broker.url, sqlite_url, tmp_path / "state", extra=["--batch-age", "0.1"]
-    )
+    farmtrace("devices", "import", str(keys), "--db", db_url)
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "state", extra=["--batch-age", "0.1"])
     port = free_port()
     gateway.start("--metrics-port", str(port)).wait_connected()
     publisher = Publisher(broker.host, broker.port)

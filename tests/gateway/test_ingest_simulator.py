@@ -13,7 +13,6 @@ import json
 import random
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,13 +55,6 @@ EXPECTED = {
 def broker(mosquitto_factory: Any) -> Mosquitto:
     broker: Mosquitto = mosquitto_factory(extra=GATEWAY_BROKER_SETTINGS)
     return broker
-
-
-@pytest.fixture
-def stored(db_url: str) -> Iterator[StoredView]:
-    view = StoredView(db_url)
-    yield view
-    view.close()
 
 
 def start_sim(

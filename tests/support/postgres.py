@@ -33,7 +33,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-__all__ = ["PostgresServer", "pg_url", "postgres_server", "require_postgres_binaries"]
+__all__ = ["PostgresServer", "db_url", "pg_url", "postgres_server", "require_postgres_binaries"]
 
 ENV_URL = "FARMTRACE_TEST_PG_URL"
 START_TIMEOUT_S = 60
@@ -180,6 +180,16 @@ def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database on each backend: an SQLite file in ``tmp_path``, or a new PostgreSQL
+    database (through :func:`pg_url`)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'farmtrace.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
 
 
 def _run(command: list[str], run_as: str | None, check: bool = True) -> None:
