@@ -18,14 +18,12 @@ Database failures are raised as :class:`gateway.store.errors.DatabaseError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Iterable
 
 from sqlalchemy import Engine, Select, and_, func, or_, select, tuple_, union
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.ingest.seqruns import SeqRuns
-from gateway.store.errors import DatabaseError
+from gateway.store.errors import database_call
 from gateway.store.models import Base
 
 __all__ = [
@@ -39,15 +37,6 @@ __all__ = [
 ENTRIES = Base.metadata.tables["entries"]
 QUARANTINE = Base.metadata.tables["quarantine"]
 _CHUNK = 1000  # keys per query: 2,000 bound parameters, well within both backends' limits
-_T = TypeVar("_T")
-
-
-def _db(what: str, call: Callable[[], _T]) -> _T:
-    try:
-        return call()
-    except SQLAlchemyError as exc:
-        origin = getattr(exc, "orig", None) or exc
-        raise DatabaseError(f"{what}: {type(origin).__name__}: {origin}") from None
 
 
 def _settled() -> Select[tuple[str, int]]:
@@ -82,7 +71,7 @@ def committed_runs(engine: Engine) -> dict[str, SeqRuns]:
                 islands.setdefault(device_id, []).append((int(first), int(last)))
         return {device_id: SeqRuns(0, runs) for device_id, runs in islands.items()}
 
-    return _db("cannot read the stored sequence numbers", load)
+    return database_call("cannot read the stored sequence numbers", load)
 
 
 def rejected_highs(engine: Engine) -> dict[str, int]:
@@ -97,7 +86,7 @@ def rejected_highs(engine: Engine) -> dict[str, int]:
         with engine.connect() as conn:
             return {device_id: int(seq) for device_id, seq in conn.execute(query)}
 
-    return _db("cannot read the rejected sequence numbers", load)
+    return database_call("cannot read the rejected sequence numbers", load)
 
 
 def rejected_readings(
@@ -131,7 +120,7 @@ def rejected_readings(
                     found.setdefault((device_id, int(seq)), (bytes(payload), reason))
         return found
 
-    return _db("cannot look up rejected readings", load)
+    return database_call("cannot look up rejected readings", load)
 
 
 def stored_payloads(
@@ -155,7 +144,7 @@ def stored_payloads(
                 found.update(((d, int(s)), bytes(p)) for d, s, p in rows)
         return found
 
-    return _db("cannot look up stored readings", load)
+    return database_call("cannot look up stored readings", load)
 
 
 def committed_in(engine: Engine, ranges: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:
@@ -193,4 +182,4 @@ def committed_in(engine: Engine, ranges: Iterable[tuple[str, int, int]]) -> dict
                     found.setdefault(device_id, []).append(int(seq))
         return found
 
-    return _db("cannot read stored sequence numbers", load)
+    return database_call("cannot read stored sequence numbers", load)

@@ -10,20 +10,17 @@ Database failures are raised as :class:`gateway.store.errors.DatabaseError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.store.errors import DatabaseError
+from gateway.store.errors import database_call
 from gateway.store.models import Base
 
 __all__ = ["DROP_FLOORS", "StoredFloor", "highest_floors", "record_floors", "stored_floors"]
 
 DROP_FLOORS = Base.metadata.tables["drop_floors"]
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +31,6 @@ class StoredFloor:
     floor: int
     payload: bytes
     received_at: float
-
-
-def _db(what: str, call: Callable[[], _T]) -> _T:
-    try:
-        return call()
-    except SQLAlchemyError as exc:
-        origin = getattr(exc, "orig", None) or exc
-        raise DatabaseError(f"{what}: {type(origin).__name__}: {origin}") from None
 
 
 def _highest(conn: Connection, device_ids: list[str] | None = None) -> dict[str, int]:
@@ -80,7 +69,7 @@ def record_floors(engine: Engine, floors: Iterable[StoredFloor]) -> int:
                 written += 1
         return written
 
-    return _db("cannot store drop floors", write)
+    return database_call("cannot store drop floors", write)
 
 
 def highest_floors(engine: Engine) -> dict[str, int]:
@@ -90,7 +79,7 @@ def highest_floors(engine: Engine) -> dict[str, int]:
         with engine.connect() as conn:
             return _highest(conn)
 
-    return _db("cannot read the stored drop floors", load)
+    return database_call("cannot read the stored drop floors", load)
 
 
 def stored_floors(conn: Connection) -> list[StoredFloor]:

@@ -17,6 +17,11 @@ The ingest treats ``DatabaseError`` as transient (stop acknowledging, retry late
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+
 __all__ = [
     "ChainMismatchError",
     "DatabaseError",
@@ -26,6 +31,7 @@ __all__ = [
     "KeyFileError",
     "NotFoundError",
     "StoreError",
+    "database_call",
 ]
 
 
@@ -59,3 +65,16 @@ class InvalidEntryError(StoreError):
 
 class NotFoundError(StoreError):
     """The requested entry, block or checkpoint is not stored."""
+
+
+_T = TypeVar("_T")
+
+
+def database_call(what: str, call: Callable[[], _T]) -> _T:
+    """Run ``call``; a SQLAlchemy error becomes :class:`DatabaseError` ``"<what>: <driver
+    error type>: <message>"`` (the bound parameters SQLAlchemy would print are left out)."""
+    try:
+        return call()
+    except SQLAlchemyError as exc:
+        origin = getattr(exc, "orig", None) or exc
+        raise DatabaseError(f"{what}: {type(origin).__name__}: {origin}") from None
