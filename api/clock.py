@@ -8,7 +8,9 @@ against the reading before the window, exactly as ``farmtrace audit`` judges it.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, ScalarSelect, select
+from typing import Any
+
+from sqlalchemy import Engine, FromClause, ScalarSelect, Select, select
 
 from gateway.chain.entry import READING
 from gateway.ingest.clock import went_backwards
@@ -20,22 +22,24 @@ __all__ = ["entry_went_backwards", "previous_timestamp"]
 ENTRIES = Base.metadata.tables["entries"]
 
 
+def _previous(table: FromClause, device_id: Any, seq: Any) -> Select[Any]:
+    """The signed timestamp of ``device_id``'s stored reading with the greatest seq below
+    ``seq`` (values, or columns of a correlated outer query)."""
+    return (
+        select(table.c.timestamp_ms)
+        .where(table.c.device_id == device_id, table.c.kind == READING, table.c.seq < seq)
+        .order_by(table.c.seq.desc())
+        .limit(1)
+    )
+
+
 def previous_timestamp() -> ScalarSelect[int]:
     """A column for a query over ``entries``: the signed timestamp of the same device's stored
     reading with the greatest seq below the row's (NULL for its first). One correlated index
     lookup per row, so a lot's readings take one query however many there are."""
     before = ENTRIES.alias("before")
     return (
-        select(before.c.timestamp_ms)
-        .where(
-            before.c.device_id == ENTRIES.c.device_id,
-            before.c.kind == READING,
-            before.c.seq < ENTRIES.c.seq,
-        )
-        .order_by(before.c.seq.desc())
-        .limit(1)
-        .correlate(ENTRIES)
-        .scalar_subquery()
+        _previous(before, ENTRIES.c.device_id, ENTRIES.c.seq).correlate(ENTRIES).scalar_subquery()
     )
 
 
@@ -46,14 +50,5 @@ def entry_went_backwards(engine: Engine, entry: StoredEntry) -> bool:
     if entry.timestamp_ms is None:
         return False
     with engine.connect() as conn:
-        previous = conn.execute(
-            select(ENTRIES.c.timestamp_ms)
-            .where(
-                ENTRIES.c.device_id == entry.device_id,
-                ENTRIES.c.kind == READING,
-                ENTRIES.c.seq < entry.seq,
-            )
-            .order_by(ENTRIES.c.seq.desc())
-            .limit(1)
-        ).scalar()
+        previous = conn.execute(_previous(ENTRIES, entry.device_id, entry.seq)).scalar()
     return went_backwards(None if previous is None else int(previous), entry.timestamp_ms)
