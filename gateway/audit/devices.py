@@ -63,20 +63,24 @@ def device_summaries(
     options = {"stream_results": True, "yield_per": 20_000}
     floors = floors or {}
     with conn.execute(query, execution_options=options) as rows:
-        summaries = _summarise(rows, floors)
+        summaries, settled = _summarise(rows, floors)
     seen = {summary.device_id for summary in summaries}
     for device_id, floor in floors.items():
         if device_id not in seen:
             summaries.append(DeviceSummary(device_id, 0, 0, 0, 0, 0, [], drop_floor=floor))
     for summary in summaries:
-        # Before this, lost_by_floor counted the accounted-for seqs at or below the floor.
-        summary.lost_by_floor = summary.drop_floor - summary.lost_by_floor
+        summary.lost_by_floor = summary.drop_floor - settled.get(summary.device_id, 0)
     summaries.sort(key=lambda summary: summary.device_id)
     return summaries
 
 
-def _summarise(rows: Iterable[Any], floors: Mapping[str, int]) -> list[DeviceSummary]:
+def _summarise(
+    rows: Iterable[Any], floors: Mapping[str, int]
+) -> tuple[list[DeviceSummary], dict[str, int]]:
+    """The summaries, and per device how many settled seqs (stored or signed and rejected)
+    are at or below its drop floor."""
     summaries: list[DeviceSummary] = []
+    settled: dict[str, int] = {}
     current: DeviceSummary | None = None
     previous_ts: int | None = None
     for device_id, seq, timestamp_ms, rejected in rows:
@@ -93,7 +97,7 @@ def _summarise(rows: Iterable[Any], floors: Mapping[str, int]) -> list[DeviceSum
             if len(current.gaps) < MAX_GAPS:
                 current.gaps.append([current.highest_seq + 1, seq - 1])
         if seq <= current.drop_floor:
-            current.lost_by_floor += 1  # accounted for: turned into the lost count above
+            settled[device_id] = settled.get(device_id, 0) + 1
         current.highest_seq = seq
         if rejected:
             current.rejected += 1
@@ -106,4 +110,4 @@ def _summarise(rows: Iterable[Any], floors: Mapping[str, int]) -> list[DeviceSum
                 current.clock_backwards_at.append(seq)
         current.readings += 1
         previous_ts = timestamp_ms
-    return summaries
+    return summaries, settled

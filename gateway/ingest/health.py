@@ -5,7 +5,8 @@
   subscription every gateway sees only part of each stream, so skips are not reported as they
   arrive; the device report's ``missing`` (refreshed from the database) tells instead.
 * **Clock backwards**: a new reading timestamped more than a second before the device's
-  previous one (the rule of :mod:`gateway.ingest.clock`, checked here in arrival order). The reading is stored as signed (it is authentic) and flagged: logged, counted.
+  previous one (the rule of :mod:`gateway.ingest.clock`, checked here in arrival order). The
+  reading is stored as signed (it is authentic) and flagged: logged, counted.
 * **Silence**: each device's usual interval is learnt from its recent arrivals (median of the
   last 16 gaps between new readings; bursts under a millisecond, such as a backlog being
   resent, are ignored). A device not heard from for ``max(silence_factor x interval,
