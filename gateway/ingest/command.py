@@ -113,8 +113,18 @@ def register(sub: Any) -> None:
         default=30.0,
         help="how long after a watermark's publication a copy still counts as a resend (30s)",
     )
-    p.add_argument("--silence-factor", type=float, default=3.0, help="x usual interval (3)")
-    p.add_argument("--silence-min", type=parse_seconds, default=5.0, help="(5s)")
+    p.add_argument(
+        "--silence-factor",
+        type=float,
+        default=3.0,
+        help="a device is silent after this many of its usual intervals unheard (3)",
+    )
+    p.add_argument(
+        "--silence-min",
+        type=parse_seconds,
+        default=5.0,
+        help="but never sooner than this; time the gateway could not listen does not count (5s)",
+    )
     p.add_argument("--registry-refresh", type=parse_seconds, default=2.0, help="(2s)")
     p.add_argument(
         "--verify-threads",
