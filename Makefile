@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.farmtrace-installed
-RUST_SOURCES := Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
+RUST_SOURCES := farmtrace/rust_core.pyi Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest bench-api demo ci clean
+.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest bench-api sim-bundle demo ci clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,7 +40,7 @@ lint: install ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnin
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m mypy.stubtest rust_core --allowlist rust_core/stubtest-allowlist.txt
+	$(BIN)/python -m mypy.stubtest farmtrace.rust_core
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --features python -- -D warnings
@@ -55,14 +55,20 @@ bench: bench-core bench-sim bench-ingest bench-api ## Run the benchmarks
 bench-core: install ## farmtrace bench core (Merkle build, SHA-256 ceiling, Ed25519 bulk check)
 	$(BIN)/farmtrace bench core
 
-bench-sim: install ## firmware_sim bench: 1,000 simulated devices at 1 reading/s for 60 s (local mosquitto)
-	$(BIN)/python -m firmware_sim bench
+bench-sim: install ## python -m farmtrace.sim bench: 1,000 simulated devices at 1 reading/s for 60 s (local mosquitto)
+	$(BIN)/python -m farmtrace.sim bench
 
 bench-ingest: install ## farmtrace bench ingest: signed readings through Mosquitto into the gateway vs a bare subscriber
 	$(BIN)/farmtrace bench ingest
 
 bench-api: install ## farmtrace bench api: reading proofs/s and p99 over HTTP with 1M readings stored (cached DB)
 	$(BIN)/farmtrace bench api
+
+sim-bundle: ## dist/farmtrace-sim.tar.gz: the simulator for a Raspberry Pi (needs only paho-mqtt, cryptography)
+	mkdir -p dist
+	tar --exclude=__pycache__ --exclude=ruff.toml -czf dist/farmtrace-sim.tar.gz \
+		farmtrace/__init__.py farmtrace/wire farmtrace/sim
+	@echo "dist/farmtrace-sim.tar.gz: on the Pi, tar xzf it, pip install -r farmtrace/sim/requirements.txt, python -m farmtrace.sim --help"
 
 demo: install ## Set up and run the demo: broker, gateway, API, simulated farm (docs/demo.md)
 	$(BIN)/farmtrace demo $(DEMO_ARGS)

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 _COMMAND_MODULES = (
     "farmtrace.bench.command",
-    "gateway.commands",
-    "gateway.ingest.command",
-    "gateway.broker.command",
-    "api.commands",
+    "farmtrace.gateway.commands",
+    "farmtrace.gateway.ingest.command",
+    "farmtrace.gateway.broker.command",
+    "farmtrace.api.commands",
     "farmtrace.demo.command",
 )
 

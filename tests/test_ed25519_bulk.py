@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import rust_core
+from farmtrace import rust_core
 
 Triple = tuple[bytes, bytes, bytes]  # public key, message, signature
 

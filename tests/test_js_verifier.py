@@ -1,4 +1,4 @@
-"""The browser verifier (api/web/static/verify) through its own tests, ``node --test tests/js/``.
+"""The browser verifier (farmtrace/api/web/static/verify) through its own tests, ``node --test tests/js/``.
 
 The node tests check the shared RFC 9162 vectors and the C2SP note vectors; here they also get
 the cross-implementation vectors of :mod:`support.tlog_cross`, made fresh by the Python

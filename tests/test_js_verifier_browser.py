@@ -1,7 +1,7 @@
 """The browser verifier in a real browser: headless Chromium runs the cross-implementation check.
 
 The same code as ``tests/js/cross.test.mjs`` (``tests/js/cross_cases.mjs``) runs in Debian's
-Chromium against ``api/web/static/verify`` served over HTTP on 127.0.0.1, with the vectors of
+Chromium against ``farmtrace/api/web/static/verify`` served over HTTP on 127.0.0.1, with the vectors of
 :mod:`support.tlog_cross`; the page POSTs its verdicts back. This proves the modules load as
 plain ES modules (no build step) and that the browser's WebCrypto Ed25519 and SHA-256 give the
 Python reference's verdict on every case. Without Chromium the test skips, or fails under
@@ -25,7 +25,7 @@ from support.chromium import require_chromium
 from support.tlog_cross import write_vectors
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-VERIFY_DIR = REPO_ROOT / "api" / "web" / "static" / "verify"
+VERIFY_DIR = REPO_ROOT / "farmtrace" / "api" / "web" / "static" / "verify"
 JS_DIR = REPO_ROOT / "tests" / "js"
 RESULT_TIMEOUT_S = 180
 

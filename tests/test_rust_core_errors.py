@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.merkle_impls import IMPLS, REFERENCE, RUST, MerkleImpl
 
-import rust_core
+from farmtrace import rust_core
 from farmtrace.tlog import merkle as reference
 
 ENTRIES = [b"a", b"b", b"c", b"d", b"e"]

@@ -67,7 +67,7 @@ def test_two_gateways_one_killed_the_other_carries_on(
     pg_url: str, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     sim_state = tmp_path / "sim"
-    sim = [sys.executable, "-m", "firmware_sim"]
+    sim = [sys.executable, "-m", "farmtrace.sim"]
     subprocess.run(
         [*sim, "init", "--state", str(sim_state), "--devices", str(DEVICES)], check=True, cwd=ROOT
     )

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from api import bench as api_bench
+from farmtrace.bench import api_load as api_bench
 from farmtrace.bench import ingest_command
 
 
@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     core.add_argument("--json", action="store_true", help="print one JSON object, no text")
     core.set_defaults(func=_run_core)
     ingest_command.register(kinds)  # the gateway's benchmark, kept in its own module
-    api_bench.register(kinds)  # the API's proof benchmark (api/bench.py)
+    api_bench.register(kinds)  # the API's proof benchmark (farmtrace/bench/api_load.py)
 
 
 def _positive(text: str) -> int:

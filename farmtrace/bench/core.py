@@ -36,7 +36,7 @@ from importlib import metadata
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-import rust_core
+from farmtrace import rust_core
 from farmtrace.bench import machine
 from farmtrace.bench.packing import little_endian_offsets
 from farmtrace.tlog import merkle as reference

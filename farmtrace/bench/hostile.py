@@ -15,7 +15,7 @@ in). Build it with :func:`build_corpus`:
   of ``jumper`` and ``drifter``. A ``replay`` is only a replay once the gateway has published
   ``anchor``'s watermark at least ``--replay-grace`` seconds before the copy arrives.
 * ``cases``: one :class:`HostileCase` per kind. ``expect`` is a quarantine reason code
-  (:mod:`gateway.ingest.reasons`), or one of :data:`STORED_SEQUENCE_SKIP` and
+  (:mod:`farmtrace.gateway.ingest.reasons`), or one of :data:`STORED_SEQUENCE_SKIP` and
   :data:`STORED_CLOCK_BACKWARDS` for the two kinds the gateway stores and flags instead (a
   genuine reading from a device that skipped seqs or whose clock went back: dropping it would
   lose data and hide the fault). Copies of those two are duplicates (each leaves a gap below
@@ -37,9 +37,9 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware_sim import dropfloor, topics
-from firmware_sim.protocol import MAX_PAYLOAD, Measurement, Reading, sign
-from gateway.ingest import reasons
+from farmtrace.gateway.ingest import reasons
+from farmtrace.wire import dropfloor, topics
+from farmtrace.wire.protocol import MAX_PAYLOAD, Measurement, Reading, sign
 
 __all__ = [
     "STORED_CLOCK_BACKWARDS",
@@ -343,7 +343,7 @@ def _topic_cases(b: _Builder) -> None:
 
 
 def _drop_floor_cases(b: _Builder) -> None:
-    """Drop floors (``firmware_sim.dropfloor``) that no registered key vouches for."""
+    """Drop floors (``farmtrace.wire.dropfloor``) that no registered key vouches for."""
     mal, where = reasons.malformed, topics.dropped_topic(b.farm, b.anchor.device_id)
     b.add("drop-floor-junk", b"-1; DROP TABLE entries", mal("bad-magic"), where)
     b.add("drop-floor-unsigned-ascii", b"1000", mal("bad-magic"), where)

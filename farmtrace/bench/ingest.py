@@ -235,7 +235,7 @@ def _finish(
 
 
 def _window(config: IngestBenchConfig) -> int:
-    from gateway.ingest.config import BrokerAddress, IngestConfig
+    from farmtrace.gateway.ingest.config import BrokerAddress, IngestConfig
 
     return IngestConfig(BrokerAddress("x", 1), "x", batch_size=config.batch_size).window
 
@@ -291,9 +291,9 @@ def _gateway_phase(
     suffix: str,
     mix: HostileMix | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    from gateway.store import registry
-    from gateway.store.engine import create_db_engine
-    from gateway.store.migrate import upgrade
+    from farmtrace.store import registry
+    from farmtrace.store.engine import create_db_engine
+    from farmtrace.store.migrate import upgrade
 
     engine = create_db_engine(db_url)
     try:
@@ -373,8 +373,8 @@ def _reconcile(db_url: str, tag: str, config: IngestBenchConfig) -> tuple[int, i
     """Stored rows, distinct (device, seq) among them, and devices holding exactly 1..k."""
     from sqlalchemy import func, select
 
-    from gateway.store.engine import create_db_engine
-    from gateway.store.models import Base
+    from farmtrace.store.engine import create_db_engine
+    from farmtrace.store.models import Base
 
     entries = Base.metadata.tables["entries"]
     prefix = device_id(tag, 0)[:-6]

@@ -48,7 +48,7 @@ def start_broker(workdir: Path) -> tuple[str, int, subprocess.Popen[bytes]]:
 
 
 def parse_broker(url: str) -> tuple[str, int]:
-    from gateway.ingest.config import parse_broker_url
+    from farmtrace.gateway.ingest.config import parse_broker_url
 
     address = parse_broker_url(url)
     if address.tls or address.username:

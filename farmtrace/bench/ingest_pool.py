@@ -30,7 +30,7 @@ def _sign_device(args: tuple[str, int, int, int]) -> tuple[bytes, list[bytes]]:
     """One device's public key and its readings 1..count (run in a worker process)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from firmware_sim.protocol import Measurement, Reading, encode
+    from farmtrace.wire.protocol import Measurement, Reading, encode
 
     tag, index, count, start_ms = args
     key = Ed25519PrivateKey.from_private_bytes(_seed(tag, index))
@@ -59,7 +59,7 @@ def _sign_device(args: tuple[str, int, int, int]) -> tuple[bytes, list[bytes]]:
 def sign_pool(path: Path, tag: str, devices: int, per_device: int) -> dict[str, bytes]:
     """Sign ``per_device`` readings for each device (timestamps in the past two hours), write
     them to ``path`` interleaved by seq as a fleet sends them; return the public keys."""
-    from firmware_sim import topics
+    from farmtrace.wire import topics
 
     start_ms = int(time.time() * 1000) - 2 * 3_600_000
     jobs = [(tag, i, per_device, start_ms) for i in range(devices)]

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-import rust_core
+from farmtrace import rust_core
 from farmtrace.bench.packing import little_endian_offsets
 
 

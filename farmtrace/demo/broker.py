@@ -19,8 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.supervisor import Supervisor, wait_until
+from farmtrace.gateway.broker.credentials import GATEWAY_PASSWORD_VARIABLE, GATEWAY_USER_VARIABLE
 from farmtrace.redact import redact_url
-from gateway.broker.credentials import GATEWAY_PASSWORD_VARIABLE, GATEWAY_USER_VARIABLE
 
 __all__ = ["BrokerPlan", "choose_broker", "free_port", "gateway_login", "start_broker"]
 

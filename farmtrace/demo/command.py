@@ -25,7 +25,7 @@ from farmtrace.demo.state import DemoState, default_state_dir
 from farmtrace.demo.summary import SummaryLine, read_counts
 from farmtrace.demo.supervisor import Supervisor, wait_until
 from farmtrace.demo.terminal import print_links
-from gateway.ingest.command import parse_seconds
+from farmtrace.gateway.ingest.command import parse_seconds
 
 __all__ = ["register"]
 
@@ -180,11 +180,11 @@ class _Demo:
 
     def _register_devices(self) -> None:
         sim = str(self.dir / "sim")
-        sim_cmd = [sys.executable, "-m", "firmware_sim"]
+        sim_cmd = [sys.executable, "-m", "farmtrace.sim"]
         self._command(
-            "firmware_sim init", [*sim_cmd, "init", "--state", sim, "--scenario", SCENARIO]
+            "farmtrace.sim init", [*sim_cmd, "init", "--state", sim, "--scenario", SCENARIO]
         )
-        keys = self._command("firmware_sim export-keys", [*sim_cmd, "export-keys", "--state", sim])
+        keys = self._command("farmtrace.sim export-keys", [*sim_cmd, "export-keys", "--state", sim])
         keys_file = self.dir / "device-keys.json"
         keys_file.write_text(keys, "utf-8")
         out = self._command(
@@ -217,7 +217,7 @@ class _Demo:
         argv = [
             sys.executable,
             "-m",
-            "firmware_sim",
+            "farmtrace.sim",
             "run",
             "--broker",
             url,

@@ -2,7 +2,7 @@
 
 Lettuce is harvested in ``field-north``, cooled and stored in ``coldroom-1`` and shipped in
 ``truck-1``; tomatoes come from ``field-south``. Stages name the simulator's devices of each
-place (``firmware_sim.scenario``) and time windows on the simulator's clock, counted from the
+place (``farmtrace.sim.scenario``) and time windows on the simulator's clock, counted from the
 demo's simulated start. Creating is idempotent: an existing lot (409) is kept, and an event is
 only recorded when the lot has none of that kind yet, so a second run duplicates nothing.
 """
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from farmtrace.demo.errors import DemoError
-from firmware_sim.scenario import load
+from farmtrace.sim.scenario import load
 
 __all__ = ["SampleLot", "create_sample_lots", "sample_lots"]
 

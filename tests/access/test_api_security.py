@@ -11,7 +11,7 @@ Properties, each against the real app or the real processes:
   ``X-Forwarded-For`` neither escapes the limit nor spends another client's budget;
 - every answer, errors included (400 ... 503, and Starlette's last-resort 500), carries the
   security headers and a fitting ``Cache-Control``; the page needs no inline script or style;
-- ``farmtrace api``, ``gateway``, ``api-keys``, ``demo`` and ``python -m firmware_sim`` run with
+- ``farmtrace api``, ``gateway``, ``api-keys``, ``demo`` and ``python -m farmtrace.sim`` run with
   known secrets (database and broker passwords, password files, API keys): none appears in
   their output, log or report files or ``/metrics``, except the one intended display.
 """
@@ -41,15 +41,15 @@ from httpx2 import Response
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body, serve
 from support.mosquitto import MosquittoFactory, free_port
 
-from api import auth
-from api.auth import SCOPES, create_key, revoke_key
-from api.bodylimit import MAX_BODY_BYTES
-from api.headers import SECURITY_HEADERS
-from api.main import create_app
-from api.ratelimit import RateLimiter
-from api.settings import Settings
+from farmtrace.api import auth
+from farmtrace.api.auth import SCOPES, create_key, revoke_key
+from farmtrace.api.bodylimit import MAX_BODY_BYTES
+from farmtrace.api.headers import SECURITY_HEADERS
+from farmtrace.api.main import create_app
+from farmtrace.api.ratelimit import RateLimiter
+from farmtrace.api.settings import Settings
 from farmtrace.redact import redact_url
-from gateway.store.engine import describe_url
+from farmtrace.store.engine import describe_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PATH_VALUES = {"gtin": GTIN, "lot": LOT, "size": "2", "index": "0", "origin": ORIGIN}
@@ -406,7 +406,7 @@ ERROR_CASES = [
      "--db", "postgresql://farm:{pg}@127.0.0.1:1/trace"),
     ("gateway", "--broker", "mqtt://gw:{mq}@127.0.0.1:notaport", "--state", "{tmp}/g2"),
     ("gateway", "--broker", "mqtt://gw:{mq}@127.0.0.1:1/x", "--state", "{tmp}/g3"),
-    ("firmware_sim", "run", "--broker", "mqtt://dev:{mq}@127.0.0.1:notaport", "--state",
+    ("farmtrace.sim", "run", "--broker", "mqtt://dev:{mq}@127.0.0.1:notaport", "--state",
      "{tmp}/s1", "--devices", "1"),
 ]  # fmt: skip
 
@@ -417,8 +417,8 @@ def test_failing_commands_name_the_url_without_its_password(
 ) -> None:
     pg, mq = secret("pg"), secret("mq")
     args = [a.format(pg=pg, mq=mq, tmp=tmp_path) for a in argv]
-    module = "firmware_sim" if args[0] == "firmware_sim" else "farmtrace"
-    done = cli(*(args[1:] if module == "firmware_sim" else args), module=module)
+    module = "farmtrace.sim" if args[0] == "farmtrace.sim" else "farmtrace"
+    done = cli(*(args[1:] if module == "farmtrace.sim" else args), module=module)
     assert done.returncode != 0, done.stdout
     output = done.stdout + done.stderr
     assert ":***@" in output, output  # the URL is named, its password masked
@@ -529,7 +529,7 @@ def test_gateway_and_simulator_keep_broker_passwords_out_of_their_output(
     password_file.write_text(json.dumps(per_device))
     address, metrics_port = f"127.0.0.1:{broker.port}", free_port()
     gateway = [sys.executable, "-m", "farmtrace", "gateway", "--log-level", "DEBUG"]
-    sim = [sys.executable, "-m", "firmware_sim", "run", "-v", "--devices", "2", "--interval", "1"]
+    sim = [sys.executable, "-m", "farmtrace.sim", "run", "-v", "--devices", "2", "--interval", "1"]
     sim += ["--speed", "10", "--duration", "20", "--broker", f"mqtt://{address}"]
     runs = {
         "gateway": [*gateway, "--broker", f"mqtt://gateway:{gw_pw}@{address}", "--state",

@@ -25,7 +25,7 @@ from support.ingest import (
 )
 from support.mosquitto import require_mosquitto
 
-from firmware_sim import topics
+from farmtrace.wire import topics
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +147,7 @@ def plain_connack(port: int) -> bytes | None:
 
 def run_simulator(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "firmware_sim", *args],
+        [sys.executable, "-m", "farmtrace.sim", *args],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
 

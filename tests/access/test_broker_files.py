@@ -18,11 +18,11 @@ from support.ingest import make_device, write_keys
 from support.mosquitto import require_mosquitto
 
 from farmtrace.cli import main
-from gateway.broker.acl import acl_text, device_user
-from gateway.broker.errors import BrokerFilesError
-from gateway.broker.files import write_broker_files
-from gateway.broker.passwords import ITERATIONS, hash_password, verify_password
-from gateway.store.records import Device
+from farmtrace.gateway.broker.acl import acl_text, device_user
+from farmtrace.gateway.broker.errors import BrokerFilesError
+from farmtrace.gateway.broker.files import write_broker_files
+from farmtrace.gateway.broker.passwords import ITERATIONS, hash_password, verify_password
+from farmtrace.store.records import Device
 
 FILES = ("passwd", "acl", "device-passwords.json", "gateway.env")
 

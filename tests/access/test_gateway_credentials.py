@@ -30,12 +30,16 @@ from support.mosquitto import MosquittoFactory
 
 from farmtrace.demo.broker import gateway_login
 from farmtrace.demo.errors import DemoError
-from gateway.broker.credentials import format_gateway_env, load_gateway_env
-from gateway.broker.errors import BrokerFilesError
-from gateway.broker.files import GATEWAY_ENV_FILE, write_broker_files
-from gateway.ingest.broker_login import ENVIRONMENT, MAX_CREDENTIALS_BYTES, resolve_broker_login
-from gateway.ingest.config import BrokerAddress, parse_broker_url
-from gateway.ingest.errors import BrokerError
+from farmtrace.gateway.broker.credentials import format_gateway_env, load_gateway_env
+from farmtrace.gateway.broker.errors import BrokerFilesError
+from farmtrace.gateway.broker.files import GATEWAY_ENV_FILE, write_broker_files
+from farmtrace.gateway.ingest.broker_login import (
+    ENVIRONMENT,
+    MAX_CREDENTIALS_BYTES,
+    resolve_broker_login,
+)
+from farmtrace.gateway.ingest.config import BrokerAddress, parse_broker_url
+from farmtrace.gateway.ingest.errors import BrokerError
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_VAR, PASSWORD_VAR = "GATEWAY_MQTT_USER", "GATEWAY_MQTT_PASSWORD"

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import inspect
 from support.api import GTIN, LOT, ORIGIN, Served
 
-from api.lots.schema import METADATA
+from farmtrace.api.lots.schema import METADATA
+from farmtrace.chain.entry import EVENT, kind_of
 from farmtrace.cli import main
-from gateway.chain.entry import EVENT, kind_of
-from gateway.store.engine import create_db_engine
-from gateway.store.ledger import Ledger
+from farmtrace.store.engine import create_db_engine
+from farmtrace.store.ledger import Ledger
 
 EVENT_BODY = {
     "kind": "harvest",
@@ -76,9 +76,9 @@ def test_revision_0002_adopts_tables_of_early_api_builds(tmp_path: Path) -> None
     from alembic import command
     from sqlalchemy import insert, select
 
-    from api.lots.schema import LOT_EVENTS, LOTS
-    from gateway.store.migrate import alembic_config, current_revision, head_revision, upgrade
-    from gateway.store.models import Base
+    from farmtrace.api.lots.schema import LOT_EVENTS, LOTS
+    from farmtrace.store.migrate import alembic_config, current_revision, head_revision, upgrade
+    from farmtrace.store.models import Base
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'early.db'}")
     try:

@@ -7,12 +7,12 @@ import base64
 import pytest
 from support.api import ORIGIN, Served
 
+from farmtrace.chain.block import BlockHeader
 from farmtrace.tlog.checkpoint import open_checkpoint
 from farmtrace.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from farmtrace.tlog.note import Verifier
 from farmtrace.tlog.proof import verify_tlog_proof
-from firmware_sim.protocol import decode, verify
-from gateway.chain.block import BlockHeader
+from farmtrace.wire.protocol import decode, verify
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Readings whose device clock went backwards: one rule (``gateway.ingest.clock``) for the
+"""Readings whose device clock went backwards: one rule (``farmtrace.chain.clock``) for the
 audit, the API's reading JSON and bundle, the cold-chain series and the consumer's page."""
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from sqlalchemy import select
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body
 from support.readings import BASE_TIME_MS, SimDevice
 
-from api.coldchain import Sample, assess, product_class
-from api.lots.series import lot_series
-from api.lots.store import Anchor, LotEntry, LotRecord, LotStore, StageRecord
-from api.page.model import ConditionView, Localized, ProductPage, VerificationInfo
-from api.page.render import render_page
-from firmware_sim.protocol import Measurement, Reading, sign
-from gateway.audit.devices import device_summaries
-from gateway.ingest.clock import CLOCK_TOLERANCE_MS, went_backwards
-from gateway.store.ledger import Ledger
-from gateway.store.models import Base
-from gateway.store.records import PendingReading
+from farmtrace.api.coldchain import Sample, assess, product_class
+from farmtrace.api.lots.series import lot_series
+from farmtrace.api.lots.store import Anchor, LotEntry, LotRecord, LotStore, StageRecord
+from farmtrace.api.page.model import ConditionView, Localized, ProductPage, VerificationInfo
+from farmtrace.api.page.render import render_page
+from farmtrace.audit.devices import device_summaries
+from farmtrace.chain.clock import CLOCK_TOLERANCE_MS, went_backwards
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.models import Base
+from farmtrace.store.records import PendingReading
+from farmtrace.wire.protocol import Measurement, Reading, sign
 
 ENTRIES = Base.metadata.tables["entries"]
 

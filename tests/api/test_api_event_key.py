@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.lots.event_key import EVENT_KEY_FILE, load_or_create_event_key
-from gateway.store.errors import KeyFileError
+from farmtrace.api.lots.event_key import EVENT_KEY_FILE, load_or_create_event_key
+from farmtrace.store.errors import KeyFileError
 
 
 def test_event_key_is_created_private_and_a_readable_one_is_refused(tmp_path: Path) -> None:

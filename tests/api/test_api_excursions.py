@@ -7,9 +7,9 @@ import json
 import pytest
 from support.api import GTIN, LOT, ORIGIN, Served
 
-from api.auth import create_key
+from farmtrace.api.auth import create_key
 from farmtrace.cli import main
-from gateway.store.ledger import Ledger
+from farmtrace.store.ledger import Ledger
 
 URL = f"/v1/lots/{GTIN}/{LOT}/excursions"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.auth import check_key
-from api.errors import Forbidden, Unauthorized
+from farmtrace.api.auth import check_key
+from farmtrace.api.errors import Forbidden, Unauthorized
 from farmtrace.cli import main
-from gateway.store.engine import create_db_engine
+from farmtrace.store.engine import create_db_engine
 
 
 def test_create_key_prints_it_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

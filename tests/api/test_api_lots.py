@@ -33,7 +33,7 @@ def test_writes_need_a_key_with_the_scope(served: Served) -> None:
     assert served.client.post("/v1/lots", json=body).status_code == 401
     wrong = {"Authorization": "Bearer ftk_not-a-key"}
     assert served.client.post("/v1/lots", json=body, headers=wrong).status_code == 401
-    from api.auth import create_key
+    from farmtrace.api.auth import create_key
 
     reader = create_key(served.client.app.state.farmtrace.engine, "ev", ["events:write"])  # type: ignore[attr-defined]
     denied = served.client.post(
@@ -104,7 +104,7 @@ def test_resolver_json_and_linkset(served: Served) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(served: Served) -> None:
-    from api.ratelimit import RateLimiter
+    from farmtrace.api.ratelimit import RateLimiter
 
     served.client.app.state.farmtrace.limiter = RateLimiter(rate=0.5, burst=2)  # type: ignore[attr-defined]
     codes = [served.client.get("/checkpoint").status_code for _ in range(3)]
@@ -115,7 +115,7 @@ def test_rate_limit_answers_429_with_retry_after(served: Served) -> None:
 
 
 def test_rate_limiter_refills() -> None:
-    from api.ratelimit import RateLimiter
+    from farmtrace.api.ratelimit import RateLimiter
 
     limiter = RateLimiter(rate=2, burst=1)
     assert limiter.take("a", now=0.0) == 0

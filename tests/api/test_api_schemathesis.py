@@ -12,8 +12,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from support.api import Served
 
-from api.auth import SCOPES, create_key
-from api.ratelimit import RateLimiter
+from farmtrace.api.auth import SCOPES, create_key
+from farmtrace.api.ratelimit import RateLimiter
 
 
 def test_no_server_errors(served: Served) -> None:

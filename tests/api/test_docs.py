@@ -1,4 +1,4 @@
-"""``/docs`` (``api.routes.docs``): Swagger UI from our own files under the API's CSP.
+"""``/docs`` (``farmtrace.api.routes.docs``): Swagger UI from our own files under the API's CSP.
 
 The page must reference only same-origin files, carry no inline script, style or event handler
 (the CSP would block them), get the same headers as every other answer (no relaxation of the
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from support.api import Served
 
-from api.headers import SECURITY_HEADERS
-from api.ratelimit import RateLimiter
-from api.routes import docs
-from api.routes.docs import ASSETS_URL, INIT_SCRIPT, SwaggerAssets
+from farmtrace.api.headers import SECURITY_HEADERS
+from farmtrace.api.ratelimit import RateLimiter
+from farmtrace.api.routes import docs
+from farmtrace.api.routes.docs import ASSETS_URL, INIT_SCRIPT, SwaggerAssets
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
@@ -79,7 +79,7 @@ def test_docs_page_loads_only_our_own_files(served: Served) -> None:
             answer.headers["content-security-policy"] == SECURITY_HEADERS["Content-Security-Policy"]
         )
     init = served.client.get(INIT_SCRIPT).content
-    assert init == (ROOT / "api/web/static/docs/init.js").read_bytes()
+    assert init == (ROOT / "farmtrace/api/web/static/docs/init.js").read_bytes()
 
 
 def test_docs_page_has_every_security_header_and_the_unrelaxed_csp(served: Served) -> None:

@@ -23,7 +23,7 @@ from support.api import GTIN, LOT, Served
 from support.chromium import dump_dom
 from support.tamper import flip_byte, update_row
 
-from gateway.rotation import rotate_checkpoint_key
+from farmtrace.store.rotation import rotate_checkpoint_key
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from api.digital_link import DigitalLink
-from api.schemas.lots import EventCreate, LotCreate
+from farmtrace.api.digital_link import DigitalLink
+from farmtrace.api.schemas.lots import EventCreate, LotCreate
 from farmtrace.demo.broker import EMBEDDED, MOSQUITTO, choose_broker
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import sample_lots
 from farmtrace.demo.state import DemoState
 from farmtrace.demo.summary import read_counts
 from farmtrace.demo.supervisor import Supervisor
-from firmware_sim.scenario import load
+from farmtrace.sim.scenario import load
 
 
 def test_broker_url_is_used_as_given() -> None:
@@ -102,7 +102,7 @@ def test_unreadable_state_is_named(tmp_path: Path) -> None:
 def test_counts_wait_for_the_gateways_tables(tmp_path: Path) -> None:
     from sqlalchemy import create_engine
 
-    from gateway.store.migrate import upgrade
+    from farmtrace.store.migrate import upgrade
 
     engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:

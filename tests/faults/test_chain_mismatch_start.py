@@ -46,12 +46,12 @@ from support.postgres import pg_url, postgres_server
 from support.readings import batch, devices
 from support.tamper import delete_rows, update_row
 
+from farmtrace.gateway.ingest.identity import resolve_identity
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.models import Base
+from farmtrace.store.state import CHECKPOINT_FILE
 from farmtrace.tlog.checkpoint import Checkpoint, sign_checkpoint
 from farmtrace.tlog.note import Note, Signer
-from gateway.ingest.identity import resolve_identity
-from gateway.store.ledger import Ledger
-from gateway.store.models import Base
-from gateway.store.state import CHECKPOINT_FILE
 
 __all__ = ["pg_url", "postgres_server"]  # fixtures used through db_url
 

@@ -38,9 +38,9 @@ from support.ingest import (
 )
 from support.mosquitto import Mosquitto, free_port
 
-from api.main import create_app
-from api.settings import Settings
-from gateway.store.models import Base
+from farmtrace.api.main import create_app
+from farmtrace.api.settings import Settings
+from farmtrace.store.models import Base
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -43,10 +43,10 @@ from support.ingest import (
 from support.mosquitto import Mosquitto
 from support.readings import SimDevice
 
-from firmware_sim import topics
-from gateway import failpoints
-from gateway.ingest import reasons
-from gateway.store.models import Base
+from farmtrace.gateway import failpoints
+from farmtrace.gateway.ingest import reasons
+from farmtrace.store.models import Base
+from farmtrace.wire import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -34,7 +34,7 @@ from support.ingest import (
 from support.mosquitto import Mosquitto
 from support.relay import TcpRelay
 
-from gateway.store.models import Base
+from farmtrace.store.models import Base
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

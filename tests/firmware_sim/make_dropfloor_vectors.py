@@ -13,8 +13,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware_sim import dropfloor
-from firmware_sim.dropfloor import DropFloor
+from farmtrace.wire import dropfloor
+from farmtrace.wire.dropfloor import DropFloor
 
 # RFC 8032 section 7.1, TEST 1: the key of docs/vectors/readings.json.
 SEED_HEX = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"

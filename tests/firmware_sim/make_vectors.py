@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware_sim.protocol import Measurement, Reading, encode, sign
+from farmtrace.wire.protocol import Measurement, Reading, encode, sign
 
 # RFC 8032 section 7.1, TEST 1: a published key, so anyone can recompute the signatures.
 SEED_HEX = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"

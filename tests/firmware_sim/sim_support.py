@@ -12,19 +12,19 @@ from typing import Any
 
 from support.mqtt import Message
 
-from firmware_sim import topics
-from firmware_sim.protocol import ProtocolError, SignedReading, decode
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import ProtocolError, SignedReading, decode
 
 ROOT = Path(__file__).resolve().parents[2]
 START = "2026-06-29T00:00:00Z"  # a summer Monday: daylight, working hours, truck trips
 
 
 def sim_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "firmware_sim", *args]
+    return [sys.executable, "-m", "farmtrace.sim", *args]
 
 
 def run_sim(*args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m firmware_sim ARGS`` to completion."""
+    """Run ``python -m farmtrace.sim ARGS`` to completion."""
     return subprocess.run(
         sim_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )

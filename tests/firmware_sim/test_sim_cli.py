@@ -36,12 +36,12 @@ from sim_support import (
 from support.mosquitto import Mosquitto, MosquittoFactory, free_port
 from support.mqtt import Capture, Message
 
-from firmware_sim.errors import EXIT_BROKER, EXIT_CONFIG, EXIT_STATE
-from firmware_sim.link import BrokerConfig
-from firmware_sim.options import RunOptions
-from firmware_sim.protocol import verify
-from firmware_sim.runner import Simulator
-from firmware_sim.scenario import fleet
+from farmtrace.sim.errors import EXIT_BROKER, EXIT_CONFIG, EXIT_STATE
+from farmtrace.sim.link import BrokerConfig
+from farmtrace.sim.options import RunOptions
+from farmtrace.sim.runner import Simulator
+from farmtrace.sim.scenario import fleet
+from farmtrace.wire.protocol import verify
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ from sim_support import START, by_device, exported_keys, load_report, start_sim
 from support.mosquitto import Mosquitto
 from support.mqtt import Capture
 
-from firmware_sim import dropfloor, topics
-from firmware_sim.protocol import decode
+from farmtrace.wire import dropfloor, topics
+from farmtrace.wire.protocol import decode
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from sim_support import (
 from support.mosquitto import Mosquitto
 from support.mqtt import Capture
 
-from firmware_sim import topics
-from firmware_sim.protocol import verify
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import verify
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_sim import dropfloor, protocol
-from firmware_sim.dropfloor import DropFloor
-from firmware_sim.protocol import ProtocolError
+from farmtrace.wire import dropfloor, protocol
+from farmtrace.wire.dropfloor import DropFloor
+from farmtrace.wire.protocol import ProtocolError
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS: dict[str, Any] = json.loads((ROOT / "docs/vectors/dropfloor.json").read_text("utf-8"))

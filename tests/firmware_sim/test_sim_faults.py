@@ -19,8 +19,8 @@ from sim_support import exported_keys, load_report, reading_messages, run_sim
 from support.mosquitto import Mosquitto, require_mosquitto
 from support.mqtt import Capture, Message
 
-from firmware_sim import topics
-from firmware_sim.protocol import MAX_PAYLOAD, ProtocolError, SignedReading, decode, verify
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import MAX_PAYLOAD, ProtocolError, SignedReading, decode, verify
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from sim_support import START, exported_keys, load_report, start_sim
 from support.mosquitto import Mosquitto
 from support.mqtt import Capture, Message
 
-from firmware_sim import dropfloor, topics
+from farmtrace.wire import dropfloor, topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,4 +1,5 @@
-"""firmware_sim imports only the standard library, paho-mqtt, cryptography and itself."""
+"""farmtrace.sim imports only the standard library, paho-mqtt, cryptography, farmtrace.wire and
+itself; farmtrace.wire only the standard library and cryptography (a Pi carries just these)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import ast
 import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "firmware_sim"
-ALLOWED = set(sys.stdlib_module_names) | {"paho", "cryptography", "firmware_sim"}
-# The protocol module is the gateway's copy of the format: no paho there either.
-PROTOCOL_ALLOWED = set(sys.stdlib_module_names) | {"cryptography", "firmware_sim"}
-_PROTOCOL_FILES = ("protocol.py", "topics.py", "dropfloor.py")
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "farmtrace" / "sim"
+WIRE = ROOT / "farmtrace" / "wire"
+_STDLIB = set(sys.stdlib_module_names)
+ALLOWED = _STDLIB | {"paho", "cryptography", "farmtrace.sim", "farmtrace.wire"}
+# The wire format is the gateway's too: no paho there, and nothing of the simulator.
+WIRE_ALLOWED = _STDLIB | {"cryptography", "farmtrace.wire"}
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -23,21 +26,30 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def _allowed(name: str, allowed: set[str]) -> bool:
+    parts = name.split(".")
+    return parts[0] in allowed or ".".join(parts[:2]) in allowed
+
+
 def test_only_allowed_imports() -> None:
-    files = sorted(PACKAGE.rglob("*.py"))
-    assert PACKAGE / "protocol.py" in files
+    files = sorted(PACKAGE.rglob("*.py")) + sorted(WIRE.rglob("*.py"))
+    assert WIRE / "protocol.py" in files and PACKAGE / "runner.py" in files
     wrong = []
     for path in files:
-        allowed = PROTOCOL_ALLOWED if path.name in _PROTOCOL_FILES else ALLOWED
+        allowed = WIRE_ALLOWED if path.is_relative_to(WIRE) else ALLOWED
         for line, name in _imports(path):
-            top = name.split(".")[0]
-            if top not in allowed:
-                wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {name}")
+            if not _allowed(name, allowed):
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: {name}")
     assert wrong == []
 
 
+def test_the_namespace_package_imports_nothing() -> None:
+    """``farmtrace/__init__.py`` is on the Pi too: importing farmtrace.sim must not pull the rest."""
+    assert _imports(ROOT / "farmtrace" / "__init__.py") == []
+
+
 def test_dynamic_imports_are_not_used() -> None:
-    for path in PACKAGE.rglob("*.py"):
+    for path in [*PACKAGE.rglob("*.py"), *WIRE.rglob("*.py")]:
         text = path.read_text("utf-8")
         assert "importlib" not in text and "__import__" not in text, path
 

@@ -10,16 +10,16 @@ from datetime import datetime
 
 import pytest
 
-from firmware_sim import scenario as scenarios
-from firmware_sim.errors import ConfigError
-from firmware_sim.sensors import solar
-from firmware_sim.sensors.coldroom import ColdRoom
-from firmware_sim.sensors.device import Battery, Channel
-from firmware_sim.sensors.soil import FIELD_CAPACITY, IRRIGATE_BELOW, SATURATION, FieldSoil
-from firmware_sim.sensors.truck import ReeferTruck
-from firmware_sim.sensors.weather import FieldWeather, magnus_rh
-from firmware_sim.specs import assign, parse_attacks, parse_duration, parse_faults
-from firmware_sim.world import build_environments
+from farmtrace.sim import scenario as scenarios
+from farmtrace.sim.errors import ConfigError
+from farmtrace.sim.sensors import solar
+from farmtrace.sim.sensors.coldroom import ColdRoom
+from farmtrace.sim.sensors.device import Battery, Channel
+from farmtrace.sim.sensors.soil import FIELD_CAPACITY, IRRIGATE_BELOW, SATURATION, FieldSoil
+from farmtrace.sim.sensors.truck import ReeferTruck
+from farmtrace.sim.sensors.weather import FieldWeather, magnus_rh
+from farmtrace.sim.specs import assign, parse_attacks, parse_duration, parse_faults
+from farmtrace.sim.world import build_environments
 
 SUMMER = datetime.fromisoformat("2026-06-29T00:00:00Z").timestamp()
 HOUR = 3600.0

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware_sim.errors import StateError
-from firmware_sim.identity import Keystore
-from firmware_sim.outbox import Outbox
+from farmtrace.sim.errors import StateError
+from farmtrace.sim.identity import Keystore
+from farmtrace.sim.outbox import Outbox
 
 DEVICE = "urn:epc:id:giai:4012345.FT01-WS01"
 
@@ -39,7 +39,7 @@ def test_uncommitted_readings_vanish_with_their_seq(tmp_path: Path) -> None:
     script = f"""
 import os
 from pathlib import Path
-from firmware_sim.outbox import Outbox
+from farmtrace.sim.outbox import Outbox
 outbox = Outbox(Path({str(tmp_path / "o.sqlite3")!r}), queue_limit=100)
 record = outbox.register({DEVICE!r})
 outbox.add(record, 1, b"a")

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_sim import topics
-from firmware_sim.protocol import (
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import (
     MAX_DEVICE_ID_BYTES,
     MAX_LOT_BYTES,
     MAX_MEASUREMENTS,

@@ -11,7 +11,7 @@ import make_vectors
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware_sim.protocol import (
+from farmtrace.wire.protocol import (
     MAX_PAYLOAD,
     Measurement,
     ProtocolError,

@@ -18,13 +18,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from farmtrace.chain.block import GENESIS_PREVIOUS, BlockHeader
+from farmtrace.chain.log import ChainLog
 from farmtrace.tlog.checkpoint import Checkpoint, sign_checkpoint
 from farmtrace.tlog.merkle import MerkleTree
 from farmtrace.tlog.note import Signer
 from farmtrace.tlog.proof import build_tlog_proof
-from firmware_sim.protocol import Measurement, Reading, sign
-from gateway.chain.block import GENESIS_PREVIOUS, BlockHeader
-from gateway.chain.log import ChainLog
+from farmtrace.wire.protocol import Measurement, Reading, sign
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors" / "chain.json"
 

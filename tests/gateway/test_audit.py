@@ -13,10 +13,10 @@ from sqlalchemy import text
 from support.readings import SimDevice, batch, devices
 from support.tamper import delete_rows, flip_byte, triggers_disabled, update_row
 
+from farmtrace.audit import run_audit
 from farmtrace.cli import main
-from gateway.audit import run_audit
-from gateway.store.engine import create_db_engine
-from gateway.store.ledger import Ledger
+from farmtrace.store.engine import create_db_engine
+from farmtrace.store.ledger import Ledger
 
 ORIGIN = "farmtrace.example/gw-1"
 DEVS = devices(10)
@@ -309,7 +309,7 @@ def test_audit_without_given_keys_still_catches_a_flipped_signature(chain: Chain
 
 
 def test_run_audit_on_a_non_farmtrace_database(tmp_path: Path) -> None:
-    from gateway.store.errors import DatabaseError
+    from farmtrace.store.errors import DatabaseError
 
     with pytest.raises(DatabaseError, match="not a farmtrace database"):
         run_audit(f"sqlite:///{tmp_path / 'empty.db'}")

@@ -15,8 +15,8 @@ from support.readings import SimDevice, devices
 from support.tamper import flip_byte, update_row
 
 from farmtrace.cli import main
-from gateway.store.dropfloors import StoredFloor, record_floors
-from gateway.store.ledger import Ledger
+from farmtrace.store.dropfloors import StoredFloor, record_floors
+from farmtrace.store.ledger import Ledger
 
 ORIGIN = "farmtrace.example/gw-1"
 A, B, C = devices(3)

@@ -6,8 +6,14 @@ import hashlib
 
 import pytest
 
-from gateway.chain.block import GENESIS_PREVIOUS, MAX_INT, BlockHeader, block_hash, validate_origin
-from gateway.chain.errors import BlockHeaderError
+from farmtrace.chain.block import (
+    GENESIS_PREVIOUS,
+    MAX_INT,
+    BlockHeader,
+    block_hash,
+    validate_origin,
+)
+from farmtrace.chain.errors import BlockHeaderError
 
 ROOT = hashlib.sha256(b"root").digest()
 PREV = hashlib.sha256(b"prev").digest()

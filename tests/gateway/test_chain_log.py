@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from farmtrace.chain.errors import ChainLogError
+from farmtrace.chain.log import EMPTY_ROOT, ChainLog
 from farmtrace.tlog.merkle import MerkleTree, leaf_hash, verify_consistency
-from gateway.chain.errors import ChainLogError
-from gateway.chain.log import EMPTY_ROOT, ChainLog
 
 LEAVES = [leaf_hash(f"block {i}".encode()) for i in range(70)]
 

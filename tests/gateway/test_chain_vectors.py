@@ -12,12 +12,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from make_chain_vectors import VECTORS, render
 
+from farmtrace.chain.block import GENESIS_PREVIOUS, BlockHeader
 from farmtrace.tlog.checkpoint import open_checkpoint
 from farmtrace.tlog.merkle import MerkleTree, verify_consistency, verify_inclusion
 from farmtrace.tlog.note import Signer, Verifier
 from farmtrace.tlog.proof import verify_tlog_proof
-from firmware_sim.protocol import decode
-from gateway.chain.block import GENESIS_PREVIOUS, BlockHeader
+from farmtrace.wire.protocol import decode
 
 
 @pytest.fixture(scope="module")

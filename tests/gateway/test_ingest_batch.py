@@ -7,13 +7,13 @@ import random
 import pytest
 from support.ingest import FARM, make_device, signed
 
-from firmware_sim import topics
-from firmware_sim.protocol import verify
-from gateway.ingest.batch import Batch, TopicCache
-from gateway.ingest.inbox import Delivery
-from gateway.ingest.mqtt_client import AVAILABLE
-from gateway.ingest.registry_view import RegistryView
-from gateway.store.records import Device
+from farmtrace.gateway.ingest.batch import Batch, TopicCache
+from farmtrace.gateway.ingest.inbox import Delivery
+from farmtrace.gateway.ingest.mqtt_client import AVAILABLE
+from farmtrace.gateway.ingest.registry_view import RegistryView
+from farmtrace.store.records import Device
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import verify
 
 DEVICES = [make_device(f"D{i}") for i in range(5)]
 

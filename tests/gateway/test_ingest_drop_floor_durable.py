@@ -23,9 +23,9 @@ from support.ingest import (
 )
 from support.mosquitto import Mosquitto
 
-from firmware_sim import topics
-from gateway.store.dropfloors import stored_floors
-from gateway.store.engine import create_db_engine
+from farmtrace.store.dropfloors import stored_floors
+from farmtrace.store.engine import create_db_engine
+from farmtrace.wire import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

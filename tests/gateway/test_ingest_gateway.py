@@ -32,9 +32,9 @@ from support.mosquitto import Mosquitto, free_port
 from support.readings import SimDevice
 
 from farmtrace.bench.hostile import build_corpus
-from firmware_sim import topics
-from gateway.ingest import reasons
-from gateway.ingest.judge import QUARANTINE_MAX_BYTES
+from farmtrace.gateway.ingest import reasons
+from farmtrace.gateway.ingest.judge import QUARANTINE_MAX_BYTES
+from farmtrace.wire import topics
 
 pytestmark = pytest.mark.integration
 

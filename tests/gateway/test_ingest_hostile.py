@@ -36,7 +36,7 @@ from farmtrace.bench.hostile import (
     HostileCase,
     build_corpus,
 )
-from gateway.ingest.judge import QUARANTINE_MAX_BYTES
+from farmtrace.gateway.ingest.judge import QUARANTINE_MAX_BYTES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -18,10 +18,10 @@ from farmtrace.bench.hostile import (
     Corpus,
     build_corpus,
 )
-from firmware_sim import topics
-from firmware_sim.protocol import MAX_PAYLOAD, Measurement, Reading, sign
-from gateway.ingest import reasons
-from gateway.ingest.judge import ACCEPTED, DUPLICATE_OUTCOME, QUARANTINED
+from farmtrace.gateway.ingest import reasons
+from farmtrace.gateway.ingest.judge import ACCEPTED, DUPLICATE_OUTCOME, QUARANTINED
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import MAX_PAYLOAD, Measurement, Reading, sign
 
 FARM = "hostilefarm"
 NOW = time.time()

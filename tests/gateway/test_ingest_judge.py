@@ -13,15 +13,12 @@ import time
 import pytest
 from support.readings import BASE_TIME_MS, SimDevice
 
-from firmware_sim import dropfloor, topics
-from firmware_sim.dropfloor import DropFloor
-from firmware_sim.protocol import Measurement, Reading, sign, verify
-from gateway.ingest import reasons
-from gateway.ingest.batch import Batch, TopicCache
-from gateway.ingest.config import BrokerAddress, IngestConfig
-from gateway.ingest.device_state import DeviceState
-from gateway.ingest.inbox import Delivery
-from gateway.ingest.judge import (
+from farmtrace.gateway.ingest import reasons
+from farmtrace.gateway.ingest.batch import Batch, TopicCache
+from farmtrace.gateway.ingest.config import BrokerAddress, IngestConfig
+from farmtrace.gateway.ingest.device_state import DeviceState
+from farmtrace.gateway.ingest.inbox import Delivery
+from farmtrace.gateway.ingest.judge import (
     ACCEPTED,
     CONTROL,
     DUPLICATE_OUTCOME,
@@ -29,9 +26,12 @@ from gateway.ingest.judge import (
     QUARANTINED,
     Judge,
 )
-from gateway.ingest.registry_view import RegistryView
-from gateway.ingest.seqruns import SeqRuns
-from gateway.store.records import Device
+from farmtrace.gateway.ingest.registry_view import RegistryView
+from farmtrace.gateway.ingest.seqruns import SeqRuns
+from farmtrace.store.records import Device
+from farmtrace.wire import dropfloor, topics
+from farmtrace.wire.dropfloor import DropFloor
+from farmtrace.wire.protocol import Measurement, Reading, sign, verify
 
 FARM = "greenacre"
 ALICE = SimDevice.make("urn:epc:id:giai:4012345.ALICE")

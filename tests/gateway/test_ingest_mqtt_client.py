@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.ingest.mqtt_client import AVAILABLE, BufferedClient
+from farmtrace.gateway.ingest.mqtt_client import AVAILABLE, BufferedClient
 
 Seen = tuple[str, bytes, int, int, bool, bool, Any]
 

@@ -26,7 +26,7 @@ from support.ingest import (
 )
 from support.mosquitto import Mosquitto, free_port, require_mosquitto
 
-from gateway.ingest import reasons
+from farmtrace.gateway.ingest import reasons
 
 pytestmark = pytest.mark.integration
 

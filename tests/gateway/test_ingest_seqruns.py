@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.ingest.seqruns import SeqRuns
+from farmtrace.gateway.ingest.seqruns import SeqRuns
 
 
 def contiguous(seqs: set[int]) -> int:

@@ -13,15 +13,15 @@ from pathlib import Path
 from support.judging import JudgingPath
 from support.readings import SimDevice
 
+from farmtrace.audit import run_audit
 from farmtrace.bench.hostile import build_corpus
-from firmware_sim import topics
-from firmware_sim.protocol import Measurement, Reading, sign
-from gateway.audit import run_audit
-from gateway.ingest import reasons, stored
-from gateway.ingest.judge import ACCEPTED, QUARANTINED
-from gateway.store.engine import create_db_engine
-from gateway.store.ledger import Ledger
-from gateway.store.records import PendingReading, QuarantineItem
+from farmtrace.gateway.ingest import reasons, stored
+from farmtrace.gateway.ingest.judge import ACCEPTED, QUARANTINED
+from farmtrace.store.engine import create_db_engine
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.records import PendingReading, QuarantineItem
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import Measurement, Reading, sign
 
 FARM = "greenacre"
 NOW = time.time()

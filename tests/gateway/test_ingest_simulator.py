@@ -30,7 +30,7 @@ from support.ingest import (
 )
 from support.mosquitto import Mosquitto
 
-from gateway.ingest import reasons
+from farmtrace.gateway.ingest import reasons
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

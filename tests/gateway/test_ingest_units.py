@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from firmware_sim.protocol import Measurement
-from gateway.ingest.command import parse_seconds
-from gateway.ingest.config import BrokerAddress, IngestConfig, parse_broker_url
-from gateway.ingest.device_state import DeviceState
-from gateway.ingest.devices_command import KeysFileError, load_keys
-from gateway.ingest.errors import BrokerError, IngestError
-from gateway.ingest.health import HealthMonitor
-from gateway.ingest.identity import IDENTITY_FILE, resolve_identity
-from gateway.ingest.inbox import Delivery, Inbox
-from gateway.ingest.metrics import GatewayMetrics, LatencySample
-from gateway.ingest.ranges import PHYSICAL_RANGES, RangeViolation, check_measurements
+from farmtrace.gateway.ingest.command import parse_seconds
+from farmtrace.gateway.ingest.config import BrokerAddress, IngestConfig, parse_broker_url
+from farmtrace.gateway.ingest.device_state import DeviceState
+from farmtrace.gateway.ingest.devices_command import KeysFileError, load_keys
+from farmtrace.gateway.ingest.errors import BrokerError, IngestError
+from farmtrace.gateway.ingest.health import HealthMonitor
+from farmtrace.gateway.ingest.identity import IDENTITY_FILE, resolve_identity
+from farmtrace.gateway.ingest.inbox import Delivery, Inbox
+from farmtrace.gateway.ingest.metrics import GatewayMetrics, LatencySample
+from farmtrace.gateway.ingest.ranges import PHYSICAL_RANGES, RangeViolation, check_measurements
+from farmtrace.wire.protocol import Measurement
 
 BROKER = BrokerAddress("127.0.0.1", 1883)
 

@@ -19,24 +19,24 @@ from sqlalchemy import create_engine, select
 from support.readings import batch, devices
 from support.tamper import update_row
 
+from farmtrace.chain.errors import ChainError
+from farmtrace.chain.rotation import ROTATION_LINE, rotation_successor
 from farmtrace.cli import main
-from farmtrace.tlog.checkpoint import Checkpoint, open_checkpoint
-from farmtrace.tlog.errors import UnverifiedNote
-from farmtrace.tlog.note import Note, Signer, Verifier
-from gateway.chain.errors import ChainError
-from gateway.chain.rotation import ROTATION_LINE, rotation_successor
-from gateway.keys import (
+from farmtrace.store.engine import normalize_url
+from farmtrace.store.errors import KeyFileError, StoreError
+from farmtrace.store.keys import (
     KEY_FILE,
     PREVIOUS_KEY_FILE,
     RETIRED_KEYS_FILE,
     load_signer,
     retired_verifiers,
 )
-from gateway.rotation import rotate_checkpoint_key
-from gateway.store.engine import normalize_url
-from gateway.store.errors import KeyFileError, StoreError
-from gateway.store.ledger import Ledger
-from gateway.store.models import Base
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.models import Base
+from farmtrace.store.rotation import rotate_checkpoint_key
+from farmtrace.tlog.checkpoint import Checkpoint, open_checkpoint
+from farmtrace.tlog.errors import UnverifiedNote
+from farmtrace.tlog.note import Note, Signer, Verifier
 
 ORIGIN = "farmtrace.example/rotate-1"
 DEVS = devices(4)

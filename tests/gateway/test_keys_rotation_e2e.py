@@ -37,16 +37,16 @@ from support.ingest import (
 from support.mosquitto import Mosquitto
 from test_js_verifier import REPO_ROOT, require_node
 
-from api.auth import create_key
-from api.main import create_app
-from api.settings import Settings
-from api.verify import BundleError, verify_bundle
+from farmtrace.api.auth import create_key
+from farmtrace.api.main import create_app
+from farmtrace.api.settings import Settings
+from farmtrace.api.verify import BundleError, verify_bundle
+from farmtrace.chain.rotation import rotation_successor
+from farmtrace.store.engine import normalize_url
+from farmtrace.store.models import Base
 from farmtrace.tlog.checkpoint import open_checkpoint
 from farmtrace.tlog.errors import UnverifiedNote
 from farmtrace.tlog.note import Note, Signer, Verifier
-from gateway.chain.rotation import rotation_successor
-from gateway.store.engine import normalize_url
-from gateway.store.models import Base
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

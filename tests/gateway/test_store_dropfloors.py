@@ -7,13 +7,13 @@ from pathlib import Path
 
 from support.readings import devices
 
-from gateway.ingest.device_state import DeviceState
-from gateway.ingest.health import HealthMonitor
-from gateway.ingest.housekeeping import Housekeeping
-from gateway.ingest.metrics import GatewayMetrics
-from gateway.ingest.seqruns import SeqRuns
-from gateway.store.dropfloors import StoredFloor, highest_floors, record_floors, stored_floors
-from gateway.store.ledger import Ledger
+from farmtrace.gateway.ingest.device_state import DeviceState
+from farmtrace.gateway.ingest.health import HealthMonitor
+from farmtrace.gateway.ingest.housekeeping import Housekeeping
+from farmtrace.gateway.ingest.metrics import GatewayMetrics
+from farmtrace.gateway.ingest.seqruns import SeqRuns
+from farmtrace.store.dropfloors import StoredFloor, highest_floors, record_floors, stored_floors
+from farmtrace.store.ledger import Ledger
 
 ORIGIN = "farmtrace.example/gw-1"
 

@@ -10,21 +10,21 @@ import pytest
 from support.readings import SimDevice, batch, devices
 from support.tamper import delete_rows, flip_byte, update_row
 
-from farmtrace.tlog.checkpoint import open_checkpoint
-from farmtrace.tlog.merkle import MerkleTree, leaf_hash, verify_inclusion
-from farmtrace.tlog.note import Verifier
-from farmtrace.tlog.proof import verify_tlog_proof
-from gateway.chain.block import GENESIS_PREVIOUS, BlockHeader
-from gateway.keys import KEY_FILE
-from gateway.store import (
+from farmtrace.chain.block import GENESIS_PREVIOUS, BlockHeader
+from farmtrace.store import (
     ChainMismatchError,
     InvalidEntryError,
     PendingReading,
     StoreError,
 )
-from gateway.store.batching import MAX_SEQ
-from gateway.store.ledger import Ledger
-from gateway.store.state import CHECKPOINT_FILE
+from farmtrace.store.batching import MAX_SEQ
+from farmtrace.store.keys import KEY_FILE
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.state import CHECKPOINT_FILE
+from farmtrace.tlog.checkpoint import open_checkpoint
+from farmtrace.tlog.merkle import MerkleTree, leaf_hash, verify_inclusion
+from farmtrace.tlog.note import Verifier
+from farmtrace.tlog.proof import verify_tlog_proof
 
 ORIGIN = "farmtrace.example/gw-1"
 DEVS = devices(20)
@@ -244,7 +244,7 @@ def test_second_writer_of_one_chain_is_refused_on_postgresql(pg_url: str, tmp_pa
 
 
 def test_sim_device_readings_are_real_wire_format() -> None:
-    from firmware_sim.protocol import decode, verify
+    from farmtrace.wire.protocol import decode, verify
 
     dev = SimDevice.make("dev-x")
     decoded = decode(dev.reading(7).payload)
@@ -289,10 +289,10 @@ def test_concurrent_gateways_store_each_reading_once(db_url: str, tmp_path: Path
 
 
 def test_refuses_to_sign_a_checkpoint_inconsistent_with_the_last(db_url: str, state: Path) -> None:
+    from farmtrace.store import InconsistentCheckpointError
+    from farmtrace.store.keys import load_signer
     from farmtrace.tlog.checkpoint import Checkpoint, sign_checkpoint
     from farmtrace.tlog.note import Signer
-    from gateway.keys import load_signer
-    from gateway.store import InconsistentCheckpointError
 
     with open_ledger(db_url, state) as ledger:
         ledger.append_batch(batch(DEVS, range(1)))
@@ -325,8 +325,8 @@ def test_commit_followed_by_a_failure_is_recovered_as_duplicates(db_url: str, st
 
 
 def test_key_rotation_keeps_older_checkpoints_verifiable(db_url: str, state: Path) -> None:
+    from farmtrace.store.keys import RETIRED_KEYS_FILE, load_signer, write_private_file
     from farmtrace.tlog.note import Signer
-    from gateway.keys import RETIRED_KEYS_FILE, load_signer, write_private_file
 
     with open_ledger(db_url, state) as ledger:
         ledger.append_batch(batch(DEVS, range(1)))

@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from support.readings import devices
 
-from api.lots.event_entry import sign_event
-from gateway.store.ledger import Ledger
-from gateway.store.models import Base
-from gateway.store.pending import LOOKBACK_S, PendingFloor
+from farmtrace.api.lots.event_entry import sign_event
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.models import Base
+from farmtrace.store.pending import LOOKBACK_S, PendingFloor
 
 PENDING = Base.metadata.tables["pending_entries"]
 ENTRIES = Base.metadata.tables["entries"]

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from support.readings import batch, devices
 
+from farmtrace.store import NotFoundError
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.reader import ChainReader
 from farmtrace.tlog.checkpoint import open_checkpoint
 from farmtrace.tlog.merkle import verify_consistency
 from farmtrace.tlog.note import Verifier
-from gateway.store import NotFoundError
-from gateway.store.ledger import Ledger
-from gateway.store.reader import ChainReader
 
 ORIGIN = "farmtrace.example/gw-1"
 DEVS = devices(4)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 from support.readings import batch, devices
 
-from gateway.store import DeviceRegistryError, QuarantineItem
-from gateway.store.engine import create_db_engine
-from gateway.store.ledger import Ledger
+from farmtrace.store import DeviceRegistryError, QuarantineItem
+from farmtrace.store.engine import create_db_engine
+from farmtrace.store.ledger import Ledger
 
 DEVS = devices(3)
 KEYS = {d.device_id: d.public_key for d in DEVS}

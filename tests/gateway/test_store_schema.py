@@ -10,12 +10,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from support.readings import batch, devices
 
-from gateway.store.dropfloors import StoredFloor, record_floors
-from gateway.store.engine import create_db_engine
-from gateway.store.ledger import Ledger
-from gateway.store.migrate import current_revision, head_revision, upgrade
-from gateway.store.models import APPEND_ONLY_TABLES, Base
-from gateway.store.records import QuarantineItem
+from farmtrace.store.dropfloors import StoredFloor, record_floors
+from farmtrace.store.engine import create_db_engine
+from farmtrace.store.ledger import Ledger
+from farmtrace.store.migrate import current_revision, head_revision, upgrade
+from farmtrace.store.models import APPEND_ONLY_TABLES, Base
+from farmtrace.store.records import QuarantineItem
 
 ORIGIN = "farmtrace.example/gw-1"
 
@@ -131,7 +131,7 @@ def test_revision_0005_adds_signed_rejections_and_keeps_quarantine_append_only(
 ) -> None:
     from alembic import command
 
-    from gateway.store.migrate import alembic_config
+    from farmtrace.store.migrate import alembic_config
 
     engine = create_db_engine(db_url)
     try:

@@ -1,11 +1,11 @@
-// verifyBundle (api/web/static/page/bundle.js) on bundles served by the Python API and judged by
-// the Python reference (api/verify.py): tests/api/test_page_bundle_js.py writes the cases and
+// verifyBundle (farmtrace/api/web/static/page/bundle.js) on bundles served by the Python API and judged by
+// the Python reference (farmtrace/api/verify.py): tests/api/test_page_bundle_js.py writes the cases and
 // runs this file with PAGE_BUNDLE_CASES=<cases.json>. Run on its own (make test-js), it skips.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { CHECKS, verifyBundle } from "../../api/web/static/page/bundle.js";
+import { CHECKS, verifyBundle } from "../../farmtrace/api/web/static/page/bundle.js";
 
 // A decoder's or parser's own explanation (after these words) is worded by each language's
 // decoder; the item, the check and everything before it must be the same, word for word.

@@ -1,4 +1,4 @@
-// The page's entry decoders (api/web/static/page/entries.js, block.js) against the repository's
+// The page's entry decoders (farmtrace/api/web/static/page/entries.js, block.js) against the repository's
 // reading and chain vectors (docs/vectors), which the Python side also checks.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 
 import {
   EntryError, canonicalBody, decodeEvent, decodeReading, signerId, verifyEd25519,
-} from "../../api/web/static/page/entries.js";
-import { parseBlockHeader } from "../../api/web/static/page/block.js";
+} from "../../farmtrace/api/web/static/page/entries.js";
+import { parseBlockHeader } from "../../farmtrace/api/web/static/page/block.js";
 
 const docs = (name) => JSON.parse(readFileSync(new URL(`../../docs/vectors/${name}`, import.meta.url), "utf8"));
 const hex = (text) => Uint8Array.from(text.match(/../g) ?? [], (h) => parseInt(h, 16));

@@ -10,7 +10,7 @@ export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const RFC9162_VECTORS = join(REPO_ROOT, "..", "shared", "vectors", "rfc9162");
 
 /** Where the verifier's ES modules live. */
-export const VERIFY_DIR = new URL("../../api/web/static/verify/", import.meta.url);
+export const VERIFY_DIR = new URL("../../farmtrace/api/web/static/verify/", import.meta.url);
 
 /**
  * Every RFC 9162 vector file, as { id, kind, fields }, sorted by path. Throws when the folder is

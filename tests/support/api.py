@@ -9,10 +9,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.auth import create_key
-from api.main import create_app
-from api.settings import Settings
-from gateway.store.ledger import Ledger
+from farmtrace.api.auth import create_key
+from farmtrace.api.main import create_app
+from farmtrace.api.settings import Settings
+from farmtrace.store.ledger import Ledger
 from support.readings import BASE_TIME_MS, SimDevice, batch, devices
 
 __all__ = ["GTIN", "LOT", "ORIGIN", "Served", "lot_body", "serve"]

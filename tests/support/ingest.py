@@ -24,10 +24,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, create_engine, func, select
 
-from firmware_sim import topics
-from firmware_sim.protocol import Measurement, Reading, sign
-from gateway.store.engine import normalize_url
-from gateway.store.models import Base
+from farmtrace.store.engine import normalize_url
+from farmtrace.store.models import Base
+from farmtrace.wire import topics
+from farmtrace.wire.protocol import Measurement, Reading, sign
 from support.readings import SimDevice
 
 __all__ = [
@@ -96,8 +96,8 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: flo
 
 
 def sim_command(*args: str) -> list[str]:
-    """The command line of ``python -m firmware_sim ARGS`` (this interpreter)."""
-    return [sys.executable, "-m", "firmware_sim", *args]
+    """The command line of ``python -m farmtrace.sim ARGS`` (this interpreter)."""
+    return [sys.executable, "-m", "farmtrace.sim", *args]
 
 
 def register_sim_devices(state: Path, count: int, db_url: str) -> Path:

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gateway.ingest.batch import Batch, TopicCache
-from gateway.ingest.config import BrokerAddress, IngestConfig
-from gateway.ingest.device_state import DeviceState
-from gateway.ingest.inbox import Delivery
-from gateway.ingest.judge import ACCEPTED, CONTROL, DUPLICATE_OUTCOME, QUARANTINED, Judge
-from gateway.ingest.registry_view import RegistryView
-from gateway.store.records import Device, QuarantineItem
+from farmtrace.gateway.ingest.batch import Batch, TopicCache
+from farmtrace.gateway.ingest.config import BrokerAddress, IngestConfig
+from farmtrace.gateway.ingest.device_state import DeviceState
+from farmtrace.gateway.ingest.inbox import Delivery
+from farmtrace.gateway.ingest.judge import ACCEPTED, CONTROL, DUPLICATE_OUTCOME, QUARANTINED, Judge
+from farmtrace.gateway.ingest.registry_view import RegistryView
+from farmtrace.store.records import Device, QuarantineItem
 
 __all__ = ["JudgingPath", "Verdict"]
 

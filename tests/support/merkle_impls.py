@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import rust_core
+from farmtrace import rust_core
 from farmtrace.tlog import errors as tlog_errors
 from farmtrace.tlog import merkle as reference
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from firmware_sim import dropfloor
-from firmware_sim.protocol import Measurement, Reading, sign
-from gateway.store.records import PendingReading
+from farmtrace.store.records import PendingReading
+from farmtrace.wire import dropfloor
+from farmtrace.wire.protocol import Measurement, Reading, sign
 
 BASE_TIME_MS = 1_718_000_000_000
 
@@ -46,7 +46,7 @@ class SimDevice:
         return PendingReading(self.device_id, seq, ts, payload, ts / 1000 + 0.05)
 
     def drop_floor(self, floor: int, ts_ms: int = BASE_TIME_MS) -> bytes:
-        """This device's signed drop floor payload (``firmware_sim.dropfloor``)."""
+        """This device's signed drop floor payload (``farmtrace.wire.dropfloor``)."""
         return dropfloor.sign(dropfloor.DropFloor(self.device_id, floor, ts_ms), self.key)
 
 

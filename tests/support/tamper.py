@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gateway.store.engine import create_db_engine, normalize_url
+from farmtrace.store.engine import create_db_engine, normalize_url
 
 
 @contextmanager

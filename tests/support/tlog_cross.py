@@ -4,7 +4,7 @@
 keys, mutates each (every single-bit flip of every byte, each rule of the formats broken on its
 own, wrong entries, keys and origins), and records the reference's verdict for every input: the
 parsed result, or the name of the :class:`~farmtrace.tlog.errors.TlogError` subclass it raised.
-``tests/js/cross.test.mjs`` feeds the same inputs to ``api/web/static/verify`` and requires the
+``tests/js/cross.test.mjs`` feeds the same inputs to ``farmtrace/api/web/static/verify`` and requires the
 same verdict, so the two verifiers agree on every rule these inputs exercise.
 
 Bytes travel as standard base64 and integers as decimal strings (sizes reach 2**64 - 1, beyond a

@@ -1,0 +1,121 @@
+"""The lot bundle: one JSON file with everything needed to verify a lot offline.
+
+The format is specified in ``docs/bundle.md``; ``farmtrace verify`` (``farmtrace/api/verify.py``) is the
+reference verifier. All proofs of one chain are relative to one checkpoint, the one the bundle
+carries for that chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from farmtrace.api.convert import b64
+from farmtrace.api.digital_link import DigitalLink
+from farmtrace.api.handovers import handover_notes
+from farmtrace.api.lots.store import LotRecord
+from farmtrace.api.state import AppState
+from farmtrace.api.views import lot_public
+from farmtrace.store.errors import NotFoundError
+from farmtrace.store.records import ReadingProof, StoredCheckpoint
+
+__all__ = ["BUNDLE_FORMAT", "build_bundle"]
+
+BUNDLE_FORMAT = "farmtrace-bundle/v1"
+
+
+def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[str, Any]:
+    """The bundle of ``record`` as a JSON-ready dict."""
+    readings = state.lots.readings(record)
+    checkpoints: dict[str, StoredCheckpoint] = {}
+    blocks: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def prove(origin: str, index: int) -> dict[str, Any] | None:
+        service = state.chain(origin)
+        if origin not in checkpoints:
+            latest = service.reader.latest_checkpoint()
+            if latest is None:
+                return None
+            checkpoints[origin] = latest
+        try:
+            proof = service.reading_proof(index, checkpoints[origin])
+        except NotFoundError:
+            return None  # stored after the bundle's checkpoint: not provable yet
+        if proof.entry.block_height >= checkpoints[origin].size:
+            return None
+        _add_block(
+            blocks, origin, proof, service.tlog_proof(proof.block.height, checkpoints[origin])
+        )
+        return {
+            "origin": origin,
+            "global_index": proof.entry.global_index,
+            "block_height": proof.entry.block_height,
+            "index_in_block": proof.entry.index_in_block,
+            "entry": b64(proof.entry.payload),
+            "inclusion_proof": [b64(h) for h in proof.inclusion_proof],
+        }
+
+    reading_items = []
+    for item in readings:
+        proved = prove(item.anchor.origin, item.anchor.global_index)
+        if proved is not None:
+            proved["stage"] = item.stage
+            proved["clock_backwards"] = item.clock_backwards
+            reading_items.append(proved)
+    event_items: list[dict[str, Any]] = []
+    for event in record.events:
+        proved = None
+        if event.anchor is not None:
+            proved = prove(event.anchor.origin, event.anchor.global_index)
+        if proved is None:
+            event_items.append({"status": "pending-anchoring", "entry": b64(event.entry.payload)})
+        else:
+            event_items.append({"status": "anchored", **proved})
+    ack_items: list[dict[str, Any]] = []
+    for stored in record.acks:
+        proved = None
+        if stored.anchor is not None:
+            proved = prove(stored.anchor.origin, stored.anchor.global_index)
+        head = {"signer": stored.signer, "seq": stored.seq}
+        if proved is None:
+            ack_items.append({"status": "pending-anchoring", **head, "entry": b64(stored.payload)})
+        else:
+            ack_items.append({"status": "anchored", **head, **proved})
+    devices = {item.device_id for item in readings}
+    event_key = state.lots.key.public_key().public_bytes_raw()
+    signers = {e.entry.signer for e in record.events} | {a.signer for a in record.acks}
+    lot = lot_public(state, link, record).model_dump(mode="json", exclude={"events"})
+    return {
+        "format": BUNDLE_FORMAT,
+        "lot": lot,
+        "chains": [_chain(state, origin, cp) for origin, cp in sorted(checkpoints.items())],
+        "blocks": [blocks[k] for k in sorted(blocks)],
+        "device_keys": {d: b64(k) for d, k in sorted(state.device_keys(devices).items())},
+        "event_keys": {s: b64(event_key) for s in sorted(signers)},
+        "readings": reading_items,
+        "events": event_items,
+        "acknowledgements": ack_items,
+    }
+
+
+def _chain(state: AppState, origin: str, checkpoint: StoredCheckpoint) -> dict[str, Any]:
+    keys = state.verifier_keys(origin)
+    reader = state.chain(origin).reader
+    return {
+        "origin": origin,
+        "checkpoint": checkpoint.note,
+        "verifier_keys": keys,
+        "key_handovers": handover_notes(reader, keys, checkpoint.size),
+    }
+
+
+def _add_block(
+    blocks: dict[tuple[str, int], dict[str, Any]], origin: str, proof: ReadingProof, tlog: str
+) -> None:
+    key = (origin, proof.block.height)
+    if key not in blocks:
+        blocks[key] = {
+            "origin": origin,
+            "height": proof.block.height,
+            "header": proof.block_bytes.decode("ascii"),
+            "tlog_proof": tlog,
+        }

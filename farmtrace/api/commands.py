@@ -1,0 +1,167 @@
+"""``farmtrace api``, ``farmtrace api-keys create`` and ``farmtrace verify``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+T = TypeVar("T")
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    api = sub.add_parser("api", help="serve the provenance API (uvicorn)")
+    api.add_argument("--db", required=True, help="database URL (sqlite:///PATH, postgresql://...)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--state", type=Path, help="state directory holding the event key")
+    api.add_argument("--origin", help="the default chain (default: the oldest in the database)")
+    api.add_argument("--link-domain", help="host[:port] of Digital Link URIs in QR codes")
+    api.add_argument("--workers", type=int, default=1)
+    api.set_defaults(func=_serve)
+
+    keys = sub.add_parser("api-keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--db", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scope", action="append", required=True, help="lots:write, events:write, excursions:ack"
+    )
+    create.set_defaults(func=_create_key)
+    revoke = keys_sub.add_parser("revoke", help="revoke every live key of a name")
+    revoke.add_argument("--db", required=True)
+    revoke.add_argument("--name", required=True)
+    revoke.set_defaults(func=_revoke_key)
+
+    verify = sub.add_parser("verify", help="check a lot bundle offline (plain Python only)")
+    verify.add_argument("bundle", type=Path)
+    verify.add_argument("--key", action="append", required=True, help="C2SP verifier key")
+    verify.set_defaults(func=_verify)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from farmtrace.api.settings import Settings
+
+    values: dict[str, Any] = {"db_url": args.db, "state_dir": args.state, "origin": args.origin}
+    values["link_domain"] = args.link_domain or f"{args.host}:{args.port}"
+    return Settings(**values)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from farmtrace.api.main import create_app
+    from farmtrace.store.errors import StoreError
+
+    settings = _settings(args)
+    try:
+        app = create_app(settings)  # also checks the database before serving
+    except StoreError as exc:
+        print(f"farmtrace api: {exc}", file=sys.stderr)
+        return 2
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any 127.0.0.1 peer;
+    # the app reads it itself, only when configured (FARMTRACE_API_TRUST_FORWARDED_FOR).
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "warning",
+        "proxy_headers": False,
+    }
+    if args.workers > 1:
+        # Worker processes build their own app from the environment.
+        for name, value in settings.model_dump(exclude_none=True).items():
+            os.environ[f"FARMTRACE_API_{name.upper()}"] = str(value)
+        uvicorn.run(
+            "farmtrace.api.main:app_from_env",
+            factory=True,
+            workers=args.workers,
+            access_log=False,
+            **options,
+        )
+    else:
+        uvicorn.run(app, access_log=False, **options)
+    return 0
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    from farmtrace.api.auth import create_key
+
+    def create(engine: Engine) -> str:
+        return create_key(engine, args.name, args.scope)
+
+    token = _with_keys_table(args.db, create)
+    if token is None:
+        return 2
+    # The key on stdout, once; what it is on stderr, without the key.
+    print(token)
+    print(f"(key {args.name!r} with {', '.join(args.scope)}; shown only now)", file=sys.stderr)
+    return 0
+
+
+def _revoke_key(args: argparse.Namespace) -> int:
+    from farmtrace.api.auth import revoke_key
+
+    def revoke(engine: Engine) -> int:
+        return revoke_key(engine, args.name)
+
+    count = _with_keys_table(args.db, revoke)
+    if count is None:
+        return 2
+    print(f"revoked {count} key(s) named {args.name!r}")
+    return 0
+
+
+def _with_keys_table(db: str, action: Callable[[Engine], T]) -> T | None:
+    """``action(engine)`` on the migrated database at ``db``; ``None`` after printing why it
+    failed (the URL with its password hidden, the driver's error class only: its message can
+    quote connection parameters)."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from farmtrace.store.engine import create_db_engine, describe_url
+    from farmtrace.store.errors import StoreError
+    from farmtrace.store.migrate import upgrade
+
+    engine = None
+    try:
+        engine = create_db_engine(db)
+        upgrade(engine)
+        return action(engine)
+    except (StoreError, ValueError) as exc:
+        print(f"farmtrace api-keys: {exc}", file=sys.stderr)
+    except SQLAlchemyError as exc:
+        reason = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
+        print(f"farmtrace api-keys: cannot use {describe_url(db)}: {reason}", file=sys.stderr)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from farmtrace.api.verify import BundleError, verify_bundle
+
+    try:
+        data = args.bundle.read_bytes()
+    except OSError as exc:
+        print(f"FAIL  cannot read {args.bundle}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        report = verify_bundle(data, args.key)
+    except BundleError as exc:
+        print(f"FAIL  {exc}")
+        return 1
+    print(
+        f"bundle verifies: {report.readings} readings, {report.events} anchored events, "
+        f"{report.pending} pending"
+    )
+    return 0

@@ -1,0 +1,78 @@
+"""FastAPI dependencies: the app state, rate limiting per client, API-key scopes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from farmtrace.api.auth import ApiKey, check_key
+from farmtrace.api.state import AppState
+
+__all__ = ["RateLimited", "client_of", "get_state", "rate_limit", "require_scope", "state_of"]
+
+
+_BEARER = HTTPBearer(
+    auto_error=False, scheme_name="ApiKey", description="an API key: Bearer ftk_..."
+)
+
+
+class RateLimited(Exception):
+    """A client over its budget; ``wait`` seconds until its next token."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limit exceeded; retry in {wait:.2f} s")
+        self.wait = wait
+
+
+def state_of(request: Request) -> AppState:
+    """The app's state (a plain function, for code outside dependency injection)."""
+    state: AppState = request.app.state.farmtrace
+    return state
+
+
+async def get_state(request: Request) -> AppState:
+    """Dependency: the app's state (async, so FastAPI runs it without a thread hop)."""
+    return state_of(request)
+
+
+def client_of(request: Request) -> str:
+    """The client a request counts against: its peer address.
+
+    Behind a reverse proxy, ``create_app`` puts uvicorn's ``ProxyHeadersMiddleware`` in front
+    (only with ``trust_forwarded_for``), which replaces the peer by the right-most
+    ``X-Forwarded-For`` address that is not one of ``trusted_proxies`` -- the address the
+    proxy itself saw -- and only on connections from those proxies. Addresses a client writes
+    into the header itself stand to the left of it and are never used, so a forged header
+    neither escapes the limit nor spends another client's budget.
+    """
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def rate_limit(request: Request) -> None:
+    """Charge one token to the client's bucket; raise :class:`RateLimited` when empty.
+
+    Every operation depends on it first: public reads, and writes before their key is looked
+    up (so a client guessing keys is slowed like any other).
+    """
+    wait = state_of(request).limiter.take(client_of(request))
+    if wait > 0:
+        raise RateLimited(wait)
+
+
+def require_scope(scope: str) -> Callable[..., ApiKey]:
+    """A dependency that admits only keys holding ``scope`` (401/403 otherwise).
+
+    The raw ``Authorization`` header is checked, so that a header of another scheme is named
+    as malformed rather than as missing; ``HTTPBearer`` is declared for the OpenAPI schema.
+    """
+
+    def check(
+        request: Request,
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> ApiKey:
+        return check_key(state_of(request).engine, request.headers.get("authorization"), scope)
+
+    return check

@@ -1,0 +1,1 @@
+"""One router per noun; ``farmtrace.api.main`` includes them."""

@@ -1,0 +1,186 @@
+"""Lots and events as the API receives and returns them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from rfc3987 import match as uri_match  # type: ignore[import-untyped]
+
+from farmtrace.wire.protocol import ProtocolError, check_device_id
+
+__all__ = [
+    "BIZ_STEPS",
+    "EventCreate",
+    "EventPublic",
+    "LotCreate",
+    "LotDetails",
+    "LotPublic",
+    "StageIn",
+    "StagePublic",
+]
+
+EventKind = Literal["harvest", "cooling", "packing", "storing", "shipping", "receiving"]
+
+BIZ_STEPS: dict[str, str] = {
+    "harvest": "commissioning",
+    "cooling": "holding",
+    "packing": "packing",
+    "storing": "storing",
+    "shipping": "shipping",
+    "receiving": "receiving",
+}
+"""Each event kind's CBV 2.0 business step (pre-cooling holds the lot in a cold room)."""
+
+_Text = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("time must carry a time zone offset (e.g. 2026-06-01T08:00:00+08:00)")
+    return value
+
+
+def _uri(value: str) -> str:
+    if uri_match(value, rule="URI") is None:
+        raise ValueError(f"{value!r} is not an absolute URI (RFC 3986)")
+    return value
+
+
+class StageIn(BaseModel):
+    """A field, room or truck the lot passed through, when, and the devices that watched it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["field", "room", "truck"]
+    name: str = _Text
+    start: datetime
+    end: datetime | None = None
+    device_ids: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _zone(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else _aware(value)
+
+    @field_validator("device_ids")
+    @classmethod
+    def _devices(cls, value: list[str]) -> list[str]:
+        for device in value:
+            try:
+                check_device_id(device)
+            except ProtocolError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class StagePublic(StageIn):
+    pass
+
+
+class LotDetails(BaseModel):
+    """What the consumer's page says about the farm; ``time_zone`` is an IANA name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grower: str | None = Field(default=None, min_length=1, max_length=128)
+    method: str | None = Field(default=None, min_length=1, max_length=128)
+    certifications: list[str] = Field(default_factory=list, max_length=16)
+    farm_location: str | None = Field(default=None, min_length=1, max_length=128)
+    time_zone: str = Field(default="UTC", min_length=1, max_length=64)
+
+    @field_validator("certifications")
+    @classmethod
+    def _certs(cls, value: list[str]) -> list[str]:
+        for cert in value:
+            if not 1 <= len(cert) <= 128 or any(ord(ch) < 32 for ch in cert):
+                raise ValueError("each certification is 1-128 characters of text")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone_name(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {value!r} (want an IANA name)") from None
+        return value
+
+
+class LotCreate(BaseModel):
+    """A new lot: GTIN (valid check digit) and lot number, product, farm and its stages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gtin: str = Field(min_length=1, max_length=14)
+    lot: str = Field(min_length=1, max_length=20)
+    product_name: str = _Text
+    product_class: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    farm: str = _Text
+    origin_region: str = _Text
+    stages: list[StageIn] = Field(default_factory=list, max_length=64)
+    details: LotDetails = Field(default_factory=lambda: LotDetails())
+
+
+class EventCreate(BaseModel):
+    """A lot event in EPCIS terms; ``read_point``/``biz_location`` are URIs (SGLN URNs...),
+    ``place_name`` the place as people call it (shown on the page; signed with the event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: EventKind
+    time: datetime
+    read_point: str = Field(min_length=1, max_length=256)
+    biz_location: str | None = Field(default=None, min_length=1, max_length=256)
+    place_name: str | None = Field(default=None, min_length=1, max_length=128)
+    actor: str = _Text
+
+    _zone = field_validator("time")(classmethod(lambda cls, v: _aware(v)))
+
+    @field_validator("place_name")
+    @classmethod
+    def _place(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("place_name must not contain control characters")
+        return value
+
+    @field_validator("read_point", "biz_location")
+    @classmethod
+    def _uris(cls, value: str | None) -> str | None:
+        return None if value is None else _uri(value)
+
+
+class EventPublic(BaseModel):
+    """A stored event with its signing identity and whether a block anchors it yet."""
+
+    id: str
+    kind: str
+    biz_step: str
+    time: str
+    time_zone_offset: str
+    read_point: str
+    biz_location: str | None
+    place_name: str | None
+    actor: str
+    signer: str
+    seq: int
+    status: Literal["pending-anchoring", "anchored"]
+    origin: str | None
+    global_index: int | None
+
+
+class LotPublic(BaseModel):
+    """A lot as the API returns it."""
+
+    gtin: str
+    lot: str
+    digital_link: str
+    product_name: str
+    product_class: str
+    farm: str
+    origin_region: str
+    details: LotDetails
+    stages: list[StagePublic]
+    events: list[EventPublic]

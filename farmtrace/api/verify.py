@@ -1,0 +1,311 @@
+"""``farmtrace verify BUNDLE --key VKEY``: check a lot bundle offline with the plain-Python
+reference only (``farmtrace.tlog``, ``farmtrace.wire.protocol``, the event encoding; no Rust, no
+network).
+
+Checked, in order (``docs/bundle.md``): each chain's checkpoint is signed by one of the given
+keys, or by a key that a chain of key hand-overs leads to from one of them (``key_handovers``,
+``docs/chain.md``); each block header parses, belongs to its chain and is in that checkpoint's chain log
+(C2SP tlog-proof against the same checkpoint); each reading decodes, is signed by its device's
+key, and its entry is in its block's batch tree at the stated position; each event decodes, is
+signed by the API's event key, and, when anchored, is proven like a reading; so is each
+excursion acknowledgement (``farmtrace/api/coldchain/ack.py``). The first failure
+stops the check with a :class:`BundleError` naming the item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from farmtrace.api.coldchain.ack import open_ack
+from farmtrace.api.coldchain.errors import ColdChainError
+from farmtrace.api.lots.event_entry import EventEntryError, signer_id
+from farmtrace.api.lots.event_entry import decode as decode_event
+from farmtrace.api.lots.event_entry import verify as verify_event
+from farmtrace.chain.block import BlockHeader
+from farmtrace.chain.errors import ChainError
+from farmtrace.chain.rotation import rotation_successor
+from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
+from farmtrace.tlog.errors import TlogError, UnverifiedNote
+from farmtrace.tlog.merkle import leaf_hash, verify_inclusion
+from farmtrace.tlog.note import Verifier
+from farmtrace.tlog.proof import TlogProof, verify_tlog_proof
+from farmtrace.wire.protocol import ProtocolError
+from farmtrace.wire.protocol import decode as decode_reading
+from farmtrace.wire.protocol import verify as verify_reading
+
+__all__ = ["BundleError", "Report", "verify_bundle"]
+
+FORMAT = "farmtrace-bundle/v1"
+
+
+class BundleError(ValueError):
+    """A bundle that does not verify; the message names the item and what failed."""
+
+
+@dataclass
+class Report:
+    """What was checked (for printing), filled as the check proceeds."""
+
+    lines: list[str] = field(default_factory=list)
+    readings: int = 0
+    events: int = 0
+    pending: int = 0
+
+
+def _b64(value: object, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise BundleError(f"{what}: expected a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BundleError(f"{what}: not valid base64") from None
+
+
+def _get(obj: Any, key: str, kind: type, what: str) -> Any:
+    if not isinstance(obj, dict) or not isinstance(obj.get(key), kind):
+        raise BundleError(f"{what}: missing or malformed field {key!r}")
+    return obj[key]
+
+
+def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = print) -> Report:
+    """Check a bundle's bytes against the verifier keys; raise :class:`BundleError`."""
+    report = Report()
+
+    def ok(line: str) -> None:
+        report.lines.append(line)
+        say("ok    " + line)
+
+    try:
+        verifiers = [Verifier.from_vkey(k) for k in vkeys]
+    except TlogError as exc:
+        raise BundleError(f"verifier key: {exc}") from None
+    try:
+        bundle = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"bundle is not JSON: {exc}") from None
+    if _get(bundle, "format", str, "bundle") != FORMAT:
+        raise BundleError(f"bundle format is {bundle.get('format')!r}, expected {FORMAT!r}")
+    lot = _get(bundle, "lot", dict, "bundle")
+    ok(f"bundle for lot {lot.get('lot')!r} of GTIN {lot.get('gtin')}")
+    checkpoints, trusted = _checkpoints(bundle, verifiers, ok)
+    headers = _blocks(bundle, checkpoints, trusted, ok)
+    device_keys = {
+        d: _b64(k, f"device key of {d}")
+        for d, k in _get(bundle, "device_keys", dict, "bundle").items()
+    }
+    event_keys = {
+        s: _b64(k, f"event key of {s}")
+        for s, k in _get(bundle, "event_keys", dict, "bundle").items()
+    }
+    readings = _get(bundle, "readings", list, "bundle")
+    # Signatures first: an altered entry then fails as itself, not as its block neighbours
+    # whose proofs a rebuilt batch tree would also break.
+    entries = [_reading(item, i, device_keys) for i, item in enumerate(readings)]
+    ok(f"{len(entries)} readings: each signed by its registered device")
+    for item, (what, entry) in zip(readings, entries, strict=True):
+        _inclusion(item, what, entry, headers)
+        report.readings += 1
+    ok(f"{report.readings} readings: each in its block's batch tree (RFC 9162 inclusion)")
+    for i, item in enumerate(_get(bundle, "events", list, "bundle")):
+        if _event(item, i, headers, event_keys):
+            report.events += 1
+        else:
+            report.pending += 1
+    ok(
+        f"{report.events + report.pending} events signed by the API's event key: "
+        f"{report.events} anchored on a chain, {report.pending} pending anchoring"
+    )
+    acks = bundle.get("acknowledgements", [])
+    if not isinstance(acks, list):
+        raise BundleError("bundle: malformed field 'acknowledgements'")
+    anchored = sum(_ack(item, i, headers, event_keys) for i, item in enumerate(acks))
+    ok(
+        f"{len(acks)} excursion acknowledgements signed by the API's key: "
+        f"{anchored} anchored, {len(acks) - anchored} pending anchoring"
+    )
+    return report
+
+
+def _ack(
+    item: Any, i: int, headers: dict[tuple[str, int], BlockHeader], keys: dict[str, bytes]
+) -> bool:
+    what = f"acknowledgement {i}"
+    entry = _b64(_get(item, "entry", str, what), what)
+    signer = _get(item, "signer", str, what)
+    key = keys.get(signer)
+    if key is None or signer_id(key) != signer:
+        raise BundleError(f"{what}: the bundle has no key for its signer {signer!r}")
+    try:
+        ack = open_ack(entry, Ed25519PublicKey.from_public_bytes(key))
+    except (ColdChainError, ValueError) as exc:
+        raise BundleError(f"{what}: {exc}") from None
+    what += f" (by {ack.by}, {ack.device} from {ack.start_ms})"
+    status = _get(item, "status", str, what)
+    if status == "pending-anchoring":
+        return False
+    if status != "anchored":
+        raise BundleError(f"{what}: unknown status {status!r}")
+    _inclusion(item, what, entry, headers)
+    return True
+
+
+def _checkpoints(
+    bundle: dict[str, Any], verifiers: list[Verifier], ok: Callable[[str], None]
+) -> tuple[dict[str, SignedCheckpoint], dict[str, list[Verifier]]]:
+    found: dict[str, SignedCheckpoint] = {}
+    trusted: dict[str, list[Verifier]] = {}
+    for chain in _get(bundle, "chains", list, "bundle"):
+        origin = _get(chain, "origin", str, "chain")
+        note = _get(chain, "checkpoint", str, f"chain {origin}")
+        trusted[origin] = _follow_handovers(chain, origin, verifiers, ok)
+        try:
+            found[origin] = open_checkpoint(note, trusted[origin], origin)
+        except TlogError as exc:
+            raise BundleError(f"checkpoint of chain {origin}: {exc}") from None
+        cp = found[origin].checkpoint
+        ok(f"checkpoint of {origin}: size {cp.size}, signature verifies with the given key")
+    return found, trusted
+
+
+def _follow_handovers(
+    chain: dict[str, Any], origin: str, verifiers: list[Verifier], ok: Callable[[str], None]
+) -> list[Verifier]:
+    """The given keys plus each key a hand-over signed by an already trusted key names.
+
+    A hand-over none of the trusted keys signed is passed over (it cannot add trust); one that a
+    trusted key signed must be well formed and also signed by the key it names.
+    """
+    trusted = list(verifiers)
+    handovers = chain.get("key_handovers", [])
+    if not isinstance(handovers, list):
+        raise BundleError(f"chain {origin}: malformed field 'key_handovers'")
+    for i, note in enumerate(handovers):
+        what = f"key hand-over {i} of chain {origin}"
+        if not isinstance(note, str):
+            raise BundleError(f"{what}: expected a signed note")
+        try:
+            body = open_checkpoint(note, trusted, origin).checkpoint
+        except UnverifiedNote:
+            continue
+        except TlogError as exc:
+            raise BundleError(f"{what}: {exc}") from None
+        try:
+            successor = rotation_successor(body)
+        except ChainError as exc:
+            raise BundleError(f"{what}: {exc}") from None
+        if successor is None:
+            raise BundleError(f"{what}: names no successor key")
+        if any(v.vkey == successor.vkey for v in trusted):
+            continue
+        try:
+            open_checkpoint(note, [successor], origin)
+        except TlogError:
+            raise BundleError(f"{what}: not signed by the key it names") from None
+        trusted.append(successor)
+        ok(
+            f"key hand-over of {origin} at size {body.size}: a trusted key vouches for "
+            f"{successor.name}+{successor.key_id:08x}"
+        )
+    return trusted
+
+
+def _blocks(
+    bundle: dict[str, Any],
+    checkpoints: dict[str, SignedCheckpoint],
+    trusted: dict[str, list[Verifier]],
+    ok: Callable[[str], None],
+) -> dict[tuple[str, int], BlockHeader]:
+    headers: dict[tuple[str, int], BlockHeader] = {}
+    for block in _get(bundle, "blocks", list, "bundle"):
+        origin = _get(block, "origin", str, "block")
+        height = _get(block, "height", int, f"block of {origin}")
+        what = f"block {height} of {origin}"
+        raw = _get(block, "header", str, what).encode("ascii", "replace")
+        try:
+            header = BlockHeader.parse(raw)
+        except ChainError as exc:
+            raise BundleError(f"{what}: header does not parse: {exc}") from None
+        if header.origin != origin or header.height != height:
+            raise BundleError(f"{what}: header says block {header.height} of {header.origin}")
+        signed = checkpoints.get(origin)
+        if signed is None:
+            raise BundleError(f"{what}: the bundle has no checkpoint of that chain")
+        proof_text = _get(block, "tlog_proof", str, what)
+        try:
+            proof = TlogProof.parse(proof_text)
+            if proof.checkpoint != signed.text:
+                raise BundleError(f"{what}: tlog-proof is not relative to the bundle's checkpoint")
+            verify_tlog_proof(proof, raw, trusted[origin], origin)
+        except TlogError as exc:
+            raise BundleError(f"{what}: tlog-proof fails: {exc}") from None
+        if proof.index != height:
+            raise BundleError(f"{what}: tlog-proof is for leaf {proof.index}")
+        headers[(origin, height)] = header
+    ok(f"{len(headers)} block headers: each in its chain log (C2SP tlog-proof)")
+    return headers
+
+
+def _inclusion(
+    item: Any, what: str, entry: bytes, headers: dict[tuple[str, int], BlockHeader]
+) -> None:
+    origin = _get(item, "origin", str, what)
+    height = _get(item, "block_height", int, what)
+    index = _get(item, "index_in_block", int, what)
+    global_index = _get(item, "global_index", int, what)
+    header = headers.get((origin, height))
+    if header is None:
+        raise BundleError(f"{what}: its block {height} of {origin} is not in the bundle")
+    if global_index != header.first_index + index:
+        raise BundleError(f"{what}: global index does not match its place in block {height}")
+    proof = [_b64(h, f"{what} proof hash") for h in _get(item, "inclusion_proof", list, what)]
+    try:
+        good = verify_inclusion(leaf_hash(entry), index, header.size, proof, header.root)
+    except TlogError:
+        good = False
+    if not good:
+        raise BundleError(f"{what}: not in block {height} (batch inclusion proof does not match)")
+
+
+def _reading(item: Any, i: int, keys: dict[str, bytes]) -> tuple[str, bytes]:
+    what = f"reading {item.get('global_index', i) if isinstance(item, dict) else i}"
+    entry = _b64(_get(item, "entry", str, what), what)
+    try:
+        signed = decode_reading(entry)
+    except ProtocolError as exc:
+        raise BundleError(f"{what}: entry does not decode: {exc}") from None
+    what += f" (device {signed.device_id} seq {signed.seq})"
+    key = keys.get(signed.device_id)
+    if key is None:
+        raise BundleError(f"{what}: the bundle has no key for its device")
+    if not verify_reading(signed, key):
+        raise BundleError(f"{what}: device signature does not verify")
+    return what, entry
+
+
+def _event(
+    item: Any, i: int, headers: dict[tuple[str, int], BlockHeader], keys: dict[str, bytes]
+) -> bool:
+    what = f"event {i}"
+    entry = _b64(_get(item, "entry", str, what), what)
+    try:
+        event = decode_event(entry)
+    except EventEntryError as exc:
+        raise BundleError(f"{what}: entry does not decode: {exc}") from None
+    what += f" ({event.body.get('kind')} by {event.signer} seq {event.seq})"
+    key = keys.get(event.signer)
+    if key is None or not verify_event(event, key):
+        raise BundleError(f"{what}: signature does not verify with the bundle's event key")
+    status = _get(item, "status", str, what)
+    if status == "pending-anchoring":
+        return False
+    if status != "anchored":
+        raise BundleError(f"{what}: unknown status {status!r}")
+    _inclusion(item, what, entry, headers)
+    return True

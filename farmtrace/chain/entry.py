@@ -1,0 +1,52 @@
+"""Entry kinds: what a leaf of a batch tree can be, told apart by its first bytes.
+
+Every entry on a chain is a self-describing byte string whose first bytes name its kind, so an
+entry can never be read as another kind. Sensor readings are the device's MQTT payload exactly
+as received (``signed_bytes || signature``, see ``docs/wire-format.md``), which starts with the
+wire format's magic ``FT`` and version byte ``0x01``. Kinds added later (lot events, excursion
+acknowledgements) register a prefix here that no other kind's prefix starts with.
+"""
+
+from __future__ import annotations
+
+from farmtrace.wire.protocol import MAGIC, VERSION
+
+__all__ = [
+    "ACK",
+    "ACK_PREFIX",
+    "EVENT",
+    "EVENT_PREFIX",
+    "KIND_PREFIXES",
+    "READING",
+    "READING_PREFIX",
+    "kind_of",
+]
+
+READING = "reading"
+"""The kind of sensor readings."""
+
+READING_PREFIX = MAGIC + bytes([VERSION])
+"""First bytes of every reading entry: ``FT`` then the wire-format version 1."""
+
+EVENT = "event"
+"""The kind of lot events, signed by the API's event key (``docs/bundle.md``)."""
+
+EVENT_PREFIX = b"FE\x01"
+"""First bytes of every event entry: ``FE`` then the event format's version 1."""
+
+ACK = "excursion-ack"
+"""The kind of excursion acknowledgements (``farmtrace/api/coldchain/ack.py``), signed by the API."""
+
+ACK_PREFIX = b"farmtrace/excursion-ack/v1\n"
+"""First bytes of every acknowledgement: its text format's first line."""
+
+KIND_PREFIXES: dict[str, bytes] = {READING: READING_PREFIX, EVENT: EVENT_PREFIX, ACK: ACK_PREFIX}
+"""Each entry kind and the prefix its entries start with."""
+
+
+def kind_of(entry: bytes) -> str | None:
+    """The kind whose prefix ``entry`` starts with, or ``None`` if it matches none."""
+    for kind, prefix in KIND_PREFIXES.items():
+        if entry.startswith(prefix):
+            return kind
+    return None

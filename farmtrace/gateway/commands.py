@@ -1,0 +1,117 @@
+"""The gateway's chain commands: ``farmtrace audit``, ``farmtrace keys show`` and ``rotate``.
+
+Exit codes: 0 when all is well, 1 when the audit found a bad item, 2 when the command could
+not run (unreadable database, malformed key, missing state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from farmtrace.audit import run_audit
+from farmtrace.store.errors import StoreError
+from farmtrace.store.keys import load_signer, trusted_verifiers
+from farmtrace.store.rotation import rotate_checkpoint_key
+from farmtrace.tlog.errors import TlogError
+from farmtrace.tlog.note import Verifier
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def register(sub: Any) -> None:
+    """Add ``audit`` and ``keys`` to the ``farmtrace`` command."""
+    audit = sub.add_parser(
+        "audit",
+        help="recompute and check every chain in a database",
+        description="Recompute every leaf, batch root, block link, chain-log root and checkpoint "
+        "signature from the database; exit 1 naming the first bad item.",
+    )
+    audit.add_argument("--db", required=True, metavar="URL", help="sqlite:///PATH or postgresql://")
+    audit.add_argument("--json", action="store_true", help="print the report as JSON")
+    audit.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="VKEY",
+        help="trusted checkpoint verifier key (repeatable); see 'farmtrace keys show'",
+    )
+    audit.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="trust the checkpoint keys of this state directory",
+    )
+    audit.set_defaults(func=_audit)
+
+    keys = sub.add_parser("keys", help="the gateway's checkpoint key")
+    actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    show = actions.add_parser("show", help="print the checkpoint verifier key (C2SP vkey)")
+    show.add_argument("--state", type=Path, required=True, metavar="DIR")
+    show.set_defaults(func=_keys_show)
+    rotate = actions.add_parser(
+        "rotate",
+        help="replace the checkpoint key (gateway stopped); older checkpoints stay verifiable",
+        description="Make a new checkpoint key with the same name; the old verifier key is "
+        "appended to checkpoint-retired.vkeys and co-signs the gateway's next checkpoint, which "
+        "names the new key. Refuses while a gateway holds the state directory. Prints the old "
+        "and the new verifier key. See docs/chain.md, 'Rotating the checkpoint key'.",
+    )
+    rotate.add_argument("--state", type=Path, required=True, metavar="DIR")
+    rotate.add_argument(
+        "--db", metavar="URL", help="also record the new key in this database's chain_keys now"
+    )
+    rotate.set_defaults(func=_keys_rotate)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    try:
+        keys = [Verifier.from_vkey(k) for k in args.key]
+        if args.state is not None:
+            keys += trusted_verifiers(args.state)
+        report = run_audit(args.db, keys)
+    except (StoreError, TlogError) as exc:
+        print(f"farmtrace audit: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.to_text())
+    if report.failure is not None:
+        f = report.failure
+        where = f"chain {f['chain']}: " if f["chain"] else ""
+        print(f"farmtrace audit: {where}{f['item']}: {f['reason']}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _keys_show(args: argparse.Namespace) -> int:
+    try:
+        print(load_signer(args.state).verifier.vkey)
+    except StoreError as exc:
+        print(f"farmtrace keys show: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _keys_rotate(args: argparse.Namespace) -> int:
+    try:
+        rotation = rotate_checkpoint_key(args.state, args.db)
+    except StoreError as exc:
+        print(f"farmtrace keys rotate: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"old {rotation.old.vkey}")
+    print(f"new {rotation.new.vkey}")
+    where = "recorded in the database" if rotation.recorded_in_db else "recorded at its next start"
+    print(
+        f"farmtrace keys rotate: the gateway's next checkpoint is signed by the new key and by "
+        f"{rotation.handover.name}+{rotation.handover.key_id:08x}, and names the new key; the "
+        f"new key is {where}. Publish it to verifiers beside the old one.",
+        file=sys.stderr,
+    )
+    return EXIT_OK

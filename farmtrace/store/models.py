@@ -1,0 +1,192 @@
+"""The database schema as SQLAlchemy 2 declarative models.
+
+The migrations in ``farmtrace/store/migrations`` create exactly these tables (a test compares
+them) plus the append-only triggers, which SQLAlchemy models cannot express.
+
+Tables, and who may change what:
+
+* ``chains``: one row per gateway origin. Append-only.
+* ``chain_keys``: every checkpoint verifier key a chain has signed with (key rotation keeps the
+  old ones). Append-only.
+* ``entries``: every entry of every chain, by ``(chain_id, global_index)``. ``kind`` is
+  ``reading`` for sensor readings, whose ``(device_id, seq)`` is unique across the whole
+  database; other kinds (lot events, acknowledgements) leave the reading columns ``NULL``.
+  ``payload`` is the entry's bytes, the leaf of its batch tree. Append-only.
+* ``blocks``: the block headers by ``(chain_id, height)``; ``header`` holds the canonical bytes,
+  the other columns repeat header fields for lookups (the audit checks they agree). Append-only.
+* ``checkpoints``: every signed checkpoint by ``(chain_id, size)``. Append-only.
+* ``quarantine``: rejected messages with their reason and raw bytes. Append-only. A row with
+  ``signed_rejection`` true is a reading its device's registered key signed and the gateway
+  rejected on its content: its ``(device_id, seq)`` is decided and counts for the device's
+  commit watermark (revision 0005; ``seq`` is set for every rejected message that decoded).
+* ``pending_entries``: entries signed by other components (lot events), keyed like readings
+  by ``(device_id, seq)``, that the next block integrates. Append-only (revision 0002).
+* ``drop_floors``: each drop floor a gateway believed (higher than the device's stored one),
+  with the device's signed ``FD`` statement; per device, not per chain. Append-only
+  (revision 0006).
+* ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
+  ``revoked_at`` once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "Base",
+    "BlockRow",
+    "ChainKeyRow",
+    "ChainRow",
+    "CheckpointRow",
+    "DeviceRow",
+    "DropFloorRow",
+    "EntryRow",
+    "PendingEntryRow",
+    "QuarantineRow",
+]
+
+# SQLite only makes INTEGER PRIMARY KEY columns auto-increment (the rowid alias).
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ChainRow(Base):
+    __tablename__ = "chains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ChainKeyRow(Base):
+    __tablename__ = "chain_keys"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    vkey: Mapped[str] = mapped_column(String(512), primary_key=True)
+    added_at: Mapped[float] = mapped_column(Float)
+
+
+class EntryRow(Base):
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq"),
+        Index(None, "device_id", "timestamp_ms"),
+    )
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    global_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    block_height: Mapped[int] = mapped_column(BigInteger)
+    index_in_block: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    timestamp_ms: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[float] = mapped_column(Float)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BlockRow(Base):
+    __tablename__ = "blocks"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    height: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    header: Mapped[bytes] = mapped_column(LargeBinary)
+    first_index: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CheckpointRow(Base):
+    __tablename__ = "checkpoints"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[float] = mapped_column(Float)
+
+
+class QuarantineRow(Base):
+    __tablename__ = "quarantine"
+    __table_args__ = (Index(None, "device_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"))
+    received_at: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[str] = mapped_column(Text)
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    topic: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    signed_rejection: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    registered_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class PendingEntryRow(Base):
+    """An entry signed elsewhere (a lot event) waiting for a gateway's next block."""
+
+    __tablename__ = "pending_entries"
+
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class DropFloorRow(Base):
+    """A device's signed statement that it gave up every seq ``<= floor`` it had not sent."""
+
+    __tablename__ = "drop_floors"
+    __table_args__ = (Index(None, "device_id", "floor"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(String(128))
+    floor: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[float] = mapped_column(Float)
+
+
+APPEND_ONLY_TABLES = (
+    "chains",
+    "chain_keys",
+    "entries",
+    "blocks",
+    "checkpoints",
+    "quarantine",
+    "drop_floors",
+)
+"""Tables whose rows the database itself refuses to UPDATE or DELETE (see the migrations)."""

@@ -1,6 +1,0 @@
-"""Simulated farm sensors that sign their readings and publish them over MQTT.
-
-Runs on Python 3.11 with only paho-mqtt, cryptography and the standard library
-(``requirements.txt``), so it can run on a Raspberry Pi next to real sensors.
-``firmware_sim.protocol`` is the reading wire format the gateway imports.
-"""
