@@ -36,9 +36,10 @@ test-js: ## node --test tests/js/: the browser verifier's tests (pytest adds cro
 test-python: install ## pytest: unit tests and integration tests against real services
 	$(BIN)/python -m pytest
 
-lint: install ## ruff, mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
+lint: install ## ruff, import-linter (package rules), mypy, stubtest, cargo fmt --check, cargo clippy -D warnings
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest farmtrace.rust_core
 	cargo fmt --all --check

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 _COMMAND_MODULES = (
     "farmtrace.bench.command",
-    "farmtrace.gateway.commands",
+    "farmtrace.audit.command",
     "farmtrace.gateway.ingest.command",
     "farmtrace.gateway.broker.command",
     "farmtrace.api.commands",

@@ -29,12 +29,11 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from farmtrace import rust_core
+from farmtrace import failpoints, rust_core
 from farmtrace.chain.block import BlockHeader, validate_origin
 from farmtrace.chain.entry import READING, kind_of
 from farmtrace.chain.errors import ChainError
 from farmtrace.chain.log import ChainLog
-from farmtrace.gateway import failpoints
 from farmtrace.store import registry
 from farmtrace.store.batching import unique_in_batch
 from farmtrace.store.bulk import insert_entries, stored_keys

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support.ingest import ROOT, farmtrace
 
-from farmtrace.gateway import failpoints
+from farmtrace import failpoints
 
 
 @pytest.mark.parametrize("point", list(failpoints.POINTS))
@@ -54,7 +54,7 @@ def test_unset_or_empty_arms_nothing() -> None:
 
 def test_the_process_dies_at_the_nth_hit_of_its_point() -> None:
     program = (
-        "from farmtrace.gateway import failpoints\n"
+        "from farmtrace import failpoints\n"
         "failpoints.arm(failpoints.parse('ack.before:3'))\n"
         "for i in range(1, 6):\n"
         "    failpoints.hit('append.after-commit')\n"

@@ -1,6 +1,6 @@
 """The gateway SIGKILLed at every moment of a batch commit, then reconciled end to end.
 
-Each kill is placed by a crash failpoint (``farmtrace/gateway/failpoints.py``): the gateway is started
+Each kill is placed by a crash failpoint (``farmtrace/failpoints.py``): the gateway is started
 with ``FARMTRACE_FAILPOINT=<point>:<n>`` and kills itself the n-th time it reaches the point,
 so the crash lands *inside* the commit, not at a random wall-clock moment. The schedule of
 (point, n) covers every point at least once and is drawn from a seeded generator: the seed is
@@ -27,7 +27,7 @@ from crash_support import Fleet, Intruder, audit_clean, reconcile
 from support.ingest import GATEWAY_BROKER_SETTINGS, GatewayProcess, StoredView, wait_for
 from support.mosquitto import Mosquitto
 
-from farmtrace.gateway import failpoints
+from farmtrace import failpoints
 from farmtrace.gateway.ingest import reasons
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

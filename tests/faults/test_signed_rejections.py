@@ -43,7 +43,7 @@ from support.ingest import (
 from support.mosquitto import Mosquitto
 from support.readings import SimDevice
 
-from farmtrace.gateway import failpoints
+from farmtrace import failpoints
 from farmtrace.gateway.ingest import reasons
 from farmtrace.store.models import Base
 from farmtrace.wire import topics

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from farmtrace.gateway import failpoints
+from farmtrace import failpoints
 from farmtrace.gateway.ingest import devices_command
 from farmtrace.gateway.ingest.broker_login import BrokerLogin, resolve_broker_login
 from farmtrace.gateway.ingest.config import IngestConfig, parse_broker_url

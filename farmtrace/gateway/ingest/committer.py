@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
-from farmtrace.gateway import failpoints
+from farmtrace import failpoints
 from farmtrace.gateway.ingest import reasons, stored
 from farmtrace.gateway.ingest.batch import Batch, Item
 from farmtrace.gateway.ingest.config import IngestConfig

@@ -190,7 +190,7 @@ class BrokerLink:
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait until paho has taken every queued packet (acknowledgements, publications) to
         write it to the socket, or ``timeout`` passed; say whether it had. For crash failpoints
-        (:mod:`farmtrace.gateway.failpoints`), so that a kill "after the PUBACKs" comes after them."""
+        (:mod:`farmtrace.failpoints`), so that a kill "after the PUBACKs" comes after them."""
         deadline = time.monotonic() + timeout
         while self._client.want_write():
             if time.monotonic() >= deadline:
