@@ -19,11 +19,21 @@ __all__ = ["register"]
 def register(sub: Any) -> None:
     api = sub.add_parser("api", help="serve the provenance API (uvicorn)")
     api.add_argument("--db", required=True, help="database URL (sqlite:///PATH, postgresql://...)")
-    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (127.0.0.1; 0.0.0.0 for every interface, e.g. for phones)",
+    )
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--state", type=Path, help="state directory holding the event key")
     api.add_argument("--origin", help="the default chain (default: the oldest in the database)")
     api.add_argument("--link-domain", help="host[:port] of Digital Link URIs in QR codes")
+    api.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="http(s)://HOST[:PORT] people reach this API at, named by QR codes and pages "
+        "(e.g. http://192.168.1.20:8000 with --host 0.0.0.0); overrides --link-domain",
+    )
     api.add_argument("--workers", type=int, default=1)
     api.set_defaults(func=_serve)
 
@@ -52,6 +62,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
     values: dict[str, Any] = {"db_url": args.db, "state_dir": args.state, "origin": args.origin}
     values["link_domain"] = args.link_domain or f"{args.host}:{args.port}"
+    values["public_url"] = args.public_url
     return Settings(**values)
 
 
@@ -60,9 +71,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from farmtrace.api.digital_link import DigitalLinkError, public_base_url
     from farmtrace.api.main import create_app
     from farmtrace.store.errors import StoreError
 
+    if args.public_url is not None:
+        try:
+            public_base_url(args.public_url)
+        except DigitalLinkError as exc:
+            print(f"farmtrace api: --public-url: {exc}", file=sys.stderr)
+            return 2
     settings = _settings(args)
     try:
         app = create_app(settings)  # also checks the database before serving

@@ -42,6 +42,7 @@ __all__ = [
     "DigitalLinkError",
     "gtin_check_digit",
     "normalize_gtin",
+    "public_base_url",
 ]
 
 CANONICAL_DOMAIN = "id.gs1.org"
@@ -200,6 +201,14 @@ class DigitalLink:
         query = f"?17={self.expiry}" if self.expiry is not None else ""
         return base + self.path() + query
 
+    def uri_at(self, base_url: str) -> str:
+        """The Digital Link URI on ``base_url``, an ``http(s)://host[:port]`` that
+        :func:`public_base_url` accepts (``http`` for a resolver reached without TLS, such as
+        the demo's API opened from a phone on the same network)."""
+        base = public_base_url(base_url)
+        query = f"?17={self.expiry}" if self.expiry is not None else ""
+        return base + self.path() + query
+
     @property
     def canonical_uri(self) -> str:
         """The canonical form: ``https://id.gs1.org`` with no prefix."""
@@ -232,6 +241,46 @@ class DigitalLink:
         fields = _parse_path(parts.path)
         fields.update(_parse_query(parts.query))
         return cls(**fields)
+
+
+def public_base_url(url: str) -> str:
+    """``url`` as the base of Digital Link URIs: ``http(s)://host[:port]``, no trailing ``/``.
+
+    The scheme is lower-cased; a single trailing ``/`` is dropped. Anything else a base cannot
+    carry raises :class:`DigitalLinkError` naming it: another scheme, no host, a bad port, a
+    login, a path (the resolver serves ``/01/...`` at its root), a query or a fragment.
+    """
+    if not isinstance(url, str) or not url:
+        raise DigitalLinkError("public URL is empty; expected http(s)://HOST[:PORT]")
+    if any(ch.isspace() or ch < " " or ch == "\x7f" for ch in url):
+        raise DigitalLinkError(f"public URL {url[:80]!r} contains a space or control character")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise DigitalLinkError(f"public URL {url[:80]!r}: {error}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise DigitalLinkError(
+            f"public URL {url[:80]!r} must start with http:// or https://, "
+            "e.g. http://192.168.1.20:8000"
+        )
+    if not parts.hostname:
+        raise DigitalLinkError(f"public URL {url[:80]!r} has no host")
+    if parts.username is not None or parts.password is not None:
+        raise DigitalLinkError(f"public URL {url[:80]!r} must not carry a login")
+    if parts.path not in ("", "/"):
+        raise DigitalLinkError(
+            f"public URL {url[:80]!r} has a path ({parts.path[:40]!r}); "
+            "give only http(s)://HOST[:PORT]"
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise DigitalLinkError(
+            f"public URL {url[:80]!r} has a query or fragment; give only http(s)://HOST[:PORT]"
+        )
+    if port == 0:
+        raise DigitalLinkError(f"public URL {url[:80]!r} has port 0")
+    return f"{scheme}://{parts.netloc}"
 
 
 def _parse_path(path: str) -> dict[str, str]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from farmtrace.api.digital_link import public_base_url
 
 __all__ = ["Settings"]
 
@@ -14,8 +17,10 @@ class Settings(BaseSettings):
 
     ``origin`` picks the chain served at ``/checkpoint`` and ``/v1/...``; when ``None`` it is
     the first chain created in the database. ``state_dir`` holds the API's event-signing key
-    (``event.key``, mode 0600), created on first use. ``link_domain`` is the host the Digital
-    Link URIs in QR codes point at (this resolver). ``rate_per_s``/``rate_burst`` is the token
+    (``event.key``, mode 0600), created on first use. ``public_url`` (``http(s)://HOST[:PORT]``,
+    checked by :func:`~farmtrace.api.digital_link.public_base_url`) is the base of the Digital
+    Link URIs in QR codes and pages, the address people reach this resolver at; without it they
+    are ``https://{link_domain}``. ``rate_per_s``/``rate_burst`` is the token
     bucket each client gets (every operation takes a token; ``/static`` and ``/docs`` none).
 
     ``trust_forwarded_for``: the API sits behind a reverse proxy that appends the address it
@@ -32,7 +37,19 @@ class Settings(BaseSettings):
     state_dir: Path | None = None
     origin: str | None = None
     link_domain: str = "127.0.0.1:8000"
+    public_url: str | None = None
     rate_per_s: float = 200.0
     rate_burst: int = 400
     trust_forwarded_for: bool = False
     trusted_proxies: str = "127.0.0.1,::1"
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        return None if value is None else public_base_url(value)
+
+    @property
+    def link_base(self) -> str:
+        """The base of this resolver's Digital Link URIs: ``public_url``, else
+        ``https://{link_domain}``."""
+        return self.public_url or f"https://{self.link_domain}"

@@ -14,7 +14,6 @@ from farmtrace.api.digital_link import DigitalLink
 from farmtrace.api.errors import NotFound
 from farmtrace.api.lots.event_key import load_or_create_event_key
 from farmtrace.api.lots.store import LotStore
-from farmtrace.api.proofs import ProofService
 from farmtrace.api.ratelimit import RateLimiter
 from farmtrace.api.settings import Settings
 from farmtrace.store.engine import create_db_engine, describe_url
@@ -35,7 +34,7 @@ class AppState:
     engine: Engine
     lots: LotStore
     limiter: RateLimiter
-    _chains: dict[str, ProofService] = field(default_factory=dict)
+    _chains: dict[str, ChainReader] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _device_keys: dict[str, bytes] = field(default_factory=dict)
     _default: str | None = None
@@ -72,8 +71,9 @@ class AppState:
             self._default = origins[0]  # the oldest chain stays the oldest
         return self._default
 
-    def chain(self, origin: str | None = None) -> ProofService:
-        """The proof service of chain ``origin`` (default chain when ``None``); 404 if unknown."""
+    def chain(self, origin: str | None = None) -> ChainReader:
+        """The reader, which serves the proofs, of chain ``origin`` (the default chain when
+        ``None``); 404 if unknown."""
         name = self.default_origin() if origin is None else origin
         with self._lock:
             found = self._chains.get(name)
@@ -82,9 +82,11 @@ class AppState:
         chains = dict((o, i) for i, o in list_chains(self.engine))
         if name not in chains:
             raise NotFound(f"no chain with origin {name!r}")
-        service = ProofService(ChainReader(self.engine, chains[name], name))
+        # The latest checkpoint is re-read at most once a second: proofs may be relative to
+        # one up to a second old (still signed), and the hot path skips a query per proof.
+        reader = ChainReader(self.engine, chains[name], name, batch_trees=2048, checkpoint_ttl=1.0)
         with self._lock:
-            return self._chains.setdefault(name, service)
+            return self._chains.setdefault(name, reader)
 
     def verifier_keys(self, origin: str) -> list[str]:
         """Every checkpoint verifier key the chain recorded (current and retired)."""
@@ -92,7 +94,7 @@ class AppState:
         with self.engine.connect() as c:
             rows = c.execute(
                 select(CHAIN_KEYS.c.vkey)
-                .where(CHAIN_KEYS.c.chain_id == service.reader.chain_id)
+                .where(CHAIN_KEYS.c.chain_id == service.chain_id)
                 .order_by(CHAIN_KEYS.c.added_at)
             )
             return [r.vkey for r in rows]
@@ -116,8 +118,8 @@ class AppState:
         return found
 
     def link_uri(self, link: DigitalLink) -> str:
-        """The lot's Digital Link URI on this resolver (``settings.link_domain``)."""
-        return link.uri(domain=self.settings.link_domain)
+        """The lot's Digital Link URI on this resolver (``settings.link_base``)."""
+        return link.uri_at(self.settings.link_base)
 
     def close(self) -> None:
         self.engine.dispose()
