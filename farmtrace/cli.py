@@ -35,9 +35,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Parse and run a command; its exit code.
+
+    A reader that closes stdout early (``farmtrace audit ... | head``) ends the command
+    quietly with 0, as ``cat`` or ``grep`` stop without a message (see
+    :func:`farmtrace.sim.cli.stdout_closed`); a broken pipe elsewhere (a socket) is raised.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()  # so a closed pipe shows here rather than at interpreter exit
+    except BrokenPipeError:
+        from farmtrace.sim.cli import stdout_closed  # the simulator's, so a Pi has it too
+
+        if not stdout_closed():
+            raise
+        return 0
     return code
 
 

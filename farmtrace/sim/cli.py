@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import select
 import ssl
 import sys
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from farmtrace.sim.link import BrokerConfig, parse_broker_url
 from farmtrace.sim.options import RunOptions
 from farmtrace.sim.runner import Simulator
 from farmtrace.sim.specs import parse_attacks, parse_duration, parse_faults
+from farmtrace.sim.status import StatusLine
 
 PROG = "python -m farmtrace.sim"
 
@@ -156,7 +159,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument("--connect-timeout", type=_positive(float), default=5.0)
     out = parser.add_argument_group("output")
     out.add_argument("--report", type=Path, help="write a JSON report of the run here")
-    out.add_argument("-v", "--verbose", action="store_true", help="log connections and more")  # fmt: skip
+    loud = out.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="log connections and more")  # fmt: skip
+    loud.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress lines and no closing summary (warnings and errors still show)",
+    )
+    out.add_argument(
+        "--progress-interval",
+        type=_positive(float),
+        default=10.0,
+        metavar="SECONDS",
+        help="wall seconds between progress lines on stderr when it is not a terminal "
+        "(default 10; a terminal gets one line rewritten every second)",
+    )
 
 
 def _tls(args: argparse.Namespace, wanted: bool) -> ssl.SSLContext | None:
@@ -243,10 +261,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
     )
     options = run_options(args)
-    report = Simulator(options).run()
+    status = StatusLine(interval=args.progress_interval, quiet=args.quiet)
+    report = Simulator(options, status).run()
     if args.report is not None:
         args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if args.verbose or sys.stderr.isatty():
+    if not args.quiet:
         print(
             f"{report['devices']} devices, {report['readings']} readings, {report['acked']} sent,"
             f" {report['queued']} queued, {report['failed']} failed, {report['dropped']} dropped",
@@ -334,4 +353,34 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch(build_parser().parse_args(argv))
+    """Parse and run; a reader that closed stdout early (``... | head``) ends it quietly, 0."""
+    try:
+        code = dispatch(build_parser().parse_args(argv))
+        sys.stdout.flush()  # so a closed pipe shows here rather than at interpreter exit
+    except BrokenPipeError:
+        if not stdout_closed():
+            raise  # a socket's broken pipe is a real error
+        return 0
+    return code
+
+
+def stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone; if so, point it at /dev/null.
+
+    As the Python documentation's "Note on SIGPIPE" advises (instead of restoring SIGPIPE's
+    default, which would also kill the process on a broken socket): the interpreter's own
+    final flush of what is still buffered then does not fail a second time.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    # Linux and the BSDs report POLLERR on a pipe's write end once no reader is left.
+    if not any(events & select.POLLERR for _, events in poller.poll(0)):
+        return False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return True

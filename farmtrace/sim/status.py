@@ -1,4 +1,4 @@
-"""Run counters and the one-line status display (only on a terminal)."""
+"""Run counters and the progress display (a line rewritten on a terminal, plain lines otherwise)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,22 @@ class Stats:
 
 
 class StatusLine:
-    """Rewrites one terminal line every second; silent when the stream is not a TTY."""
+    """Progress on stderr: on a terminal one line rewritten every second; otherwise (a log
+    file, a pipe) a plain timestamped line every ``interval`` wall seconds; nothing at all
+    when ``quiet``.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    The line names the simulated time, devices online, readings made, acknowledged by the
+    broker (``acked``) and still waiting (``pending``), failed and dropped ones, and the
+    acknowledgement rate.
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, *, interval: float = 10.0, quiet: bool = False
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = self.stream.isatty()
+        self.tty = self.stream.isatty()
+        self.enabled = not quiet
+        self.interval = 1.0 if self.tty else interval
         self._last = time.monotonic()
         self._last_acked = 0
         self._shown = False
@@ -38,20 +49,24 @@ class StatusLine:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self._last < 1.0:
+        if now - self._last < self.interval:
             return
         rate = (stats.acked - self._last_acked) / (now - self._last)
         self._last, self._last_acked = now, stats.acked
-        self.stream.write(
-            f"\r\x1b[K{sim_time}  online {online}/{devices}  sent {stats.acked}"
-            f"  queued {queued}  failed {stats.failed}  dropped {stats.dropped}"
-            f"  rate {rate:.1f}/s"
+        line = (
+            f"{sim_time}  online {online}/{devices}  readings {stats.readings}"
+            f"  acked {stats.acked}  pending {queued}  failed {stats.failed}"
+            f"  dropped {stats.dropped}  rate {rate:.1f}/s"
         )
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{line}")
+            self._shown = True
+        else:
+            self.stream.write(f"{time.strftime('%H:%M:%S')} sim {line}\n")
         self.stream.flush()
-        self._shown = True
 
     def clear(self) -> None:
-        """Erase the line before a log message or at the end."""
+        """Erase the terminal line before a log message or at the end."""
         if self._shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()

@@ -295,7 +295,7 @@ def test_status_line_only_on_a_terminal(mosquitto: Mosquitto, tmp_path: Path) ->
     os.close(main)
     assert process.wait(timeout=30) == 0
     text = output.decode()
-    assert "\r" in text and "online 2/2" in text and "sent " in text and "rate " in text
+    assert "\r" in text and "online 2/2" in text and "acked " in text and "rate " in text
     assert "2 devices, " in text  # the closing summary on a terminal
 
 
