@@ -18,10 +18,9 @@ import re
 import secrets
 import time
 
-from sqlalchemy import Engine, insert, select, update
-
 from farmtrace.api.errors import Forbidden, Unauthorized
-from farmtrace.api.lots.schema import API_KEYS
+from farmtrace.store.api_keys import add_api_key, api_key_by_hash, revoke_api_keys
+from farmtrace.store.database import Database
 
 __all__ = ["SCOPES", "ApiKey", "check_key", "create_key", "revoke_key"]
 
@@ -44,7 +43,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
+def create_key(database: Database, name: str, scopes: list[str]) -> str:
     """Store a new key with ``scopes`` and return its secret (the only time it is seen)."""
     if re.fullmatch(r"[\x21-\x7e]{1,128}", name) is None:
         # The name is signed into acknowledgements: printable ASCII without spaces.
@@ -53,32 +52,19 @@ def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
     if unknown or not scopes:
         raise ValueError(f"unknown or missing scopes {unknown}; choose from {', '.join(SCOPES)}")
     token = _PREFIX + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-    with engine.begin() as c:
-        c.execute(
-            insert(API_KEYS).values(
-                name=name,
-                token_hash=_hash(token),
-                scopes=" ".join(sorted(set(scopes))),
-                created_at=time.time(),
-            )
-        )
+    add_api_key(database, name, _hash(token), scopes, time.time())
     return token
 
 
-def revoke_key(engine: Engine, name: str) -> int:
+def revoke_key(database: Database, name: str) -> int:
     """Revoke every live key named ``name``; return how many (``ValueError`` when none)."""
-    with engine.begin() as c:
-        done = c.execute(
-            update(API_KEYS)
-            .where(API_KEYS.c.name == name, API_KEYS.c.revoked_at.is_(None))
-            .values(revoked_at=time.time())
-        ).rowcount
+    done = revoke_api_keys(database, name, time.time())
     if not done:
         raise ValueError(f"no live API key named {name!r}")
     return done
 
 
-def check_key(engine: Engine, authorization: str | None, scope: str) -> ApiKey:
+def check_key(database: Database, authorization: str | None, scope: str) -> ApiKey:
     """The key in an ``Authorization`` header if it exists, is not revoked and holds ``scope``.
 
     Raises :class:`Unauthorized` (no header, malformed, unknown or revoked key) or
@@ -93,8 +79,7 @@ def check_key(engine: Engine, authorization: str | None, scope: str) -> ApiKey:
     if _SHAPE.fullmatch(token) is None:
         raise Unauthorized("malformed API key: want ftk_ followed by 43 URL-safe base64 characters")
     digest = _hash(token)
-    with engine.connect() as c:
-        row = c.execute(select(API_KEYS).where(API_KEYS.c.token_hash == digest)).first()
+    row = api_key_by_hash(database, digest)
     # The look-up is by hash, so timing reveals nothing of the secret; compare once more in
     # constant time anyway so that equality never rests on the database's collation.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
@@ -102,7 +87,6 @@ def check_key(engine: Engine, authorization: str | None, scope: str) -> ApiKey:
     if row.revoked_at is not None:
         # Whoever presents it holds the secret: telling them it is revoked gives nothing away.
         raise Unauthorized(f"API key {row.name!r} is revoked")
-    scopes = frozenset(row.scopes.split())
-    if scope not in scopes:
+    if scope not in row.scopes:
         raise Forbidden(f"API key {row.name!r} lacks scope {scope}")
-    return ApiKey(row.name, scopes)
+    return ApiKey(row.name, row.scopes)

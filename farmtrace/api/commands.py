@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from farmtrace.store.database import Database
 
 T = TypeVar("T")
 
@@ -114,8 +114,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _create_key(args: argparse.Namespace) -> int:
     from farmtrace.api.auth import create_key
 
-    def create(engine: Engine) -> str:
-        return create_key(engine, args.name, args.scope)
+    def create(database: Database) -> str:
+        return create_key(database, args.name, args.scope)
 
     token = _with_keys_table(args.db, create)
     if token is None:
@@ -129,8 +129,8 @@ def _create_key(args: argparse.Namespace) -> int:
 def _revoke_key(args: argparse.Namespace) -> int:
     from farmtrace.api.auth import revoke_key
 
-    def revoke(engine: Engine) -> int:
-        return revoke_key(engine, args.name)
+    def revoke(database: Database) -> int:
+        return revoke_key(database, args.name)
 
     count = _with_keys_table(args.db, revoke)
     if count is None:
@@ -139,29 +139,18 @@ def _revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_keys_table(db: str, action: Callable[[Engine], T]) -> T | None:
-    """``action(engine)`` on the migrated database at ``db``; ``None`` after printing why it
-    failed (the URL with its password hidden, the driver's error class only: its message can
-    quote connection parameters)."""
-    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
-    from farmtrace.store.engine import create_db_engine, describe_url
+def _with_keys_table(db: str, action: Callable[[Database], T]) -> T | None:
+    """``action(database)`` on the database at ``db`` (its schema brought up to date);
+    ``None`` after printing why it failed (store errors name the URL with its password hidden
+    and the driver's error class only: its message can quote connection parameters)."""
+    from farmtrace.store.database import open_database
     from farmtrace.store.errors import StoreError
-    from farmtrace.store.migrate import upgrade
 
-    engine = None
     try:
-        engine = create_db_engine(db)
-        upgrade(engine)
-        return action(engine)
+        with open_database(db) as database:
+            return action(database)
     except (StoreError, ValueError) as exc:
         print(f"farmtrace api-keys: {exc}", file=sys.stderr)
-    except SQLAlchemyError as exc:
-        reason = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
-        print(f"farmtrace api-keys: cannot use {describe_url(db)}: {reason}", file=sys.stderr)
-    finally:
-        if engine is not None:
-            engine.dispose()
     return None
 
 

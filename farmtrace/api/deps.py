@@ -73,6 +73,6 @@ def require_scope(scope: str) -> Callable[..., ApiKey]:
         request: Request,
         _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> ApiKey:
-        return check_key(state_of(request).engine, request.headers.get("authorization"), scope)
+        return check_key(state_of(request).database, request.headers.get("authorization"), scope)
 
     return check

@@ -1,4 +1,4 @@
-"""What the running app holds: the database engine, one proof service per chain, lots, limits."""
+"""What the running app holds: the database, one chain reader per chain, lots, limits."""
 
 from __future__ import annotations
 
@@ -7,31 +7,25 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
 from farmtrace.api.digital_link import DigitalLink
 from farmtrace.api.errors import NotFound
 from farmtrace.api.lots.event_key import load_or_create_event_key
 from farmtrace.api.lots.store import LotStore
 from farmtrace.api.ratelimit import RateLimiter
 from farmtrace.api.settings import Settings
-from farmtrace.store.engine import create_db_engine, describe_url
-from farmtrace.store.errors import DatabaseError
-from farmtrace.store.migrate import upgrade
-from farmtrace.store.models import Base
+from farmtrace.store.chain_keys import chain_verifier_keys
+from farmtrace.store.database import Database, database_errors, open_database
+from farmtrace.store.lots import Lots
 from farmtrace.store.reader import ChainReader, list_chains
+from farmtrace.store.registry import public_keys
 
 __all__ = ["AppState"]
-
-CHAIN_KEYS = Base.metadata.tables["chain_keys"]
-DEVICES = Base.metadata.tables["devices"]
 
 
 @dataclass
 class AppState:
     settings: Settings
-    engine: Engine
+    database: Database
     lots: LotStore
     limiter: RateLimiter
     _chains: dict[str, ChainReader] = field(default_factory=dict)
@@ -42,23 +36,15 @@ class AppState:
     @classmethod
     def open(cls, settings: Settings) -> AppState:
         """Connect, bring the schema up to date and load the event key."""
-        engine = create_db_engine(settings.db_url)
-        try:
-            upgrade(engine)
-        except SQLAlchemyError as exc:
-            engine.dispose()
-            reason = type(exc.orig).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
-            raise DatabaseError(
-                f"cannot open database {describe_url(settings.db_url)}: {reason}"
-            ) from None
+        database = open_database(settings.db_url)
         state_dir = settings.state_dir or Path(tempfile.mkdtemp(prefix="farmtrace-api-"))
         key = load_or_create_event_key(Path(state_dir))
         limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
-        return cls(settings, engine, LotStore(engine, key), limiter)
+        return cls(settings, database, LotStore(Lots(database), key), limiter)
 
     def origins(self) -> list[str]:
         """Every chain's origin, oldest first."""
-        return [origin for _, origin in list_chains(self.engine)]
+        return [origin for _, origin in self._chain_ids()]
 
     def default_origin(self) -> str:
         """The configured origin, else the oldest chain's; 404 when the database has none."""
@@ -79,25 +65,20 @@ class AppState:
             found = self._chains.get(name)
         if found is not None:
             return found
-        chains = dict((o, i) for i, o in list_chains(self.engine))
+        chains = dict((o, i) for i, o in self._chain_ids())
         if name not in chains:
             raise NotFound(f"no chain with origin {name!r}")
         # The latest checkpoint is re-read at most once a second: proofs may be relative to
         # one up to a second old (still signed), and the hot path skips a query per proof.
-        reader = ChainReader(self.engine, chains[name], name, batch_trees=2048, checkpoint_ttl=1.0)
+        reader = ChainReader(
+            self.database.engine, chains[name], name, batch_trees=2048, checkpoint_ttl=1.0
+        )
         with self._lock:
             return self._chains.setdefault(name, reader)
 
     def verifier_keys(self, origin: str) -> list[str]:
         """Every checkpoint verifier key the chain recorded (current and retired)."""
-        service = self.chain(origin)
-        with self.engine.connect() as c:
-            rows = c.execute(
-                select(CHAIN_KEYS.c.vkey)
-                .where(CHAIN_KEYS.c.chain_id == service.chain_id)
-                .order_by(CHAIN_KEYS.c.added_at)
-            )
-            return [r.vkey for r in rows]
+        return chain_verifier_keys(self.database, self.chain(origin).chain_id)
 
     def device_keys(self, device_ids: set[str]) -> dict[str, bytes]:
         """The registered public keys of ``device_ids`` (unknown ones are left out)."""
@@ -107,13 +88,7 @@ class AppState:
         cached = {d: self._device_keys[d] for d in device_ids if d in self._device_keys}
         if len(cached) == len(device_ids):
             return cached
-        with self.engine.connect() as c:
-            rows = c.execute(
-                select(DEVICES.c.device_id, DEVICES.c.public_key).where(
-                    DEVICES.c.device_id.in_(sorted(device_ids))
-                )
-            )
-            found = {r.device_id: bytes(r.public_key) for r in rows}
+        found = public_keys(self.database, device_ids)
         self._device_keys.update(found)
         return found
 
@@ -121,5 +96,10 @@ class AppState:
         """The lot's Digital Link URI on this resolver (``settings.link_base``)."""
         return link.uri_at(self.settings.link_base)
 
+    def _chain_ids(self) -> list[tuple[int, str]]:
+        """Every chain as ``(chain_id, origin)``, oldest first."""
+        with database_errors("listing the chains"):
+            return list_chains(self.database.engine)
+
     def close(self) -> None:
-        self.engine.dispose()
+        self.database.close()

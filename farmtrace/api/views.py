@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 from farmtrace.api.digital_link import DigitalLink
 from farmtrace.api.lots.event_entry import EventEntry
-from farmtrace.api.lots.store import Anchor, LotRecord
+from farmtrace.api.lots.store import LotRecord
 from farmtrace.api.schemas.lots import BIZ_STEPS, EventPublic, LotPublic, StagePublic
 from farmtrace.api.state import AppState
+from farmtrace.store.lots import Anchor
 
 __all__ = ["event_public", "lot_public", "ms_to_datetime"]
 

@@ -11,9 +11,10 @@ import time
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from farmtrace.store.database import Database, database_errors
 from farmtrace.store.models import Base
 
-__all__ = ["record_key", "recorded_keys"]
+__all__ = ["chain_verifier_keys", "record_key", "recorded_keys"]
 
 CHAIN_KEYS = Base.metadata.tables["chain_keys"]
 
@@ -26,6 +27,12 @@ def recorded_keys(conn: Connection, chain_id: int) -> list[str]:
         .order_by(CHAIN_KEYS.c.added_at)
     )
     return [str(vkey) for (vkey,) in rows]
+
+
+def chain_verifier_keys(database: Database, chain_id: int) -> list[str]:
+    """The verifier keys chain ``chain_id`` recorded (current and retired), oldest first."""
+    with database_errors("reading a chain's verifier keys"), database.engine.connect() as conn:
+        return recorded_keys(conn, chain_id)
 
 
 def record_key(engine: Engine, chain_id: int, vkey: str) -> bool:

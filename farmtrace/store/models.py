@@ -26,6 +26,21 @@ Tables, and who may change what:
   (revision 0006).
 * ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
   ``revoked_at`` once.
+
+The provenance API's tables (revision 0002; ``farmtrace.store.api_keys`` and
+``farmtrace.store.lots`` query them):
+
+* ``api_keys``: SHA-256 of each key's secret, its scopes and name; never the secret. A revoked
+  key keeps its row (``revoked_at`` set).
+* ``lots``: one row per ``(gtin, lot)``; the GTIN is 14 digits with a valid check digit;
+  ``details`` is JSON (grower, method, certifications, farm location, time zone; revision 0003).
+* ``lot_stages``: the fields, rooms and trucks a lot passed through, each with its time
+  window (ms since the epoch, end open while ``NULL``) and the device IDs that watched it
+  (a JSON list).
+* ``lot_events``: each signed record of a lot (an event, ``FE`` prefix, or an excursion
+  acknowledgement) and the ``(signer, seq)`` under which a gateway integrates it into its
+  chain: it is *pending anchoring* until an ``entries`` row with that ``(device_id, seq)``
+  exists. The same entry is queued in ``pending_entries`` for the next block. Append-only.
 """
 
 from __future__ import annotations
@@ -47,7 +62,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "API_TABLES",
     "APPEND_ONLY_TABLES",
+    "ApiKeyRow",
     "Base",
     "BlockRow",
     "ChainKeyRow",
@@ -56,6 +73,9 @@ __all__ = [
     "DeviceRow",
     "DropFloorRow",
     "EntryRow",
+    "LotEventRow",
+    "LotRow",
+    "LotStageRow",
     "PendingEntryRow",
     "QuarantineRow",
 ]
@@ -179,6 +199,61 @@ class DropFloorRow(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[float] = mapped_column(Float)
 
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
+
+
+class LotRow(Base):
+    __tablename__ = "lots"
+    __table_args__ = (UniqueConstraint("gtin", "lot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(20))
+    product_name: Mapped[str] = mapped_column(String(128))
+    product_class: Mapped[str] = mapped_column(String(64))
+    farm: Mapped[str] = mapped_column(String(128))
+    origin_region: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+    details: Mapped[str | None] = mapped_column(Text)
+
+
+class LotStageRow(Base):
+    __tablename__ = "lot_stages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(128))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger)
+    device_ids: Mapped[str] = mapped_column(Text)
+
+
+class LotEventRow(Base):
+    __tablename__ = "lot_events"
+    __table_args__ = (UniqueConstraint("signer", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    signer: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+API_TABLES = ("api_keys", "lots", "lot_stages", "lot_events")
+"""The provenance API's tables (early API builds created them themselves; revision 0002
+adopts those)."""
 
 APPEND_ONLY_TABLES = (
     "chains",

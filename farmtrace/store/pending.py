@@ -1,19 +1,28 @@
-"""Entries waiting for a block ("sequence, then integrate").
+"""Entries waiting for a block ("sequence, then integrate"): the one module that owns the
+``pending_entries`` queue, both its sides.
 
-Other components (the API's lot events) sign an entry and store it durably in
-``pending_entries``; the ledger's next append takes those not yet in ``entries`` into its block,
-in the same transaction. The ``(device_id, seq)`` key, unique in ``entries`` across the
+Other components (the API's lot records, ``farmtrace.store.lots``) sign an entry under the
+signer's :func:`next_seq` and :func:`queue_entry` it durably, in their own transaction; the
+ledger's next append takes those not yet in ``entries`` (:func:`pending_entries`) into its
+block, in the same transaction. The ``(device_id, seq)`` key, unique in ``entries`` across the
 database, makes integration happen once even with several gateways.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, insert, select
 
 from farmtrace.store.models import Base
 from farmtrace.store.records import PendingReading
 
-__all__ = ["LOOKBACK_S", "MAX_PENDING_PER_BLOCK", "PendingFloor", "pending_entries"]
+__all__ = [
+    "LOOKBACK_S",
+    "MAX_PENDING_PER_BLOCK",
+    "PendingFloor",
+    "next_seq",
+    "pending_entries",
+    "queue_entry",
+]
 
 PENDING = Base.metadata.tables["pending_entries"]
 ENTRIES = Base.metadata.tables["entries"]
@@ -64,3 +73,27 @@ def pending_entries(
         PendingReading(r.device_id, int(r.seq), int(r.timestamp_ms), bytes(r.payload), r.created_at)
         for r in rows
     ]
+
+
+def next_seq(conn: Connection, device_id: str) -> int:
+    """The next sequence number of signer ``device_id``: one above everything it queued."""
+    top = conn.execute(
+        select(func.max(PENDING.c.seq)).where(PENDING.c.device_id == device_id)
+    ).scalar()
+    return int(top or 0) + 1
+
+
+def queue_entry(conn: Connection, entry: PendingReading) -> None:
+    """Queue a signed entry for the next block, in the caller's transaction; its
+    ``received_at`` is when it was queued (``created_at``, which :func:`pending_entries` returns
+    the same way). A ``(device_id, seq)`` already queued fails with SQLAlchemy's
+    ``IntegrityError``."""
+    conn.execute(
+        insert(PENDING).values(
+            device_id=entry.device_id,
+            seq=entry.seq,
+            timestamp_ms=entry.timestamp_ms,
+            payload=entry.payload,
+            created_at=entry.received_at,
+        )
+    )

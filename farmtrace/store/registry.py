@@ -11,12 +11,20 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Engine, func, insert, select, update
 
+from farmtrace.store.database import Database, database_errors
 from farmtrace.store.errors import DeviceRegistryError
 from farmtrace.store.models import Base
 from farmtrace.store.records import Device, QuarantineItem
 from farmtrace.wire.protocol import ProtocolError, check_device_id
 
-__all__ = ["devices", "last_seqs", "quarantine", "register_devices", "revoke_device"]
+__all__ = [
+    "devices",
+    "last_seqs",
+    "public_keys",
+    "quarantine",
+    "register_devices",
+    "revoke_device",
+]
 
 DEVICES = Base.metadata.tables["devices"]
 QUARANTINE = Base.metadata.tables["quarantine"]
@@ -83,6 +91,18 @@ def devices(engine: Engine) -> list[Device]:
         return [
             Device(r.device_id, bytes(r.public_key), r.registered_at, r.revoked_at) for r in rows
         ]
+
+
+def public_keys(database: Database, device_ids: Iterable[str]) -> dict[str, bytes]:
+    """The registered public keys of ``device_ids``, revoked or not (unknown ones are left
+    out), in one query."""
+    with database_errors("reading device keys"), database.engine.connect() as conn:
+        rows = conn.execute(
+            select(DEVICES.c.device_id, DEVICES.c.public_key).where(
+                DEVICES.c.device_id.in_(sorted(device_ids))
+            )
+        )
+        return {r.device_id: bytes(r.public_key) for r in rows}
 
 
 def quarantine(engine: Engine, chain_id: int, items: Iterable[QuarantineItem]) -> int:

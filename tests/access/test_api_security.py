@@ -98,12 +98,12 @@ def assert_error(response: Response, status: int, code: str, says: str, hidden: 
 
 def test_every_write_needs_a_key_with_its_scope(served: Served) -> None:
     app = served.client.app
-    engine = app.state.farmtrace.engine  # type: ignore[attr-defined]
+    database = app.state.farmtrace.database  # type: ignore[attr-defined]
     writes = operations(served, writes=True)
     assert len(writes) >= 3, writes
-    single = {scope: create_key(engine, scope.replace(":", "-"), [scope]) for scope in SCOPES}
-    revoked = create_key(engine, "gone", list(SCOPES))
-    revoke_key(engine, "gone")
+    single = {scope: create_key(database, scope.replace(":", "-"), [scope]) for scope in SCOPES}
+    revoked = create_key(database, "gone", list(SCOPES))
+    revoke_key(database, "gone")
     unknown = "ftk_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     for method, path in writes:
 

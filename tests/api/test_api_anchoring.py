@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import inspect
 from support.api import GTIN, LOT, ORIGIN, Served
 
-from farmtrace.api.lots.schema import METADATA
 from farmtrace.chain.entry import EVENT, kind_of
 from farmtrace.cli import main
 from farmtrace.store.engine import create_db_engine
 from farmtrace.store.ledger import Ledger
+from farmtrace.store.models import API_TABLES, Base
 
 EVENT_BODY = {
     "kind": "harvest",
@@ -63,7 +63,7 @@ def test_api_tables_match_the_migration(served: Served) -> None:
     engine = create_db_engine(served.db_url)
     try:
         inspector = inspect(engine)
-        for table in METADATA.sorted_tables:
+        for table in (Base.metadata.tables[name] for name in API_TABLES):
             columns = {c["name"]: c for c in inspector.get_columns(table.name)}
             assert set(columns) == set(table.columns.keys()), table.name
             for column in table.columns:
@@ -76,9 +76,10 @@ def test_revision_0002_adopts_tables_of_early_api_builds(tmp_path: Path) -> None
     from alembic import command
     from sqlalchemy import insert, select
 
-    from farmtrace.api.lots.schema import LOT_EVENTS, LOTS
     from farmtrace.store.migrate import alembic_config, current_revision, head_revision, upgrade
-    from farmtrace.store.models import Base
+
+    api_tables = [Base.metadata.tables[name] for name in API_TABLES]
+    LOTS, LOT_EVENTS = Base.metadata.tables["lots"], Base.metadata.tables["lot_events"]
 
     engine = create_db_engine(f"sqlite:///{tmp_path / 'early.db'}")
     try:
@@ -86,7 +87,7 @@ def test_revision_0002_adopts_tables_of_early_api_builds(tmp_path: Path) -> None
         with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
             config.attributes["connection"] = conn
             command.upgrade(config, "0001")
-        METADATA.create_all(engine)  # what early API builds did
+        Base.metadata.create_all(engine, tables=api_tables)  # what early API builds did
         with engine.begin() as conn:
             conn.execute(
                 insert(LOTS).values(

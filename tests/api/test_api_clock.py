@@ -17,12 +17,14 @@ from support.readings import BASE_TIME_MS, SimDevice
 
 from farmtrace.api.coldchain import Sample, assess, product_class
 from farmtrace.api.lots.series import lot_series
-from farmtrace.api.lots.store import Anchor, LotEntry, LotRecord, LotStore, StageRecord
+from farmtrace.api.lots.store import LotRecord, LotStore
 from farmtrace.api.page.model import ConditionView, Localized, ProductPage, VerificationInfo
 from farmtrace.api.page.render import render_page
 from farmtrace.audit.devices import device_summaries
 from farmtrace.chain.clock import CLOCK_TOLERANCE_MS, went_backwards
+from farmtrace.store.database import Database
 from farmtrace.store.ledger import Ledger
+from farmtrace.store.lots import Anchor, LotEntry, Lots, StageRecord
 from farmtrace.store.models import Base
 from farmtrace.store.records import PendingReading
 from farmtrace.wire.protocol import Measurement, Reading, sign
@@ -82,7 +84,7 @@ def skewed(served_on_both: Served) -> tuple[Served, set[tuple[str, int]]]:
 
 
 def stored(served: Served) -> dict[int, tuple[str, int]]:
-    engine = served.client.app.state.farmtrace.engine  # type: ignore[attr-defined]
+    engine = served.client.app.state.farmtrace.database.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         rows = conn.execute(
             select(ENTRIES.c.global_index, ENTRIES.c.device_id, ENTRIES.c.seq).where(
@@ -105,7 +107,7 @@ def test_reading_json_flags_and_agrees_with_the_audit(
         if body["clock_backwards"]:
             flagged.add(key)
     assert flagged == expected
-    engine = served.client.app.state.farmtrace.engine  # type: ignore[attr-defined]
+    engine = served.client.app.state.farmtrace.database.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         audit = {(d.device_id, s) for d in device_summaries(conn) for s in d.clock_backwards_at}
     assert audit == expected
@@ -152,7 +154,7 @@ def test_page_says_so_in_both_languages(skewed: tuple[Served, set[tuple[str, int
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ledger, LotStore]]:
     tmp: Path = tmp_path_factory.mktemp("clock")
     with Ledger.open(f"sqlite:///{tmp / 'clock.db'}", tmp / "gw", ORIGIN) as opened:
-        yield opened, LotStore(opened.engine, Ed25519PrivateKey.generate())
+        yield opened, LotStore(Lots(Database(opened.engine)), Ed25519PrivateKey.generate())
 
 
 _names = itertools.count()

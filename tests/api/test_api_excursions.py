@@ -32,8 +32,8 @@ def test_excursions_and_signed_acknowledgement(
     assert served.client.post(f"{URL}/ack", json=body).status_code == 401
     plain = {"Authorization": f"Bearer {served.key}"}
     assert served.client.post(f"{URL}/ack", json=body, headers=plain).status_code == 403
-    engine = served.client.app.state.farmtrace.engine  # type: ignore[attr-defined]
-    auth = {"Authorization": f"Bearer {create_key(engine, 'qa-lead', ['excursions:ack'])}"}
+    database = served.client.app.state.farmtrace.database  # type: ignore[attr-defined]
+    auth = {"Authorization": f"Bearer {create_key(database, 'qa-lead', ['excursions:ack'])}"}
     done = served.client.post(f"{URL}/ack", json=body, headers=auth)
     assert done.status_code == 201, done.text
     ack = done.json()["acknowledgement"]
@@ -65,6 +65,6 @@ def test_excursions_and_signed_acknowledgement(
 
 
 def test_key_names_are_tokens(served: Served) -> None:
-    engine = served.client.app.state.farmtrace.engine  # type: ignore[attr-defined]
+    database = served.client.app.state.farmtrace.database  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="no spaces"):
-        create_key(engine, "qa lead", ["excursions:ack"])
+        create_key(database, "qa lead", ["excursions:ack"])

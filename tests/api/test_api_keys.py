@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from farmtrace.api.auth import check_key
 from farmtrace.api.errors import Forbidden, Unauthorized
 from farmtrace.cli import main
-from farmtrace.store.engine import create_db_engine
+from farmtrace.store.database import open_database
 
 
 def test_create_key_prints_it_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,7 +26,7 @@ def test_create_key_prints_it_once(tmp_path: Path, capsys: pytest.CaptureFixture
         rows = conn.execute(text("SELECT name, token_hash, scopes FROM api_keys")).all()
     engine.dispose()
     assert rows == [("ops", hashlib.sha256(key.encode()).hexdigest(), "lots:write")]
-    db = create_db_engine(url)
+    db = open_database(url)
     assert check_key(db, f"Bearer {key}", "lots:write").name == "ops"
     with pytest.raises(Forbidden):
         check_key(db, f"Bearer {key}", "events:write")
@@ -34,7 +34,7 @@ def test_create_key_prints_it_once(tmp_path: Path, capsys: pytest.CaptureFixture
         check_key(db, f"Bearer {key[:-1]}{'B' if key.endswith('A') else 'A'}", "lots:write")
     with pytest.raises(Unauthorized):
         check_key(db, None, "lots:write")
-    db.dispose()
+    db.close()
 
 
 def test_unknown_scope_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,7 +35,7 @@ def test_writes_need_a_key_with_the_scope(served: Served) -> None:
     assert served.client.post("/v1/lots", json=body, headers=wrong).status_code == 401
     from farmtrace.api.auth import create_key
 
-    reader = create_key(served.client.app.state.farmtrace.engine, "ev", ["events:write"])  # type: ignore[attr-defined]
+    reader = create_key(served.client.app.state.farmtrace.database, "ev", ["events:write"])  # type: ignore[attr-defined]
     denied = served.client.post(
         "/v1/lots", json=body, headers={"Authorization": f"Bearer {reader}"}
     )

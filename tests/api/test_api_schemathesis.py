@@ -22,7 +22,7 @@ def test_no_server_errors(served: Served) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
-    key = create_key(app.state.farmtrace.engine, "fuzz", list(SCOPES))  # type: ignore[attr-defined]
+    key = create_key(app.state.farmtrace.database, "fuzz", list(SCOPES))  # type: ignore[attr-defined]
     token = f"Bearer {key}"
     failures: list[str] = []
     admitted: dict[str, int] = {}

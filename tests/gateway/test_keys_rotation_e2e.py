@@ -136,7 +136,7 @@ def test_two_rotations_of_a_running_chain_keep_every_checkpoint_verifiable(
     app = create_app(
         Settings(db_url=db, state_dir=tmp_path / "api", rate_per_s=1000, rate_burst=1000)
     )
-    api_key = create_key(app.state.farmtrace.engine, "rotation-test", ["lots:write"])
+    api_key = create_key(app.state.farmtrace.database, "rotation-test", ["lots:write"])
     vkeys: list[str] = []
     bundles: list[dict[str, Any]] = []
     sizes: list[int] = []  # chain-log size after each round

@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from support.readings import devices
 
 from farmtrace.api.lots.event_entry import sign_event
 from farmtrace.store.ledger import Ledger
 from farmtrace.store.models import Base
-from farmtrace.store.pending import LOOKBACK_S, PendingFloor
+from farmtrace.store.pending import LOOKBACK_S, PendingFloor, queue_entry
+from farmtrace.store.records import PendingReading
 
-PENDING = Base.metadata.tables["pending_entries"]
 ENTRIES = Base.metadata.tables["entries"]
 
 
@@ -23,14 +23,8 @@ def _queue(ledger: Ledger, seq: int, created_at: float) -> None:
     key = Ed25519PrivateKey.from_private_bytes(bytes(32))
     entry = sign_event(seq, 1_700_000_000_000 + seq, {"kind": "harvest"}, key)
     with ledger.engine.begin() as conn:
-        conn.execute(
-            insert(PENDING).values(
-                device_id=entry.signer,
-                seq=seq,
-                timestamp_ms=entry.time_ms,
-                payload=entry.payload,
-                created_at=created_at,
-            )
+        queue_entry(
+            conn, PendingReading(entry.signer, seq, entry.time_ms, entry.payload, created_at)
         )
 
 

@@ -71,7 +71,7 @@ def serve(db_url: str, tmp_path: Path) -> Iterator[Served]:
     app = create_app(
         Settings(db_url=db_url, state_dir=tmp_path / "api", rate_per_s=1000, rate_burst=1000)
     )
-    key = create_key(app.state.farmtrace.engine, "test", ["lots:write", "events:write"])
+    key = create_key(app.state.farmtrace.database, "test", ["lots:write", "events:write"])
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {key}"}
         response = client.post("/v1/lots", json=lot_body([d.device_id for d in devs]), headers=auth)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from farmtrace.api.coldchain import Sample
-from farmtrace.api.lots.store import LotEntry
+from farmtrace.store.lots import LotEntry
 from farmtrace.wire.protocol import ProtocolError, decode
 
 __all__ = ["Series", "lot_series"]

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
-from farmtrace.api.clock import entry_went_backwards
 from farmtrace.api.convert import b64, proof_public, reading_public
 from farmtrace.api.deps import get_state, rate_limit, state_of
 from farmtrace.api.errors import BadRequest, NotFound
@@ -23,6 +22,7 @@ from farmtrace.api.schemas.chain import (
     ReadingPublic,
 )
 from farmtrace.api.state import AppState
+from farmtrace.store.clock import entry_went_backwards
 from farmtrace.store.errors import NotFoundError
 
 __all__ = ["chain_router", "chains_router"]
@@ -103,14 +103,14 @@ def chain_router(
         )
 
     @router.get("/readings/{index}", response_model=ReadingPublic, operation_id="reading" + suffix)
-    def reading(chain: Chain, index: Index) -> ReadingPublic:
+    def reading(chain: Chain, index: Index, state: State) -> ReadingPublic:
         """The entry at global index ``index`` (a reading, decoded, with ``clock_backwards``;
         or another kind)."""
         try:
             entry = chain.entry(index)
         except NotFoundError as exc:
             raise NotFound(str(exc)) from None
-        return reading_public(entry, entry_went_backwards(chain.reader.engine, entry))
+        return reading_public(entry, entry_went_backwards(state.database, entry))
 
     @router.get(
         "/readings/{index}/proof",

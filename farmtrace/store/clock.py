@@ -1,19 +1,21 @@
-"""Which served readings went backwards in time: the rule of :mod:`farmtrace.chain.clock`
+"""Which stored readings went backwards in time: the rule of :mod:`farmtrace.chain.clock`
 applied to stored readings, each against its device's previous stored reading by seq.
 
 The previous reading is looked up in the database (the unique ``(device_id, seq)`` index), not
 in what a response happens to hold, so the first reading of a lot's stage window is judged
-against the reading before the window, exactly as ``farmtrace audit`` judges it.
+against the reading before the window, exactly as ``farmtrace audit`` judges it. One query
+builder serves both the lot query's correlated column and the single-reading lookup.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, FromClause, ScalarSelect, Select, select
+from sqlalchemy import FromClause, ScalarSelect, Select, select
 
 from farmtrace.chain.clock import went_backwards
 from farmtrace.chain.entry import READING
+from farmtrace.store.database import Database, database_errors
 from farmtrace.store.models import Base
 from farmtrace.store.records import StoredEntry
 
@@ -43,12 +45,12 @@ def previous_timestamp() -> ScalarSelect[int]:
     )
 
 
-def entry_went_backwards(engine: Engine, entry: StoredEntry) -> bool:
+def entry_went_backwards(database: Database, entry: StoredEntry) -> bool:
     """Whether ``entry`` is a reading whose device clock went backwards (false for others)."""
     if entry.kind != READING or entry.device_id is None or entry.seq is None:
         return False
     if entry.timestamp_ms is None:
         return False
-    with engine.connect() as conn:
+    with database_errors("reading the previous reading"), database.engine.connect() as conn:
         previous = conn.execute(_previous(ENTRIES, entry.device_id, entry.seq)).scalar()
     return went_backwards(None if previous is None else int(previous), entry.timestamp_ms)
