@@ -11,26 +11,16 @@ Database failures are raised as :class:`farmtrace.store.errors.DatabaseError`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, select
 
 from farmtrace.store.errors import database_call
 from farmtrace.store.models import Base
+from farmtrace.store.records import StoredFloor
 
 __all__ = ["DROP_FLOORS", "StoredFloor", "highest_floors", "record_floors", "stored_floors"]
 
 DROP_FLOORS = Base.metadata.tables["drop_floors"]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFloor:
-    """A floor as stored: ``payload`` is the device's exact signed ``FD`` statement."""
-
-    device_id: str
-    floor: int
-    payload: bytes
-    received_at: float
 
 
 def _highest(conn: Connection, device_ids: list[str] | None = None) -> dict[str, int]:

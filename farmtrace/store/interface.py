@@ -28,6 +28,7 @@ from farmtrace.store.records import (
     QuarantineItem,
     ReadingProof,
     StoredCheckpoint,
+    StoredFloor,
 )
 
 __all__ = ["LedgerInterface"]
@@ -99,6 +100,38 @@ class LedgerInterface(Protocol):
 
     def last_seqs(self) -> dict[str, int]:
         """The highest stored sequence number per device, over every chain in the database."""
+        ...
+
+    def committed_runs(self) -> dict[str, list[tuple[int, int]]]:
+        """Every device's settled seqs (stored, or signed and rejected) as ``(first, last)``
+        inclusive runs, over every chain."""
+        ...
+
+    def committed_in(self, ranges: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:
+        """The settled seqs per device within each inclusive ``(device_id, first, last)``."""
+        ...
+
+    def stored_payloads(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+        """The stored payload of each ``(device_id, seq)`` in ``keys`` that is stored."""
+        ...
+
+    def rejected_readings(
+        self, keys: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[bytes, str]]:
+        """``(payload, reason)`` of the signed rejection of each key in ``keys`` that has one."""
+        ...
+
+    def rejected_highs(self) -> dict[str, int]:
+        """Each device's highest seq that was a signed rejection (devices without one: absent)."""
+        ...
+
+    def record_floors(self, floors: Iterable[StoredFloor]) -> int:
+        """Store each drop floor higher than its device's highest stored one (one transaction,
+        durable when it returns); return how many were stored."""
+        ...
+
+    def highest_floors(self) -> dict[str, int]:
+        """Each device's highest stored drop floor (devices without one: absent)."""
         ...
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -34,7 +34,7 @@ from farmtrace.chain.block import BlockHeader, validate_origin
 from farmtrace.chain.entry import READING, kind_of
 from farmtrace.chain.errors import ChainError
 from farmtrace.chain.log import ChainLog
-from farmtrace.store import registry
+from farmtrace.store import dropfloors, registry, settled
 from farmtrace.store.batching import unique_in_batch
 from farmtrace.store.bulk import insert_entries, stored_keys
 from farmtrace.store.chain_keys import record_key
@@ -46,6 +46,7 @@ from farmtrace.store.errors import (
     StoreError,
 )
 from farmtrace.store.handover import pending_handover, sign_checkpoint_note
+from farmtrace.store.interface import LedgerInterface
 from farmtrace.store.keys import load_or_create_signer, remove_previous_signer, retired_verifiers
 from farmtrace.store.migrate import upgrade
 from farmtrace.store.models import Base
@@ -59,6 +60,7 @@ from farmtrace.store.records import (
     QuarantineItem,
     ReadingProof,
     StoredCheckpoint,
+    StoredFloor,
 )
 from farmtrace.store.state import StateDir
 from farmtrace.tlog.checkpoint import (
@@ -413,6 +415,31 @@ class Ledger:
     def last_seqs(self) -> dict[str, int]:
         return _db(lambda: registry.last_seqs(self._engine))
 
+    # The settled-seq and drop-floor functions raise DatabaseError themselves.
+
+    def committed_runs(self) -> dict[str, list[tuple[int, int]]]:
+        return settled.committed_runs(self._engine)
+
+    def committed_in(self, ranges: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:
+        return settled.committed_in(self._engine, ranges)
+
+    def stored_payloads(self, keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], bytes]:
+        return settled.stored_payloads(self._engine, keys)
+
+    def rejected_readings(
+        self, keys: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[bytes, str]]:
+        return settled.rejected_readings(self._engine, keys)
+
+    def rejected_highs(self) -> dict[str, int]:
+        return settled.rejected_highs(self._engine)
+
+    def record_floors(self, floors: Iterable[StoredFloor]) -> int:
+        return dropfloors.record_floors(self._engine, floors)
+
+    def highest_floors(self) -> dict[str, int]:
+        return dropfloors.highest_floors(self._engine)
+
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return _db(self._reader.latest_checkpoint)
 
@@ -461,3 +488,8 @@ def _close_all(state: StateDir, engine: Engine | None, lock: Connection | None) 
     if engine is not None:
         engine.dispose()
     state.close()
+
+
+if TYPE_CHECKING:
+    # mypy checks here that Ledger keeps the contract the ingest is typed against.
+    _KEEPS_THE_CONTRACT: type[LedgerInterface] = Ledger

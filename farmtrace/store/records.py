@@ -18,6 +18,7 @@ __all__ = [
     "ReadingProof",
     "StoredCheckpoint",
     "StoredEntry",
+    "StoredFloor",
 ]
 
 
@@ -129,6 +130,17 @@ class StoredCheckpoint:
     size: int
     note: str
     signed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFloor:
+    """A device's drop floor as stored: ``payload`` is the device's exact signed ``FD``
+    statement, ``received_at`` the gateway's ``time.time()`` when it arrived."""
+
+    device_id: str
+    floor: int
+    payload: bytes
+    received_at: float
 
 
 @dataclass(frozen=True, slots=True)

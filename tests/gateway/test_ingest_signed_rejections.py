@@ -15,8 +15,9 @@ from support.readings import SimDevice
 
 from farmtrace.audit import run_audit
 from farmtrace.bench.hostile import build_corpus
-from farmtrace.gateway.ingest import reasons, stored
+from farmtrace.gateway.ingest import reasons
 from farmtrace.gateway.ingest.judge import ACCEPTED, QUARANTINED
+from farmtrace.store import settled
 from farmtrace.store.engine import create_db_engine
 from farmtrace.store.ledger import Ledger
 from farmtrace.store.records import PendingReading, QuarantineItem
@@ -173,17 +174,17 @@ def test_store_counts_signed_rejections_as_settled_and_nothing_else(
     _ledger_with_rejections(db_url, tmp_path)
     engine = create_db_engine(db_url)
     try:
-        runs = stored.committed_runs(engine)
-        alice, bob = runs[ALICE.device_id], runs[BOB.device_id]
-        assert (alice.watermark, alice.runs) == (3, [(5, 5)])  # 6 (unsigned) is not settled
-        assert (bob.watermark, bob.runs) == (1, [(4, 4)])
-        assert stored.rejected_highs(engine) == {ALICE.device_id: 3, BOB.device_id: 1}
-        found = stored.rejected_readings(
+        runs = settled.committed_runs(engine)
+        alice, bob = sorted(runs[ALICE.device_id]), sorted(runs[BOB.device_id])
+        assert alice == [(1, 3), (5, 5)]  # 6 (unsigned) is not settled
+        assert bob == [(1, 1), (4, 4)]
+        assert settled.rejected_highs(engine) == {ALICE.device_id: 3, BOB.device_id: 1}
+        found = settled.rejected_readings(
             engine, [(ALICE.device_id, 3), (ALICE.device_id, 6), (ALICE.device_id, 1)]
         )
         assert found == {(ALICE.device_id, 3): (payload(3, 900.0), reasons.OUT_OF_RANGE)}
-        settled = stored.committed_in(engine, [(ALICE.device_id, 3, 6), (BOB.device_id, 1, 3)])
-        assert {d: sorted(s) for d, s in settled.items()} == {
+        found_in = settled.committed_in(engine, [(ALICE.device_id, 3, 6), (BOB.device_id, 1, 3)])
+        assert {d: sorted(s) for d, s in found_in.items()} == {
             ALICE.device_id: [3, 5],
             BOB.device_id: [1],
         }

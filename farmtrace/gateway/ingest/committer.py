@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from farmtrace import failpoints
-from farmtrace.gateway.ingest import reasons, stored
+from farmtrace.gateway.ingest import reasons
 from farmtrace.gateway.ingest.batch import Batch, Item
 from farmtrace.gateway.ingest.config import IngestConfig
 from farmtrace.gateway.ingest.device_state import DeviceState
@@ -53,10 +53,9 @@ from farmtrace.gateway.ingest.judge import (
     quarantine_item,
 )
 from farmtrace.gateway.ingest.metrics import GatewayMetrics, RunTotals
-from farmtrace.store.dropfloors import StoredFloor, record_floors
 from farmtrace.store.errors import DatabaseError
-from farmtrace.store.ledger import Ledger
-from farmtrace.store.records import BatchResult
+from farmtrace.store.interface import LedgerInterface
+from farmtrace.store.records import BatchResult, StoredFloor
 
 __all__ = ["Committer", "Link"]
 
@@ -85,7 +84,7 @@ class Committer:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: LedgerInterface,
         config: IngestConfig,
         link: Link,
         judge: Judge,
@@ -182,18 +181,16 @@ class Committer:
         batch.verify_pending(self._config.signature_threads)
 
     def _plan(self, batch: Batch) -> Plan:
-        judge, engine = self._judge, self._ledger.engine
+        judge, ledger = self._judge, self._ledger
         keys = judge.possibly_stored(batch)
-        found = stored.stored_payloads(engine, keys) if keys else {}
+        found = ledger.stored_payloads(keys) if keys else {}
         settled_by_rejection = judge.possibly_rejected(keys)
-        rejected = (
-            stored.rejected_readings(engine, settled_by_rejection) if settled_by_rejection else {}
-        )
+        rejected = ledger.rejected_readings(settled_by_rejection) if settled_by_rejection else {}
         return judge.judge(batch, found, rejected)
 
     def _write(self, batch: Batch, plan: Plan) -> BatchResult | None:
         if not batch.floors_stored:
-            record_floors(self._ledger.engine, self._new_floors(batch))
+            self._ledger.record_floors(self._new_floors(batch))
             batch.floors_stored = True
         if plan.quarantine and not batch.quarantine_stored:
             self._ledger.quarantine(plan.quarantine)
@@ -226,7 +223,7 @@ class Committer:
         raced = set(result.duplicates)
         found = self._retry(
             "look up raced readings",
-            lambda: stored.stored_payloads(self._ledger.engine, raced),
+            lambda: self._ledger.stored_payloads(raced),
         )
         conflicts = []
         for item, pending in plan.accepted:

@@ -11,12 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from farmtrace.gateway.ingest import stored
 from farmtrace.gateway.ingest.device_state import DeviceState
 from farmtrace.gateway.ingest.health import HealthMonitor
-from farmtrace.store import dropfloors
 from farmtrace.store.errors import DatabaseError
-from farmtrace.store.ledger import Ledger
+from farmtrace.store.interface import LedgerInterface
 
 __all__ = ["HEALTH_FILE", "Housekeeping"]
 
@@ -36,7 +34,7 @@ class Housekeeping:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: LedgerInterface,
         states: dict[str, DeviceState],
         health: HealthMonitor,
         health_path: Path | None,
@@ -92,7 +90,7 @@ class Housekeeping:
         """Learn the drop floors other gateways believed and stored (a shared subscription
         gets no retained messages, so it may never see a device's floor itself)."""
         try:
-            floors = dropfloors.highest_floors(self._ledger.engine)
+            floors = self._ledger.highest_floors()
         except DatabaseError as exc:
             log.warning("cannot refresh drop floors: %s", exc)
             return
@@ -121,7 +119,7 @@ class Housekeeping:
         if not ranges:
             return
         try:
-            found = stored.committed_in(self._ledger.engine, ranges)
+            found = self._ledger.committed_in(ranges)
         except DatabaseError as exc:
             log.warning("cannot refresh sequence gaps: %s", exc)
             return

@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-from farmtrace.gateway.ingest import stored
 from farmtrace.gateway.ingest.batch import Batch
 from farmtrace.gateway.ingest.batcher import Batcher
 from farmtrace.gateway.ingest.committer import Committer
@@ -35,9 +34,9 @@ from farmtrace.gateway.ingest.judge import Judge
 from farmtrace.gateway.ingest.link import BrokerLink
 from farmtrace.gateway.ingest.metrics import GatewayMetrics, MetricsServer, RunTotals
 from farmtrace.gateway.ingest.registry_view import RegistryView
+from farmtrace.gateway.ingest.seqruns import SeqRuns
 from farmtrace.gateway.ingest.status import StatusLine
-from farmtrace.store import dropfloors
-from farmtrace.store.ledger import Ledger
+from farmtrace.store.interface import LedgerInterface
 
 __all__ = ["Gateway"]
 
@@ -56,7 +55,7 @@ class Gateway:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: LedgerInterface,
         config: IngestConfig,
         state_dir: Path,
         metrics_port: int | None = None,
@@ -71,15 +70,15 @@ class Gateway:
         self.inbox = Inbox(max(_INBOX_MIN, config.batch_size // 5))
         self.registry = RegistryView(ledger.devices, config.registry_refresh)
         self.states: dict[str, DeviceState] = {
-            device_id: DeviceState(device_id, runs)
-            for device_id, runs in stored.committed_runs(ledger.engine).items()
+            device_id: DeviceState(device_id, SeqRuns(0, runs))
+            for device_id, runs in ledger.committed_runs().items()
         }
-        for device_id, seq in stored.rejected_highs(ledger.engine).items():
+        for device_id, seq in ledger.rejected_highs().items():
             # Another gateway may have rejected it since committed_runs read: add it here too.
             state = self.states.setdefault(device_id, DeviceState(device_id))
             state.committed.add(seq)
             state.rejected_high = seq
-        for device_id, floor in dropfloors.highest_floors(ledger.engine).items():
+        for device_id, floor in ledger.highest_floors().items():
             # Believed before and stored: the seqs it gave up stay settled even when the broker
             # lost its retained floor. The health report's ``lost`` is the device's total (the
             # same figure as the audit's lost_by_floor); the metric counts only what this

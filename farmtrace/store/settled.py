@@ -1,7 +1,7 @@
 """The few reads the ingest makes of stored readings, straight from the ``entries`` table.
 
-* :func:`committed_runs`: each device's settled seqs as runs (for watermarks at startup),
-  computed in the database as "gaps and islands" so no seq list is ever loaded.
+* :func:`committed_runs`: each device's settled seqs as inclusive runs (for watermarks at
+  startup), computed in the database as "gaps and islands" so no seq list is ever loaded.
 * :func:`stored_payloads`: the stored bytes of given ``(device_id, seq)`` keys (to tell an
   identical copy from a conflicting one).
 * :func:`rejected_readings`, :func:`rejected_highs`: the signed rejections (quarantine rows
@@ -22,7 +22,6 @@ from collections.abc import Iterable
 
 from sqlalchemy import Engine, Select, and_, func, or_, select, tuple_, union
 
-from farmtrace.gateway.ingest.seqruns import SeqRuns
 from farmtrace.store.errors import database_call
 from farmtrace.store.models import Base
 
@@ -49,8 +48,8 @@ def _settled() -> Select[tuple[str, int]]:
     return select(settled.c.device_id.label("device_id"), settled.c.seq.label("seq"))
 
 
-def committed_runs(engine: Engine) -> dict[str, SeqRuns]:
-    """Every device's settled seqs, as a :class:`SeqRuns` (watermark plus runs above it)."""
+def committed_runs(engine: Engine) -> dict[str, list[tuple[int, int]]]:
+    """Every device's settled seqs as ``(first, last)`` inclusive runs, in no set order."""
     settled = _settled().subquery()
     readings = select(
         settled.c.device_id,
@@ -64,12 +63,12 @@ def committed_runs(engine: Engine) -> dict[str, SeqRuns]:
         readings.c.device_id, func.min(readings.c.seq), func.max(readings.c.seq)
     ).group_by(readings.c.device_id, readings.c.island)
 
-    def load() -> dict[str, SeqRuns]:
+    def load() -> dict[str, list[tuple[int, int]]]:
         islands: dict[str, list[tuple[int, int]]] = {}
         with engine.connect() as conn:
             for device_id, first, last in conn.execute(query):
                 islands.setdefault(device_id, []).append((int(first), int(last)))
-        return {device_id: SeqRuns(0, runs) for device_id, runs in islands.items()}
+        return islands
 
     return database_call("cannot read the stored sequence numbers", load)
 
