@@ -15,57 +15,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import SQLAlchemyError
-
 from farmtrace.audit.chain import audit_chain
 from farmtrace.audit.devices import device_summaries
 from farmtrace.audit.floors import FloorFailure, verified_floors
 from farmtrace.audit.report import AuditFailure, AuditReport, ChainSummary, DeviceSummary
-from farmtrace.store.engine import create_db_engine, describe_url
-from farmtrace.store.errors import DatabaseError
-from farmtrace.store.migrate import current_revision, head_revision
-from farmtrace.store.models import Base
+from farmtrace.store.audit_reads import AuditReads, open_for_audit
 from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Verifier
 
 __all__ = ["AuditFailure", "AuditReport", "ChainSummary", "DeviceSummary", "run_audit"]
 
-CHAINS = Base.metadata.tables["chains"]
-CHAIN_KEYS = Base.metadata.tables["chain_keys"]
-DEVICES = Base.metadata.tables["devices"]
-QUARANTINE = Base.metadata.tables["quarantine"]
-
 
 def run_audit(db_url: str, keys: Sequence[Verifier] = ()) -> AuditReport:
     """Audit the database at ``db_url``; ``keys`` are trusted checkpoint verifier keys."""
-    engine = create_db_engine(db_url)
-    report = AuditReport(database=describe_url(db_url))
-    try:
-        revision = current_revision(engine)
-        if revision != head_revision():
-            raise DatabaseError(
-                f"{report.database} is not a farmtrace database at schema {head_revision()} "
-                f"(found revision {revision})"
-            )
-        with engine.connect() as conn:
-            _audit_chains(conn, keys, report)
-            try:
-                floors = verified_floors(conn)
-            except FloorFailure as failure:
-                report.fail_item("", failure.item, failure.reason)
-                floors = {}
-            report.devices = device_summaries(conn, floors)
-            report.quarantined = {
-                reason: int(n)
-                for reason, n in conn.execute(
-                    select(QUARANTINE.c.reason, func.count()).group_by(QUARANTINE.c.reason)
-                )
-            }
-    except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot read {report.database}: {exc}") from None
-    finally:
-        engine.dispose()
+    with open_for_audit(db_url) as reads:
+        report = AuditReport(database=reads.database)
+        _audit_chains(reads, keys, report)
+        try:
+            floors = verified_floors(reads)
+        except FloorFailure as failure:
+            report.fail_item("", failure.item, failure.reason)
+            floors = {}
+        report.devices = device_summaries(reads, floors)
+        report.quarantined = reads.quarantine_counts()
     report.blocks = sum(c.blocks for c in report.chains)
     report.entries = sum(c.entries for c in report.chains)
     report.readings = sum(c.readings for c in report.chains)
@@ -73,25 +45,21 @@ def run_audit(db_url: str, keys: Sequence[Verifier] = ()) -> AuditReport:
     return report
 
 
-def _audit_chains(conn: Connection, keys: Sequence[Verifier], report: AuditReport) -> None:
-    device_keys = {
-        device_id: bytes(key)
-        for device_id, key in conn.execute(select(DEVICES.c.device_id, DEVICES.c.public_key))
-    }
-    chains = conn.execute(select(CHAINS.c.id, CHAINS.c.origin).order_by(CHAINS.c.id)).all()
-    for chain_id, origin in chains:
+def _audit_chains(reads: AuditReads, keys: Sequence[Verifier], report: AuditReport) -> None:
+    device_keys = reads.device_keys()
+    for chain_id, origin in reads.chains():
         summary = ChainSummary(origin)
         report.chains.append(summary)
         try:
-            verifiers = _verifiers(conn, chain_id, origin, keys, summary)
-            audit_chain(conn, chain_id, origin, verifiers, device_keys, summary)
+            verifiers = _verifiers(reads, chain_id, origin, keys, summary)
+            audit_chain(reads, chain_id, origin, verifiers, device_keys, summary)
         except AuditFailure as failure:
             report.fail(failure)
             return
 
 
 def _verifiers(
-    conn: Connection,
+    reads: AuditReads,
     chain_id: int,
     origin: str,
     keys: Sequence[Verifier],
@@ -101,11 +69,8 @@ def _verifiers(
     if given:
         summary.keys, summary.keys_source = [k.vkey for k in given], "given"
         return given
-    recorded = conn.execute(
-        select(CHAIN_KEYS.c.vkey).where(CHAIN_KEYS.c.chain_id == chain_id)
-    ).scalars()
     verifiers = []
-    for vkey in recorded:
+    for vkey in reads.recorded_keys(chain_id):
         try:
             verifiers.append(Verifier.from_vkey(vkey))
         except TlogError as exc:

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Connection, CursorResult, Row, select
 
 from farmtrace import rust_core
 from farmtrace.audit.keys import KeyTimeline
@@ -32,15 +29,15 @@ from farmtrace.chain.block import GENESIS_PREVIOUS, BlockHeader
 from farmtrace.chain.entry import READING, kind_of
 from farmtrace.chain.errors import BlockHeaderError
 from farmtrace.chain.log import ChainLog
-from farmtrace.store.reader import BLOCKS, CHECKPOINTS, ENTRIES, batch_tree
+from farmtrace.store.audit_reads import AuditReads
+from farmtrace.store.reader import batch_tree
+from farmtrace.store.records import StoredEntry
 from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Note, Verifier
 from farmtrace.wire.protocol import ProtocolError, SignedReading, decode
 
 __all__ = ["audit_chain"]
-
-_STREAM_ROWS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +47,7 @@ class _Block:
 
 
 def audit_chain(
-    conn: Connection,
+    reads: AuditReads,
     chain_id: int,
     origin: str,
     verifiers: Sequence[Verifier],
@@ -58,29 +55,22 @@ def audit_chain(
     summary: ChainSummary,
 ) -> None:
     """Run every check on chain ``chain_id``, filling ``summary``; raise at the first failure."""
-    blocks = _check_blocks(conn, chain_id, origin, summary)
-    _check_entries(conn, chain_id, origin, blocks, device_keys, summary)
-    _check_checkpoints(conn, chain_id, origin, blocks, verifiers, summary)
+    blocks = _check_blocks(reads, chain_id, origin, summary)
+    _check_entries(reads, chain_id, origin, blocks, device_keys, summary)
+    _check_checkpoints(reads, chain_id, origin, blocks, verifiers, summary)
 
 
 def _check_blocks(
-    conn: Connection, chain_id: int, origin: str, summary: ChainSummary
+    reads: AuditReads, chain_id: int, origin: str, summary: ChainSummary
 ) -> list[_Block]:
-    rows = conn.execute(
-        select(
-            BLOCKS.c.height, BLOCKS.c.header, BLOCKS.c.first_index, BLOCKS.c.size, BLOCKS.c.time_ms
-        )
-        .where(BLOCKS.c.chain_id == chain_id)
-        .order_by(BLOCKS.c.height)
-    )
     blocks: list[_Block] = []
     previous, next_index = GENESIS_PREVIOUS, 0
-    for row in rows:
+    for row in reads.blocks(chain_id):
         expected = len(blocks)
         item = f"block {row.height}"
         if row.height != expected:
             raise AuditFailure(origin, f"block {expected}", "is missing")
-        raw = bytes(row.header)
+        raw = row.header
         try:
             header = BlockHeader.parse(raw)
         except BlockHeaderError as exc:
@@ -116,30 +106,21 @@ def _check_blocks(
     return blocks
 
 
-def _stream_entries(conn: Connection, chain_id: int) -> CursorResult[Any]:
-    """The chain's entries in index order, fetched in chunks (close the result when done)."""
-    # Per-statement options: Connection.execution_options() would change the connection itself.
-    return conn.execute(
-        select(ENTRIES).where(ENTRIES.c.chain_id == chain_id).order_by(ENTRIES.c.global_index),
-        execution_options={"stream_results": True, "yield_per": _STREAM_ROWS},
-    )
-
-
 def _check_entries(
-    conn: Connection,
+    reads: AuditReads,
     chain_id: int,
     origin: str,
     blocks: list[_Block],
     device_keys: dict[str, bytes],
     summary: ChainSummary,
 ) -> None:
-    with _stream_entries(conn, chain_id) as result:
-        summary.entries = _walk_entries(origin, iter(result), blocks, device_keys, summary)
+    with reads.entries(chain_id, origin) as entries:
+        summary.entries = _walk_entries(origin, entries, blocks, device_keys, summary)
 
 
 def _walk_entries(
     origin: str,
-    rows: Iterator[Row[Any]],
+    rows: Iterator[StoredEntry],
     blocks: list[_Block],
     device_keys: dict[str, bytes],
     summary: ChainSummary,
@@ -176,44 +157,45 @@ def _walk_entries(
 
 def _check_entry(
     origin: str,
-    row: Row[Any],
+    row: StoredEntry,
     header: BlockHeader,
     position: int,
     signed: list[tuple[int, str, int, SignedReading]],
     summary: ChainSummary,
 ) -> bytes:
-    r = row._mapping
-    payload = bytes(r["payload"])
-    index = r["global_index"]
+    payload = row.payload
+    index = row.global_index
     name = (
-        f"reading {index} (device {r['device_id']} seq {r['seq']}) in block {header.height}"
-        if r["kind"] == READING
+        f"reading {index} (device {row.device_id} seq {row.seq}) in block {header.height}"
+        if row.kind == READING
         else f"entry {index} in block {header.height}"
     )
-    if r["block_height"] != header.height or r["index_in_block"] != position:
+    if row.block_height != header.height or row.index_in_block != position:
         raise AuditFailure(
             origin,
             name,
-            f"stored as block {r['block_height']} position {r['index_in_block']}, but block "
+            f"stored as block {row.block_height} position {row.index_in_block}, but block "
             f"{header.height} holds it at position {position}",
         )
     kind = kind_of(payload)
-    if kind != r["kind"]:
-        raise AuditFailure(origin, name, f"kind column {r['kind']!r} but its bytes are {kind!r}")
+    if kind != row.kind:
+        raise AuditFailure(origin, name, f"kind column {row.kind!r} but its bytes are {kind!r}")
     if kind == READING:
         try:
             reading = decode(payload)
         except ProtocolError as exc:
             raise AuditFailure(origin, name, f"payload does not decode: {exc}") from None
         for column in ("device_id", "seq", "timestamp_ms"):
-            if r[column] != getattr(reading, column):
+            stored = getattr(row, column)
+            if stored != getattr(reading, column):
                 raise AuditFailure(
                     origin,
                     name,
-                    f"column {column}={r[column]!r} but the signed payload says "
+                    f"column {column}={stored!r} but the signed payload says "
                     f"{getattr(reading, column)!r}",
                 )
-        signed.append((index, r["device_id"], r["seq"], reading))
+        # The columns equal the signed values (checked just above).
+        signed.append((index, reading.device_id, reading.seq, reading))
         summary.readings += 1
     return payload
 
@@ -243,7 +225,7 @@ def _check_signatures(
 
 
 def _check_checkpoints(
-    conn: Connection,
+    reads: AuditReads,
     chain_id: int,
     origin: str,
     blocks: list[_Block],
@@ -254,12 +236,7 @@ def _check_checkpoints(
     log = ChainLog()
     previous: SignedCheckpoint | None = None
     timeline = KeyTimeline(origin, list(verifiers))
-    rows = conn.execute(
-        select(CHECKPOINTS.c.size, CHECKPOINTS.c.note)
-        .where(CHECKPOINTS.c.chain_id == chain_id)
-        .order_by(CHECKPOINTS.c.size)
-    ).all()
-    for row in rows:
+    for row in reads.checkpoints(chain_id, origin):
         item = f"checkpoint of size {row.size}"
         expected = log.size + 1
         if row.size != expected:

@@ -14,19 +14,12 @@ stored one count too).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from sqlalchemy import BigInteger, Connection, Integer, literal, null, select, union_all
 
 from farmtrace.audit.report import DeviceSummary
 from farmtrace.chain.clock import went_backwards
-from farmtrace.chain.entry import READING
-from farmtrace.store.models import Base
-from farmtrace.store.reader import ENTRIES
+from farmtrace.store.audit_reads import AuditReads, SeqRow
 
 __all__ = ["MAX_GAPS", "device_summaries"]
-
-QUARANTINE = Base.metadata.tables["quarantine"]
 
 MAX_GAPS = 1000
 """Most gap ranges (and rejected or clock-backwards seqs) listed per device (the counts have
@@ -34,35 +27,16 @@ them all)."""
 
 
 def device_summaries(
-    conn: Connection, floors: Mapping[str, int] | None = None
+    reads: AuditReads, floors: Mapping[str, int] | None = None
 ) -> list[DeviceSummary]:
     """One summary per device with stored readings, signed rejections or a drop floor
     (``floors``: each device's highest), by device ID.
 
-    Streams ``(device_id, seq, timestamp_ms, rejected)`` in index order, so memory stays flat
-    whatever the size.
+    Streams ``(device_id, seq, timestamp_ms, rejected)`` in device and seq order, so memory
+    stays flat whatever the size.
     """
-    stored = select(
-        ENTRIES.c.device_id,
-        ENTRIES.c.seq,
-        ENTRIES.c.timestamp_ms,
-        literal(0, Integer).label("rejected"),
-    ).where(ENTRIES.c.kind == READING)
-    rejected = (
-        select(
-            QUARANTINE.c.device_id,
-            QUARANTINE.c.seq,
-            null().cast(BigInteger).label("timestamp_ms"),
-            literal(1, Integer).label("rejected"),
-        )
-        .where(QUARANTINE.c.signed_rejection.is_(True))
-        .distinct()
-    )
-    both = union_all(stored, rejected).subquery()
-    query = select(both).order_by(both.c.device_id, both.c.seq, both.c.rejected)
-    options = {"stream_results": True, "yield_per": 20_000}
     floors = floors or {}
-    with conn.execute(query, execution_options=options) as rows:
+    with reads.seq_rows() as rows:
         summaries, settled = _summarise(rows, floors)
     seen = {summary.device_id for summary in summaries}
     for device_id, floor in floors.items():
@@ -75,7 +49,7 @@ def device_summaries(
 
 
 def _summarise(
-    rows: Iterable[Any], floors: Mapping[str, int]
+    rows: Iterable[SeqRow], floors: Mapping[str, int]
 ) -> tuple[list[DeviceSummary], dict[str, int]]:
     """The summaries, and per device how many settled seqs (stored or signed and rejected)
     are at or below its drop floor."""
@@ -104,7 +78,9 @@ def _summarise(
             if len(current.rejected_at) < MAX_GAPS:
                 current.rejected_at.append(seq)
             continue
-        if went_backwards(previous_ts, timestamp_ms):
+        # A stored reading without a timestamp column is a failed entry check already; it
+        # cannot be compared here.
+        if timestamp_ms is not None and went_backwards(previous_ts, timestamp_ms):
             current.clock_backwards += 1
             if len(current.clock_backwards_at) < MAX_GAPS:
                 current.clock_backwards_at.append(seq)

@@ -10,16 +10,12 @@ audit.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
-
-from farmtrace.store.dropfloors import StoredFloor, stored_floors
-from farmtrace.store.models import Base
+from farmtrace.store.audit_reads import AuditReads
+from farmtrace.store.records import StoredFloor
 from farmtrace.wire import dropfloor
 from farmtrace.wire.protocol import ProtocolError
 
 __all__ = ["FloorFailure", "verified_floors"]
-
-DEVICES = Base.metadata.tables["devices"]
 
 
 class FloorFailure(Exception):
@@ -31,15 +27,12 @@ class FloorFailure(Exception):
         self.reason = reason
 
 
-def verified_floors(conn: Connection) -> dict[str, int]:
+def verified_floors(reads: AuditReads) -> dict[str, int]:
     """Each device's highest stored floor, after checking every stored statement; raise
     :class:`FloorFailure` for the first one that does not verify."""
-    keys = {
-        device_id: bytes(key)
-        for device_id, key in conn.execute(select(DEVICES.c.device_id, DEVICES.c.public_key))
-    }
+    keys = reads.device_keys()
     highest: dict[str, int] = {}
-    for row in stored_floors(conn):
+    for row in reads.floors():
         _check(row, keys.get(row.device_id))
         highest[row.device_id] = max(highest.get(row.device_id, 0), row.floor)
     return highest

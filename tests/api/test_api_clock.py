@@ -22,6 +22,7 @@ from farmtrace.api.page.model import ConditionView, Localized, ProductPage, Veri
 from farmtrace.api.page.render import render_page
 from farmtrace.audit.devices import device_summaries
 from farmtrace.chain.clock import CLOCK_TOLERANCE_MS, went_backwards
+from farmtrace.store.audit_reads import AuditReads
 from farmtrace.store.database import Database
 from farmtrace.store.ledger import Ledger
 from farmtrace.store.lots import Anchor, LotEntry, Lots, StageRecord
@@ -109,7 +110,8 @@ def test_reading_json_flags_and_agrees_with_the_audit(
     assert flagged == expected
     engine = served.client.app.state.farmtrace.database.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        audit = {(d.device_id, s) for d in device_summaries(conn) for s in d.clock_backwards_at}
+        summaries = device_summaries(AuditReads(conn, served.db_url))
+    audit = {(d.device_id, s) for d in summaries for s in d.clock_backwards_at}
     assert audit == expected
 
 
@@ -190,7 +192,8 @@ def test_lot_flags_and_audit_match_the_plain_rule(
     assert got == {s: s in expected for s, t in stream if start <= t <= end}
 
     with chain.engine.connect() as conn:
-        (mine,) = [d for d in device_summaries(conn) if d.device_id == dev.device_id]
+        summaries = device_summaries(AuditReads(conn, "clock.db"))
+    (mine,) = [d for d in summaries if d.device_id == dev.device_id]
     assert mine.clock_backwards_at == sorted(expected)
 
 

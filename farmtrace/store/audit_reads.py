@@ -1,0 +1,190 @@
+"""What ``farmtrace audit`` reads: every row it checks, as records, in chain order.
+
+:func:`open_for_audit` opens a database that must already be a farmtrace database at the newest
+schema (the audit never creates or migrates one) and yields an :class:`AuditReads` over one
+connection. Inside its ``with`` block any database failure, including one met while a stream
+is being read, is raised as :class:`~farmtrace.store.errors.DatabaseError` naming the database.
+
+Entries and the per-device seq rows are streamed in chunks (the chain may not fit in memory);
+the caller closes each stream (they are context managers) before the next read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import BigInteger, Connection, Integer, func, literal, null, select, union_all
+from sqlalchemy.exc import SQLAlchemyError
+
+from farmtrace.chain.entry import READING
+from farmtrace.store.dropfloors import stored_floors
+from farmtrace.store.engine import create_db_engine, describe_url
+from farmtrace.store.errors import DatabaseError
+from farmtrace.store.migrate import current_revision, head_revision
+from farmtrace.store.models import Base
+from farmtrace.store.records import StoredCheckpoint, StoredEntry, StoredFloor
+
+__all__ = ["AuditReads", "SeqRow", "StoredBlock", "open_for_audit"]
+
+BLOCKS = Base.metadata.tables["blocks"]
+CHAINS = Base.metadata.tables["chains"]
+CHAIN_KEYS = Base.metadata.tables["chain_keys"]
+CHECKPOINTS = Base.metadata.tables["checkpoints"]
+ENTRIES = Base.metadata.tables["entries"]
+DEVICES = Base.metadata.tables["devices"]
+QUARANTINE = Base.metadata.tables["quarantine"]
+
+_ENTRY_ROWS = 5000
+_SEQ_ROWS = 20_000
+
+SeqRow = tuple[str, int, int | None, int]
+"""``(device_id, seq, timestamp_ms, rejected)``: a stored reading (``rejected`` 0, its signed
+timestamp) or a signed rejection (``rejected`` 1, no timestamp)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """A block row as stored: the header's bytes and the lookup columns kept beside them (the
+    audit checks that the columns agree with the header)."""
+
+    height: int
+    header: bytes
+    first_index: int
+    size: int
+    time_ms: int
+
+
+@contextmanager
+def open_for_audit(db_url: str) -> Iterator[AuditReads]:
+    """The audit's reads of the database at ``db_url``; raise :class:`DatabaseError` when it
+    cannot be opened or read, or is not at the newest schema revision."""
+    engine = create_db_engine(db_url)
+    database = describe_url(db_url)
+    try:
+        revision = current_revision(engine)
+        if revision != head_revision():
+            raise DatabaseError(
+                f"{database} is not a farmtrace database at schema {head_revision()} "
+                f"(found revision {revision})"
+            )
+        with engine.connect() as conn:
+            yield AuditReads(conn, database)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"cannot read {database}: {exc}") from None
+    finally:
+        engine.dispose()
+
+
+class AuditReads:
+    """Read-only queries over one connection, for one audit (see the module docstring)."""
+
+    def __init__(self, conn: Connection, database: str) -> None:
+        self._conn = conn
+        self.database = database
+        """The database's URL with any password hidden, for the report."""
+
+    def chains(self) -> list[tuple[int, str]]:
+        """Every chain as ``(chain_id, origin)``, by ID."""
+        rows = self._conn.execute(select(CHAINS.c.id, CHAINS.c.origin).order_by(CHAINS.c.id))
+        return [(int(chain_id), origin) for chain_id, origin in rows]
+
+    def device_keys(self) -> dict[str, bytes]:
+        """Every registered device's public key (revoked devices included)."""
+        rows = self._conn.execute(select(DEVICES.c.device_id, DEVICES.c.public_key))
+        return {device_id: bytes(key) for device_id, key in rows}
+
+    def recorded_keys(self, chain_id: int) -> list[str]:
+        """The verifier keys the chain recorded in its ``chain_keys`` table, as stored."""
+        query = select(CHAIN_KEYS.c.vkey).where(CHAIN_KEYS.c.chain_id == chain_id)
+        return list(self._conn.execute(query).scalars())
+
+    def blocks(self, chain_id: int) -> Iterator[StoredBlock]:
+        """The chain's blocks by height, as stored (gaps and all)."""
+        rows = self._conn.execute(
+            select(
+                BLOCKS.c.height,
+                BLOCKS.c.header,
+                BLOCKS.c.first_index,
+                BLOCKS.c.size,
+                BLOCKS.c.time_ms,
+            )
+            .where(BLOCKS.c.chain_id == chain_id)
+            .order_by(BLOCKS.c.height)
+        )
+        for row in rows:
+            yield StoredBlock(row.height, bytes(row.header), row.first_index, row.size, row.time_ms)
+
+    @contextmanager
+    def entries(self, chain_id: int, origin: str) -> Iterator[Iterator[StoredEntry]]:
+        """The chain's entries in index order, fetched ``_ENTRY_ROWS`` at a time; the columns
+        are handed over as stored, unconverted, for the audit to compare with the bytes."""
+        # Per-statement options: Connection.execution_options() would change the connection itself.
+        query = (
+            select(ENTRIES).where(ENTRIES.c.chain_id == chain_id).order_by(ENTRIES.c.global_index)
+        )
+        options = {"stream_results": True, "yield_per": _ENTRY_ROWS}
+        with self._conn.execute(query, execution_options=options) as result:
+            yield (
+                StoredEntry(
+                    origin=origin,
+                    global_index=row.global_index,
+                    block_height=row.block_height,
+                    index_in_block=row.index_in_block,
+                    kind=row.kind,
+                    device_id=row.device_id,
+                    seq=row.seq,
+                    timestamp_ms=row.timestamp_ms,
+                    received_at=row.received_at,
+                    payload=bytes(row.payload),
+                )
+                for row in result
+            )
+
+    def checkpoints(self, chain_id: int, origin: str) -> list[StoredCheckpoint]:
+        """The chain's stored checkpoints by size."""
+        rows = self._conn.execute(
+            select(CHECKPOINTS.c.size, CHECKPOINTS.c.note, CHECKPOINTS.c.signed_at)
+            .where(CHECKPOINTS.c.chain_id == chain_id)
+            .order_by(CHECKPOINTS.c.size)
+        )
+        return [StoredCheckpoint(origin, size, note, signed_at) for size, note, signed_at in rows]
+
+    def floors(self) -> list[StoredFloor]:
+        """Every stored drop floor with its signed statement, by device and floor."""
+        return stored_floors(self._conn)
+
+    @contextmanager
+    def seq_rows(self) -> Iterator[Iterator[SeqRow]]:
+        """Every stored reading and every signed rejection as a :data:`SeqRow`, by device,
+        seq, and stored before rejected; fetched ``_SEQ_ROWS`` at a time."""
+        stored = select(
+            ENTRIES.c.device_id,
+            ENTRIES.c.seq,
+            ENTRIES.c.timestamp_ms,
+            literal(0, Integer).label("rejected"),
+        ).where(ENTRIES.c.kind == READING)
+        rejected = (
+            select(
+                QUARANTINE.c.device_id,
+                QUARANTINE.c.seq,
+                null().cast(BigInteger).label("timestamp_ms"),
+                literal(1, Integer).label("rejected"),
+            )
+            .where(QUARANTINE.c.signed_rejection.is_(True))
+            .distinct()
+        )
+        both = union_all(stored, rejected).subquery()
+        query = select(both).order_by(both.c.device_id, both.c.seq, both.c.rejected)
+        options = {"stream_results": True, "yield_per": _SEQ_ROWS}
+        with self._conn.execute(query, execution_options=options) as rows:
+            yield (
+                (device_id, seq, timestamp_ms, rejected)
+                for device_id, seq, timestamp_ms, rejected in rows
+            )
+
+    def quarantine_counts(self) -> dict[str, int]:
+        """How many messages are quarantined, per reason."""
+        query = select(QUARANTINE.c.reason, func.count()).group_by(QUARANTINE.c.reason)
+        return {reason: int(n) for reason, n in self._conn.execute(query)}
