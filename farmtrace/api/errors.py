@@ -1,10 +1,36 @@
-"""The API's one error type and its mapping to JSON responses (mapped once, in ``main``)."""
+"""The API's one error type, and the one mapping from store errors to it (both answered by the
+handlers ``main`` registers once, as ``{"error": code, "detail": message}``).
+
+A route raises :class:`ApiError` for what it judges itself (a malformed GTIN, a missing key)
+and lets every ``farmtrace.store`` error through: :func:`from_store_error` maps it, so that a
+missing thing is always 404 and only a database that cannot be reached is 503.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["ApiError", "BadRequest", "Conflict", "Forbidden", "NotFound", "Unauthorized"]
+from farmtrace.store.errors import (
+    ChainMismatchError,
+    DatabaseError,
+    DeviceRegistryError,
+    InconsistentCheckpointError,
+    InvalidEntryError,
+    NotFoundError,
+    StoreError,
+)
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "StoreInconsistent",
+    "Unauthorized",
+    "Unavailable",
+    "from_store_error",
+]
 
 
 class ApiError(Exception):
@@ -46,3 +72,44 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     status = 409
     code = "conflict"
+
+
+class StoreInconsistent(ApiError):
+    """The stored chain contradicts what was signed (a server fault, not a transient one)."""
+
+    status = 500
+    code = "inconsistent-store"
+
+
+class Unavailable(ApiError):
+    """The database cannot be reached or read; the detail never says more (no URLs)."""
+
+    status = 503
+    code = "storage"
+
+
+_STORE_ERRORS: dict[type[StoreError], tuple[type[ApiError], str | None]] = {
+    NotFoundError: (NotFound, None),
+    InvalidEntryError: (BadRequest, None),
+    DeviceRegistryError: (Conflict, None),
+    DatabaseError: (Unavailable, "the database is unavailable; try again"),
+    ChainMismatchError: (StoreInconsistent, "the stored chain does not match what was signed"),
+    InconsistentCheckpointError: (
+        StoreInconsistent,
+        "the stored chain does not match what was signed",
+    ),
+}
+"""Each store error class the API can meet, the answer it gets and, for a server error, the
+fixed detail it shows instead of its message (which may name files or database URLs). Any other
+``StoreError`` (a ``KeyFileError``: the server's own files) is a 500 ``internal``."""
+
+
+def from_store_error(exc: StoreError) -> ApiError:
+    """The answer to ``exc`` (by its nearest class in :data:`_STORE_ERRORS`): a client error
+    carries the store's message, a server error only a fixed detail (the message is for the
+    server's log)."""
+    for cls in type(exc).__mro__:
+        if cls in _STORE_ERRORS:
+            answer, detail = _STORE_ERRORS[cls]
+            return answer(str(exc) if detail is None else detail)
+    return ApiError("internal error")

@@ -18,7 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from farmtrace.api.bodylimit import BodyLimit
 from farmtrace.api.deps import RateLimited
-from farmtrace.api.errors import ApiError
+from farmtrace.api.errors import ApiError, from_store_error
 from farmtrace.api.headers import SECURITY_HEADERS, SecurityHeaders
 from farmtrace.api.ratelimit import RateLimiter
 from farmtrace.api.routes import chain, docs, excursions, lots, resolver
@@ -128,8 +128,11 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
-        log.error("storage error: %s", exc)
-        return _error(503, "storage", "the database is unavailable; try again")
+        # The one mapping from store errors to answers: routes let them through.
+        answer = from_store_error(exc)
+        if answer.status >= 500:
+            log.error("storage error: %s: %s", type(exc).__name__, exc)
+        return _error(answer.status, answer.code, answer.detail, answer.headers)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
