@@ -12,9 +12,9 @@ read here, not verified: the verifier checks every hand-over it uses. Found size
 
 from __future__ import annotations
 
-from farmtrace.api.proofs import LRU
 from farmtrace.chain.errors import ChainError
 from farmtrace.chain.rotation import rotation_successor
+from farmtrace.store.cache import LRU
 from farmtrace.store.reader import ChainReader
 from farmtrace.tlog.checkpoint import Checkpoint
 from farmtrace.tlog.errors import TlogError

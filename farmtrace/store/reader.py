@@ -1,44 +1,64 @@
 """Reading a chain back: entries, blocks, checkpoints and the proofs built from them.
 
-:class:`ChainReader` never writes and needs no key, so the API can use it on its own
-(``ChainReader.open(db_url, origin)``); the ledger uses one too. It is safe to share between
-threads. Trees are built with ``rust_core``; the chain log's tree and recently used batch
-trees are cached (the rows they are built from are append-only, so a cache entry never goes
-stale: it can only be too short, and is then rebuilt).
+:class:`ChainReader` never writes and needs no key; the API serves every proof through one
+(``ChainReader.open(db_url, origin)`` or ``ChainReader(engine, chain_id, origin)``), and the
+ledger uses one too. It is safe to share between threads.
+
+Everything a proof is built from is append-only, so its caches never go stale: a block's header
+and batch tree are fixed once the block exists (LRU by height), the chain log's tree is
+extended, never changed (a cached one can only be too short, and is then extended), and a
+tlog-proof is fixed by ``(height, checkpoint size)``. A batch tree is cached only after its root
+matched the block header's. The only moving part is which checkpoint is the latest; with
+``checkpoint_ttl`` > 0 it is re-read at most that often, so a proof may be relative to a
+checkpoint up to that old (still a valid, signed one).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from array import array
-from collections import OrderedDict
 from itertools import accumulate
 
-from sqlalchemy import Engine, Row, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from farmtrace.chain.block import BlockHeader
 from farmtrace.rust_core import MerkleTree
+from farmtrace.store.cache import LRU
 from farmtrace.store.engine import create_db_engine, describe_url
-from farmtrace.store.errors import DatabaseError, NotFoundError
+from farmtrace.store.errors import ChainMismatchError, DatabaseError, NotFoundError
 from farmtrace.store.models import Base
 from farmtrace.store.records import ReadingProof, StoredCheckpoint, StoredEntry
 from farmtrace.tlog.proof import build_tlog_proof
 
-__all__ = ["ChainReader", "batch_tree", "chain_id_of", "list_chains"]
+__all__ = ["ChainReader", "batch_tree", "chain_id_of", "list_chains", "tree_at"]
 
 CHAINS = Base.metadata.tables["chains"]
 ENTRIES = Base.metadata.tables["entries"]
 BLOCKS = Base.metadata.tables["blocks"]
 CHECKPOINTS = Base.metadata.tables["checkpoints"]
 
-_BATCH_TREE_CACHE = 64
+_HASH = 32
 
 
 def batch_tree(payloads: list[bytes]) -> MerkleTree:
     """The RFC 9162 tree over a batch's entries, through rust_core's packed-buffer fast path."""
     offsets = array("Q", accumulate(map(len, payloads), initial=0))
     return MerkleTree.from_buffer(b"".join(payloads), offsets)
+
+
+def tree_at(tree: MerkleTree, size: int) -> MerkleTree:
+    """The tree of the first ``size`` leaves of ``tree`` (``tree`` itself at its own size).
+
+    The one place a tree is rebuilt at an earlier size, for proofs relative to an older
+    checkpoint. Requires ``0 <= size <= tree.size`` (``ValueError`` otherwise).
+    """
+    if size == tree.size:
+        return tree
+    if not 0 <= size < tree.size:
+        raise ValueError(f"no tree of size {size} inside a tree of {tree.size} leaves")
+    return MerkleTree.from_leaf_hash_buffer(tree.leaf_hashes()[: size * _HASH])
 
 
 def list_chains(engine: Engine) -> list[tuple[int, str]]:
@@ -58,24 +78,49 @@ def chain_id_of(engine: Engine, origin: str) -> int:
 
 
 class ChainReader:
-    """Read access to one chain (one origin) of the database."""
+    """Read access to one chain (one origin) of the database.
 
-    def __init__(self, engine: Engine, chain_id: int, origin: str) -> None:
+    ``batch_trees`` is how many blocks' batch trees are cached (headers and tlog-proofs: four
+    times as many); ``checkpoint_ttl`` is how long, in seconds, :meth:`latest_checkpoint` may
+    answer a checkpoint it read before (0: always read it).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        chain_id: int,
+        origin: str,
+        *,
+        batch_trees: int = 64,
+        checkpoint_ttl: float = 0.0,
+    ) -> None:
         self.engine = engine
         self.chain_id = chain_id
         self.origin = origin
         self._lock = threading.Lock()
         self._log_hashes = b""
         self._log_tree: MerkleTree | None = None
-        self._batch_trees: OrderedDict[int, MerkleTree] = OrderedDict()
+        self._trees: LRU[int, MerkleTree] = LRU(batch_trees)
+        self._headers: LRU[int, tuple[BlockHeader, bytes]] = LRU(batch_trees * 4)
+        self._tlog: LRU[tuple[int, int], str] = LRU(batch_trees * 4)
+        self._building: dict[int, threading.Lock] = {}
+        self._building_lock = threading.Lock()
+        self._ttl = checkpoint_ttl
+        self._latest: tuple[float, StoredCheckpoint | None] = (-1e18, None)
         self._owns_engine = False
+        # Driver-level SQL for the hot path (an entry by index): no statement building per call.
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._entry_sql = (
+            "SELECT block_height, index_in_block, kind, device_id, seq, timestamp_ms, "
+            f"received_at, payload FROM entries WHERE chain_id = {mark} AND global_index = {mark}"
+        )
 
     @classmethod
-    def open(cls, db_url: str, origin: str) -> ChainReader:
+    def open(cls, db_url: str, origin: str, *, checkpoint_ttl: float = 0.0) -> ChainReader:
         """A reader of chain ``origin`` in the database at ``db_url`` (which must exist)."""
         engine = create_db_engine(db_url)
         try:
-            reader = cls(engine, chain_id_of(engine, origin), origin)
+            reader = cls(engine, chain_id_of(engine, origin), origin, checkpoint_ttl=checkpoint_ttl)
         except SQLAlchemyError as exc:
             engine.dispose()
             raise DatabaseError(f"cannot read {describe_url(db_url)}: {exc}") from None
@@ -91,19 +136,48 @@ class ChainReader:
             self.engine.dispose()
 
     def entry(self, global_index: int) -> StoredEntry:
-        """The entry at ``global_index``; raise :class:`NotFoundError` if not stored."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(ENTRIES).where(
-                    ENTRIES.c.chain_id == self.chain_id, ENTRIES.c.global_index == global_index
-                )
-            ).first()
+        """The entry at ``global_index``; :class:`NotFoundError` if not stored,
+        :class:`DatabaseError` if the database cannot be read.
+
+        The API's hot path: a pooled driver connection and one prepared query, with none of
+        SQLAlchemy's per-statement work.
+        """
+        try:
+            conn = self.engine.raw_connection()
+        except Exception as exc:
+            raise DatabaseError(f"cannot read entry {global_index}: {type(exc).__name__}") from None
+        try:
+            cursor = conn.cursor()
+            cursor.execute(self._entry_sql, (self.chain_id, global_index))
+            row = cursor.fetchone()
+            cursor.close()
+        except Exception as exc:
+            conn.invalidate()
+            raise DatabaseError(f"cannot read entry {global_index}: {type(exc).__name__}") from None
+        finally:
+            conn.close()  # back to the pool, which ends the read's transaction
         if row is None:
             raise NotFoundError(f"no entry {global_index} in chain {self.origin}")
-        return self._entry(row)
+        height, position, kind, device, seq, ts, received, payload = row
+        return StoredEntry(
+            origin=self.origin,
+            global_index=global_index,
+            block_height=int(height),
+            index_in_block=int(position),
+            kind=str(kind),
+            device_id=device,
+            seq=seq,
+            timestamp_ms=ts,
+            received_at=float(received),
+            payload=bytes(payload),
+        )
 
     def block(self, height: int) -> tuple[BlockHeader, bytes]:
-        """The parsed header of block ``height`` and its stored bytes."""
+        """The parsed header of block ``height`` and its stored bytes (cached);
+        :class:`NotFoundError` if there is no such block."""
+        found = self._headers.get(height)
+        if found is not None:
+            return found
         with self.engine.connect() as conn:
             header = conn.execute(
                 select(BLOCKS.c.header).where(
@@ -112,7 +186,9 @@ class ChainReader:
             ).scalar()
         if header is None:
             raise NotFoundError(f"no block {height} in chain {self.origin}")
-        return BlockHeader.parse(bytes(header)), bytes(header)
+        found = BlockHeader.parse(bytes(header)), bytes(header)
+        self._headers.put(height, found)
+        return found
 
     def block_payloads(self, header: BlockHeader) -> list[bytes]:
         """The entries of one block, in batch order."""
@@ -128,9 +204,17 @@ class ChainReader:
             )
             return [bytes(payload) for (payload,) in rows]
 
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        """The chain's newest stored checkpoint, or ``None`` before its first block."""
-        return self._checkpoint(None)
+    def latest_checkpoint(self, *, fresh: bool = False) -> StoredCheckpoint | None:
+        """The chain's newest stored checkpoint, or ``None`` before its first block.
+
+        Unless ``fresh``, it may be one read up to ``checkpoint_ttl`` seconds ago.
+        """
+        at, latest = self._latest
+        now = time.monotonic()
+        if fresh or latest is None or now - at >= self._ttl:
+            latest = self._checkpoint(None)
+            self._latest = (now, latest)
+        return latest
 
     def checkpoint(self, size: int) -> StoredCheckpoint:
         """The stored checkpoint of chain-log size ``size``."""
@@ -144,7 +228,7 @@ class ChainReader:
         with self._lock:
             tree = self._log_tree
             if tree is None or tree.size < size:
-                known = len(self._log_hashes) // 32
+                known = len(self._log_hashes) // _HASH
                 with self.engine.connect() as conn:
                     headers = [
                         bytes(h)
@@ -170,40 +254,95 @@ class ChainReader:
             raise NotFoundError(
                 f"no consistency proof from size {old_size} to {new_size}: need 1 <= from <= to"
             )
-        tree = self.log_tree(new_size)
-        if tree.size != new_size:
-            tree = MerkleTree.from_leaf_hash_buffer(tree.leaf_hashes()[: new_size * 32])
-        return tree.consistency_proof(old_size)
+        return tree_at(self.log_tree(new_size), new_size).consistency_proof(old_size)
 
-    def reading_proof(self, global_index: int) -> ReadingProof:
-        """The entry at ``global_index`` and its proof relative to the latest checkpoint."""
+    def tlog_proof(self, height: int, checkpoint: StoredCheckpoint) -> str:
+        """The C2SP tlog-proof of block ``height`` in the chain log at ``checkpoint`` (cached).
+
+        Requires ``height < checkpoint.size``.
+        """
+        key = (height, checkpoint.size)
+        text = self._tlog.get(key)
+        if text is None:
+            log = tree_at(self.log_tree(checkpoint.size), checkpoint.size)
+            text = build_tlog_proof(height, log.inclusion_proof(height), checkpoint.note)
+            self._tlog.put(key, text)
+        return text
+
+    def reading_proof(
+        self, global_index: int, at: StoredCheckpoint | None = None, *, check_root: bool = True
+    ) -> ReadingProof:
+        """The entry at ``global_index`` and its proof relative to checkpoint ``at`` (default:
+        the latest, see :meth:`latest_checkpoint`).
+
+        :class:`NotFoundError` if the entry is not stored or not covered by the checkpoint.
+        With ``check_root``, the batch tree rebuilt from the stored entries must have the
+        block header's size and root, else :class:`ChainMismatchError` (the store no longer
+        matches what was sealed: no proof is served). ``check_root=False`` serves a proof of
+        what is stored even then, for a verifier that is to judge the stored rows itself.
+        """
         entry = self.entry(global_index)
-        checkpoint = self.latest_checkpoint()
+        checkpoint = at or self.latest_checkpoint()
+        if at is None and (checkpoint is None or entry.block_height >= checkpoint.size):
+            checkpoint = self.latest_checkpoint(fresh=True)  # the cached one may be too old
         if checkpoint is None or entry.block_height >= checkpoint.size:
             raise NotFoundError(f"entry {global_index} is not yet covered by a checkpoint")
         header, header_bytes = self.block(entry.block_height)
-        tree = self._batch_tree(header)
-        log = self.log_tree(checkpoint.size)
-        hashes = log_inclusion(log, entry.block_height, checkpoint.size)
+        tree = self._batch_tree(header, check_root)
         return ReadingProof(
             entry=entry,
             inclusion_proof=tuple(tree.inclusion_proof(entry.index_in_block)),
             block=header,
             block_bytes=header_bytes,
-            tlog_proof=build_tlog_proof(entry.block_height, hashes, checkpoint.note),
+            tlog_proof=self.tlog_proof(header.height, checkpoint),
         )
 
-    def _batch_tree(self, header: BlockHeader) -> MerkleTree:
-        with self._lock:
-            cached = self._batch_trees.get(header.height)
-            if cached is not None:
-                self._batch_trees.move_to_end(header.height)
-                return cached
-        tree = batch_tree(self.block_payloads(header))
-        with self._lock:
-            self._batch_trees[header.height] = tree
-            while len(self._batch_trees) > _BATCH_TREE_CACHE:
-                self._batch_trees.popitem(last=False)
+    def cached_proof(self, global_index: int) -> ReadingProof | None:
+        """:meth:`reading_proof` relative to the latest checkpoint when all but the entry is
+        cached (cheap enough for an event loop), else ``None``; :class:`NotFoundError` if the
+        entry is not stored."""
+        entry = self.entry(global_index)
+        at, checkpoint = self._latest
+        if checkpoint is None or time.monotonic() - at >= self._ttl:
+            return None
+        if entry.block_height >= checkpoint.size:
+            return None
+        header = self._headers.get(entry.block_height)
+        tree = self._trees.get(entry.block_height)  # cached only once its root checked
+        tlog = self._tlog.get((entry.block_height, checkpoint.size))
+        if header is None or tree is None or tlog is None:
+            return None
+        return ReadingProof(
+            entry=entry,
+            inclusion_proof=tuple(tree.inclusion_proof(entry.index_in_block)),
+            block=header[0],
+            block_bytes=header[1],
+            tlog_proof=tlog,
+        )
+
+    def _batch_tree(self, header: BlockHeader, check_root: bool) -> MerkleTree:
+        tree = self._trees.get(header.height)
+        if tree is not None:
+            return tree
+        # One builder per block: concurrent requests for a cold block wait for the first.
+        with self._building_lock:
+            lock = self._building.setdefault(header.height, threading.Lock())
+        try:
+            with lock:
+                tree = self._trees.get(header.height)
+                if tree is None:
+                    tree = batch_tree(self.block_payloads(header))
+                    if tree.size == header.size and tree.root == header.root:
+                        self._trees.put(header.height, tree)
+                    elif check_root:
+                        raise ChainMismatchError(
+                            f"the stored entries of block {header.height} of chain "
+                            f"{self.origin} do not match its sealed batch root"
+                        )
+                    # else: served as stored (a verifier sees the mismatch), never cached
+        finally:
+            with self._building_lock:
+                self._building.pop(header.height, None)
         return tree
 
     def _checkpoint(self, size: int | None) -> StoredCheckpoint | None:
@@ -225,25 +364,3 @@ class ChainReader:
                 select(func.max(ENTRIES.c.global_index)).where(ENTRIES.c.chain_id == self.chain_id)
             ).scalar()
         return 0 if top is None else int(top) + 1
-
-    def _entry(self, row: Row[tuple[object, ...]]) -> StoredEntry:
-        m = row._mapping
-        return StoredEntry(
-            origin=self.origin,
-            global_index=int(m["global_index"]),
-            block_height=int(m["block_height"]),
-            index_in_block=int(m["index_in_block"]),
-            kind=str(m["kind"]),
-            device_id=m["device_id"],
-            seq=m["seq"],
-            timestamp_ms=m["timestamp_ms"],
-            received_at=float(m["received_at"]),
-            payload=bytes(m["payload"]),
-        )
-
-
-def log_inclusion(tree: MerkleTree, index: int, size: int) -> list[bytes]:
-    """The inclusion proof of leaf ``index`` in the first ``size`` leaves of ``tree``."""
-    if size == tree.size:
-        return tree.inclusion_proof(index)
-    return MerkleTree.from_leaf_hash_buffer(tree.leaf_hashes()[: size * 32]).inclusion_proof(index)

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 from support.readings import batch, devices
+from support.tamper import flip_byte, update_row
 
-from farmtrace.store import NotFoundError
+from farmtrace.rust_core import MerkleTree
+from farmtrace.store import ChainMismatchError, NotFoundError
 from farmtrace.store.ledger import Ledger
-from farmtrace.store.reader import ChainReader
+from farmtrace.store.reader import ChainReader, tree_at
 from farmtrace.tlog.checkpoint import open_checkpoint
-from farmtrace.tlog.merkle import verify_consistency
+from farmtrace.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from farmtrace.tlog.note import Verifier
 
 ORIGIN = "farmtrace.example/gw-1"
@@ -75,3 +77,41 @@ def test_reader_not_found(stored: tuple[str, Verifier]) -> None:
         reader.close()
     with pytest.raises(NotFoundError, match="no chain"):
         ChainReader.open(db_url, "farmtrace.example/unknown")
+
+
+def test_tree_at_is_the_prefix_tree() -> None:
+    entries = [bytes([i]) * (i + 1) for i in range(13)]
+    tree = MerkleTree.from_entries(entries)
+    assert tree_at(tree, tree.size) is tree
+    for size in range(tree.size + 1):
+        prefix = tree_at(tree, size)
+        assert prefix.size == size and prefix.root == tree.root_at(size)
+        assert prefix.root == MerkleTree.from_entries(entries[:size]).root
+    for size in (-1, tree.size + 1):
+        with pytest.raises(ValueError, match="no tree of size"):
+            tree_at(tree, size)
+
+
+def test_reader_checks_the_batch_root(stored: tuple[str, Verifier]) -> None:
+    db_url, _ = stored
+    first = ChainReader.open(db_url, ORIGIN)
+    try:
+        payload = first.entry(13).payload
+    finally:
+        first.close()
+    update_row(db_url, "entries", {"global_index": 13}, {"payload": flip_byte(payload, 40)})
+    reader = ChainReader.open(db_url, ORIGIN)
+    try:
+        for index in (12, 13):  # block 3 holds entries 12..15
+            with pytest.raises(ChainMismatchError, match=r"block 3 .* sealed batch root"):
+                reader.reading_proof(index)
+        # As stored, for a verifier to judge: the altered entry's proof no longer checks.
+        proof = reader.reading_proof(13, check_root=False)
+        root = proof.block.root
+        leaf = leaf_hash(proof.entry.payload)
+        assert not verify_inclusion(leaf, 1, 4, list(proof.inclusion_proof), root)
+        with pytest.raises(ChainMismatchError):  # the unchecked tree was not cached
+            reader.reading_proof(12)
+        assert reader.reading_proof(0).entry.global_index == 0  # other blocks are served
+    finally:
+        reader.close()

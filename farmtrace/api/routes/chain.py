@@ -14,7 +14,6 @@ from fastapi.responses import PlainTextResponse, Response
 from farmtrace.api.convert import b64, proof_public, reading_public
 from farmtrace.api.deps import get_state, rate_limit, state_of
 from farmtrace.api.errors import BadRequest, NotFound
-from farmtrace.api.proofs import ProofService
 from farmtrace.api.schemas.chain import (
     ChainPublic,
     ConsistencyPublic,
@@ -23,7 +22,7 @@ from farmtrace.api.schemas.chain import (
 )
 from farmtrace.api.state import AppState
 from farmtrace.store.clock import entry_went_backwards
-from farmtrace.store.errors import NotFoundError
+from farmtrace.store.reader import ChainReader
 
 __all__ = ["chain_router", "chains_router"]
 
@@ -34,20 +33,24 @@ State = Annotated[AppState, Depends(get_state)]
 _TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}}}
 
 
-async def default_chain(request: Request) -> ProofService:
+async def default_chain(request: Request) -> ChainReader:
     return state_of(request).chain(None)
 
 
-async def named_chain(request: Request, origin: str) -> ProofService:
+async def named_chain(request: Request, origin: str) -> ChainReader:
     return state_of(request).chain(origin)
 
 
 def chain_router(
-    chain_dep: Callable[..., Awaitable[ProofService]], prefix: str, tag: str, suffix: str
+    chain_dep: Callable[..., Awaitable[ChainReader]], prefix: str, tag: str, suffix: str
 ) -> APIRouter:
-    """The read endpoints of one chain, resolved by ``chain_dep``."""
+    """The read endpoints of one chain, resolved by ``chain_dep``.
+
+    A store error (an unknown entry or checkpoint, ...) is answered by the app's one mapping
+    (``farmtrace.api.errors.store_error``).
+    """
     router = APIRouter(prefix=prefix, tags=[tag], dependencies=[Depends(rate_limit)])
-    Chain = Annotated[ProofService, Depends(chain_dep)]
+    Chain = Annotated[ChainReader, Depends(chain_dep)]
 
     @router.get(
         "/checkpoint",
@@ -59,7 +62,7 @@ def chain_router(
         """The latest signed C2SP checkpoint of the chain, as ``text/plain``."""
         found = chain.latest_checkpoint()
         if found is None:
-            raise NotFound(f"chain {chain.reader.origin} has no checkpoint yet")
+            raise NotFound(f"chain {chain.origin} has no checkpoint yet")
         return PlainTextResponse(found.note, headers={"Cache-Control": "no-cache"})
 
     @router.get(
@@ -70,10 +73,7 @@ def chain_router(
     )
     def checkpoint(chain: Chain, size: Size) -> PlainTextResponse:
         """The signed checkpoint of chain-log size ``size`` (immutable)."""
-        try:
-            found = chain.reader.checkpoint(size)
-        except NotFoundError as exc:
-            raise NotFound(str(exc)) from None
+        found = chain.checkpoint(size)
         return PlainTextResponse(
             found.note, headers={"Cache-Control": "public, max-age=31536000, immutable"}
         )
@@ -89,15 +89,12 @@ def chain_router(
         """The RFC 9162 consistency proof from size ``from`` to ``to`` with both checkpoints."""
         if from_size > to_size:
             raise BadRequest(f"from ({from_size}) must not exceed to ({to_size})")
-        try:
-            old, new = chain.reader.checkpoint(from_size), chain.reader.checkpoint(to_size)
-        except NotFoundError as exc:
-            raise NotFound(str(exc)) from None
+        old, new = chain.checkpoint(from_size), chain.checkpoint(to_size)
         return ConsistencyPublic(
-            origin=chain.reader.origin,
+            origin=chain.origin,
             from_size=from_size,
             to_size=to_size,
-            proof=[b64(h) for h in chain.consistency(from_size, to_size)],
+            proof=[b64(h) for h in chain.consistency_proof(from_size, to_size)],
             from_checkpoint=old.note,
             to_checkpoint=new.note,
         )
@@ -106,10 +103,7 @@ def chain_router(
     def reading(chain: Chain, index: Index, state: State) -> ReadingPublic:
         """The entry at global index ``index`` (a reading, decoded, with ``clock_backwards``;
         or another kind)."""
-        try:
-            entry = chain.entry(index)
-        except NotFoundError as exc:
-            raise NotFound(str(exc)) from None
+        entry = chain.entry(index)
         return reading_public(entry, entry_went_backwards(state.database, entry))
 
     @router.get(
@@ -119,14 +113,11 @@ def chain_router(
     )
     async def reading_proof(chain: Chain, index: Index, request: Request) -> Response:
         """The entry, its batch inclusion proof, block header and tlog-proof of the header."""
-        try:
-            # The hot path stays on the event loop when everything but the entry is cached;
-            # building a cold block's tree goes to a worker thread.
-            proof = chain.cached_proof(index)
-            if proof is None:
-                proof = await run_in_threadpool(chain.reading_proof, index)
-        except NotFoundError as exc:
-            raise NotFound(str(exc)) from None
+        # The hot path stays on the event loop when everything but the entry is cached;
+        # building a cold block's tree goes to a worker thread.
+        proof = chain.cached_proof(index)
+        if proof is None:
+            proof = await run_in_threadpool(chain.reading_proof, index)
         device = proof.entry.device_id
         key = None
         if device is not None and proof.entry.kind == "reading":
@@ -147,7 +138,7 @@ def root_router() -> APIRouter:
         chain = state_of(request).chain(None)
         found = chain.latest_checkpoint()
         if found is None:
-            raise NotFound(f"chain {chain.reader.origin} has no checkpoint yet")
+            raise NotFound(f"chain {chain.origin} has no checkpoint yet")
         return PlainTextResponse(found.note, headers={"Cache-Control": "no-cache"})
 
     return router
