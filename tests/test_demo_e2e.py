@@ -104,17 +104,25 @@ def processes_mentioning(text: str) -> list[str]:
 
 
 class Demo:
-    """One ``farmtrace demo`` process on the embedded broker, stdout to a file."""
+    """One ``farmtrace demo`` process on the embedded broker, stdout to a file.
 
-    def __init__(self, state: Path, port: int, log: Path, duration: str) -> None:
+    It runs in the state directory's parent, as a user runs it beside its ``farmtrace-demo``,
+    so the commands it prints are run from there too (and write nothing into the repository).
+    """
+
+    def __init__(self, state: Path, port: int, log: Path, duration: str, *extra: str) -> None:
         self.state, self.port, self.log = state, port, log
         self.base = f"http://127.0.0.1:{port}"
         argv = [sys.executable, "-m", "farmtrace", "demo", "--state", str(state)]
         argv += ["--broker", "embedded", "--speed", "120", "--port", str(port)]
-        argv += ["--duration", duration]
+        argv += ["--duration", duration, *extra]
         with log.open("wb") as out:
             self.process = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=state.parent,
+                start_new_session=True,
             )
 
     def output(self) -> str:
@@ -170,8 +178,6 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     require_chromium()  # skip (or fail under CI) before starting anything
     for module in ("zxingcpp", "PIL", "iotcore"):
         require_module(module)
-    import zxingcpp
-    from PIL import Image
 
     state = tmp_path / "demo"
     db_url = f"sqlite:///{state / 'farmtrace.db'}"
@@ -193,16 +199,16 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     output = first.output()
     assert "the embedded broker" in output, output
     assert f"{first.base}/01/{GTIN}/10/{LOT}" in output
+    # Before anything else: how to stop it, where its state and logs are.
+    assert "  stop:  Ctrl-C" in output, output
+    assert "  state: demo/ (keys, farmtrace.db, demo.json)" in output, output
+    assert "  logs:  demo/logs/ (broker.log, gateway.log, simulator.log, api.log)" in output
 
-    # The pack's QR code holds the lot's Digital Link on the demo's API address.
-    status, png = get(f"{first.base}/v1/lots/{GTIN}/{LOT}/qr.png", accept="image/png")
-    assert status == 200
-    decoded = [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
-    assert decoded == [f"https://127.0.0.1:{first.port}/01/{GTIN}/10/{LOT}"], decoded
-    # Digital Link URIs are https; the demo's API serves plain http on 127.0.0.1 (a secure
-    # context for the browser's WebCrypto all the same), so the test opens the same address
-    # over http. See docs/demo.md.
-    page_url = "http://" + decoded[0].removeprefix("https://")
+    # The pack's QR code holds the lot's Digital Link on the demo's public URL (by default
+    # its own http address on 127.0.0.1, a secure context for the browser's WebCrypto).
+    decoded = qr_text(f"{first.base}/v1/lots/{GTIN}/{LOT}/qr.png")
+    assert decoded == f"http://127.0.0.1:{first.port}/01/{GTIN}/10/{LOT}", decoded
+    page_url = decoded
 
     bundle = first.bundle()
     dom = dump_dom(page_url, tmp_path / "profile")
@@ -221,6 +227,23 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "bundle verifies" in verified.stdout
 
+    # The commands the demo prints (and README.md shows) work as printed, from where it runs.
+    printed = re.search(r"try it, from another terminal in .*?:\n((?:  .*\n)+)", output)
+    assert printed is not None, output
+    commands = [line.strip() for line in printed.group(1).splitlines()]
+    assert commands[1].endswith(f"/v1/lots/{GTIN}/{LOT}/bundle"), commands
+    tried = subprocess.run(
+        ["bash", "-e", "-c", "\n".join(commands)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert tried.returncode == 0, tried.stdout + tried.stderr
+    assert tried.stdout.startswith("farmtrace.example/"), tried.stdout  # the checkpoint's origin
+    assert "bundle verifies" in tried.stdout, tried.stdout
+
     # SIGTERM stops everything: exit 0, no process left that names the state directory.
     assert first.stop() == 0, first.output()[-3000:]
     assert "stopped: simulator ok, gateway ok" in first.output()
@@ -232,9 +255,15 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     assert (lots_before, events_before) == (2, 8)
 
     # Second run: resumes the same chain, adds readings, creates no lot or event twice.
-    second = Demo(state, free_port(), tmp_path / "demo-2.log", "20")
+    # It names the public URL it is given in its QR codes (localhost: still this machine).
+    port = free_port()
+    public = f"http://localhost:{port}"
+    second = Demo(state, port, tmp_path / "demo-2.log", "20", "--public-url", public)
     demos.append(second)
+    wait_for(lambda: second.lot() is not None, "the second run's API", second.process)
+    assert qr_text(f"{second.base}/v1/lots/{GTIN}/{LOT}/qr.png") == f"{public}/01/{GTIN}/10/{LOT}"
     assert second.process.wait(READY_TIMEOUT_S) == 0, second.output()[-3000:]
+    assert f"{public}/01/{GTIN}/10/{LOT}" in second.output()
     assert "resuming" in second.output()
     assert json.loads((state / "gateway" / "gateway.json").read_text("utf-8")) == origin
     assert count(db_url, "SELECT COUNT(*) FROM entries") > entries_before
@@ -280,6 +309,18 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     assert state_attr == "failed", words
     assert failure.startswith(f"reading {index} (device "), failure
     assert "Verification failed" in words and failure in words
+
+
+def qr_text(url: str) -> str:
+    """The text of the one QR code in the PNG at ``url``."""
+    import zxingcpp
+    from PIL import Image
+
+    status, png = get(url, accept="image/png")
+    assert status == 200, png[:200]
+    decoded = [code.text for code in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+    assert len(decoded) == 1, decoded
+    return decoded[0]
 
 
 def count(db_url: str, sql: str) -> int:

@@ -17,14 +17,16 @@ import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
+from farmtrace.api.digital_link import DigitalLinkError, public_base_url
 from farmtrace.demo.broker import choose_broker, gateway_login, start_broker
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import create_sample_lots
 from farmtrace.demo.state import DemoState, default_state_dir
 from farmtrace.demo.summary import SummaryLine, read_counts
 from farmtrace.demo.supervisor import Supervisor, wait_until
-from farmtrace.demo.terminal import print_links
+from farmtrace.demo.terminal import print_links, print_start
 from farmtrace.gateway.ingest.command import parse_seconds
 
 __all__ = ["register"]
@@ -63,13 +65,34 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--duration", type=parse_seconds, help="stop after this long (wall clock)")
     p.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (60)")
-    p.add_argument("--port", type=int, default=8000, help="API port on 127.0.0.1 (8000)")
+    p.add_argument(
+        "--port", type=int, default=8000, help="the API's port (8000); pick another if taken"
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="http(s)://HOST[:PORT] the QR codes and printed pages name, e.g. "
+        "http://192.168.1.20:8000 so a phone on this network opens them "
+        "(default http://127.0.0.1:PORT, this machine only)",
+    )
+    p.add_argument(
+        "--host",
+        metavar="ADDR",
+        help="address the API listens on (default 127.0.0.1; 0.0.0.0, every interface, when "
+        "--public-url names another host)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("farmtrace demo: --speed must be positive", file=sys.stderr)
+        return 2
+    try:
+        args.public_url, args.host = _public_address(args.public_url, args.host, args.port)
+        _check_port_free(args.host, args.port)
+    except DemoError as exc:
+        print(f"farmtrace demo: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
 
@@ -107,8 +130,8 @@ class _Demo:
             f"{state.resume_at:%Y-%m-%d %H:%M} UTC at {self.args.speed:g}x",
             flush=True,
         )
+        print_start(self.dir, sys.stdout)
         plan = choose_broker(self.args.broker)
-        _check_port_free(self.args.port)
         summary: SummaryLine | None = None
         self.sim_report.unlink(missing_ok=True)
         started = time.monotonic()
@@ -125,7 +148,7 @@ class _Demo:
                 state.save(self.dir)
             base = self._start_api()
             lots = create_sample_lots(base, state.api_key, state.start)
-            print_links(base, lots, sys.stdout)
+            print_links(self.args.public_url, base, self.dir, lots, sys.stdout)
             summary = SummaryLine(self.db_url, sys.stdout)
             self._watch(summary, state, base_elapsed, started)
         finally:
@@ -265,6 +288,7 @@ class _Demo:
         return out.strip().splitlines()[0]
 
     def _start_api(self) -> str:
+        """Start the API; the address this machine reaches it at, once it answers."""
         port = self.args.port
         argv = [
             *_farmtrace(),
@@ -272,30 +296,106 @@ class _Demo:
             "--db",
             self.db_url,
             "--host",
-            "127.0.0.1",
+            self.args.host,
             "--port",
             str(port),
             "--state",
             str(self.dir / "api"),
+            "--public-url",
+            self.args.public_url,
         ]
+        print(
+            f"API: listening on {_url_host(self.args.host)}:{port}"
+            + (" (every interface)" if _local(self.args.host) != self.args.host else ""),
+            flush=True,
+        )
         self.supervisor.start("api", argv, grace=10.0)
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://{_url_host(_local(self.args.host))}:{port}"
         wait_until(
             lambda: _answers(base + "/checkpoint"), API_START_TIMEOUT_S, "the API", self.supervisor
         )
         return base
 
 
-def _check_port_free(port: int) -> None:
+def _public_address(public_url: str | None, host: str | None, port: int) -> tuple[str, str]:
+    """The validated public URL (default ``http://127.0.0.1:PORT``) and the address the API
+    listens on: ``host`` if given, else 127.0.0.1 for a loopback public URL and 0.0.0.0 (every
+    interface) for any other, so that the address the QR code names reaches the API.
+
+    Prints a note when the URL names another port than the API's (a proxy must forward it)."""
+    if not 0 < port < 65536:
+        raise DemoError(f"--port {port} is not a TCP port (1-65535)")
+    if public_url is None:
+        host = host or "127.0.0.1"
+        return f"http://{_url_host(_local(host))}:{port}", host
+    try:
+        base = public_base_url(public_url)
+    except DigitalLinkError as exc:
+        raise DemoError(f"--public-url: {exc}") from None
+    parts = urlsplit(base)
+    named_port = parts.port or (443 if parts.scheme == "https" else 80)
+    if named_port != port:
+        print(
+            f"note: --public-url names port {named_port} but the API listens on --port {port}; "
+            "something there must forward to it",
+            file=sys.stderr,
+        )
+    if host is None:
+        host = "127.0.0.1" if _is_loopback(parts.hostname or "") else "0.0.0.0"
+    return base, host
+
+
+def _is_loopback(name: str) -> bool:
+    import ipaddress
+
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _local(host: str) -> str:
+    """Where this machine reaches a server listening on ``host`` (a wildcard: the loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise :class:`DemoError` naming ``--port`` (and a free one to use) when the API could
+    not listen on ``host:port``."""
     import socket
 
-    with socket.socket() as probe:
-        # As uvicorn binds: a port left in TIME_WAIT by the previous run is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise DemoError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror})") from exc
+    def free(number: int) -> OSError | None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family) as probe:
+            # As uvicorn binds: a port left in TIME_WAIT by the previous run is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, number))
+            except OSError as exc:
+                return exc
+        return None
+
+    problem = free(port)
+    if problem is None:
+        return
+    spare = next((n for n in range(port + 1, min(port + 100, 65536)) if free(n) is None), None)
+    hint = (
+        f"; choose another with --port, e.g. farmtrace demo --port {spare} "
+        f'(make demo DEMO_ARGS="--port {spare}")'
+        if spare is not None
+        else "; choose another with --port"
+    )
+    raise DemoError(
+        f"the API cannot listen on {host} port {port} ({problem.strerror}): another program, "
+        f"or another demo, may be using it{hint}"
+    )
 
 
 def _farmtrace() -> list[str]:

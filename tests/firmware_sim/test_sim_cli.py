@@ -300,6 +300,26 @@ def test_status_line_only_on_a_terminal(mosquitto: Mosquitto, tmp_path: Path) ->
 
 
 @pytest.mark.integration
+def test_progress_lines_without_a_terminal_none_with_quiet(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    """Not on a terminal (a log file, a pipe): a plain progress line every --progress-interval
+    seconds without -v, and the closing summary; -q prints neither."""
+    args = ("run", "--broker", mosquitto.url, "--devices", "2", "--interval", "1",
+            "--duration", "4", "--progress-interval", "1")  # fmt: skip
+    done = run_sim(*args, "--state", str(tmp_path / "loud"))
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if " sim " in line]
+    assert len(lines) >= 2, done.stderr
+    for word in ("online 2/2", "readings ", "acked ", "pending ", "failed 0", "dropped 0"):
+        assert word in lines[-1], lines[-1]
+    assert "\r" not in done.stderr and "\x1b" not in done.stderr
+    assert "2 devices, " in done.stderr  # the closing summary
+    quiet = run_sim(*args, "-q", "--state", str(tmp_path / "quiet"))
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+@pytest.mark.integration
 def test_mqtt_311(mosquitto: Mosquitto, tmp_path: Path) -> None:
     capture = Capture(mosquitto.host, mosquitto.port).start()
     report_path = tmp_path / "report.json"
