@@ -1,6 +1,7 @@
-//! Every RFC 9162 vector of the shared set (transparency-dev/merkle `testdata/`): happy paths
-//! verify, every `wantErr` case is rejected. The folder is `<repo>/../shared/vectors/rfc9162`;
-//! a missing folder fails the test rather than skipping it.
+//! Every RFC 9162 vector of transparency-dev/merkle's `testdata/`: happy paths verify, every
+//! `wantErr` case is rejected. The folder is `<repo>/tests/vectors/rfc9162`, vendored unchanged
+//! (source, commit and license in `tests/vectors/README.md`); a missing folder fails the test
+//! rather than skipping it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,10 +12,10 @@ use rust_core::merkle::{verify_consistency, verify_inclusion};
 use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors/rfc9162");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/rfc9162");
     assert!(
         dir.is_dir(),
-        "RFC 9162 vectors not found at {} (expected ../shared/vectors/rfc9162 beside the repo)",
+        "RFC 9162 vectors not found at {} (expected tests/vectors/rfc9162 in the repo)",
         dir.display()
     );
     dir

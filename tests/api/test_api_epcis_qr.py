@@ -13,7 +13,7 @@ from support.api import GTIN, LOT, Served
 
 from farmtrace.api.uom import is_rec20
 
-SCHEMA = Path(__file__).resolve().parents[2] / "../shared/vectors/epcis/EPCIS-JSON-Schema.json"
+SCHEMA = Path(__file__).resolve().parents[1] / "vectors" / "epcis" / "EPCIS-JSON-Schema.json"
 
 
 def validator() -> Draft7Validator:

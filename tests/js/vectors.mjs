@@ -1,4 +1,4 @@
-// Test helpers: locate the shared test vectors and the verifier modules from this file's path.
+// Test helpers: locate the vendored test vectors and the verifier modules from this file's path.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join, relative } from "node:path";
@@ -6,8 +6,8 @@ import { join, relative } from "node:path";
 /** The repository root (tests/js/ is two levels below it). */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-/** ../shared/vectors/rfc9162 next to the repository: transparency-dev/merkle's vectors. */
-export const RFC9162_VECTORS = join(REPO_ROOT, "..", "shared", "vectors", "rfc9162");
+/** tests/vectors/rfc9162: transparency-dev/merkle's vectors, vendored (see tests/vectors/README.md). */
+export const RFC9162_VECTORS = fileURLToPath(new URL("../vectors/rfc9162/", import.meta.url));
 
 /** Where the verifier's ES modules live. */
 export const VERIFY_DIR = new URL("../../farmtrace/api/web/static/verify/", import.meta.url);
@@ -26,8 +26,8 @@ export function loadRfc9162Vectors() {
   }
   if (!isDir) {
     throw new Error(
-      `RFC 9162 test vectors not found at ${RFC9162_VECTORS}: the shared/ folder must sit next ` +
-        "to the repository (see ../shared/vectors/README.md)",
+      `RFC 9162 test vectors not found at ${RFC9162_VECTORS}: they are part of the repository ` +
+        "(see tests/vectors/README.md)",
     );
   }
   const files = readdirSync(RFC9162_VECTORS, { recursive: true, encoding: "utf8" })

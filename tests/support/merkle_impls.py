@@ -2,8 +2,8 @@
 
 ``rust_core`` (the extension) and ``farmtrace.tlog.merkle`` (the plain-Python reference) expose the
 same functions; :class:`MerkleImpl` puts each behind one interface so that every test runs against
-both. The vectors are transparency-dev/merkle's, read in place from ``../shared/vectors/rfc9162``
-next to the repository (never copied in): a missing folder is an error, not a skip.
+both. The vectors are transparency-dev/merkle's, vendored unchanged in ``tests/vectors/rfc9162``
+(source, commit and license in ``tests/vectors/README.md``): a missing folder is an error, not a skip.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from farmtrace.tlog import errors as tlog_errors
 from farmtrace.tlog import merkle as reference
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RFC9162_VECTORS = REPO_ROOT.parent / "shared" / "vectors" / "rfc9162"
+RFC9162_VECTORS = REPO_ROOT / "tests" / "vectors" / "rfc9162"
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,8 @@ def load_vectors() -> list[Vector]:
     """Every vector file under ``rfc9162/``, sorted by path; raises if the folder is missing."""
     if not RFC9162_VECTORS.is_dir():
         raise FileNotFoundError(
-            f"RFC 9162 test vectors not found at {RFC9162_VECTORS}: the shared/ folder must sit "
-            "next to the repository (see ../shared/vectors/README.md)"
+            f"RFC 9162 test vectors not found at {RFC9162_VECTORS}: they are part of the "
+            "repository (see tests/vectors/README.md)"
         )
     vectors = []
     for path in sorted(RFC9162_VECTORS.rglob("*.json")):
