@@ -2,7 +2,8 @@
 
 The node tests check the vendored RFC 9162 vectors (tests/vectors/rfc9162) and the C2SP note
 vectors; here they also get the cross-implementation vectors of :mod:`support.tlog_cross`, made
-fresh by the Python reference, so that the JS and Python verifiers are held to the same verdict on every input.
+fresh by the Python reference, so that the JS and Python verifiers are held to the same verdict
+on every input.
 Node 20 or later is needed (WebCrypto Ed25519): without it the test skips, or fails under CI=true.
 """
 
