@@ -291,18 +291,12 @@ def _gateway_phase(
     suffix: str,
     mix: HostileMix | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    from farmtrace.store import registry
-    from farmtrace.store.engine import create_db_engine
-    from farmtrace.store.migrate import upgrade
+    from farmtrace.store.device_registry import DeviceRegistry
 
-    engine = create_db_engine(db_url)
-    try:
-        upgrade(engine)
-        registry.register_devices(engine, keys if mix is None else {**keys, **mix.registered})
+    with DeviceRegistry.open(db_url) as registry:
+        registry.register(keys if mix is None else {**keys, **mix.registered})
         for revoked in [] if mix is None else mix.revoked:
-            registry.revoke_device(engine, revoked)
-    finally:
-        engine.dispose()
+            registry.revoke(revoked)
     metrics_port = free_port()
     log_path = workdir / f"gateway{suffix}.log"
     report = workdir / f"gateway-report{suffix}.json"
@@ -371,31 +365,13 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def _reconcile(db_url: str, tag: str, config: IngestBenchConfig) -> tuple[int, int, int]:
     """Stored rows, distinct (device, seq) among them, and devices holding exactly 1..k."""
-    from sqlalchemy import func, select
+    from farmtrace.store.counts import device_seq_counts
 
-    from farmtrace.store.engine import create_db_engine
-    from farmtrace.store.models import Base
-
-    entries = Base.metadata.tables["entries"]
-    prefix = device_id(tag, 0)[:-6]
-    engine = create_db_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    entries.c.device_id,
-                    func.count(),
-                    func.count(func.distinct(entries.c.seq)),
-                    func.min(entries.c.seq),
-                    func.max(entries.c.seq),
-                )
-                .where(entries.c.device_id.like(prefix + "%"))
-                .group_by(entries.c.device_id)
-            ).all()
-    finally:
-        engine.dispose()
+    rows = device_seq_counts(db_url, device_id(tag, 0)[:-6])
     k = config.per_device
-    stored = sum(int(r[1]) for r in rows)
-    distinct = sum(int(r[2]) for r in rows)
-    complete = sum(1 for r in rows if int(r[2]) == k and int(r[3]) == 1 and int(r[4]) == k)
+    stored = sum(r.rows for r in rows)
+    distinct = sum(r.distinct_seqs for r in rows)
+    complete = sum(
+        1 for r in rows if r.distinct_seqs == k and r.lowest_seq == 1 and r.highest_seq == k
+    )
     return stored, distinct, complete

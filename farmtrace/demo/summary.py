@@ -8,47 +8,20 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import TextIO
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from farmtrace.store.counts import ChainCounter, ChainCounts, read_counts
 
-__all__ = ["Counts", "SummaryLine", "read_counts"]
+__all__ = ["SummaryLine", "read_counts"]
 
 RATE_WINDOW_S = 10.0
-
-
-@dataclass(frozen=True)
-class Counts:
-    devices: int
-    entries: int
-    blocks: int
-    checkpoint_size: int
-
-
-def read_counts(engine: Engine) -> Counts | None:
-    """The current counts, or ``None`` while the gateway has not created its tables."""
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(
-                text(
-                    "SELECT (SELECT COUNT(*) FROM devices WHERE revoked_at IS NULL),"
-                    " (SELECT COALESCE(MAX(global_index) + 1, 0) FROM entries),"
-                    " (SELECT COUNT(*) FROM blocks),"
-                    " (SELECT COALESCE(MAX(size), 0) FROM checkpoints)"
-                )
-            ).one()
-    except SQLAlchemyError:
-        return None
-    return Counts(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
 class SummaryLine:
     """Prints the summary: rewritten in place on a TTY, a line per ``interval`` otherwise."""
 
     def __init__(self, db_url: str, out: TextIO, interval: float = 10.0) -> None:
-        self.engine = create_engine(db_url)
+        self.counter = ChainCounter(db_url)
         self.out = out
         self.tty = out.isatty()
         self.interval = interval
@@ -56,12 +29,12 @@ class SummaryLine:
         # a one-second difference would jump between 0 and twice the rate.
         self._history: deque[tuple[float, int]] = deque()
         self._printed_at = 0.0
-        self.latest: Counts | None = None
+        self.latest: ChainCounts | None = None
 
     def tick(self) -> None:
         """Read the counts and print if it is time to."""
         now = time.monotonic()
-        counts = read_counts(self.engine)
+        counts = self.counter.read()
         if counts is None:
             return
         self._history.append((now, counts.entries))
@@ -87,4 +60,4 @@ class SummaryLine:
         if self.tty:
             self.out.write("\n")
             self.out.flush()
-        self.engine.dispose()
+        self.counter.close()

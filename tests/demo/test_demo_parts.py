@@ -20,6 +20,7 @@ from farmtrace.demo.state import DemoState
 from farmtrace.demo.summary import read_counts
 from farmtrace.demo.supervisor import Supervisor
 from farmtrace.sim.scenario import load
+from farmtrace.store.database import open_database
 
 
 def test_broker_url_is_used_as_given() -> None:
@@ -100,24 +101,12 @@ def test_unreadable_state_is_named(tmp_path: Path) -> None:
 
 
 def test_counts_wait_for_the_gateways_tables(tmp_path: Path) -> None:
-    from sqlalchemy import create_engine
-
-    from farmtrace.store.migrate import upgrade
-
-    engine = create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    try:
-        assert read_counts(engine) is None
-        upgrade(engine)
-        counts = read_counts(engine)
-        assert counts is not None
-        assert (counts.devices, counts.entries, counts.blocks, counts.checkpoint_size) == (
-            0,
-            0,
-            0,
-            0,
-        )
-    finally:
-        engine.dispose()
+    db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert read_counts(db_url) is None
+    open_database(db_url).close()  # the gateway's tables
+    counts = read_counts(db_url)
+    assert counts is not None
+    assert (counts.devices, counts.entries, counts.blocks, counts.checkpoint_size) == (0, 0, 0, 0)
 
 
 def _alive(pid: int) -> bool:

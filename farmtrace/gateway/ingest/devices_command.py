@@ -13,8 +13,12 @@ import binascii
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from farmtrace.store.device_registry import DeviceRegistry
 
 __all__ = ["load_keys", "register"]
 
@@ -73,49 +77,37 @@ def register(sub: Any) -> None:
         )
 
 
-def _engine(url: str) -> Any:
-    from farmtrace.store.engine import create_db_engine
-    from farmtrace.store.migrate import upgrade
-
-    engine = create_db_engine(url)
-    upgrade(engine)
-    return engine
-
-
-def _run(args: argparse.Namespace, action: Any) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
+def _run(args: argparse.Namespace, action: Callable[[DeviceRegistry], int]) -> int:
+    # Imported here: the store (SQLAlchemy, Alembic) loads only when a command runs.
+    from farmtrace.store.device_registry import DeviceRegistry
     from farmtrace.store.errors import DeviceRegistryError, StoreError
 
     try:
-        engine = _engine(args.db)
-    except (StoreError, SQLAlchemyError) as exc:
-        print(f"farmtrace devices: cannot open database: {exc}", file=sys.stderr)
+        registry = DeviceRegistry.open(args.db)
+    except StoreError as exc:
+        print(f"farmtrace devices: {exc}", file=sys.stderr)
         return EXIT_ERROR
     try:
-        code: int = action(engine)
-        return code
+        return action(registry)
     except DeviceRegistryError as exc:
         print(f"farmtrace devices: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    except (StoreError, SQLAlchemyError) as exc:
+    except StoreError as exc:
         print(f"farmtrace devices: database error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     finally:
-        engine.dispose()
+        registry.close()
 
 
 def _import(args: argparse.Namespace) -> int:
-    from farmtrace.store import registry
-
     try:
         keys = load_keys(args.keys)
     except KeysFileError as exc:
         print(f"farmtrace devices import: {exc}", file=sys.stderr)
         return EXIT_ERROR
 
-    def action(engine: Any) -> int:
-        new = registry.register_devices(engine, keys)
+    def action(registry: DeviceRegistry) -> int:
+        new = registry.register(keys)
         print(f"registered {new} new devices ({len(keys) - new} already registered)")
         return EXIT_OK
 
@@ -123,10 +115,8 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from farmtrace.store import registry
-
-    def action(engine: Any) -> int:
-        devices = registry.devices(engine)
+    def action(registry: DeviceRegistry) -> int:
+        devices = registry.devices()
         if args.json:
             rows = [
                 {
@@ -151,10 +141,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from farmtrace.store import registry
-
-    def action(engine: Any) -> int:
-        registry.revoke_device(engine, args.device)
+    def action(registry: DeviceRegistry) -> int:
+        registry.revoke(args.device)
         print(f"revoked {args.device}")
         return EXIT_OK
 
