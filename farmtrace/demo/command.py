@@ -259,13 +259,7 @@ class _Demo:
         self.supervisor.start("simulator", argv, grace=30.0)
 
     def _has_block(self) -> bool:
-        from sqlalchemy import create_engine
-
-        engine = create_engine(self.db_url)
-        try:
-            counts = read_counts(engine)
-        finally:
-            engine.dispose()
+        counts = read_counts(self.db_url)
         return counts is not None and counts.blocks > 0
 
     def _create_api_key(self) -> str:
