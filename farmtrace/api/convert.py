@@ -17,7 +17,7 @@ def b64(data: bytes) -> str:
 
 
 def reading_public(entry: StoredEntry, clock_backwards: bool) -> ReadingPublic:
-    """``entry`` as served; ``clock_backwards`` from :func:`farmtrace.api.clock.entry_went_backwards`."""
+    """``entry`` as served; ``clock_backwards`` from :func:`farmtrace.store.clock.entry_went_backwards`."""
     public = ReadingPublic(
         origin=entry.origin,
         global_index=entry.global_index,

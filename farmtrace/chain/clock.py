@@ -4,7 +4,7 @@ A reading is flagged when its signed ``timestamp_ms`` is more than :data:`CLOCK_
 before that of the device's previous stored reading by seq (signed rejections have no stored
 timestamp and are passed over). The reading is still stored and served as signed: it is
 authentic, only its time is suspect. The gateway's live check (:mod:`farmtrace.gateway.ingest.health`),
-``farmtrace audit`` (:mod:`farmtrace.audit.devices`) and the API (:mod:`farmtrace.api.clock`) all decide
+``farmtrace audit`` (:mod:`farmtrace.audit.devices`) and the API (:mod:`farmtrace.store.clock`) all decide
 with :func:`went_backwards`, so they flag the same seqs.
 """
 

@@ -16,7 +16,7 @@ class Series:
     """One measurement type from one device during one stage, strictly increasing in time.
 
     ``clock_backwards``: how many of ``samples`` come from readings whose device clock went
-    backwards (:mod:`farmtrace.api.clock`). They stand at the time the device signed, like every sample:
+    backwards (:mod:`farmtrace.store.clock`). They stand at the time the device signed, like every sample:
     a series is always in time order, so a clock going back never makes a negative duration.
     """
 

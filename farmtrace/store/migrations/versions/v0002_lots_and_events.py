@@ -5,7 +5,7 @@
   ``entries`` ("sequence, then integrate"). Keyed by ``(device_id, seq)`` like readings, so an
   entry is integrated once across every gateway sharing the database. Append-only.
 * ``api_keys``, ``lots``, ``lot_stages``, ``lot_events``: the provenance API's tables
-  (``farmtrace/api/lots/schema.py``); ``lot_events`` is append-only.
+  (declared in ``farmtrace/store/models.py``); ``lot_events`` is append-only.
 
 Revision ID: 0002
 Revises: 0001
