@@ -334,8 +334,15 @@ def _public_address(public_url: str | None, host: str | None, port: int) -> tupl
             "something there must forward to it",
             file=sys.stderr,
         )
+    loopback = _is_loopback(parts.hostname or "")
+    if parts.scheme == "http" and not loopback:
+        print(
+            "note: over plain http another device shows the page, but its in-browser proof "
+            "check needs https (WebCrypto); docs/demo.md, 'Phones and --public-url'",
+            file=sys.stderr,
+        )
     if host is None:
-        host = "127.0.0.1" if _is_loopback(parts.hostname or "") else "0.0.0.0"
+        host = "127.0.0.1" if loopback else "0.0.0.0"
     return base, host
 
 

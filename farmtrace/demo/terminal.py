@@ -96,6 +96,10 @@ def print_links(
     out.write(f"\n{first.body['product_name']}, lot {first.lot}: {page_base}{first.path}\n")
     out.flush()
     segno.make(page_base + first.path, error="m").terminal(out=out, compact=True, border=2)
+    if page_base == api_url:  # this machine only
+        out.write(
+            "(for a phone on your network: --public-url http://ADDRESS-OF-THIS-MACHINE:PORT)\n"
+        )
     out.write(f"\ntry it, from another terminal in {shlex.quote(str(Path.cwd()))}:\n")
     for command in follow_up_commands(api_url, state_dir, first):
         out.write(f"  {command}\n")
