@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -128,17 +127,12 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
-        # The one mapping from store errors to answers: routes let them through.
+        # The one mapping from store errors to answers: routes let them through. The store
+        # raises every database failure as DatabaseError, so no SQLAlchemy error reaches here.
         answer = from_store_error(exc)
         if answer.status >= 500:
             log.error("storage error: %s: %s", type(exc).__name__, exc)
         return _error(answer.status, answer.code, answer.detail, answer.headers)
-
-    @app.exception_handler(SQLAlchemyError)
-    async def database_error(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        # The driver's message can hold a URL; log only the exception's class.
-        log.error("database error: %s", type(exc).__name__)
-        return _error(503, "storage", "the database is unavailable; try again")
 
     @app.exception_handler(Exception)
     async def internal(_request: Request, _exc: Exception) -> JSONResponse:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from farmtrace.chain.block import BlockHeader
 from farmtrace.rust_core import MerkleTree
 from farmtrace.store.cache import LRU
+from farmtrace.store.database import database_errors
 from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import ChainMismatchError, DatabaseError, NotFoundError
 from farmtrace.store.models import Base
@@ -63,14 +64,14 @@ def tree_at(tree: MerkleTree, size: int) -> MerkleTree:
 
 def list_chains(engine: Engine) -> list[tuple[int, str]]:
     """Every chain in the database as ``(chain_id, origin)``, by ID."""
-    with engine.connect() as conn:
+    with database_errors("listing the chains"), engine.connect() as conn:
         rows = conn.execute(select(CHAINS.c.id, CHAINS.c.origin).order_by(CHAINS.c.id))
         return [(row.id, row.origin) for row in rows]
 
 
 def chain_id_of(engine: Engine, origin: str) -> int:
     """The ID of the chain ``origin``; raise :class:`NotFoundError` if there is none."""
-    with engine.connect() as conn:
+    with database_errors(f"finding chain {origin!r}"), engine.connect() as conn:
         found = conn.execute(select(CHAINS.c.id).where(CHAINS.c.origin == origin)).scalar()
     if found is None:
         raise NotFoundError(f"no chain with origin {origin!r} in the database")
@@ -79,6 +80,8 @@ def chain_id_of(engine: Engine, origin: str) -> int:
 
 class ChainReader:
     """Read access to one chain (one origin) of the database.
+
+    A database failure is raised as :class:`DatabaseError`, never as a SQLAlchemy error.
 
     ``batch_trees`` is how many blocks' batch trees are cached (headers and tlog-proofs: four
     times as many); ``checkpoint_ttl`` is how long, in seconds, :meth:`latest_checkpoint` may
@@ -178,7 +181,7 @@ class ChainReader:
         found = self._headers.get(height)
         if found is not None:
             return found
-        with self.engine.connect() as conn:
+        with database_errors(f"reading block {height}"), self.engine.connect() as conn:
             header = conn.execute(
                 select(BLOCKS.c.header).where(
                     BLOCKS.c.chain_id == self.chain_id, BLOCKS.c.height == height
@@ -193,7 +196,7 @@ class ChainReader:
     def block_payloads(self, header: BlockHeader) -> list[bytes]:
         """The entries of one block, in batch order."""
         last = header.first_index + header.size - 1
-        with self.engine.connect() as conn:
+        with database_errors(f"reading block {header.height}"), self.engine.connect() as conn:
             rows = conn.execute(
                 select(ENTRIES.c.payload)
                 .where(
@@ -229,7 +232,7 @@ class ChainReader:
             tree = self._log_tree
             if tree is None or tree.size < size:
                 known = len(self._log_hashes) // _HASH
-                with self.engine.connect() as conn:
+                with database_errors("reading the chain log"), self.engine.connect() as conn:
                     headers = [
                         bytes(h)
                         for (h,) in conn.execute(
@@ -351,7 +354,7 @@ class ChainReader:
             query = query.order_by(CHECKPOINTS.c.size.desc()).limit(1)
         else:
             query = query.where(CHECKPOINTS.c.size == size)
-        with self.engine.connect() as conn:
+        with database_errors("reading a checkpoint"), self.engine.connect() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
@@ -359,7 +362,7 @@ class ChainReader:
 
     def entry_count(self) -> int:
         """The number of entries stored for this chain (the next global index)."""
-        with self.engine.connect() as conn:
+        with database_errors("counting entries"), self.engine.connect() as conn:
             top = conn.execute(
                 select(func.max(ENTRIES.c.global_index)).where(ENTRIES.c.chain_id == self.chain_id)
             ).scalar()
