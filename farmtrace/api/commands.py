@@ -71,8 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from farmtrace.api.digital_link import DigitalLinkError, public_base_url
     from farmtrace.api.main import create_app
+    from farmtrace.api.services.digital_link import DigitalLinkError, public_base_url
     from farmtrace.store.errors import StoreError
 
     if args.public_url is not None:
@@ -155,7 +155,7 @@ def _with_keys_table(db: str, action: Callable[[Database], T]) -> T | None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from farmtrace.api.verify import BundleError, verify_bundle
+    from farmtrace.api.services.verify import BundleError, verify_bundle
 
     try:
         data = args.bundle.read_bytes()

@@ -15,11 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from farmtrace.api.bodylimit import BodyLimit
 from farmtrace.api.deps import RateLimited
 from farmtrace.api.errors import ApiError, from_store_error
-from farmtrace.api.headers import SECURITY_HEADERS, SecurityHeaders
-from farmtrace.api.ratelimit import RateLimiter
+from farmtrace.api.http.bodylimit import BodyLimit
+from farmtrace.api.http.headers import SECURITY_HEADERS, SecurityHeaders
+from farmtrace.api.http.ratelimit import RateLimiter
 from farmtrace.api.routes import chain, docs, excursions, lots, resolver
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from farmtrace.api.digital_link import public_base_url
+from farmtrace.api.services.digital_link import public_base_url
 
 __all__ = ["Settings"]
 
@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     ``origin`` picks the chain served at ``/checkpoint`` and ``/v1/...``; when ``None`` it is
     the first chain created in the database. ``state_dir`` holds the API's event-signing key
     (``event.key``, mode 0600), created on first use. ``public_url`` (``http(s)://HOST[:PORT]``,
-    checked by :func:`~farmtrace.api.digital_link.public_base_url`) is the base of the Digital
+    checked by :func:`~farmtrace.api.services.digital_link.public_base_url`) is the base of the Digital
     Link URIs in QR codes and pages, the address people reach this resolver at; without it they
     are ``https://{link_domain}``. ``rate_per_s``/``rate_burst`` is the token
     bucket each client gets (every operation takes a token; ``/static`` and ``/docs`` none).

@@ -7,11 +7,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from farmtrace.api.digital_link import DigitalLink
 from farmtrace.api.errors import NotFound
-from farmtrace.api.lots.event_key import load_or_create_event_key
-from farmtrace.api.lots.store import LotStore
-from farmtrace.api.ratelimit import RateLimiter
+from farmtrace.api.http.ratelimit import RateLimiter
+from farmtrace.api.services.digital_link import DigitalLink
+from farmtrace.api.services.lots.event_key import load_or_create_event_key
+from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.settings import Settings
 from farmtrace.store.chain_keys import chain_verifier_keys
 from farmtrace.store.database import Database, database_errors, open_database

@@ -35,7 +35,7 @@ EVENT_PREFIX = b"FE\x01"
 """First bytes of every event entry: ``FE`` then the event format's version 1."""
 
 ACK = "excursion-ack"
-"""The kind of excursion acknowledgements (``farmtrace/api/coldchain/ack.py``), signed by the API."""
+"""The kind of excursion acknowledgements (``farmtrace/api/services/coldchain/ack.py``), signed by the API."""
 
 ACK_PREFIX = b"farmtrace/excursion-ack/v1\n"
 """First bytes of every acknowledgement: its text format's first line."""

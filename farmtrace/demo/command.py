@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from farmtrace.api.digital_link import DigitalLinkError, public_base_url
+from farmtrace.api.services.digital_link import DigitalLinkError, public_base_url
 from farmtrace.demo.broker import choose_broker, gateway_login, start_broker
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import create_sample_lots

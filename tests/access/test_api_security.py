@@ -43,10 +43,10 @@ from support.mosquitto import MosquittoFactory, free_port
 
 from farmtrace.api import auth
 from farmtrace.api.auth import SCOPES, create_key, revoke_key
-from farmtrace.api.bodylimit import MAX_BODY_BYTES
-from farmtrace.api.headers import SECURITY_HEADERS
+from farmtrace.api.http.bodylimit import MAX_BODY_BYTES
+from farmtrace.api.http.headers import SECURITY_HEADERS
+from farmtrace.api.http.ratelimit import RateLimiter
 from farmtrace.api.main import create_app
-from farmtrace.api.ratelimit import RateLimiter
 from farmtrace.api.settings import Settings
 from farmtrace.redact import redact_url
 from farmtrace.store.engine import describe_url

@@ -90,7 +90,7 @@ def test_verify_uses_no_rust(served: Served) -> None:
     path = fetch(served)
     # The verifier module on its own (farmtrace's CLI also loads other commands that use Rust).
     code = (
-        "import sys, pathlib; from farmtrace.api.verify import verify_bundle; "
+        "import sys, pathlib; from farmtrace.api.services.verify import verify_bundle; "
         "verify_bundle(pathlib.Path(sys.argv[1]).read_bytes(), [sys.argv[2]]); "
         "assert 'rust_core' not in sys.modules, 'rust_core was imported'"
     )

@@ -15,11 +15,16 @@ from sqlalchemy import select
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body
 from support.readings import BASE_TIME_MS, SimDevice
 
-from farmtrace.api.coldchain import Sample, assess, product_class
-from farmtrace.api.lots.series import lot_series
-from farmtrace.api.lots.store import LotRecord, LotStore
-from farmtrace.api.page.model import ConditionView, Localized, ProductPage, VerificationInfo
-from farmtrace.api.page.render import render_page
+from farmtrace.api.services.coldchain import Sample, assess, product_class
+from farmtrace.api.services.lots.series import lot_series
+from farmtrace.api.services.lots.store import LotRecord, LotStore
+from farmtrace.api.services.page.model import (
+    ConditionView,
+    Localized,
+    ProductPage,
+    VerificationInfo,
+)
+from farmtrace.api.services.page.render import render_page
 from farmtrace.audit.devices import device_summaries
 from farmtrace.chain.clock import CLOCK_TOLERANCE_MS, went_backwards
 from farmtrace.store.audit_reads import AuditReads

@@ -11,7 +11,7 @@ from jsonschema import Draft7Validator, FormatChecker
 from PIL import Image
 from support.api import GTIN, LOT, Served
 
-from farmtrace.api.uom import is_rec20
+from farmtrace.api.services.uom import is_rec20
 
 SCHEMA = Path(__file__).resolve().parents[1] / "vectors" / "epcis" / "EPCIS-JSON-Schema.json"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from farmtrace.api.lots.event_key import EVENT_KEY_FILE, load_or_create_event_key
+from farmtrace.api.services.lots.event_key import EVENT_KEY_FILE, load_or_create_event_key
 from farmtrace.store.errors import KeyFileError
 
 

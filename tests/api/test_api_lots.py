@@ -104,7 +104,7 @@ def test_resolver_json_and_linkset(served: Served) -> None:
 
 
 def test_rate_limit_answers_429_with_retry_after(served: Served) -> None:
-    from farmtrace.api.ratelimit import RateLimiter
+    from farmtrace.api.http.ratelimit import RateLimiter
 
     served.client.app.state.farmtrace.limiter = RateLimiter(rate=0.5, burst=2)  # type: ignore[attr-defined]
     codes = [served.client.get("/checkpoint").status_code for _ in range(3)]
@@ -115,7 +115,7 @@ def test_rate_limit_answers_429_with_retry_after(served: Served) -> None:
 
 
 def test_rate_limiter_refills() -> None:
-    from farmtrace.api.ratelimit import RateLimiter
+    from farmtrace.api.http.ratelimit import RateLimiter
 
     limiter = RateLimiter(rate=2, burst=1)
     assert limiter.take("a", now=0.0) == 0

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from support.api import Served
 
 from farmtrace.api.auth import SCOPES, create_key
-from farmtrace.api.ratelimit import RateLimiter
+from farmtrace.api.http.ratelimit import RateLimiter
 
 
 def test_no_server_errors(served: Served) -> None:

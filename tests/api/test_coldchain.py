@@ -1,4 +1,4 @@
-"""Cold-chain rules, excursions, assessments and summaries (farmtrace.api.coldchain)."""
+"""Cold-chain rules, excursions, assessments and summaries (farmtrace.api.services.coldchain)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from farmtrace.api.coldchain import (
+from farmtrace.api.services.coldchain import (
     PRODUCT_CLASSES,
     ColdChainError,
     Rule,
@@ -19,8 +19,8 @@ from farmtrace.api.coldchain import (
     find_gaps,
     product_class,
 )
-from farmtrace.api.coldchain.assessment import max_in_window
-from farmtrace.api.coldchain.summary import format_band, format_duration, summarize
+from farmtrace.api.services.coldchain.assessment import max_in_window
+from farmtrace.api.services.coldchain.summary import format_band, format_duration, summarize
 
 MIN = 60_000
 FDA = product_class("chilled-fda").require("Temperature")

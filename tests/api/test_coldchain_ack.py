@@ -1,4 +1,4 @@
-"""Signed excursion acknowledgements (farmtrace.api.coldchain.ack)."""
+"""Signed excursion acknowledgements (farmtrace.api.services.coldchain.ack)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from farmtrace.api.coldchain import ColdChainError, Sample, compute_excursions, product_class
-from farmtrace.api.coldchain.ack import ACK_HEADER, ExcursionAck, open_ack, sign_ack
+from farmtrace.api.services.coldchain import (
+    ColdChainError,
+    Sample,
+    compute_excursions,
+    product_class,
+)
+from farmtrace.api.services.coldchain.ack import ACK_HEADER, ExcursionAck, open_ack, sign_ack
 
 MIN = 60_000
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

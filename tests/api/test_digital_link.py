@@ -16,7 +16,7 @@ from biip.gtin import Gtin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from farmtrace.api.digital_link import (
+from farmtrace.api.services.digital_link import (
     CANONICAL_DOMAIN,
     DigitalLink,
     DigitalLinkError,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from support.api import Served
 
-from farmtrace.api.headers import SECURITY_HEADERS
-from farmtrace.api.ratelimit import RateLimiter
+from farmtrace.api.http.headers import SECURITY_HEADERS
+from farmtrace.api.http.ratelimit import RateLimiter
 from farmtrace.api.routes import docs
 from farmtrace.api.routes.docs import ASSETS_URL, INIT_SCRIPT, SwaggerAssets
 

@@ -1,7 +1,7 @@
 """The page's bundle verifier (farmtrace/api/web/static/page/bundle.js) against bundles the API serves.
 
 Bundles come from the real code path (a ledger with signed readings, a lot, its events, the
-bundle route); mutations of them are judged by the Python reference ``farmtrace.api.verify`` first, and
+bundle route); mutations of them are judged by the Python reference ``farmtrace.api.services.verify`` first, and
 ``node --test tests/js/page_bundle.test.mjs`` must reach the same verdict and report the same
 first failure, word for word.
 """
@@ -22,7 +22,7 @@ from support.api import GTIN, LOT, Served
 from support.tamper import flip_byte, update_row
 from test_js_verifier import REPO_ROOT, require_node
 
-from farmtrace.api.verify import BundleError, verify_bundle
+from farmtrace.api.services.verify import BundleError, verify_bundle
 from farmtrace.tlog.note import Signer
 
 EVENT = {

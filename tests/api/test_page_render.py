@@ -1,4 +1,4 @@
-"""The consumer's page as HTML (farmtrace.api.page): facts in both languages, escaping, charts, badge."""
+"""The consumer's page as HTML (farmtrace.api.services.page): facts in both languages, escaping, charts, badge."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from farmtrace.api.coldchain import Sample, product_class
-from farmtrace.api.page.language import choose_language
-from farmtrace.api.page.model import (
+from farmtrace.api.services.coldchain import Sample, product_class
+from farmtrace.api.services.page.language import choose_language
+from farmtrace.api.services.page.model import (
     Anchoring,
     ConditionView,
     EventKind,
@@ -22,8 +22,8 @@ from farmtrace.api.page.model import (
     TimelineEvent,
     VerificationInfo,
 )
-from farmtrace.api.page.render import render_page
-from farmtrace.api.page.sample import sample_page
+from farmtrace.api.services.page.render import render_page
+from farmtrace.api.services.page.sample import sample_page
 
 HOSTILE = "<script>alert('x')</script>\"&amp;<img src=x onerror=alert(1)>"
 VOID = {"meta", "link", "br", "img", "input", "hr", "source", "wbr"}

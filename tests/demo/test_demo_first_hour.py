@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from farmtrace.api.digital_link import DigitalLink, DigitalLinkError, public_base_url
+from farmtrace.api.services.digital_link import DigitalLink, DigitalLinkError, public_base_url
 from farmtrace.api.settings import Settings
 from farmtrace.cli import build_parser
 from farmtrace.demo.command import _public_address

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from farmtrace.api.digital_link import DigitalLink
 from farmtrace.api.schemas.lots import EventCreate, LotCreate
+from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.demo.broker import EMBEDDED, MOSQUITTO, choose_broker
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import sample_lots

@@ -39,8 +39,8 @@ from test_js_verifier import REPO_ROOT, require_node
 
 from farmtrace.api.auth import create_key
 from farmtrace.api.main import create_app
+from farmtrace.api.services.verify import BundleError, verify_bundle
 from farmtrace.api.settings import Settings
-from farmtrace.api.verify import BundleError, verify_bundle
 from farmtrace.chain.rotation import rotation_successor
 from farmtrace.store.engine import normalize_url
 from farmtrace.store.models import Base

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from support.readings import devices
 
-from farmtrace.api.lots.event_entry import sign_event
+from farmtrace.api.services.lots.event_entry import sign_event
 from farmtrace.store.ledger import Ledger
 from farmtrace.store.models import Base
 from farmtrace.store.pending import LOOKBACK_S, PendingFloor, queue_entry

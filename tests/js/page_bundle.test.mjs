@@ -1,5 +1,5 @@
 // verifyBundle (farmtrace/api/web/static/page/bundle.js) on bundles served by the Python API and judged by
-// the Python reference (farmtrace/api/verify.py): tests/api/test_page_bundle_js.py writes the cases and
+// the Python reference (farmtrace/api/services/verify.py): tests/api/test_page_bundle_js.py writes the cases and
 // runs this file with PAGE_BUNDLE_CASES=<cases.json>. Run on its own (make test-js), it skips.
 import { test } from "node:test";
 import assert from "node:assert/strict";

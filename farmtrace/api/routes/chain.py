@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
-from farmtrace.api.convert import b64, proof_public, reading_public
 from farmtrace.api.deps import get_state, rate_limit, state_of
 from farmtrace.api.errors import BadRequest, NotFound
 from farmtrace.api.schemas.chain import (
@@ -20,6 +19,7 @@ from farmtrace.api.schemas.chain import (
     ReadingProofPublic,
     ReadingPublic,
 )
+from farmtrace.api.services.convert import b64, proof_public, reading_public
 from farmtrace.api.state import AppState
 from farmtrace.store.clock import entry_went_backwards
 from farmtrace.store.reader import ChainReader

@@ -1,7 +1,7 @@
 """``/docs``: the interactive API reference (Swagger UI), served whole by the API itself.
 
 FastAPI's own ``/docs`` loads Swagger UI from a CDN and starts it with an inline script, which
-the API's Content-Security-Policy (``farmtrace.api.headers``: ``script-src 'self'``, no
+the API's Content-Security-Policy (``farmtrace.api.http.headers``: ``script-src 'self'``, no
 ``'unsafe-inline'``) blocks. This page instead loads Swagger UI's files from the
 ``swagger-ui-bundle-v2`` package (the unmodified ``swagger-ui-dist`` release, Apache-2.0),
 mounted at :data:`ASSETS_URL`, and starts it with :data:`INIT_SCRIPT`, a file of our own. It

@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from farmtrace.api.auth import ApiKey
-from farmtrace.api.coldchain import ColdChainError
-from farmtrace.api.coldchain.ack import ExcursionAck
 from farmtrace.api.deps import get_state, rate_limit, require_scope
 from farmtrace.api.errors import BadRequest, Conflict, NotFound
-from farmtrace.api.lots.excursions import LotExcursion, ack_for, lot_excursions
-from farmtrace.api.lots.store import StoredAck
 from farmtrace.api.routes.lots import find_lot
 from farmtrace.api.schemas.excursions import AckCreate, AckPublic, ExcursionPublic
+from farmtrace.api.services.coldchain import ColdChainError
+from farmtrace.api.services.coldchain.ack import ExcursionAck
+from farmtrace.api.services.lots.excursions import LotExcursion, ack_for, lot_excursions
+from farmtrace.api.services.lots.store import StoredAck
 from farmtrace.api.state import AppState
 
 __all__ = ["router"]

@@ -9,17 +9,17 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
 
 from farmtrace.api.auth import ApiKey
-from farmtrace.api.bundle import build_bundle
-from farmtrace.api.coldchain import PRODUCT_CLASSES
 from farmtrace.api.deps import get_state, rate_limit, require_scope
-from farmtrace.api.digital_link import DigitalLink, DigitalLinkError
-from farmtrace.api.epcis import lot_document
 from farmtrace.api.errors import BadRequest, Conflict, NotFound
-from farmtrace.api.lots.store import LotRecord
-from farmtrace.api.qr import qr_png, qr_svg
 from farmtrace.api.schemas.lots import EventCreate, EventPublic, LotCreate, LotPublic
+from farmtrace.api.services.bundle import build_bundle
+from farmtrace.api.services.coldchain import PRODUCT_CLASSES
+from farmtrace.api.services.digital_link import DigitalLink, DigitalLinkError
+from farmtrace.api.services.epcis import lot_document
+from farmtrace.api.services.lots.store import LotRecord
+from farmtrace.api.services.qr import qr_png, qr_svg
+from farmtrace.api.services.views import event_public, lot_public
 from farmtrace.api.state import AppState
-from farmtrace.api.views import event_public, lot_public
 
 __all__ = ["find_lot", "parse_identity", "router"]
 

@@ -1,6 +1,6 @@
 """The GS1 Digital Link resolver: ``/01/{gtin}/10/{lot}``.
 
-A browser gets the provenance page (``farmtrace.api.page``), ``Accept: application/json`` the lot as JSON,
+A browser gets the provenance page (``farmtrace.api.services.page``), ``Accept: application/json`` the lot as JSON,
 and ``?linkType=all`` or ``Accept: application/linkset+json`` the RFC 9264 linkset of every
 link this resolver has for the lot (GS1 link types).
 """
@@ -13,12 +13,12 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from farmtrace.api.deps import get_state, rate_limit
-from farmtrace.api.digital_link import DigitalLink
-from farmtrace.api.lots.store import LotRecord
 from farmtrace.api.routes.lots import find_lot
 from farmtrace.api.schemas.lots import LotPublic
+from farmtrace.api.services.digital_link import DigitalLink
+from farmtrace.api.services.lots.store import LotRecord
+from farmtrace.api.services.views import lot_public
 from farmtrace.api.state import AppState
-from farmtrace.api.views import lot_public
 
 __all__ = ["linkset", "router"]
 
@@ -93,7 +93,7 @@ def resolve(
         return JSONResponse(
             lot_public(state, link, record).model_dump(mode="json"), headers=headers
         )
-    from farmtrace.api.page_fill import render_lot_page
+    from farmtrace.api.services.page_fill import render_lot_page
 
     html = render_lot_page(state, link, record, accept_language, base)
     return HTMLResponse(html, headers=headers)

@@ -2,7 +2,7 @@
  * The verification badge of the consumer's page: fetch the lot's bundle, verify it on this
  * device with WebCrypto (bundle.js), and show what was verified or exactly what failed.
  *
- * Reads the `#proof` section rendered by farmtrace/api/page/render.py (its docstring holds the contract):
+ * Reads the `#proof` section rendered by farmtrace/api/services/page/render.py (its docstring holds the contract):
  * `data-bundle-url`, `data-verifier-key` (the chain's current key), `data-retired-keys` (its
  * older keys, space-separated: a bundle made before a key rotation, or before the gateway signed
  * with the new key, carries a checkpoint one of them signed), `data-readings`, `data-events`;

@@ -1,6 +1,6 @@
 /**
  * Verifying a lot bundle (docs/bundle.md, format "farmtrace-bundle/v1") in the browser or node,
- * rule for rule as the Python reference `farmtrace verify` (farmtrace/api/verify.py), with WebCrypto only.
+ * rule for rule as the Python reference `farmtrace verify` (farmtrace/api/services/verify.py), with WebCrypto only.
  *
  * Checked, in the reference's order: each chain's checkpoint is signed by one of the given
  * verifier keys, or by a key that the chain's key hand-overs (`key_handovers`, docs/chain.md)

@@ -1,7 +1,7 @@
 /**
  * Decoding the chain entries a lot bundle holds, mirroring the Python reference:
  * readings (docs/wire-format.md, farmtrace/wire/protocol.py) and lot events
- * (farmtrace/api/lots/event_entry.py). Both are `signed_bytes || 64-byte Ed25519 signature`.
+ * (farmtrace/api/services/lots/event_entry.py). Both are `signed_bytes || 64-byte Ed25519 signature`.
  *
  * `decodeReading` and `decodeEvent` return the decoded entry or throw EntryError whose message
  * says what was malformed. `verifyEd25519` answers true or false for any key and signature; it

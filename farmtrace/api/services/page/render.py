@@ -22,12 +22,17 @@ from __future__ import annotations
 from datetime import tzinfo
 from html import escape
 
-from farmtrace.api.coldchain import Assessment, Severity
-from farmtrace.api.coldchain.summary import format_band, format_duration, format_value, summarize
-from farmtrace.api.page.chart import render_chart
-from farmtrace.api.page.i18n import measurement_name, t
-from farmtrace.api.page.language import choose_language
-from farmtrace.api.page.model import (
+from farmtrace.api.services.coldchain import Assessment, Severity
+from farmtrace.api.services.coldchain.summary import (
+    format_band,
+    format_duration,
+    format_value,
+    summarize,
+)
+from farmtrace.api.services.page.chart import render_chart
+from farmtrace.api.services.page.i18n import measurement_name, t
+from farmtrace.api.services.page.language import choose_language
+from farmtrace.api.services.page.model import (
     Anchoring,
     ConditionView,
     Farm,
@@ -37,7 +42,7 @@ from farmtrace.api.page.model import (
     TimelineEvent,
     VerificationInfo,
 )
-from farmtrace.api.page.timefmt import format_date, format_datetime, from_ms, zone
+from farmtrace.api.services.page.timefmt import format_date, format_datetime, from_ms, zone
 
 __all__ = ["BADGE_SCRIPT", "STYLESHEET", "choose_language", "render_page"]
 

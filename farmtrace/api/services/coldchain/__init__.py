@@ -5,9 +5,9 @@ in band and the cumulative limit; ``summarize(assessment, lang)`` gives the one-
 ``ExcursionAck`` is the signed acknowledgement record.
 """
 
-from farmtrace.api.coldchain.assessment import Assessment, CumulativeWindow, assess
-from farmtrace.api.coldchain.errors import ColdChainError
-from farmtrace.api.coldchain.excursions import (
+from farmtrace.api.services.coldchain.assessment import Assessment, CumulativeWindow, assess
+from farmtrace.api.services.coldchain.errors import ColdChainError
+from farmtrace.api.services.coldchain.excursions import (
     Excursion,
     Gap,
     Sample,
@@ -15,7 +15,12 @@ from farmtrace.api.coldchain.excursions import (
     compute_excursions,
     find_gaps,
 )
-from farmtrace.api.coldchain.rules import PRODUCT_CLASSES, ProductClass, Rule, product_class
+from farmtrace.api.services.coldchain.rules import (
+    PRODUCT_CLASSES,
+    ProductClass,
+    Rule,
+    product_class,
+)
 
 __all__ = [
     "PRODUCT_CLASSES",

@@ -8,7 +8,7 @@ keys, or by a key that a chain of key hand-overs leads to from one of them (``ke
 (C2SP tlog-proof against the same checkpoint); each reading decodes, is signed by its device's
 key, and its entry is in its block's batch tree at the stated position; each event decodes, is
 signed by the API's event key, and, when anchored, is proven like a reading; so is each
-excursion acknowledgement (``farmtrace/api/coldchain/ack.py``). The first failure
+excursion acknowledgement (``farmtrace/api/services/coldchain/ack.py``). The first failure
 stops the check with a :class:`BundleError` naming the item.
 """
 
@@ -23,11 +23,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from farmtrace.api.coldchain.ack import open_ack
-from farmtrace.api.coldchain.errors import ColdChainError
-from farmtrace.api.lots.event_entry import EventEntryError, signer_id
-from farmtrace.api.lots.event_entry import decode as decode_event
-from farmtrace.api.lots.event_entry import verify as verify_event
+from farmtrace.api.services.coldchain.ack import open_ack
+from farmtrace.api.services.coldchain.errors import ColdChainError
+from farmtrace.api.services.lots.event_entry import EventEntryError, signer_id
+from farmtrace.api.services.lots.event_entry import decode as decode_event
+from farmtrace.api.services.lots.event_entry import verify as verify_event
 from farmtrace.chain.block import BlockHeader
 from farmtrace.chain.errors import ChainError
 from farmtrace.chain.rotation import rotation_successor

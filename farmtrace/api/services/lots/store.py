@@ -3,7 +3,7 @@
 The database side is :mod:`farmtrace.store.lots`: lots, stages and signed records, and a lot's
 reading entries (the ``reading`` entries of the devices of its stages whose signed timestamps
 fall inside that stage's window). Here events and excursion acknowledgements are signed with
-the API's key (:mod:`farmtrace.api.lots.event_entry`) and stored records are decoded; the
+the API's key (:mod:`farmtrace.api.services.lots.event_entry`) and stored records are decoded; the
 gateway integrates each into its chain as an entry keyed ``(signer, seq)``, and until then it
 is *pending anchoring*.
 """
@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from farmtrace.api.coldchain.ack import SIGNATURE_SIZE, ExcursionAck, sign_ack
-from farmtrace.api.lots.event_entry import EventEntry, decode, sign_event, signer_id
 from farmtrace.api.schemas.lots import EventCreate, LotCreate, LotDetails, StageIn
+from farmtrace.api.services.coldchain.ack import SIGNATURE_SIZE, ExcursionAck, sign_ack
+from farmtrace.api.services.lots.event_entry import EventEntry, decode, sign_event, signer_id
 from farmtrace.chain.entry import ACK_PREFIX
 from farmtrace.store.lots import Anchor, LotEntry, Lots, NewLot, StageRecord
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from farmtrace.api.coldchain.errors import ColdChainError
+from farmtrace.api.services.coldchain.errors import ColdChainError
 
 __all__ = [
     "PRODUCT_CLASSES",

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from farmtrace.api.coldchain.errors import ColdChainError
-from farmtrace.api.coldchain.excursions import Excursion
+from farmtrace.api.services.coldchain.errors import ColdChainError
+from farmtrace.api.services.coldchain.excursions import Excursion
 
 __all__ = ["ACK_HEADER", "SIGNATURE_SIZE", "ExcursionAck", "open_ack", "sign_ack"]
 

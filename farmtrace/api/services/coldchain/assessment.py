@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from farmtrace.api.coldchain.excursions import (
+from farmtrace.api.services.coldchain.excursions import (
     Excursion,
     Gap,
     Sample,
@@ -13,7 +13,7 @@ from farmtrace.api.coldchain.excursions import (
     compute_excursions,
     find_gaps,
 )
-from farmtrace.api.coldchain.rules import Rule
+from farmtrace.api.services.coldchain.rules import Rule
 
 __all__ = ["Assessment", "CumulativeWindow", "assess", "max_in_window"]
 
@@ -36,7 +36,7 @@ class CumulativeWindow:
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """What a series did under a rule (durations in ms; see :mod:`farmtrace.api.coldchain.excursions`).
+    """What a series did under a rule (durations in ms; see :mod:`farmtrace.api.services.coldchain.excursions`).
 
     ``span_ms`` = last - first sample time; ``covered_ms`` = span minus gaps;
     ``in_band_ms + outside_ms == covered_ms``. ``worst_window`` is None for an empty series.

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from farmtrace.api.coldchain.assessment import Assessment
-from farmtrace.api.coldchain.excursions import Excursion, Severity
-from farmtrace.api.coldchain.rules import Rule
+from farmtrace.api.services.coldchain.assessment import Assessment
+from farmtrace.api.services.coldchain.excursions import Excursion, Severity
+from farmtrace.api.services.coldchain.rules import Rule
 
 __all__ = ["format_band", "format_duration", "format_value", "summarize"]
 

@@ -1,9 +1,9 @@
 """The view model of the consumer's page: everything the page shows, and nothing it computes.
 
 The API fills a :class:`ProductPage` from a lot (its events, readings, farm, checkpoint) and
-hands it to :func:`farmtrace.api.page.render.render_page` with the language chosen by
-:func:`farmtrace.api.page.language.choose_language`. The renderer only formats: it does no I/O and no
-judging, except the one-line condition summary, which it asks :mod:`farmtrace.api.coldchain` for in the
+hands it to :func:`farmtrace.api.services.page.render.render_page` with the language chosen by
+:func:`farmtrace.api.services.page.language.choose_language`. The renderer only formats: it does no I/O and no
+judging, except the one-line condition summary, which it asks :mod:`farmtrace.api.services.coldchain` for in the
 page's language. All strings are plain text (the renderer escapes them); all datetimes must be
 timezone-aware (UTC is fine: the page shows UTC times with the offset).
 
@@ -23,7 +23,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal
 
-from farmtrace.api.coldchain import Assessment, Rule, Sample, assess
+from farmtrace.api.services.coldchain import Assessment, Rule, Sample, assess
 
 __all__ = [
     "Anchoring",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from farmtrace.api.page.model import Lang
+from farmtrace.api.services.page.model import Lang
 
 __all__ = ["format_date", "format_datetime", "format_offset", "from_ms", "zone"]
 

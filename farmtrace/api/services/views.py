@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from farmtrace.api.digital_link import DigitalLink
-from farmtrace.api.lots.event_entry import EventEntry
-from farmtrace.api.lots.store import LotRecord
 from farmtrace.api.schemas.lots import BIZ_STEPS, EventPublic, LotPublic, StagePublic
+from farmtrace.api.services.digital_link import DigitalLink
+from farmtrace.api.services.lots.event_entry import EventEntry
+from farmtrace.api.services.lots.store import LotRecord
 from farmtrace.api.state import AppState
 from farmtrace.store.lots import Anchor
 

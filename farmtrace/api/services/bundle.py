@@ -1,6 +1,6 @@
 """The lot bundle: one JSON file with everything needed to verify a lot offline.
 
-The format is specified in ``docs/bundle.md``; ``farmtrace verify`` (``farmtrace/api/verify.py``) is the
+The format is specified in ``docs/bundle.md``; ``farmtrace verify`` (``farmtrace/api/services/verify.py``) is the
 reference verifier. All proofs of one chain are relative to one checkpoint, the one the bundle
 carries for that chain.
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from farmtrace.api.convert import b64
-from farmtrace.api.digital_link import DigitalLink
-from farmtrace.api.handovers import handover_notes
-from farmtrace.api.lots.store import LotRecord
+from farmtrace.api.services.convert import b64
+from farmtrace.api.services.digital_link import DigitalLink
+from farmtrace.api.services.handovers import handover_notes
+from farmtrace.api.services.lots.store import LotRecord
+from farmtrace.api.services.views import lot_public
 from farmtrace.api.state import AppState
-from farmtrace.api.views import lot_public
 from farmtrace.store.errors import NotFoundError
 from farmtrace.store.records import ReadingProof, StoredCheckpoint
 

@@ -1,4 +1,4 @@
-"""A sample lot for previews and render tests: ``python -m farmtrace.api.page.sample OUT.html [en|zh]``.
+"""A sample lot for previews and render tests: ``python -m farmtrace.api.services.page.sample OUT.html [en|zh]``.
 
 The series are generated from a fixed seed (a cold room's compressor sawtooth, door openings, a
 defrost cycle that overshoots, a dropout), not measured; the API never shows this data.
@@ -12,8 +12,8 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from farmtrace.api.coldchain import Sample, product_class
-from farmtrace.api.page.model import (
+from farmtrace.api.services.coldchain import Sample, product_class
+from farmtrace.api.services.page.model import (
     Anchoring,
     ConditionView,
     EventKind,
@@ -26,7 +26,7 @@ from farmtrace.api.page.model import (
     TimelineEvent,
     VerificationInfo,
 )
-from farmtrace.api.page.render import render_page
+from farmtrace.api.services.page.render import render_page
 
 __all__ = ["sample_page"]
 
@@ -128,7 +128,9 @@ def sample_page(*, hostile: str | None = None) -> ProductPage:
 def main(argv: list[str]) -> int:
     """Write the sample page to ``argv[0]`` in language ``argv[1]`` (default en)."""
     if not argv or len(argv) > 2 or (len(argv) == 2 and argv[1] not in ("en", "zh")):
-        print("usage: python -m farmtrace.api.page.sample OUT.html [en|zh]", file=sys.stderr)
+        print(
+            "usage: python -m farmtrace.api.services.page.sample OUT.html [en|zh]", file=sys.stderr
+        )
         return 2
     lang: Lang = "zh" if len(argv) == 2 and argv[1] == "zh" else "en"
     switch = "zh.html" if lang == "en" else "en.html"

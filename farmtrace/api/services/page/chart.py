@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from html import escape
 
-from farmtrace.api.coldchain import Sample, Severity
-from farmtrace.api.coldchain.summary import unit_symbol
-from farmtrace.api.page.i18n import t
-from farmtrace.api.page.model import ConditionView, Lang
-from farmtrace.api.page.timefmt import format_date, from_ms
+from farmtrace.api.services.coldchain import Sample, Severity
+from farmtrace.api.services.coldchain.summary import unit_symbol
+from farmtrace.api.services.page.i18n import t
+from farmtrace.api.services.page.model import ConditionView, Lang
+from farmtrace.api.services.page.timefmt import format_date, from_ms
 
 __all__ = ["render_chart"]
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from farmtrace.api.coldchain import (
+from farmtrace.api.services.coldchain import (
     PRODUCT_CLASSES,
     ColdChainError,
     Excursion,
     Severity,
     compute_excursions,
 )
-from farmtrace.api.lots.series import Series, lot_series
-from farmtrace.api.lots.store import LotRecord, LotStore, StoredAck
+from farmtrace.api.services.lots.series import Series, lot_series
+from farmtrace.api.services.lots.store import LotRecord, LotStore, StoredAck
 
 __all__ = ["LotExcursion", "ack_for", "lot_excursions"]
 

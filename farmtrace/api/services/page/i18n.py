@@ -7,7 +7,7 @@ result, so templates hold no markup.
 
 from __future__ import annotations
 
-from farmtrace.api.page.model import Lang
+from farmtrace.api.services.page.model import Lang
 
 __all__ = ["TEXT", "t"]
 

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from farmtrace.api.coldchain.errors import ColdChainError
-from farmtrace.api.coldchain.rules import Rule
+from farmtrace.api.services.coldchain.errors import ColdChainError
+from farmtrace.api.services.coldchain.rules import Rule
 
 __all__ = [
     "Excursion",

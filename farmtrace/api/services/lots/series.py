@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from farmtrace.api.coldchain import Sample
+from farmtrace.api.services.coldchain import Sample
 from farmtrace.store.lots import LotEntry
 from farmtrace.wire.protocol import ProtocolError, decode
 

@@ -1,16 +1,16 @@
-"""Filling helper-8's view model (:class:`farmtrace.api.page.model.ProductPage`) for one lot and
-rendering it with :func:`farmtrace.api.page.render.render_page`."""
+"""Filling helper-8's view model (:class:`farmtrace.api.services.page.model.ProductPage`) for one lot and
+rendering it with :func:`farmtrace.api.services.page.render.render_page`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from farmtrace.api.coldchain import PRODUCT_CLASSES, ColdChainError
-from farmtrace.api.digital_link import DigitalLink
-from farmtrace.api.lots.series import lot_series
-from farmtrace.api.lots.store import LotRecord
-from farmtrace.api.page.language import choose_language
-from farmtrace.api.page.model import (
+from farmtrace.api.services.coldchain import PRODUCT_CLASSES, ColdChainError
+from farmtrace.api.services.digital_link import DigitalLink
+from farmtrace.api.services.lots.series import lot_series
+from farmtrace.api.services.lots.store import LotRecord
+from farmtrace.api.services.page.language import choose_language
+from farmtrace.api.services.page.model import (
     Anchoring,
     ConditionView,
     EventKind,
@@ -20,7 +20,7 @@ from farmtrace.api.page.model import (
     TimelineEvent,
     VerificationInfo,
 )
-from farmtrace.api.page.render import render_page
+from farmtrace.api.services.page.render import render_page
 from farmtrace.api.state import AppState
 
 __all__ = ["build_page", "render_lot_page"]

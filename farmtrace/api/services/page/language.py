@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from farmtrace.api.page.model import Lang
+from farmtrace.api.services.page.model import Lang
 
 __all__ = ["DEFAULT_LANGUAGE", "choose_language"]
 

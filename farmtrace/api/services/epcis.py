@@ -5,7 +5,7 @@
   ``OBSERVE`` with their CBV business step.
 * Each stage's readings become one ``sensor_reporting`` ``ObjectEvent`` whose
   ``sensorElementList`` has, per device, the minimum, maximum and mean of each measurement, and
-  an ``ALARM_CONDITION`` report per excursion the product class's rule finds (``farmtrace.api.coldchain``).
+  an ``ALARM_CONDITION`` report per excursion the product class's rule finds (``farmtrace.api.services.coldchain``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from farmtrace.api.coldchain import PRODUCT_CLASSES, Rule, Severity, compute_excursions
-from farmtrace.api.digital_link import DigitalLink
-from farmtrace.api.lots.series import Series, lot_series
-from farmtrace.api.lots.store import LotRecord
 from farmtrace.api.schemas.lots import BIZ_STEPS
+from farmtrace.api.services.coldchain import PRODUCT_CLASSES, Rule, Severity, compute_excursions
+from farmtrace.api.services.digital_link import DigitalLink
+from farmtrace.api.services.lots.series import Series, lot_series
+from farmtrace.api.services.lots.store import LotRecord
+from farmtrace.api.services.uom import is_rec20
 from farmtrace.api.state import AppState
-from farmtrace.api.uom import is_rec20
 
 __all__ = ["CONTEXT", "lot_document"]
 
