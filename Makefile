@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.farmtrace-installed
 RUST_SOURCES := farmtrace/rust_core.pyi Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest bench-api sim-bundle demo ci clean
+.PHONY: help install build test test-fast test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest bench-api sim-bundle demo ci clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,9 @@ install: $(STAMP) ## Create .venv, build rust_core (release) and install farmtra
 build: ## Rebuild the Rust extension into .venv (after editing rust_core/)
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+test-fast: $(if $(wildcard $(STAMP)),,install) ## Unit tests only, no services or subprocesses, under a minute: run this first (docs/testing.md)
+	FARMTRACE_TEST_TIER=fast $(BIN)/python -m pytest -q -m "not integration and not slow"
 
 test: install test-rust test-python test-js ## Set up and run every test (cargo test, pytest, node --test)
 

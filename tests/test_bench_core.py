@@ -40,6 +40,7 @@ def _rate(value: object) -> float:
     return float(value)
 
 
+@pytest.mark.slow
 def test_every_figure_is_present_and_positive(report: dict[str, Any]) -> None:
     assert report["config"]["entries"] == ENTRIES
     assert report["config"]["entry_size"] == ENTRY_SIZE
@@ -61,6 +62,7 @@ def test_every_figure_is_present_and_positive(report: dict[str, Any]) -> None:
         _rate(report["speedups"][key])
 
 
+@pytest.mark.slow
 def test_pymerkle_is_measured_when_installed(report: dict[str, Any]) -> None:
     pytest.importorskip("pymerkle")
     assert report["python"]["pymerkle_version"].startswith("7.")
@@ -68,6 +70,7 @@ def test_pymerkle_is_measured_when_installed(report: dict[str, Any]) -> None:
     _rate(report["speedups"]["vs_pymerkle_all_threads"])
 
 
+@pytest.mark.slow
 def test_derived_figures_follow_from_the_measured_ones(report: dict[str, Any]) -> None:
     sha = report["sha256"]
     assert sha["buffer_size"] == 8192
@@ -82,6 +85,7 @@ def test_derived_figures_follow_from_the_measured_ones(report: dict[str, Any]) -
     assert fast["scaling"] == pytest.approx(fast["all_threads"] / fast["one_thread"])
 
 
+@pytest.mark.slow
 def test_memory_is_measured_against_the_input(report: dict[str, Any]) -> None:
     memory = report["memory"]
     assert memory["entries"] == ENTRIES
@@ -90,6 +94,7 @@ def test_memory_is_measured_against_the_input(report: dict[str, Any]) -> None:
     assert memory["limit"] == memory["input_bytes"] + 64 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_every_target_is_judged(report: dict[str, Any]) -> None:
     names = [t["name"] for t in report["targets"]]
     assert len(names) == 7
@@ -110,6 +115,7 @@ def test_every_target_is_judged(report: dict[str, Any]) -> None:
         assert target["passed"] is bound_holds
 
 
+@pytest.mark.slow
 def test_text_output_marks_each_target() -> None:
     completed = subprocess.run(
         [*BENCH, "--entries=300", *QUICK, "--signatures=50"],

@@ -72,6 +72,7 @@ def test_cross_vectors_hold_every_verdict(tmp_path: Path) -> None:
 DRIVEN_ELSEWHERE = frozenset({"page_bundle.test.mjs"})
 
 
+@pytest.mark.slow
 def test_node_tests_pass(tmp_path: Path) -> None:
     """``node --test tests/js/`` passes, cross-implementation vectors included."""
     node = require_node()

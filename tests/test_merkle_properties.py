@@ -15,6 +15,7 @@ from array import array
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fast import examples
 from support.merkle_impls import IMPLS, REFERENCE, RUST, MerkleImpl
 
 from farmtrace import rust_core
@@ -25,7 +26,7 @@ EDGE_SIZES = sorted(
 )
 sizes = st.one_of(st.sampled_from(EDGE_SIZES), st.integers(min_value=0, max_value=300))
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
-PROPERTY = settings(max_examples=60, deadline=None)
+PROPERTY = settings(max_examples=examples(60), deadline=None)
 
 
 def make_entries(n: int, seed: int) -> list[bytes]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fast import examples
 from support.merkle_impls import IMPLS, REFERENCE, RUST, MerkleImpl
 
 from farmtrace import rust_core
@@ -19,7 +20,7 @@ from farmtrace.tlog import merkle as reference
 
 ENTRIES = [b"a", b"b", b"c", b"d", b"e"]
 HASH = reference.leaf_hash(b"x")
-GARBAGE = settings(max_examples=150, deadline=None)
+GARBAGE = settings(max_examples=examples(150), deadline=None)
 
 
 def test_the_hierarchy_is_the_documented_one() -> None:

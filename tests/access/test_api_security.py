@@ -150,6 +150,7 @@ def test_bodies_are_capped_before_the_key_is_checked(served: Served) -> None:
     assert fits.status_code == 401  # under the cap it reaches the key check
 
 
+@pytest.mark.slow
 def test_api_keys_are_hashed_at_rest(tmp_path: Path) -> None:
     db = tmp_path / "keys.db"
     url = f"sqlite:///{db}"
@@ -411,6 +412,7 @@ ERROR_CASES = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv", ERROR_CASES, ids=lambda a: " ".join(a[:2]))
 def test_failing_commands_name_the_url_without_its_password(
     tmp_path: Path, argv: tuple[str, ...]

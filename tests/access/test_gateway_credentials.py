@@ -242,6 +242,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["url and environment", "group-readable file", "missing file"])
 def test_gateway_refuses_to_start(tmp_path: Path, case: str) -> None:
     pw = secret("pw")

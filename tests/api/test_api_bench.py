@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # starts `farmtrace api` on a port
+
 
 def test_bench_api_runs_and_reports(tmp_path: Path) -> None:
     done = subprocess.run(

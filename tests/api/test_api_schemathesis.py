@@ -8,12 +8,15 @@ the key check (some answer other than 401/403), so the fuzz reaches their handle
 
 from __future__ import annotations
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from support.api import Served
 
 from farmtrace.api.auth import SCOPES, create_key
 from farmtrace.api.http.ratelimit import RateLimiter
+
+pytestmark = pytest.mark.slow
 
 
 def test_no_server_errors(served: Served) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fast import examples
 
 from farmtrace.api.services.coldchain import (
     PRODUCT_CLASSES,
@@ -264,7 +265,7 @@ def series_st(draw: st.DrawFn) -> list[Sample]:
     return [Sample(t, v) for t, v in zip(times, values, strict=True)]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(series_st())
 def test_durations_add_up(series: list[Sample]) -> None:
     a = assess(series, FDA)

@@ -15,6 +15,7 @@ from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gtin import Gtin
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fast import examples
 
 from farmtrace.api.services.digital_link import (
     CANONICAL_DOMAIN,
@@ -287,7 +288,7 @@ _prefixes = st.lists(st.text(alphabet=string.ascii_lowercase + "01", min_size=1,
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(_links, _prefixes)
 def test_uri_round_trips(link: DigitalLink, prefix: str) -> None:
     assert DigitalLink.parse(link.uri("farm.example", prefix)) == link
@@ -295,7 +296,7 @@ def test_uri_round_trips(link: DigitalLink, prefix: str) -> None:
     assert DigitalLink.parse(link.canonical_uri).canonical_uri == link.canonical_uri
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(_links)
 def test_biip_reads_our_uris_as_we_do(link: DigitalLink) -> None:
     parsed = GS1DigitalLinkURI.parse(link.uri("farm.example"))
@@ -312,7 +313,7 @@ def test_biip_reads_our_uris_as_we_do(link: DigitalLink) -> None:
     assert parsed.as_canonical_uri() == link.canonical_uri
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(_links)
 def test_we_read_biips_canonical_uris(link: DigitalLink) -> None:
     biip_uri = GS1DigitalLinkURI.parse(link.canonical_uri).as_uri(domain="farm.example")
@@ -332,7 +333,7 @@ def test_biip_reports_what_we_refuse_as_a_gtin_error(gtin: str, shift: int) -> N
     assert "check digit" in result.gtin_error
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(st.text(max_size=80) | st.builds("https://x.example/01/{}".format, st.text(max_size=60)))
 def test_parse_raises_only_digital_link_errors(text: str) -> None:
     with contextlib.suppress(DigitalLinkError):

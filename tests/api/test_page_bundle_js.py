@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine, text
 from support.api import GTIN, LOT, Served
 from support.tamper import flip_byte, update_row
@@ -24,6 +25,8 @@ from test_js_verifier import REPO_ROOT, require_node
 
 from farmtrace.api.services.verify import BundleError, verify_bundle
 from farmtrace.tlog.note import Signer
+
+pytestmark = pytest.mark.slow  # runs node
 
 EVENT = {
     "kind": "harvest",

@@ -87,6 +87,7 @@ def test_start_banner_says_how_to_stop_and_where_logs_and_state_are(tmp_path: Pa
     )
 
 
+@pytest.mark.slow
 def test_a_taken_port_is_named_with_the_option_to_change_it(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -121,6 +122,7 @@ def test_bad_public_urls_are_refused_naming_the_flaw(url: str, words: str, tmp_p
         Settings(db_url="sqlite://", public_url=url)
 
 
+@pytest.mark.slow
 def test_demo_and_api_refuse_a_bad_public_url_before_starting(tmp_path: Path) -> None:
     demo = farmtrace("demo", "--state", str(tmp_path / "demo"), "--public-url", "http://h/p")
     assert demo.returncode == 2
@@ -174,6 +176,7 @@ def closed_pipe() -> int:
     return write
 
 
+@pytest.mark.slow
 def test_export_keys_into_a_closed_pipe_exits_0_quietly(tmp_path: Path) -> None:
     sim = [sys.executable, "-m", "farmtrace.sim"]
     made = subprocess.run(
@@ -195,6 +198,7 @@ def test_export_keys_into_a_closed_pipe_exits_0_quietly(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (0, "")
 
 
+@pytest.mark.slow
 def test_farmtrace_into_a_closed_pipe_exits_0_quietly(tmp_path: Path) -> None:
     keys = tmp_path / "keys.json"
     keys.write_text('{"urn:epc:id:giai:4012345.T1": "' + "A" * 43 + '="}', "utf-8")

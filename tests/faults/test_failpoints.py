@@ -69,6 +69,7 @@ def test_the_process_dies_at_the_nth_hit_of_its_point() -> None:
     assert "failpoint ack.before:3 reached: SIGKILL" in done.stderr
 
 
+@pytest.mark.slow
 def test_the_gateway_refuses_to_start_with_a_bad_spec(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fast import examples
 
 from farmtrace.wire import dropfloor, protocol
 from farmtrace.wire.dropfloor import DropFloor
@@ -105,7 +106,7 @@ def test_encode_refuses_what_decode_would(floor: DropFloor, field: str) -> None:
 _DEVICE = st.text(alphabet="abcXYZ019._:-", min_size=1, max_size=128)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_DEVICE, st.integers(0, 2**64 - 1), st.integers(-(2**63), 2**63 - 1))
 def test_round_trip(device: str, floor: int, timestamp_ms: int) -> None:
     statement = DropFloor(device, floor, timestamp_ms)
@@ -115,7 +116,7 @@ def test_round_trip(device: str, floor: int, timestamp_ms: int) -> None:
     assert dropfloor.verify(decoded, KEY.public_key())
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.binary(max_size=2 * dropfloor.MAX_PAYLOAD))
 def test_decode_raises_only_protocol_error(data: bytes) -> None:
     try:
@@ -126,7 +127,7 @@ def test_decode_raises_only_protocol_error(data: bytes) -> None:
         assert dropfloor.encode(decoded.statement) == decoded.signed_bytes
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_any_changed_byte_breaks_the_signature_or_the_format(data: st.DataObject) -> None:
     payload = bytearray(bytes.fromhex(VECTORS["valid"][0]["payload_hex"]))

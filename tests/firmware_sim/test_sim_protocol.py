@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fast import examples
 
 from farmtrace.wire import topics
 from farmtrace.wire.protocol import (
@@ -96,7 +97,7 @@ def mutated_payloads(draw: st.DrawFn) -> bytes:
     return bytes(payload)
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(mutated_payloads())
 def test_decode_mutated_payloads(payload: bytes) -> None:
     try:

@@ -150,6 +150,7 @@ def test_payload_byte_flips_name_the_reading(chain: Chain, position: int, reason
     assert_caught(chain, READING_25, reason)
 
 
+@pytest.mark.slow
 def test_every_payload_byte_flip_is_caught(chain: Chain) -> None:
     payload = chain.value("entries", "payload", "global_index = 41")
     for position in range(len(payload)):
@@ -228,6 +229,7 @@ def test_header_byte_flips_are_caught_naming_the_block(chain: Chain, field: str)
     assert_caught(chain, r"block [12]")
 
 
+@pytest.mark.slow
 def test_every_header_byte_flip_is_caught(chain: Chain) -> None:
     header = chain.value("blocks", "header", "height = 2")
     for position in range(len(header)):
@@ -253,6 +255,7 @@ def test_deleted_block_is_caught(chain: Chain) -> None:
 # -- single-byte changes to checkpoints --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_checkpoint_byte_flip_is_caught(chain: Chain) -> None:
     note = chain.value("checkpoints", "note", "size = 2")
     data = note.encode()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -169,6 +170,7 @@ FUZZ_PAYLOADS = st.one_of(mutations(), st.binary(max_size=2 * MAX_PAYLOAD))
 FUZZ_PATH = gateway_after_prelude()
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(FUZZ_TOPICS, FUZZ_PAYLOADS, st.booleans()), min_size=1, max_size=6))
 def test_fuzz_any_topic_and_bytes_end_in_a_known_outcome(

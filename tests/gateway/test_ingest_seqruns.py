@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fast import examples
 
 from farmtrace.gateway.ingest.seqruns import SeqRuns
 
@@ -16,7 +17,7 @@ def contiguous(seqs: set[int]) -> int:
     return w
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.integers(1, 60), max_size=80))
 def test_watermark_is_the_contiguous_prefix_whatever_the_order(seqs: list[int]) -> None:
     runs = SeqRuns()
@@ -34,7 +35,7 @@ def test_watermark_is_the_contiguous_prefix_whatever_the_order(seqs: list[int]) 
     assert flat == sorted(s for s in present if s > runs.watermark)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.sets(st.integers(1, 40), max_size=30), st.integers(0, 45))
 def test_drop_floor_counts_exactly_the_seqs_never_committed(seqs: set[int], floor: int) -> None:
     runs = SeqRuns()
