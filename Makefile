@@ -26,7 +26,7 @@ build: ## Rebuild the Rust extension into .venv (after editing rust_core/)
 	touch $(STAMP)
 
 test-fast: $(if $(wildcard $(STAMP)),,install) ## Unit tests only, no services or subprocesses, under a minute: run this first (docs/testing.md)
-	FARMTRACE_TEST_TIER=fast $(BIN)/python -m pytest -q -m "not integration and not slow"
+	FARMTRACE_TEST_TIER=fast $(BIN)/python -m pytest -q -n 2 -m "not integration and not slow"
 
 test: install test-rust test-python test-js ## Set up and run every test (cargo test, pytest, node --test)
 

@@ -44,6 +44,7 @@ from farmtrace.sim.scenario import fleet
 from farmtrace.wire.protocol import verify
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -355,6 +356,7 @@ def test_backoff_is_exponential_with_jitter(tmp_path: Path) -> None:
         assert max(delays) - min(delays) > full / 4  # jittered, not fixed
 
 
+@pytest.mark.slow
 def test_init_makes_keys_without_a_broker(tmp_path: Path) -> None:
     done = run_sim("init", "--state", str(tmp_path), "--scenario", "small-farm")
     assert done.returncode == 0 and "20 device keys" in done.stderr
