@@ -1,7 +1,7 @@
 """Cold-chain rules: the band a measurement must stay in, and when leaving it is a breach.
 
-Bands come from ``shared/reference/FIELD.md`` (US FDA Food Code, EU quick-frozen food rules,
-China GB/T 24616-2019, produce storage bands). A :class:`Rule` applies to one measurement type
+Bands come from the US FDA Food Code, EU quick-frozen food rules, China GB/T 24616-2019 and
+produce storage bands (docs/consumer-page.md lists each band with its source). A :class:`Rule` applies to one measurement type
 (EPCIS ``Temperature`` in ``CEL``, ``RelativeHumidity`` in ``P1``) and says:
 
 * ``low`` / ``high``: the alarm limits; a value below ``low`` or above ``high`` is *outside*.
