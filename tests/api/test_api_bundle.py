@@ -8,12 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from support.api import GTIN, LOT, Served
-from support.tamper import flip_byte, update_row
+from support.tamper import alter_reading_value
 
 from farmtrace.cli import main
-from farmtrace.store.engine import create_db_engine
 
 EVENT = {
     "kind": "packing",
@@ -61,15 +59,8 @@ def test_wrong_key_fails(served: Served, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_altered_reading_is_named(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
-    engine = create_db_engine(served.db_url)
-    with engine.connect() as conn:
-        payload = conn.execute(
-            text("SELECT payload FROM entries WHERE global_index = 25")
-        ).scalar_one()
-    engine.dispose()
     # Change the temperature's last byte: the payload still decodes, the signature no longer holds.
-    altered = flip_byte(bytes(payload), len(payload) - 65)
-    assert update_row(served.db_url, "entries", {"global_index": 25}, {"payload": altered}) == 1
+    alter_reading_value(served.db_url, 25)
     path = fetch(served, "tampered.json")
     assert main(["verify", str(path), "--key", served.ledger_vkey]) == 1
     out = capsys.readouterr().out

@@ -4,13 +4,11 @@ missing reading, lot, block, checkpoint or chain is 404, never 503."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
 from support.api import GTIN, Served
-from support.tamper import flip_byte, update_row
+from support.tamper import alter_reading_value
 
 from farmtrace.api.errors import from_store_error
 from farmtrace.store import errors
-from farmtrace.store.engine import create_db_engine
 
 # Each store error class, the status and code it is answered with, and whether the client sees
 # the store's message (4xx) or only a fixed detail (5xx: messages may name files or URLs).
@@ -102,14 +100,7 @@ def test_missing_things_are_404_not_503(served: Served) -> None:
 
 
 def test_altered_batch_is_a_store_error_not_a_wrong_proof(served: Served) -> None:
-    engine = create_db_engine(served.db_url)
-    with engine.connect() as conn:
-        payload = conn.execute(
-            text("SELECT payload FROM entries WHERE global_index = 25")
-        ).scalar_one()
-    engine.dispose()
-    altered = flip_byte(bytes(payload), len(payload) - 65)
-    assert update_row(served.db_url, "entries", {"global_index": 25}, {"payload": altered}) == 1
+    alter_reading_value(served.db_url, 25)
     for index in (25, 24):  # the altered entry and another of its block
         answer = served.client.get(f"/v1/readings/{index}/proof")
         assert answer.status_code == 500

@@ -18,10 +18,9 @@ from html import unescape
 
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
 from support.api import GTIN, LOT, Served
 from support.chromium import dump_dom
-from support.tamper import flip_byte, update_row
+from support.tamper import alter_reading_value
 
 from farmtrace.store.rotation import rotate_checkpoint_key
 
@@ -98,14 +97,7 @@ def test_page_in_chinese_by_browser_language(live: str, served: Served) -> None:
 
 
 def test_altered_reading_shows_the_failure(live: str, served: Served) -> None:
-    engine = create_engine(served.db_url)
-    with engine.connect() as conn:
-        payload = conn.execute(
-            text("SELECT payload FROM entries WHERE global_index = 25")
-        ).scalar_one()
-    engine.dispose()
-    altered = flip_byte(bytes(payload), len(payload) - 65)
-    assert update_row(served.db_url, "entries", {"global_index": 25}, {"payload": altered}) == 1
+    alter_reading_value(served.db_url, 25)
     dom = dump_dom(f"{live}/01/{GTIN}/10/{LOT}", served.tmp / "profile")
     tag, words = proof_section(dom)
     assert attribute(tag, "data-state") == "failed", words

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 from support.api import GTIN, LOT, Served
-from support.tamper import flip_byte, update_row
+from support.tamper import alter_reading_value
 from test_js_verifier import REPO_ROOT, require_node
 
 from farmtrace.api.services.verify import BundleError, verify_bundle
@@ -199,14 +198,7 @@ def test_js_and_python_agree_on_served_bundles(served: Served) -> None:
 
 
 def test_altered_stored_reading_is_named_by_js(served: Served) -> None:
-    engine = create_engine(served.db_url)
-    with engine.connect() as conn:
-        payload = conn.execute(
-            text("SELECT payload FROM entries WHERE global_index = 25")
-        ).scalar_one()
-    engine.dispose()
-    altered = flip_byte(bytes(payload), len(payload) - 65)
-    assert update_row(served.db_url, "entries", {"global_index": 25}, {"payload": altered}) == 1
+    alter_reading_value(served.db_url, 25)
     bundle = fetch(served)
     want = python_verdict(bundle, served.ledger_vkey)
     assert not want["ok"] and want["first"].startswith("reading 25 (device ")

@@ -62,3 +62,19 @@ def flip_byte(value: bytes, index: int, mask: int = 0x01) -> bytes:
     changed = bytearray(value)
     changed[index] ^= mask
     return bytes(changed)
+
+
+def alter_reading_value(db_url: str, global_index: int) -> None:
+    """Flip a bit of the stored reading's last measurement byte (just before its 64-byte
+    signature): the payload still decodes, its signature no longer holds."""
+    engine = create_db_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            payload = conn.execute(
+                text("SELECT payload FROM entries WHERE global_index = :i"), {"i": global_index}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    altered = flip_byte(bytes(payload), len(payload) - 65)
+    where = {"global_index": global_index}
+    assert update_row(db_url, "entries", where, {"payload": altered}) == 1
