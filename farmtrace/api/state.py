@@ -14,9 +14,9 @@ from farmtrace.api.services.lots.event_key import load_or_create_event_key
 from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.settings import Settings
 from farmtrace.store.chain_keys import chain_verifier_keys
-from farmtrace.store.database import Database, database_errors, open_database
+from farmtrace.store.database import Database, open_database
 from farmtrace.store.lots import Lots
-from farmtrace.store.reader import ChainReader, list_chains
+from farmtrace.store.reader import ChainReader, chains_in
 from farmtrace.store.registry import public_keys
 
 __all__ = ["AppState"]
@@ -70,8 +70,8 @@ class AppState:
             raise NotFound(f"no chain with origin {name!r}")
         # The latest checkpoint is re-read at most once a second: proofs may be relative to
         # one up to a second old (still signed), and the hot path skips a query per proof.
-        reader = ChainReader(
-            self.database.engine, chains[name], name, batch_trees=2048, checkpoint_ttl=1.0
+        reader = ChainReader.over(
+            self.database, chains[name], name, batch_trees=2048, checkpoint_ttl=1.0
         )
         with self._lock:
             return self._chains.setdefault(name, reader)
@@ -98,8 +98,7 @@ class AppState:
 
     def _chain_ids(self) -> list[tuple[int, str]]:
         """Every chain as ``(chain_id, origin)``, oldest first."""
-        with database_errors("listing the chains"):
-            return list_chains(self.database.engine)
+        return chains_in(self.database)
 
     def close(self) -> None:
         self.database.close()

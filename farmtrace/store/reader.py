@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from farmtrace.chain.block import BlockHeader
 from farmtrace.rust_core import MerkleTree
 from farmtrace.store.cache import LRU
-from farmtrace.store.database import database_errors
+from farmtrace.store.database import Database, database_errors
 from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import ChainMismatchError, DatabaseError, NotFoundError
 from farmtrace.store.models import Base
@@ -67,6 +67,11 @@ def list_chains(engine: Engine) -> list[tuple[int, str]]:
     with database_errors("listing the chains"), engine.connect() as conn:
         rows = conn.execute(select(CHAINS.c.id, CHAINS.c.origin).order_by(CHAINS.c.id))
         return [(row.id, row.origin) for row in rows]
+
+
+def chains_in(database: Database) -> list[tuple[int, str]]:
+    """:func:`list_chains` of an open :class:`Database` (for code outside the store)."""
+    return list_chains(database.engine)
 
 
 def chain_id_of(engine: Engine, origin: str) -> int:
@@ -116,6 +121,26 @@ class ChainReader:
         self._entry_sql = (
             "SELECT block_height, index_in_block, kind, device_id, seq, timestamp_ms, "
             f"received_at, payload FROM entries WHERE chain_id = {mark} AND global_index = {mark}"
+        )
+
+    @classmethod
+    def over(
+        cls,
+        database: Database,
+        chain_id: int,
+        origin: str,
+        *,
+        batch_trees: int = 64,
+        checkpoint_ttl: float = 0.0,
+    ) -> ChainReader:
+        """A reader of chain ``chain_id`` on an open :class:`Database`, which the caller keeps
+        (and closes)."""
+        return cls(
+            database.engine,
+            chain_id,
+            origin,
+            batch_trees=batch_trees,
+            checkpoint_ttl=checkpoint_ttl,
         )
 
     @classmethod
