@@ -97,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+        # From another thread: the main thread may be inside stop.wait(), holding the Event's
+        # non-reentrant lock, and a set() from the handler on that thread would deadlock.
+        threading.Thread(target=stop.set, name="stop-signal", daemon=True).start()
 
     # SIGHUP too: closing the terminal must stop the children, which are in their own sessions.
     handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

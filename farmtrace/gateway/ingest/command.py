@@ -250,7 +250,10 @@ def _install_signals(stop: threading.Event) -> dict[int, Any]:
             log.warning("second signal: quitting now; unacknowledged readings will be redelivered")
             raise SystemExit(EXIT_FAILED)
         log.info("%s received: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
+        # Not stop.set() here: the handler runs on the main thread, which may be inside
+        # stop.wait() holding the Event's (non-reentrant) lock; setting it from the handler
+        # would then wait for itself for ever. Another thread takes the lock once it is free.
+        threading.Thread(target=stop.set, name="stop-signal", daemon=True).start()
 
     return {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
 
