@@ -14,6 +14,8 @@ from farmtrace.wire.protocol import MAGIC, VERSION
 __all__ = [
     "ACK",
     "ACK_PREFIX",
+    "DECLARATION",
+    "DECLARATION_PREFIX",
     "EVENT",
     "EVENT_PREFIX",
     "KIND_PREFIXES",
@@ -40,7 +42,18 @@ ACK = "excursion-ack"
 ACK_PREFIX = b"farmtrace/excursion-ack/v1\n"
 """First bytes of every acknowledgement: its text format's first line."""
 
-KIND_PREFIXES: dict[str, bytes] = {READING: READING_PREFIX, EVENT: EVENT_PREFIX, ACK: ACK_PREFIX}
+DECLARATION = "lot-declaration"
+"""The kind of lot declarations: a lot's facts, one signed version each (``docs/bundle.md``)."""
+
+DECLARATION_PREFIX = b"FL\x01"
+"""First bytes of every lot declaration: ``FL`` then the declaration format's version 1."""
+
+KIND_PREFIXES: dict[str, bytes] = {
+    READING: READING_PREFIX,
+    EVENT: EVENT_PREFIX,
+    ACK: ACK_PREFIX,
+    DECLARATION: DECLARATION_PREFIX,
+}
 """Each entry kind and the prefix its entries start with."""
 
 
