@@ -9,6 +9,7 @@ from typing import Any
 
 from farmtrace.bench import api_load as api_bench
 from farmtrace.bench import ingest_command
+from farmtrace.bench import startup as startup_bench
 
 
 def register(sub: Any) -> None:
@@ -45,6 +46,7 @@ def register(sub: Any) -> None:
     core.set_defaults(func=_run_core)
     ingest_command.register(kinds)  # the gateway's benchmark, kept in its own module
     api_bench.register(kinds)  # the API's proof benchmark (farmtrace/bench/api_load.py)
+    startup_bench.register(kinds)  # the gateway's start-up check (farmtrace/bench/startup.py)
 
 
 def _positive(text: str) -> int:
