@@ -24,6 +24,10 @@ Tables, and who may change what:
 * ``drop_floors``: each drop floor a gateway believed (higher than the device's stored one),
   with the device's signed ``FD`` statement; per device, not per chain. Append-only
   (revision 0006).
+* ``signing_keys``: every key that ever signed an event, acknowledgement, checkpoint or
+  watermark, with its validity period (``valid_until`` ``NULL`` while current; revision 0007;
+  ``farmtrace.store.key_history``). Rows are never deleted; the only update allowed is setting
+  ``valid_until`` once.
 * ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
   ``revoked_at`` once.
 
@@ -78,6 +82,7 @@ __all__ = [
     "LotStageRow",
     "PendingEntryRow",
     "QuarantineRow",
+    "SigningKeyRow",
 ]
 
 # SQLite only makes INTEGER PRIMARY KEY columns auto-increment (the rowid alias).
@@ -198,6 +203,21 @@ class DropFloorRow(Base):
     floor: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[float] = mapped_column(Float)
+
+
+class SigningKeyRow(Base):
+    """A key that signed something verifiers check, and when it was valid (revision 0007)."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (UniqueConstraint("kind", "scope", "public_key"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(255))
+    public_key: Mapped[str] = mapped_column(String(512))
+    key_id: Mapped[str] = mapped_column(String(255), index=True)
+    valid_from: Mapped[float] = mapped_column(Float)
+    valid_until: Mapped[float | None] = mapped_column(Float)
 
 
 class ApiKeyRow(Base):
