@@ -1,0 +1,120 @@
+"""Bytes and time to first render of the demo lots' pages in headless Chromium at phone width.
+
+Usage (after ``farmtrace demo --state DIR`` has run long enough for the lots' stages)::
+
+    .venv/bin/python scripts/page_perf.py --demo-state DIR [--runs 7] [--width 390 --height 844]
+
+Starts ``farmtrace api`` on the demo's database (a free port on 127.0.0.1), loads each demo lot's
+Digital Link page ``--runs`` times with ``scripts/page_probe.mjs`` (cache off, a fresh profile
+each run) and prints, per lot: the HTML's bytes, the bytes until the page can render (HTML,
+stylesheet, badge script and its modules), the proof bundle's bytes, first-contentful-paint
+(median and min-max over the runs), the page height in phone screens and the charts drawn.
+``--json FILE`` also writes every run's raw probe output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = ROOT / "scripts" / "page_probe.mjs"
+sys.path.insert(0, str(ROOT))
+
+from farmtrace.demo.lots import sample_lots  # noqa: E402  (after the path is set)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_api(state: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [
+        str(ROOT / ".venv" / "bin" / "farmtrace"), "api", "--db", f"sqlite:///{state / 'farmtrace.db'}",
+        "--host", "127.0.0.1", "--port", str(port), "--state", str(state / "api"),
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/checkpoint", timeout=2):
+                return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit(f"the API on {base} did not answer within 60 s")
+
+
+def probe(url: str, width: int, height: int, lang: str) -> dict[str, Any]:
+    """One run of page_probe.mjs (a fresh Chromium profile, cache disabled)."""
+    argv = ["node", "--experimental-websocket", str(PROBE), url, "--mobile",
+            "--width", str(width), "--height", str(height), "--lang", lang]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"probe failed for {url}: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _render_bytes(run: dict[str, Any]) -> int:
+    """Bytes the page needs before it can render (everything but the proof bundle and icon)."""
+    return sum(
+        n for url, n in run["bytes"]["byUrl"].items() if "/bundle" not in url and "favicon" not in url
+    )
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--demo-state", type=Path, required=True)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--width", type=int, default=390)
+    parser.add_argument("--height", type=int, default=844)
+    parser.add_argument("--lang", default="en-US")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    proc, base = _start_api(args.demo_state)
+    raw: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for lot in sample_lots(datetime.now(UTC)):
+            url = base + lot.path
+            raw[lot.path] = [probe(url, args.width, args.height, args.lang) for _ in range(args.runs)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"{args.runs} runs per lot at {args.width}x{args.height}, lang {args.lang}; "
+          "median (min-max)")  # fmt: skip
+    print(f"{'page':44} {'html B':>8} {'render B':>9} {'bundle B':>9} {'FCP ms':>14} "
+          f"{'screens':>7} {'charts':>6} {'<2 pts':>6}")  # fmt: skip
+    for path, runs in raw.items():
+        first = runs[0]
+        html = first["bytes"]["byUrl"].get(base + path, 0)
+        bundle = sum(n for u, n in first["bytes"]["byUrl"].items() if "/bundle" in u)
+        fcp = [r["paint"]["fcp"] for r in runs if r["paint"]["fcp"] is not None]
+        screens = first["scrollHeight"] / args.height
+        thin = sum(1 for c in first["charts"] if c["points"] < 2)
+        print(f"{path:44} {html:>8} {_render_bytes(first):>9} {bundle:>9} {_spread(fcp):>14} "
+              f"{screens:>7.1f} {len(first['charts']):>6} {thin:>6}")  # fmt: skip
+    if args.json is not None:
+        args.json.write_text(json.dumps(raw, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
