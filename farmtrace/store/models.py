@@ -19,6 +19,9 @@ Tables, and who may change what:
   ``signed_rejection`` true is a reading its device's registered key signed and the gateway
   rejected on its content: its ``(device_id, seq)`` is decided and counts for the device's
   commit watermark (revision 0005; ``seq`` is set for every rejected message that decoded).
+* ``quarantine_refused``: per chain, device and reason, how many rejected messages (and
+  bytes) the gateway refused to keep past the quarantine's bounds. Updated in place (revision
+  0008).
 * ``pending_entries``: entries signed by other components (lot events), keyed like readings
   by ``(device_id, seq)``, that the next block integrates. Append-only (revision 0002).
 * ``drop_floors``: each drop floor a gateway believed (higher than the device's stored one),
@@ -81,6 +84,7 @@ __all__ = [
     "LotRow",
     "LotStageRow",
     "PendingEntryRow",
+    "QuarantineRefusedRow",
     "QuarantineRow",
     "SigningKeyRow",
 ]
@@ -169,6 +173,22 @@ class QuarantineRow(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     seq: Mapped[int | None] = mapped_column(BigInteger)
     signed_rejection: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class QuarantineRefusedRow(Base):
+    """Rejected messages the gateway counted but did not keep, past the quarantine's bounds
+    (revision 0008): one counter row per chain, registered device (``''`` for any other topic)
+    and reason. Updated in place; not append-only."""
+
+    __tablename__ = "quarantine_refused"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    refused: Mapped[int] = mapped_column(BigInteger)
+    refused_bytes: Mapped[int] = mapped_column(BigInteger)
+    first_at: Mapped[float] = mapped_column(Float)
+    last_at: Mapped[float] = mapped_column(Float)
 
 
 class DeviceRow(Base):
