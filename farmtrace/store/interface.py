@@ -30,6 +30,7 @@ from farmtrace.store.records import (
     StoredCheckpoint,
     StoredFloor,
 )
+from farmtrace.store.refused import RefusedCount
 
 __all__ = ["LedgerInterface"]
 
@@ -94,8 +95,11 @@ class LedgerInterface(Protocol):
         """Every registered device, ordered by device ID."""
         ...
 
-    def quarantine(self, items: Iterable[QuarantineItem]) -> int:
-        """Store rejected messages durably (one transaction); return how many were stored."""
+    def quarantine(
+        self, items: Iterable[QuarantineItem], refused: Iterable[RefusedCount] = ()
+    ) -> int:
+        """Store rejected messages durably and add the counts of those refused past the
+        quarantine's bounds (one transaction); return how many were stored."""
         ...
 
     def last_seqs(self) -> dict[str, int]:

@@ -62,6 +62,7 @@ from farmtrace.store.records import (
     StoredCheckpoint,
     StoredFloor,
 )
+from farmtrace.store.refused import RefusedCount
 from farmtrace.store.state import StateDir
 from farmtrace.tlog.checkpoint import (
     Checkpoint,
@@ -409,8 +410,12 @@ class Ledger:
     def devices(self) -> list[Device]:
         return _db(lambda: registry.devices(self._engine))
 
-    def quarantine(self, items: Iterable[QuarantineItem]) -> int:
-        return _db(lambda: registry.quarantine(self._engine, self._reader.chain_id, items))
+    def quarantine(
+        self, items: Iterable[QuarantineItem], refused: Iterable[RefusedCount] = ()
+    ) -> int:
+        return _db(
+            lambda: registry.quarantine(self._engine, self._reader.chain_id, items, refused)
+        )
 
     def last_seqs(self) -> dict[str, int]:
         return _db(lambda: registry.last_seqs(self._engine))

@@ -15,6 +15,7 @@ from farmtrace.store.database import Database, database_errors
 from farmtrace.store.errors import DeviceRegistryError
 from farmtrace.store.models import Base
 from farmtrace.store.records import Device, QuarantineItem
+from farmtrace.store.refused import RefusedCount, add_refused
 from farmtrace.wire.protocol import ProtocolError, check_device_id
 
 __all__ = [
@@ -105,8 +106,14 @@ def public_keys(database: Database, device_ids: Iterable[str]) -> dict[str, byte
         return {r.device_id: bytes(r.public_key) for r in rows}
 
 
-def quarantine(engine: Engine, chain_id: int, items: Iterable[QuarantineItem]) -> int:
-    """Store rejected messages in one transaction; return how many."""
+def quarantine(
+    engine: Engine,
+    chain_id: int,
+    items: Iterable[QuarantineItem],
+    refused: Iterable[RefusedCount] = (),
+) -> int:
+    """Store rejected messages, and add the counts of those refused past the quarantine's
+    bounds (:mod:`farmtrace.store.refused`), in one transaction; return how many were stored."""
     rows = [
         {
             "chain_id": chain_id,
@@ -121,9 +128,12 @@ def quarantine(engine: Engine, chain_id: int, items: Iterable[QuarantineItem]) -
         }
         for item in items
     ]
-    if rows:
+    refused = list(refused)
+    if rows or refused:
         with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-            conn.execute(insert(QUARANTINE), rows)
+            if rows:
+                conn.execute(insert(QUARANTINE), rows)
+            add_refused(conn, chain_id, refused)
     return len(rows)
 
 
