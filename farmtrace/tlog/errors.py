@@ -14,9 +14,11 @@ Every error this package raises on bad input derives from :class:`TlogError`, it
     │   ├── InvalidNoteSignature       a known key's signature on the note does not verify
     │   └── UnverifiedNote             no signature on the note is from a known key
     ├── MalformedCheckpoint            a tlog-checkpoint body that breaks the format
-    └── ProofError                     C2SP tlog-proof files (farmtrace.tlog.proof)
-        ├── MalformedProof             a proof file that breaks the format
-        └── ProofMismatch              a well-formed proof that does not prove the entry
+    ├── ProofError                     C2SP tlog-proof files (farmtrace.tlog.proof)
+    │   ├── MalformedProof             a proof file that breaks the format
+    │   └── ProofMismatch              a well-formed proof that does not prove the entry
+    └── TileError                      C2SP tlog-tiles paths and bundles (farmtrace.tlog.tiles)
+        └── TileMismatch               a fetched tile that does not hash to what it must
 
 A Merkle proof that does not check is not an error: the ``verify_*`` functions of
 :mod:`farmtrace.tlog.merkle` judge untrusted input and return ``False`` for it, whatever is wrong
@@ -44,6 +46,8 @@ __all__ = [
     "NoteError",
     "ProofError",
     "ProofMismatch",
+    "TileError",
+    "TileMismatch",
     "TlogError",
     "UnverifiedNote",
 ]
@@ -104,3 +108,17 @@ class MalformedProof(ProofError):
 
 class ProofMismatch(ProofError):
     """A well-formed tlog-proof whose inclusion proof does not lead to the checkpoint's root."""
+
+
+class TileError(TlogError):
+    """A tile path, tile or entry bundle that breaks the C2SP tlog-tiles format."""
+
+
+class TileMismatch(TileError):
+    """A tile or entry bundle that does not hash to what the checked tree says it must;
+    ``tile`` names it (its path under the log's prefix)."""
+
+    def __init__(self, tile: str, reason: str) -> None:
+        super().__init__(f"{tile}: {reason}")
+        self.tile = tile
+        self.reason = reason
