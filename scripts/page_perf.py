@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -42,11 +43,16 @@ def _free_port() -> int:
 def _start_api(state: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    # This checkout's code (``-m farmtrace`` from ROOT), so a copy of an older commit measures
+    # that commit's page with the same interpreter and probe.
     argv = [
-        str(ROOT / ".venv" / "bin" / "farmtrace"), "api", "--db", f"sqlite:///{state / 'farmtrace.db'}",
+        sys.executable, "-m", "farmtrace", "api", "--db", f"sqlite:///{state / 'farmtrace.db'}",
         "--host", "127.0.0.1", "--port", str(port), "--state", str(state / "api"),
     ]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -72,7 +78,9 @@ def probe(url: str, width: int, height: int, lang: str) -> dict[str, Any]:
 def _render_bytes(run: dict[str, Any]) -> int:
     """Bytes the page needs before it can render (everything but the proof bundle and icon)."""
     return sum(
-        n for url, n in run["bytes"]["byUrl"].items() if "/bundle" not in url and "favicon" not in url
+        n
+        for url, n in run["bytes"]["byUrl"].items()
+        if not url.endswith("/bundle") and "favicon" not in url
     )
 
 
@@ -105,7 +113,7 @@ def main() -> int:
     for path, runs in raw.items():
         first = runs[0]
         html = first["bytes"]["byUrl"].get(base + path, 0)
-        bundle = sum(n for u, n in first["bytes"]["byUrl"].items() if "/bundle" in u)
+        bundle = sum(n for u, n in first["bytes"]["byUrl"].items() if u.endswith("/bundle"))
         fcp = [r["paint"]["fcp"] for r in runs if r["paint"]["fcp"] is not None]
         screens = first["scrollHeight"] / args.height
         thin = sum(1 for c in first["charts"] if c["points"] < 2)

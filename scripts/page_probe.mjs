@@ -43,7 +43,7 @@ async function launch(profile) {
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--hide-scrollbars", "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank",
-  ], { stdio: ["ignore", "ignore", "pipe"] });
+  ], { stdio: ["ignore", "ignore", "pipe"], detached: true });
   let stderr = "";
   proc.stderr.on("data", (d) => { stderr += d; });
   const file = join(profile, "DevToolsActivePort");
@@ -163,9 +163,13 @@ async function probe(opts) {
     cdp.ws.close();
     return { url: opts.url, state, bytes: { total, byUrl }, ...report };
   } finally {
-    proc.kill();
-    await new Promise((r) => { if (proc.exitCode !== null) r(); else proc.on("exit", r); });
-    rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes share its process group: end them all before removing the profile.
+    const exited = new Promise((r) => { if (proc.exitCode !== null) r(); else proc.on("exit", r); });
+    try { process.kill(-proc.pid, "SIGTERM"); } catch { /* already gone */ }
+    await exited;
+    await sleep(200);
+    try { process.kill(-proc.pid, "SIGKILL"); } catch { /* already gone */ }
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
