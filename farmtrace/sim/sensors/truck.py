@@ -87,5 +87,6 @@ class ReeferTruck:
             self._box += (target - self._box) * (1.0 - math.exp(-dt / tau))
         cycle = 0.4 * math.sin(2 * math.pi * t / 900.0) if unit_on else 0.0
         air = self._box + cycle + (self._doors.at(t) if unit_on else 0.0)
-        rh = 88.0 + self._rh_noise.at(t) if unit_on else self.weather.at(t).relative_humidity
+        # A produce reefer keeps the box humid: leafy greens store at 95-99 %RH (FIELD.md).
+        rh = 95.0 + self._rh_noise.at(t) if unit_on else self.weather.at(t).relative_humidity
         return TruckSample(air, min(100.0, rh), unit_on)
