@@ -244,7 +244,7 @@ def test_rejected_before_the_signature_check(payload: bytes, topic: str, reason:
     batch = h.run(h.delivery(payload, topic=topic))
     assert outcomes(batch) == [reason]
     [row] = h.plan.quarantine
-    assert row.payload == payload and row.reason == reason and row.detail
+    assert row.payload == payload[:QUARANTINE_MAX_BYTES] and row.reason == reason and row.detail
 
 
 def test_signed_drop_floor_is_control_and_every_unproven_floor_is_quarantined() -> None:

@@ -23,6 +23,12 @@ from farmtrace.gateway.ingest.broker_login import BrokerLogin, resolve_broker_lo
 from farmtrace.gateway.ingest.config import IngestConfig, parse_broker_url
 from farmtrace.gateway.ingest.errors import IngestError
 from farmtrace.gateway.ingest.identity import resolve_identity
+from farmtrace.gateway.ingest.quarantine_bounds import (
+    DEFAULT_BYTES_PER_HOUR,
+    DEFAULT_DEVICE_ROWS_PER_MINUTE,
+    DEFAULT_KEEP_BYTES,
+    QuarantineLimits,
+)
 from farmtrace.gateway.ingest.status import StatusLine, TerminalLogHandler
 
 __all__ = ["GC_THRESHOLDS", "parse_seconds", "register", "tune_garbage_collector"]
@@ -56,6 +62,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
     return value
 
 
@@ -131,6 +147,30 @@ def register(sub: Any) -> None:
         type=_positive_int,
         help="signature-check threads (default: 1 on up to 2 cores, else every core)",
     )
+    p.add_argument(
+        "--quarantine-keep-bytes",
+        type=_count,
+        default=DEFAULT_KEEP_BYTES,
+        metavar="N",
+        help="payload bytes kept of a rejected message; the rest summarised by size and SHA-256 "
+        f"({DEFAULT_KEEP_BYTES})",
+    )
+    p.add_argument(
+        "--quarantine-device-rate",
+        type=_count,
+        default=DEFAULT_DEVICE_ROWS_PER_MINUTE,
+        metavar="ROWS",
+        help="rejected messages stored per minute for the device a topic names; past it they are "
+        f"only counted ({DEFAULT_DEVICE_ROWS_PER_MINUTE})",
+    )
+    p.add_argument(
+        "--quarantine-hourly-bytes",
+        type=_count,
+        default=DEFAULT_BYTES_PER_HOUR,
+        metavar="BYTES",
+        help="bytes the quarantine may grow per hour, all devices together; past it rejected "
+        f"messages are only counted ({DEFAULT_BYTES_PER_HOUR}, 16 MiB)",
+    )
     p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics (0: any)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="metrics address (127.0.0.1)")
     p.add_argument("--report", type=Path, metavar="FILE", help="write a JSON run report at exit")
@@ -176,6 +216,11 @@ def run_gateway(args: argparse.Namespace) -> int:
             silence_min=args.silence_min,
             registry_refresh=args.registry_refresh,
             verify_threads=args.verify_threads,
+            quarantine=QuarantineLimits(
+                args.quarantine_keep_bytes,
+                args.quarantine_device_rate,
+                args.quarantine_hourly_bytes,
+            ),
         )
     except IngestError as exc:
         print(f"farmtrace gateway: {exc}", file=sys.stderr)

@@ -161,6 +161,10 @@ class Committer:
         committed_at = time.time()
         self._acknowledge(batch)
         t4 = time.monotonic()
+        for (_, reason), count in plan.refused.items():
+            self._metrics.quarantine_refused.labels(reason).inc(count.refused)
+            self._totals.quarantine_refused[reason] += count.refused
+        self._metrics.quarantine_budget.set(self._judge.bounds.remaining_bytes(time.monotonic()))
         self._apply(batch, result, committed_at)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -192,8 +196,8 @@ class Committer:
         if not batch.floors_stored:
             self._ledger.record_floors(self._new_floors(batch))
             batch.floors_stored = True
-        if plan.quarantine and not batch.quarantine_stored:
-            self._ledger.quarantine(plan.quarantine)
+        if (plan.quarantine or plan.refused) and not batch.quarantine_stored:
+            self._ledger.quarantine(plan.quarantine, plan.refused.values())
             batch.quarantine_stored = True
             failpoints.hit(failpoints.QUARANTINE_STORED)
         if not plan.accepted:

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from farmtrace.gateway.ingest.errors import BrokerError, IngestError
+from farmtrace.gateway.ingest.quarantine_bounds import QuarantineLimits
 from farmtrace.redact import redact_url
 
 __all__ = ["MAX_RECEIVE_MAXIMUM", "BrokerAddress", "IngestConfig", "parse_broker_url"]
@@ -83,6 +84,7 @@ class IngestConfig:
     silence_min: float = 5.0
     registry_refresh: float = 2.0
     verify_threads: int | None = None
+    quarantine: QuarantineLimits = field(default_factory=QuarantineLimits)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size < MAX_RECEIVE_MAXIMUM:

@@ -32,6 +32,11 @@ from farmtrace.gateway.ingest import reasons
 from farmtrace.gateway.ingest.batch import MAX_SEQ, Batch, Item
 from farmtrace.gateway.ingest.config import IngestConfig
 from farmtrace.gateway.ingest.device_state import DeviceState
+from farmtrace.gateway.ingest.quarantine_bounds import (
+    DEFAULT_KEEP_BYTES,
+    ROW_OVERHEAD,
+    QuarantineBounds,
+)
 from farmtrace.gateway.ingest.ranges import RangeViolation, check_measurements
 from farmtrace.gateway.ingest.registry_view import RegistryView
 from farmtrace.gateway.ingest.sequencing import (
@@ -42,6 +47,7 @@ from farmtrace.gateway.ingest.sequencing import (
     judge_sequence,
 )
 from farmtrace.store.records import PendingReading, QuarantineItem
+from farmtrace.store.refused import RefusedCount
 from farmtrace.wire.protocol import SIGNATURE_BYTES, SignedReading
 
 __all__ = [
@@ -52,6 +58,7 @@ __all__ = [
     "Judge",
     "Plan",
     "quarantine_item",
+    "row_cost",
 ]
 
 ACCEPTED = "accepted"
@@ -62,20 +69,53 @@ CONTROL = "control"
 
 @dataclass(eq=False)
 class Plan:
-    """What a batch writes: readings to append (with their items) and rejected messages."""
+    """What a batch writes: readings to append (with their items), rejected messages to store,
+    and the counts of those refused past the quarantine's bounds (by device and reason)."""
 
     accepted: list[tuple[Item, PendingReading]] = field(default_factory=list)
     quarantine: list[QuarantineItem] = field(default_factory=list)
+    refused: dict[tuple[str, str], RefusedCount] = field(default_factory=dict)
+
+    def refuse(self, item: Item, device: str) -> None:
+        """Count ``item``, rejected and past the bounds, instead of storing it, under
+        ``device`` (the registered device its topic names, or ``''``)."""
+        assert item.reason is not None
+        key = (device, item.reason)
+        at, size = item.delivery.received_at, len(item.delivery.payload)
+        seen = self.refused.get(key)
+        self.refused[key] = (
+            RefusedCount(device, item.reason, 1, size, at, at)
+            if seen is None
+            else RefusedCount(
+                device,
+                item.reason,
+                seen.refused + 1,
+                seen.refused_bytes + size,
+                min(seen.first_at, at),
+                max(seen.last_at, at),
+            )
+        )
 
 
-QUARANTINE_MAX_BYTES = 16 * 1024
-"""Raw bytes kept of a quarantined message (a reading is at most 1,024; the rest of a huge
-payload is summarised by its size and SHA-256, so junk cannot fill the database)."""
+QUARANTINE_MAX_BYTES = DEFAULT_KEEP_BYTES
+"""Raw bytes kept of a quarantined message by default (``--quarantine-keep-bytes``; the rest of
+a longer payload is summarised by its size and SHA-256, so junk cannot fill the database)."""
 
 
-def quarantine_item(item: Item) -> QuarantineItem:
-    """The quarantine record of a rejected item: reason, detail, raw bytes, topic, device, and
-    for a reading of the topic's device its seq and whether it is a signed rejection."""
+def row_cost(record: QuarantineItem) -> int:
+    """What storing ``record`` costs against the overall quarantine budget, in bytes."""
+    return (
+        len(record.payload)
+        + len(record.detail.encode("utf-8", "replace"))
+        + len(record.topic.encode("utf-8", "replace"))
+        + ROW_OVERHEAD
+    )
+
+
+def quarantine_item(item: Item, keep_bytes: int = QUARANTINE_MAX_BYTES) -> QuarantineItem:
+    """The quarantine record of a rejected item: reason, detail, raw bytes (the first
+    ``keep_bytes``), topic, device, and for a reading of the topic's device its seq and whether
+    it is a signed rejection."""
     assert item.reason is not None
     reading = item.reading
     seq = None
@@ -84,13 +124,12 @@ def quarantine_item(item: Item) -> QuarantineItem:
     assert seq is not None or not item.signed_rejection
     delivery = item.delivery
     payload, detail = delivery.payload, item.detail
-    if len(payload) > QUARANTINE_MAX_BYTES:
+    if len(payload) > keep_bytes:
         digest = hashlib.sha256(payload).hexdigest()
         detail += (
-            f" [payload of {len(payload)} bytes, sha256 {digest}; "
-            f"its first {QUARANTINE_MAX_BYTES} kept]"
+            f" [payload of {len(payload)} bytes, sha256 {digest}; its first {keep_bytes} kept]"
         )
-        payload = payload[:QUARANTINE_MAX_BYTES]
+        payload = payload[:keep_bytes]
     return QuarantineItem(
         received_at=delivery.received_at,
         reason=item.reason,
@@ -112,6 +151,7 @@ class Judge:
         self._config = config
         self._registry = registry
         self._states = states
+        self.bounds = QuarantineBounds(config.quarantine)
 
     def state(self, device_id: str) -> DeviceState:
         """The device's state, created empty for a registered device seen for the first time."""
@@ -156,15 +196,25 @@ class Judge:
         plan = Plan()
         pending: dict[tuple[str, int], bytes] = {}
         refused: dict[tuple[str, int], tuple[bytes, str]] = dict(rejected or {})
+        keep, bounds, now = self._config.quarantine.keep_bytes, self.bounds, time.monotonic()
         for item in batch.items:
             if item.reason is None and item.floor is not None:
                 item.outcome = CONTROL
                 continue
+            decided = False
             if item.reason is None:
-                self._judge_reading(item, stored, pending, refused, plan)
+                decided = self._judge_reading(item, stored, pending, refused, plan)
             if item.reason is not None:
                 item.outcome = QUARANTINED
-                plan.quarantine.append(quarantine_item(item))
+                record = quarantine_item(item, keep)
+                # A first signed rejection settles its seq: always kept (module docstring of
+                # quarantine_bounds); everything else only within the bounds.
+                if decided or bounds.admit(item.device_id or "", row_cost(record), now):
+                    plan.quarantine.append(record)
+                else:
+                    topic_device = item.device_id
+                    registered = topic_device is not None and self.registered(topic_device)
+                    plan.refuse(item, topic_device if registered and topic_device else "")
         return plan
 
     def _judge_reading(
@@ -174,9 +224,10 @@ class Judge:
         pending: dict[tuple[str, int], bytes],
         refused: dict[tuple[str, int], tuple[bytes, str]],
         plan: Plan,
-    ) -> None:
+    ) -> bool:
         """``pending``: payloads accepted earlier in the batch; ``refused``: signed rejections
-        (looked up, and earlier in the batch), which this adds to."""
+        (looked up, and earlier in the batch), which this adds to. True for a new signed
+        rejection (not a copy of one)."""
         reading = item.reading
         assert reading is not None
         key = (reading.device_id, reading.seq)
@@ -188,7 +239,7 @@ class Judge:
             if same_seq is None and rejected is not None:
                 same_seq = rejected[0]
             item.reject(*_signature_failure(reading, same_seq))
-            return
+            return False
         delivery = item.delivery
         state = self.state(reading.device_id)
         if (
@@ -212,21 +263,21 @@ class Judge:
             )
         if outcome == DUPLICATE:
             item.outcome = DUPLICATE_OUTCOME
-            return
+            return False
         if outcome == REJECTED_AGAIN:
             assert rejected is not None
             item.reject(rejected[1], detail)
             item.signed_rejection = True
-            return
+            return False
         if outcome not in (NEW, GAP_FILL):
             item.reject(outcome, detail)
-            return
+            return False
         problem = self._content_problem(reading, delivery.received_at)
         if problem is not None:
             item.reject(*problem)
             item.signed_rejection = True
             refused[key] = (reading.payload, problem[0])
-            return
+            return True
         item.outcome = ACCEPTED
         pending[key] = reading.payload
         plan.accepted.append(
@@ -241,6 +292,7 @@ class Judge:
                 ),
             )
         )
+        return False
 
     def _content_problem(
         self, reading: SignedReading, received_at: float

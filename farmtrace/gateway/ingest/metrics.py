@@ -64,6 +64,7 @@ class RunTotals:
     accepted: int = 0
     duplicates: int = 0
     rejected: Tally[str] = field(default_factory=Tally)
+    quarantine_refused: Tally[str] = field(default_factory=Tally)
     batches: int = 0
     blocks: int = 0
     acked: int = 0
@@ -79,6 +80,7 @@ class RunTotals:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": dict(sorted(self.rejected.items())),
+            "quarantine_refused": dict(sorted(self.quarantine_refused.items())),
             "batches": self.batches,
             "blocks": self.blocks,
             "acked": self.acked,
@@ -103,6 +105,17 @@ class GatewayMetrics:
         )
         self.rejected = Counter(
             p + "messages_rejected", "Messages quarantined, by reason", ["reason"], registry=r
+        )
+        self.quarantine_refused = Counter(
+            p + "quarantine_refused",
+            "Rejected messages counted but not stored, past the quarantine's bounds, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.quarantine_budget = Gauge(
+            p + "quarantine_budget_bytes",
+            "Bytes the quarantine may still store now (overall bucket)",
+            registry=r,
         )
         self.duplicates = Counter(
             p + "duplicates", "Copies of stored readings, dropped and acknowledged", registry=r
