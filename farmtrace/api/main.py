@@ -20,7 +20,7 @@ from farmtrace.api.errors import ApiError, from_store_error
 from farmtrace.api.http.bodylimit import BodyLimit
 from farmtrace.api.http.headers import SECURITY_HEADERS, SecurityHeaders
 from farmtrace.api.http.ratelimit import RateLimiter
-from farmtrace.api.routes import chain, docs, excursions, lots, resolver
+from farmtrace.api.routes import chain, docs, excursions, lots, resolver, tiles
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState
 from farmtrace.store.errors import StoreError
@@ -81,6 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit)
     if settings.trust_forwarded_for:
         app.trusted_proxies = settings.trusted_proxies
+    # Before the chain routers: /v1/chains/{origin:path}/checkpoint would take .../tlog/checkpoint.
+    app.include_router(tiles.router)
     app.include_router(chain.root_router())
     app.include_router(chain.chain_router(chain.default_chain, "/v1", "chain", ""))
     app.include_router(chain.chains_router())

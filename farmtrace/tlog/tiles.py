@@ -85,7 +85,7 @@ class TileRef:
     @property
     def first_leaf(self) -> int:
         """The first leaf (entry) the tile covers."""
-        return self.index * TILE_WIDTH ** (max(self.level, 0) + 1)
+        return self.index << (TILE_HEIGHT * (max(self.level, 0) + 1))
 
     def __str__(self) -> str:
         return self.path
@@ -123,13 +123,13 @@ def parse_tile_path(path: str) -> TileRef:
         raise TileError(f"{path!r}: the tile index has a leading zero group")
     index = int("".join(g.lstrip("x") for g in groups))
     width = TILE_WIDTH if found["width"] is None else int(found["width"])
-    if width >= TILE_WIDTH:
+    if found["width"] is not None and width >= TILE_WIDTH:
         raise TileError(f"{path!r}: a partial tile is 1 to 255 wide")
     return TileRef(level, index, width)
 
 
 def _hashes_at(size: int, level: int) -> int:
-    return size // TILE_WIDTH**level
+    return size >> (TILE_HEIGHT * level)
 
 
 def hash_tile_refs(size: int) -> list[TileRef]:
@@ -233,7 +233,9 @@ def _right_edge(size: int) -> list[tuple[int, int, int]]:
     return parts
 
 
-def root_from_tiles(size: int, tile: Callable[[TileRef], list[bytes]]) -> tuple[bytes, set[TileRef]]:
+def root_from_tiles(
+    size: int, tile: Callable[[TileRef], list[bytes]]
+) -> tuple[bytes, set[TileRef]]:
     """The root of the tree of ``size`` (>= 1) leaves from its right-edge tiles, and which
     tiles it used; ``tile(ref)`` returns the hashes of a tile."""
     roots: list[bytes] = []
@@ -285,8 +287,13 @@ def verify_bundle(ref: TileRef, data: bytes, level0: bytes) -> list[bytes]:
         raise TileMismatch(ref.path, str(exc)) from None
     leaves = b"".join(_sha256(b"\x00" + e).digest() for e in entries)
     if leaves != level0:
-        first = next(i for i in range(ref.width) if leaves[i * 32 : i * 32 + 32] != level0[i * 32 : i * 32 + 32])
+        first = next(
+            i
+            for i in range(ref.width)
+            if leaves[i * 32 : i * 32 + 32] != level0[i * 32 : i * 32 + 32]
+        )
         raise TileMismatch(
-            ref.path, f"entry {ref.first_leaf + first} does not hash to its leaf in the level-0 tile"
+            ref.path,
+            f"entry {ref.first_leaf + first} does not hash to its leaf in the level-0 tile",
         )
     return entries

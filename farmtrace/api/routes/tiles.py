@@ -1,0 +1,121 @@
+"""C2SP tlog-tiles of every chain (docs/tiles.md): static, cacheable reads for mirrors and auditors.
+
+Under ``/v1/chains/{origin}/tlog/`` (the origin verbatim, slashes and all):
+
+* ``checkpoint``: the latest checkpoint, ``text/plain; charset=utf-8``, cacheable 2 s;
+* ``tile/<L>/<N>[.p/<W>]`` and ``tile/entries/<N>[.p/<W>]``: the chain log, whose entries are
+  the block headers;
+* ``block/<height>/tile/...``: block ``height``'s batch tree and entries, a tiled log whose
+  size and root are the header's ``size`` and ``root`` (there is no checkpoint at this prefix:
+  the header, proven by the chain log, is its checkpoint).
+
+Full tiles and every tile of a block are immutable (``max-age`` one year, ``immutable``); a
+partial tile of the chain log gets a short ``max-age`` (its content for a given width never
+changes, but the server keeps only full tiles and a client should move on to the wider one).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from farmtrace.api.deps import rate_limit, state_of
+from farmtrace.api.errors import NotFound
+from farmtrace.store.reader import ChainReader
+from farmtrace.store.tiles import ChainTiles, TileCache
+from farmtrace.tlog.errors import TileError
+from farmtrace.tlog.tiles import TileRef, parse_tile_path
+
+__all__ = ["IMMUTABLE", "PARTIAL", "checkpoint_note", "router"]
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+PARTIAL = "public, max-age=10"
+CHECKPOINT = "public, max-age=2"
+
+router = APIRouter(prefix="/v1/chains", tags=["tiles"], dependencies=[Depends(rate_limit)])
+_TILE: dict[int | str, dict[str, Any]] = {200: {"content": {"application/octet-stream": {}}}}
+_TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {}}}}
+_lock = threading.Lock()
+
+
+def checkpoint_note(chain: ChainReader) -> str:
+    """The checkpoint ``<prefix>/checkpoint`` serves: the chain's latest signed note.
+
+    The one seam for what the tiles' checkpoint carries: cosignatures (tlog-witness) are to be
+    added here, so that a tiles client sees exactly what the other endpoints serve.
+    """
+    found = chain.latest_checkpoint()
+    if found is None:
+        raise NotFound(f"chain {chain.origin} has no checkpoint yet")
+    return found.note
+
+
+def tiles_of(request: Request, origin: str) -> ChainTiles:
+    """The tiles of chain ``origin`` (404 if unknown), one :class:`ChainTiles` per chain and app.
+
+    Full tiles are cached in memory and, when the API has a state directory, as files under
+    ``<state>/tiles/``.
+    """
+    app_state = request.app.state
+    with _lock:
+        registry: dict[str, ChainTiles] | None = getattr(app_state, "farmtrace_tiles", None)
+        if registry is None:
+            registry = app_state.farmtrace_tiles = {}
+        found = registry.get(origin)
+        if found is not None:
+            return found
+    state = state_of(request)
+    chain = state.chain(origin)
+    directory = state.settings.state_dir
+    cache = TileCache(None if directory is None else directory / "tiles")
+    with _lock:
+        return registry.setdefault(origin, ChainTiles(chain, cache))
+
+
+def _ref(path: str) -> TileRef:
+    try:
+        return parse_tile_path("tile/" + path)
+    except TileError as exc:
+        raise NotFound(str(exc)) from None
+
+
+def _tile(data: bytes, cache_control: str) -> Response:
+    return Response(
+        data, media_type="application/octet-stream", headers={"Cache-Control": cache_control}
+    )
+
+
+@router.get("/{origin:path}/tlog/checkpoint", response_class=PlainTextResponse, responses=_TEXT)
+def tiles_checkpoint(request: Request, origin: str) -> PlainTextResponse:
+    """The chain's latest checkpoint (C2SP tlog-tiles ``<prefix>/checkpoint``)."""
+    note = checkpoint_note(state_of(request).chain(origin))
+    return PlainTextResponse(
+        note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": CHECKPOINT}
+    )
+
+
+@router.get(
+    "/{origin:path}/tlog/block/{height}/tile/{path:path}",
+    response_class=Response,
+    responses=_TILE,
+)
+def block_tile(
+    request: Request,
+    origin: str,
+    height: Annotated[int, Path(ge=0, le=2**63 - 1)],
+    path: str,
+) -> Response:
+    """A hash tile or entry bundle of block ``height``'s batch (immutable)."""
+    ref = _ref(path)
+    return _tile(tiles_of(request, origin).block_tile(height, ref), IMMUTABLE)
+
+
+@router.get("/{origin:path}/tlog/tile/{path:path}", response_class=Response, responses=_TILE)
+def log_tile(request: Request, origin: str, path: str) -> Response:
+    """A hash tile or entry bundle (of block headers) of the chain log."""
+    ref = _ref(path)
+    data = tiles_of(request, origin).log_tile(ref)
+    return _tile(data, IMMUTABLE if ref.full else PARTIAL)
