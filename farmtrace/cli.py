@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "farmtrace.gateway.broker.command",
     "farmtrace.api.commands",
     "farmtrace.demo.command",
+    "farmtrace.witness.command",
 )
 
 
