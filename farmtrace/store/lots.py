@@ -20,10 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Connection, and_, insert, or_, select
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from farmtrace.chain.clock import went_backwards
+from farmtrace.chain.entry import ACK, DECLARATION, DECLARATION_PREFIX, EVENT
 from farmtrace.store.clock import previous_timestamp
 from farmtrace.store.database import Database, database_errors
 from farmtrace.store.models import Base
@@ -60,6 +61,7 @@ class StageRecord:
     start_ms: int
     end_ms: int | None
     device_ids: tuple[str, ...]
+    place_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,32 +153,83 @@ class Lots:
         self.database = database
         self._seq_lock = threading.Lock()
 
-    def create(self, lot: NewLot) -> bool:
-        """Store a new lot with its stages, in one transaction; ``False`` if ``(gtin, lot)``
-        already exists."""
-        engine = self.database.engine
-        with database_errors("storing a lot"):
-            try:
-                with engine.connect().execution_options(sqlite_immediate=True) as c, c.begin():
-                    lot_id = c.execute(
-                        insert(LOTS)
-                        .values(
-                            gtin=lot.gtin,
-                            lot=lot.lot,
-                            product_name=lot.product_name,
-                            product_class=lot.product_class,
-                            farm=lot.farm,
-                            origin_region=lot.origin_region,
-                            created_at=time.time(),
-                            details=lot.details,
+    def create(
+        self, lot: NewLot, signer: str | None = None, declare: Callable[[int], _S] | None = None
+    ) -> bool:
+        """Store a new lot with its stages and, given ``signer`` and ``declare``, what
+        ``declare(seq)`` signs (its first declaration, queued for the chain), all in one
+        transaction; ``False`` if ``(gtin, lot)`` already exists."""
+        for attempt in range(_SEQ_ATTEMPTS):
+            step = "lot"
+            with database_errors("storing a lot"):
+                try:
+                    with self._seq_lock, self._writer() as c:
+                        lot_id = c.execute(
+                            insert(LOTS)
+                            .values(**_lot_row(lot), created_at=time.time())
+                            .returning(LOTS.c.id)
+                        ).scalar_one()
+                        for stage in lot.stages:
+                            c.execute(insert(LOT_STAGES).values(**_stage_row(lot_id, stage)))
+                        if signer is not None and declare is not None:
+                            step = "declaration"
+                            seq = next_seq(c, signer)
+                            _record(c, lot_id, signer, seq, declare(seq))
+                    return True
+                except IntegrityError:
+                    # A taken sequence number is retried; a taken (gtin, lot) is the answer.
+                    if step == "lot":
+                        return False
+                    if attempt == _SEQ_ATTEMPTS - 1:
+                        raise
+        raise AssertionError("unreachable")
+
+    def revise(
+        self,
+        lot: NewLot,
+        signer: str,
+        declare: Callable[[int, tuple[bytes, ...]], _S],
+    ) -> _S | None:
+        """Replace the facts and stages of lot ``(lot.gtin, lot.lot)`` and store what
+        ``declare(seq, declarations)`` signs (``declarations``: the lot's declaration entries
+        stored so far, oldest first), queued for the chain, in one transaction; ``None`` if
+        there is no such lot.
+
+        The lot's row is updated first: that write lock orders concurrent revisions of one lot,
+        so each sees the declarations of the one before it.
+        """
+        for attempt in range(_SEQ_ATTEMPTS):
+            with database_errors("revising a lot"):
+                try:
+                    with self._seq_lock, self._writer() as c:
+                        lot_id = c.execute(
+                            update(LOTS)
+                            .where(LOTS.c.gtin == lot.gtin, LOTS.c.lot == lot.lot)
+                            .values(**_lot_row(lot))
+                            .returning(LOTS.c.id)
+                        ).scalar_one_or_none()
+                        if lot_id is None:
+                            return None
+                        c.execute(delete(LOT_STAGES).where(LOT_STAGES.c.lot_id == lot_id))
+                        for stage in lot.stages:
+                            c.execute(insert(LOT_STAGES).values(**_stage_row(lot_id, stage)))
+                        before = tuple(
+                            bytes(p)
+                            for (p,) in c.execute(
+                                select(LOT_EVENTS.c.payload)
+                                .where(LOT_EVENTS.c.lot_id == lot_id)
+                                .order_by(LOT_EVENTS.c.id)
+                            )
+                            if bytes(p).startswith(DECLARATION_PREFIX)
                         )
-                        .returning(LOTS.c.id)
-                    ).scalar_one()
-                    for stage in lot.stages:
-                        c.execute(insert(LOT_STAGES).values(**_stage_row(lot_id, stage)))
-            except IntegrityError:
-                return False
-        return True
+                        seq = next_seq(c, signer)
+                        signed = declare(seq, before)
+                        _record(c, lot_id, signer, seq, signed)
+                        return signed
+                except IntegrityError:
+                    if attempt == _SEQ_ATTEMPTS - 1:
+                        raise
+        raise AssertionError("unreachable")
 
     def get(self, gtin: str, lot: str) -> StoredLot | None:
         """The lot with its stages and signed records, read on one connection, or ``None``."""
@@ -312,9 +365,21 @@ def _anchors(c: Connection, found: list[tuple[str, int]]) -> dict[tuple[str, int
     rows = c.execute(
         select(CHAINS.c.origin, ENTRIES.c.global_index, ENTRIES.c.device_id, ENTRIES.c.seq)
         .join(CHAINS, CHAINS.c.id == ENTRIES.c.chain_id)
-        .where(ENTRIES.c.kind.in_(("event", "excursion-ack")), keys)
+        .where(ENTRIES.c.kind.in_((EVENT, ACK, DECLARATION)), keys)
     )
     return {(r.device_id, int(r.seq)): Anchor(r.origin, int(r.global_index)) for r in rows}
+
+
+def _lot_row(lot: NewLot) -> dict[str, object]:
+    return {
+        "gtin": lot.gtin,
+        "lot": lot.lot,
+        "product_name": lot.product_name,
+        "product_class": lot.product_class,
+        "farm": lot.farm,
+        "origin_region": lot.origin_region,
+        "details": lot.details,
+    }
 
 
 def _stage_row(lot_id: int, stage: StageRecord) -> dict[str, object]:

@@ -37,14 +37,16 @@ def test_event_is_anchored_by_the_next_block(
     first = served.client.post(url, json=EVENT_BODY, headers=auth).json()
     assert first["status"] == "pending-anchoring"
     with Ledger.open(served.db_url, served.tmp / "gw", ORIGIN) as ledger:
-        result = ledger.append_batch([])  # no readings: the block holds the pending event
-        assert result.block is not None and result.block.size == 1
+        # No readings: the block holds the pending entries, the lot's declaration (queued when
+        # the lot was created) and then the event.
+        result = ledger.append_batch([])
+        assert result.block is not None and result.block.size == 2
         again = ledger.append_batch([])
         assert again.block is None  # integrated once
     lot = served.client.get(f"/v1/lots/{GTIN}/{LOT}").json()
     event = lot["events"][0]
-    assert event["status"] == "anchored" and event["global_index"] == 60
-    entry = served.client.get("/v1/readings/60").json()
+    assert event["status"] == "anchored" and event["global_index"] == 61
+    entry = served.client.get("/v1/readings/61").json()
     assert entry["kind"] == EVENT and entry["device_id"] == first["signer"]
     # A second event stays pending until another block.
     served.client.post(url, json=EVENT_BODY | {"kind": "packing"}, headers=auth)

@@ -1,4 +1,5 @@
-"""Lots: create (``lots:write``), read, record events (``events:write``), and export them as a
+"""Lots: create and revise (``lots:write``; each writes a signed declaration version), read,
+record events (``events:write``), and export them as a
 verification bundle, an EPCIS 2.0 document and the pack's QR code."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from farmtrace.api.services.bundle import build_bundle
 from farmtrace.api.services.coldchain import PRODUCT_CLASSES
 from farmtrace.api.services.digital_link import DigitalLink, DigitalLinkError
 from farmtrace.api.services.epcis import lot_document
+from farmtrace.api.services.lots.declaration import DeclarationError
 from farmtrace.api.services.lots.store import LotRecord
 from farmtrace.api.services.qr import qr_png, qr_svg
 from farmtrace.api.services.views import event_public, lot_public
@@ -47,13 +49,8 @@ def find_lot(state: AppState, gtin: str, lot: str) -> tuple[DigitalLink, LotReco
     return link, record
 
 
-@router.post("", response_model=LotPublic, status_code=201, dependencies=[Depends(rate_limit)])
-def create_lot(
-    body: LotCreate,
-    state: State,
-    _key: Annotated[ApiKey, Depends(require_scope("lots:write"))],
-) -> LotPublic:
-    """Create a lot: GTIN and lot number, product, farm and the stages it passed through."""
+def _checked(body: LotCreate) -> DigitalLink:
+    """The lot's Digital Link; 400 naming what is wrong with the body."""
     link = parse_identity(body.gtin, body.lot)
     if body.product_class not in PRODUCT_CLASSES:
         known = ", ".join(sorted(PRODUCT_CLASSES))
@@ -61,9 +58,49 @@ def create_lot(
     for stage in body.stages:
         if stage.end is not None and stage.end < stage.start:
             raise BadRequest(f"stage {stage.name!r} ends before it starts")
-    if not state.lots.create(body, link.gtin):
+    return link
+
+
+@router.post("", response_model=LotPublic, status_code=201, dependencies=[Depends(rate_limit)])
+def create_lot(
+    body: LotCreate,
+    state: State,
+    _key: Annotated[ApiKey, Depends(require_scope("lots:write"))],
+) -> LotPublic:
+    """Create a lot: GTIN and lot number, product, farm and the stages it passed through,
+    stated in its signed declaration version 1."""
+    link = _checked(body)
+    try:
+        created = state.lots.create(body, link.gtin)
+    except DeclarationError as exc:
+        raise BadRequest(str(exc)) from None
+    if not created:
         raise Conflict(f"lot {body.lot!r} of GTIN {link.gtin} already exists")
     return lot_public(state, *find_lot(state, link.gtin, body.lot))
+
+
+@router.put("/{gtin}/{lot}", response_model=LotPublic, dependencies=[Depends(rate_limit)])
+def revise_lot(
+    gtin: Gtin,
+    lot: Lot,
+    body: LotCreate,
+    state: State,
+    _key: Annotated[ApiKey, Depends(require_scope("lots:write"))],
+) -> LotPublic:
+    """Revise a lot's facts: a new signed declaration version naming the one before; the lot's
+    facts are the newest version's, and its bundle carries every version."""
+    path_link = parse_identity(gtin, lot)
+    link = _checked(body)
+    if (link.gtin, link.lot) != (path_link.gtin, path_link.lot):
+        raise BadRequest("the body's gtin and lot must be the lot's in the path")
+    assert link.lot is not None
+    try:
+        revised = state.lots.revise(body, link.gtin)
+    except DeclarationError as exc:
+        raise BadRequest(str(exc)) from None
+    if revised is None:
+        raise NotFound(f"no lot {link.lot!r} of GTIN {link.gtin}")
+    return lot_public(state, *find_lot(state, link.gtin, link.lot))
 
 
 @router.get("/{gtin}/{lot}", response_model=LotPublic, dependencies=[Depends(rate_limit)])

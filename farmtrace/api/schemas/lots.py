@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,6 +56,8 @@ class StageIn(BaseModel):
 
     kind: Literal["field", "room", "truck"]
     name: str = _Text
+    place_id: str | None = Field(default=None, min_length=1, max_length=256)
+    """The place's identifier (a URI, e.g. an SGLN URN), declared with its name."""
     start: datetime
     end: datetime | None = None
     device_ids: list[str] = Field(default_factory=list, max_length=64)
@@ -64,6 +66,11 @@ class StageIn(BaseModel):
     @classmethod
     def _zone(cls, value: datetime | None) -> datetime | None:
         return None if value is None else _aware(value)
+
+    @field_validator("place_id")
+    @classmethod
+    def _place_id(cls, value: str | None) -> str | None:
+        return None if value is None else _uri(value)
 
     @field_validator("device_ids")
     @classmethod
@@ -120,6 +127,8 @@ class LotCreate(BaseModel):
     product_class: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     farm: str = _Text
     origin_region: str = _Text
+    harvest_date: date | None = None
+    pack_date: date | None = None
     stages: list[StageIn] = Field(default_factory=list, max_length=64)
     details: LotDetails = Field(default_factory=lambda: LotDetails())
 
@@ -181,6 +190,8 @@ class LotPublic(BaseModel):
     product_class: str
     farm: str
     origin_region: str
+    harvest_date: date | None
+    pack_date: date | None
     details: LotDetails
     stages: list[StagePublic]
     events: list[EventPublic]

@@ -47,11 +47,14 @@ def lot_public(state: AppState, link: DigitalLink, record: LotRecord) -> LotPubl
         product_class=record.product_class,
         farm=record.farm,
         origin_region=record.origin_region,
+        harvest_date=record.harvest_date,
+        pack_date=record.pack_date,
         details=record.details,
         stages=[
             StagePublic(
                 kind=s.kind,  # type: ignore[arg-type]
                 name=s.name,
+                place_id=s.place_id,
                 start=ms_to_datetime(s.start_ms),
                 end=None if s.end_ms is None else ms_to_datetime(s.end_ms),
                 device_ids=list(s.device_ids),
