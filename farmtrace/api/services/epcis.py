@@ -5,7 +5,9 @@
   ``OBSERVE`` with their CBV business step.
 * Each stage's readings become one ``sensor_reporting`` ``ObjectEvent`` whose
   ``sensorElementList`` has, per device, the minimum, maximum and mean of each measurement, and
-  an ``ALARM_CONDITION`` report per excursion the product class's rule finds (``farmtrace.api.services.coldchain``).
+  an ``ALARM_CONDITION`` report per excursion the stage's rule finds: the product class's
+  cold-chain band in rooms and trucks, its field rules (frost, heat, soil moisture) in the
+  field, none elsewhere (``farmtrace.api.services.coldchain.stages``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from farmtrace.api.schemas.lots import BIZ_STEPS
-from farmtrace.api.services.coldchain import PRODUCT_CLASSES, Rule, Severity, compute_excursions
+from farmtrace.api.services.coldchain import Rule, Severity, compute_excursions
 from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.api.services.lots.series import Series, lot_series
+from farmtrace.api.services.lots.stage_rules import series_rules
 from farmtrace.api.services.lots.store import LotRecord
 from farmtrace.api.services.uom import is_rec20
 from farmtrace.api.state import AppState
@@ -78,8 +81,10 @@ def lot_document(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         if "bizLocation" in body:
             event["bizLocation"] = {"id": body["bizLocation"]}
         events.append(event)
-    rules = PRODUCT_CLASSES.get(record.product_class)
     series = lot_series(state.lots.readings(record))
+    rule_of = dict(
+        zip(map(id, series), series_rules(record.product_class, record.stages, series), strict=True)
+    )
     for stage in record.stages:
         mine = [s for s in series if s.stage == stage.name]
         if not mine:
@@ -89,10 +94,7 @@ def lot_document(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         elements = []
         for device in sorted({s.device_id for s in mine}):
             reports = [
-                r
-                for s in mine
-                if s.device_id == device
-                for r in _reports(s, None if rules is None else rules.rule_for(s.measurement))
+                r for s in mine if s.device_id == device for r in _reports(s, rule_of[id(s)])
             ]
             elements.append(
                 {

@@ -1,17 +1,18 @@
-"""A lot's excursions: each series of its readings judged by its product class's rule."""
+"""A lot's excursions: each series of its readings judged by its stage's rule (the product class's
+cold-chain band in rooms and trucks, its field rules in the field: ``coldchain.stages``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from farmtrace.api.services.coldchain import (
-    PRODUCT_CLASSES,
     ColdChainError,
     Excursion,
     Severity,
     compute_excursions,
 )
 from farmtrace.api.services.lots.series import Series, lot_series
+from farmtrace.api.services.lots.stage_rules import series_rules
 from farmtrace.api.services.lots.store import LotRecord, LotStore, StoredAck
 
 __all__ = ["LotExcursion", "ack_for", "lot_excursions"]
@@ -27,13 +28,11 @@ class LotExcursion:
 
 def lot_excursions(store: LotStore, record: LotRecord) -> list[LotExcursion]:
     """Every excursion of the lot's series, by start time."""
-    klass = PRODUCT_CLASSES.get(record.product_class)
-    if klass is None:
-        return []
     found: list[LotExcursion] = []
-    for series in lot_series(store.readings(record)):
-        rule = klass.rule_for(series.measurement)
-        if rule is None or rule.unit != series.uom:
+    all_series = lot_series(store.readings(record))
+    rules = series_rules(record.product_class, record.stages, all_series)
+    for series, rule in zip(all_series, rules, strict=True):
+        if rule is None:
             continue
         try:
             excursions = compute_excursions(series.samples, rule)
