@@ -80,9 +80,23 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
             ack_items.append({"status": "pending-anchoring", **head, "entry": b64(stored.payload)})
         else:
             ack_items.append({"status": "anchored", **head, **proved})
+    declaration_items: list[dict[str, Any]] = []
+    for declared in record.declarations:
+        proved = None
+        if declared.anchor is not None:
+            proved = prove(declared.anchor.origin, declared.anchor.global_index)
+        payload = b64(declared.entry.payload)
+        if proved is None:
+            declaration_items.append({"status": "pending-anchoring", "entry": payload})
+        else:
+            declaration_items.append({"status": "anchored", **proved})
     devices = {item.device_id for item in readings}
     event_key = state.lots.key.public_key().public_bytes_raw()
-    signers = {e.entry.signer for e in record.events} | {a.signer for a in record.acks}
+    signers = (
+        {e.entry.signer for e in record.events}
+        | {a.signer for a in record.acks}
+        | {d.entry.signer for d in record.declarations}
+    )
     lot = lot_public(state, link, record).model_dump(mode="json", exclude={"events"})
     return {
         "format": BUNDLE_FORMAT,
@@ -94,6 +108,7 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         "readings": reading_items,
         "events": event_items,
         "acknowledgements": ack_items,
+        "declarations": declaration_items,
     }
 
 

@@ -8,8 +8,11 @@ keys, or by a key that a chain of key hand-overs leads to from one of them (``ke
 (C2SP tlog-proof against the same checkpoint); each reading decodes, is signed by its device's
 key, and its entry is in its block's batch tree at the stated position; each event decodes, is
 signed by the API's event key, and, when anchored, is proven like a reading; so is each
-excursion acknowledgement (``farmtrace/api/services/coldchain/ack.py``). The first failure
-stops the check with a :class:`BundleError` naming the item.
+excursion acknowledgement (``farmtrace/api/services/coldchain/ack.py``); and each version of the
+lot's declaration (``farmtrace/api/services/lots/declaration.py``) is signed by the event key and
+anchored or pending like an event, the versions form an unbroken chain 1..n, and every fact of
+the bundle's ``lot`` equals the newest version's. The first failure stops the check with a
+:class:`BundleError` naming the item (for the lot's facts: the field).
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from farmtrace.api.services.coldchain.ack import open_ack
 from farmtrace.api.services.coldchain.errors import ColdChainError
+from farmtrace.api.services.lots.declaration import (
+    DeclarationEntry,
+    DeclarationError,
+    chain_problem,
+    first_difference,
+)
+from farmtrace.api.services.lots.declaration import decode as decode_declaration
+from farmtrace.api.services.lots.declaration import verify as verify_declaration
 from farmtrace.api.services.lots.event_entry import EventEntryError, signer_id
 from farmtrace.api.services.lots.event_entry import decode as decode_event
 from farmtrace.api.services.lots.event_entry import verify as verify_event
@@ -57,6 +68,8 @@ class Report:
     readings: int = 0
     events: int = 0
     pending: int = 0
+    declarations: int = 0
+    declarations_pending: int = 0
 
 
 def _b64(value: object, what: str) -> bytes:
@@ -130,7 +143,65 @@ def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = pr
         f"{len(acks)} excursion acknowledgements signed by the API's key: "
         f"{anchored} anchored, {len(acks) - anchored} pending anchoring"
     )
+    _declarations(bundle, lot, headers, event_keys, report, ok)
     return report
+
+
+def _declarations(
+    bundle: dict[str, Any],
+    lot: dict[str, Any],
+    headers: dict[tuple[str, int], BlockHeader],
+    keys: dict[str, bytes],
+    report: Report,
+    ok: Callable[[str], None],
+) -> None:
+    """Each version signed and anchored (or pending), the chain 1..n unbroken, and the
+    bundle's ``lot`` equal, fact for fact, to the newest version."""
+    items = bundle.get("declarations")
+    if not isinstance(items, list) or not items:
+        raise BundleError("bundle: no lot declaration (the lot's facts are not signed)")
+    versions: list[DeclarationEntry] = []
+    for i, item in enumerate(items):
+        entry, anchored = _declaration(item, i, headers, keys)
+        versions.append(entry)
+        if anchored:
+            report.declarations += 1
+        else:
+            report.declarations_pending += 1
+    problem = chain_problem(versions)
+    if problem is not None:
+        raise BundleError(f"lot declaration: {problem}")
+    newest = versions[-1]
+    difference = first_difference(lot, newest)
+    if difference is not None:
+        raise BundleError(difference)
+    ok(
+        f"lot declaration v{newest.version} signed by the API's event key "
+        f"({report.declarations} versions anchored, {report.declarations_pending} pending), "
+        "every version naming the one before; the lot's facts are the newest version's"
+    )
+
+
+def _declaration(
+    item: Any, i: int, headers: dict[tuple[str, int], BlockHeader], keys: dict[str, bytes]
+) -> tuple[DeclarationEntry, bool]:
+    what = f"declaration {i}"
+    entry = _b64(_get(item, "entry", str, what), what)
+    try:
+        declared = decode_declaration(entry)
+    except DeclarationError as exc:
+        raise BundleError(f"{what}: entry does not decode: {exc}") from None
+    what += f" (v{declared.version} by {declared.signer} seq {declared.seq})"
+    key = keys.get(declared.signer)
+    if key is None or not verify_declaration(declared, key):
+        raise BundleError(f"{what}: signature does not verify with the bundle's event key")
+    status = _get(item, "status", str, what)
+    if status == "pending-anchoring":
+        return declared, False
+    if status != "anchored":
+        raise BundleError(f"{what}: unknown status {status!r}")
+    _inclusion(item, what, entry, headers)
+    return declared, True
 
 
 def _ack(
