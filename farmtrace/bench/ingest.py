@@ -58,8 +58,11 @@ class IngestBenchConfig:
     keep: Path | None = None
     repeat: int = 1
     hostile_share: float = 0.0
+    hostile_fill: int = 0
 
     def __post_init__(self) -> None:
+        if self.hostile_fill and not self.hostile_share:
+            raise ValueError("--hostile-fill needs --hostile-share (the attack's share)")
         if not 0 <= self.hostile_share < 1:
             raise ValueError(f"hostile share {self.hostile_share}: must be in [0, 1)")
         if self.repeat < 1:
@@ -90,6 +93,7 @@ class Round:
     distinct: int = 0
     devices_complete: int = 0
     hostile: Round | None = None  # the gateway run with the hostile mix (no bare drain)
+    database_bytes: int = 0  # the SQLite database's size after the run (with its WAL)
 
     @property
     def gateway_rate(self) -> float:
@@ -161,7 +165,9 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
         if config.hostile_share:
             say(f"mixing the hostile corpus in: {config.hostile_share:.0%} of the stream")
             pool = workdir / "pool-hostile.bin"
-            result.mix = write_hostile_pool(workdir / "pool.bin", pool, tag, config.hostile_share)
+            result.mix = write_hostile_pool(
+                workdir / "pool.bin", pool, tag, config.hostile_share, config.hostile_fill
+            )
         for number in range(1, config.repeat + 1):
             suffix = f"-{number}" if config.repeat > 1 else ""
             round_ = Round()
@@ -278,6 +284,11 @@ def _gateway_round(
         workdir, host, port, db_url, keys, tag, config, suffix, mix
     )
     round_.stored, round_.distinct, round_.devices_complete = _reconcile(db_url, tag, config)
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        round_.database_bytes = sum(
+            p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists()
+        )
 
 
 def _gateway_phase(

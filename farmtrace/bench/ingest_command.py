@@ -48,6 +48,15 @@ def register(kinds: Any) -> None:
         help="also run the gateway with the hostile corpus as this share of the stream (e.g. "
         "0.1), the honest readings offered at the same rate, and compare their rate",
     )
+    p.add_argument(
+        "--hostile-fill",
+        type=_positive_int,
+        default=0,
+        metavar="BYTES",
+        help="with --hostile-share: the hostile messages are a disk-fill attack, junk of this "
+        "many bytes each (e.g. 61440), half on the honest devices' topics, half naming new "
+        "devices; the report gives each run's database size",
+    )
     p.add_argument("--keep", type=Path, metavar="DIR", help="copy logs and reports to DIR")
     p.add_argument("--json", action="store_true", help="print one JSON object, no text")
     p.set_defaults(func=_run)
@@ -95,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
             keep=args.keep,
             repeat=args.repeat,
             hostile_share=args.hostile_share,
+            hostile_fill=args.hostile_fill,
         )
         result = ingest.run(config, progress=None if args.json else progress)
     except (RuntimeError, ValueError, OSError) as exc:

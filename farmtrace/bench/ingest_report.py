@@ -85,6 +85,7 @@ def _round_json(round_: Round) -> dict[str, Any]:
             "distinct": round_.distinct,
             "devices_complete": round_.devices_complete,
         },
+        "database_bytes": round_.database_bytes,
         "hostile": hostile,
     }
 
@@ -119,6 +120,7 @@ def _mix_json(result: IngestBenchResult) -> dict[str, Any]:
         "left_out": mix.left_out,
         "expected": dict(sorted(mix.expected.items())),
         "stored_hostile": _hostile_stored(result),
+        "fill_bytes": mix.fill_bytes,
     }
 
 
@@ -133,6 +135,11 @@ def _hostile_lines(label: str, round_: Round, clean: Round) -> list[str]:
         f"  {label}hostile mix: {rejected:,} quarantined in {len(g.get('rejected', {}))} "
         f"reasons, {g.get('duplicates', 0):,} duplicates; reconcile: {round_.stored:,} stored, "
         f"{round_.distinct:,} distinct, {round_.devices_complete:,} devices with every seq",
+        f"  {label}database: {_mib(round_.database_bytes)} with the hostile mix, "
+        f"{_mib(clean.database_bytes)} clean: the attack grew it by "
+        f"{_mib(round_.database_bytes - clean.database_bytes)}; "
+        f"{sum(g.get('quarantine_refused', {}).values()):,} refused past the quarantine's "
+        "bounds (counted, not stored)",
     ]
 
 
@@ -196,3 +203,7 @@ def render_text(result: IngestBenchResult) -> str:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f} s"
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.2f} MiB"
