@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from farmtrace.audit.chain import audit_chain
 from farmtrace.audit.devices import device_summaries
 from farmtrace.audit.floors import FloorFailure, verified_floors
-from farmtrace.audit.report import AuditFailure, AuditReport, ChainSummary, DeviceSummary
+from farmtrace.audit.report import (
+    AuditFailure,
+    AuditReport,
+    ChainSummary,
+    DeviceSummary,
+    RefusedSummary,
+)
 from farmtrace.store.audit_reads import AuditReads, open_for_audit
 from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Verifier
@@ -38,6 +44,20 @@ def run_audit(db_url: str, keys: Sequence[Verifier] = ()) -> AuditReport:
             floors = {}
         report.devices = device_summaries(reads, floors)
         report.quarantined = reads.quarantine_counts()
+        for count in reads.refused_counts():
+            report.quarantine_refused[count.reason] = (
+                report.quarantine_refused.get(count.reason, 0) + count.refused
+            )
+            report.quarantine_refused_by_device.append(
+                RefusedSummary(
+                    count.device_id,
+                    count.reason,
+                    count.refused,
+                    count.refused_bytes,
+                    count.first_at,
+                    count.last_at,
+                )
+            )
     report.blocks = sum(c.blocks for c in report.chains)
     report.entries = sum(c.entries for c in report.chains)
     report.readings = sum(c.readings for c in report.chains)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["AuditFailure", "AuditReport", "ChainSummary", "DeviceSummary", "SignerRun"]
+__all__ = [
+    "AuditFailure",
+    "AuditReport",
+    "ChainSummary",
+    "DeviceSummary",
+    "RefusedSummary",
+    "SignerRun",
+]
 
 
 class AuditFailure(Exception):
@@ -91,6 +99,20 @@ class DeviceSummary:
 
 
 @dataclass
+class RefusedSummary:
+    """``refused`` rejected messages (``refused_bytes`` of payload) of ``device_id`` (``''``:
+    topics naming no registered device) and ``reason`` that the gateway counted but did not
+    store, the first at ``first_at`` and the last at ``last_at`` (seconds since the epoch)."""
+
+    device_id: str
+    reason: str
+    refused: int
+    refused_bytes: int
+    first_at: float
+    last_at: float
+
+
+@dataclass
 class AuditReport:
     """The whole audit: ``ok`` is true exactly when ``failure`` is ``None``."""
 
@@ -104,6 +126,9 @@ class AuditReport:
     chains: list[ChainSummary] = field(default_factory=list)
     devices: list[DeviceSummary] = field(default_factory=list)
     quarantined: dict[str, int] = field(default_factory=dict)
+    quarantine_refused: dict[str, int] = field(default_factory=dict)
+    """Rejected messages counted but not stored, past the quarantine's bounds, per reason."""
+    quarantine_refused_by_device: list[RefusedSummary] = field(default_factory=list)
 
     def fail(self, failure: AuditFailure) -> None:
         self.fail_item(failure.origin, failure.item, failure.reason)
@@ -170,4 +195,19 @@ class AuditReport:
         if self.quarantined:
             counts = ", ".join(f"{reason} {n}" for reason, n in sorted(self.quarantined.items()))
             lines.append(f"quarantined: {counts}")
+        if self.quarantine_refused:
+            counts = ", ".join(
+                f"{reason} {n}" for reason, n in sorted(self.quarantine_refused.items())
+            )
+            lines.append(f"refused past the quarantine's bounds (counted, not stored): {counts}")
+        for row in self.quarantine_refused_by_device[:20]:
+            who = row.device_id or "(unregistered or no device)"
+            lines.append(
+                f"  {who}: {row.reason} {row.refused} ({row.refused_bytes} bytes), "
+                f"{_utc(row.first_at)} to {_utc(row.last_at)}"
+            )
         return "\n".join(lines)
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -25,6 +25,7 @@ from farmtrace.store.errors import DatabaseError
 from farmtrace.store.migrate import current_revision, head_revision
 from farmtrace.store.models import Base
 from farmtrace.store.records import StoredCheckpoint, StoredEntry, StoredFloor
+from farmtrace.store.refused import RefusedCount, refused_counts
 
 __all__ = ["AuditReads", "SeqRow", "StoredBlock", "open_for_audit"]
 
@@ -188,3 +189,8 @@ class AuditReads:
         """How many messages are quarantined, per reason."""
         query = select(QUARANTINE.c.reason, func.count()).group_by(QUARANTINE.c.reason)
         return {reason: int(n) for reason, n in self._conn.execute(query)}
+
+    def refused_counts(self) -> list[RefusedCount]:
+        """The quarantine's refusal counters (``quarantine_refused``), by device and reason,
+        summed over chains."""
+        return refused_counts(self._conn)
