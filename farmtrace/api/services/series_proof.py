@@ -1,0 +1,126 @@
+"""What a bundle carries to prove it holds every reading of a lot: one run per stage and device.
+
+For each stage of the lot and each of its devices the store finds the run of consecutive seqs
+around the stage's window (:mod:`farmtrace.store.series`): from the device's last reading
+signed before the window (or its seq 1) to its first reading signed after it (or, where none
+is stored yet, its newest stored reading or its signed drop floor). Here the runs become the
+bundle's ``series`` items with their gaps and the readings to prove, each reading once (a
+room sensor's reading may bound one stage and lie inside the next). The rule a verifier checks
+is :mod:`farmtrace.api.services.series_rule` (``docs/bundle.md``, "Complete series").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from farmtrace.api.services.series_rule import Gap
+from farmtrace.api.state import AppState
+from farmtrace.chain.clock import went_backwards
+from farmtrace.store.lots import StageRecord
+from farmtrace.store.series import DeviceRun, RunReading, SeriesReader
+
+__all__ = ["BundleReadingPlan", "SeriesPlan", "lot_gaps", "plan_series"]
+
+DROPPED, NOT_RECEIVED = "dropped-by-device", "not-received"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleReadingPlan:
+    """A reading the bundle proves: ``stage`` names the stage whose window holds it (or whose
+    run it bounds), ``boundary`` is true when it lies in no stage's window. ``clock_backwards``:
+    signed more than 1 s before the run's previous reading (:mod:`farmtrace.chain.clock`; the
+    bundle prefers the lot query's flag, judged against the device's previous stored reading)."""
+
+    reading: RunReading
+    device_id: str
+    stage: str
+    boundary: bool
+    clock_backwards: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPlan:
+    """The bundle's ``series`` items, its readings (by device, then seq), the drop floor
+    statements the gaps rely on, and the gaps (for the page)."""
+
+    series: list[dict[str, Any]]
+    readings: list[BundleReadingPlan]
+    drop_floors: dict[str, bytes]
+    gaps: list[Gap]
+
+
+def _inside(stage: StageRecord, timestamp_ms: int) -> bool:
+    return stage.start_ms <= timestamp_ms and (stage.end_ms is None or timestamp_ms <= stage.end_ms)
+
+
+def _gaps(run: DeviceRun) -> list[tuple[int, int, str]]:
+    """The seqs of the run without a stored reading, split at the device's drop floor."""
+    floor = run.floor.floor if run.floor is not None else 0
+    held = [r.seq for r in run.readings]
+    missing: list[tuple[int, int]] = []
+    expected = run.first_seq
+    for seq in [*held, run.last_seq + 1]:
+        if seq > expected:
+            missing.append((expected, seq - 1))
+        expected = seq + 1
+    found = []
+    for first, last in missing:
+        if first <= floor:
+            found.append((first, min(last, floor), DROPPED))
+        if last > floor:
+            found.append((max(first, floor + 1), last, NOT_RECEIVED))
+    return found
+
+
+def plan_series(
+    state: AppState, stages: Sequence[StageRecord], covered: Mapping[str, int]
+) -> SeriesPlan:
+    """The series of every stage and device, as of checkpoints covering ``covered`` blocks
+    of each chain (origin -> checkpoint size)."""
+    reader = SeriesReader(state.database, covered)
+    series: list[dict[str, Any]] = []
+    chosen: dict[tuple[str, int], BundleReadingPlan] = {}
+    floors: dict[str, bytes] = {}
+    gaps: list[Gap] = []
+    for k, stage in enumerate(stages):
+        for run in reader.runs(stage.device_ids, stage.start_ms, stage.end_ms):
+            run_gaps = _gaps(run)
+            series.append(
+                {
+                    "stage_index": k,
+                    "device_id": run.device_id,
+                    "first_seq": run.first_seq,
+                    "last_seq": run.last_seq,
+                    "lower": "boundary" if run.lower_boundary else "device-start",
+                    "upper": run.upper,
+                    "gaps": [{"first_seq": a, "last_seq": b, "cause": c} for a, b, c in run_gaps],
+                }
+            )
+            gaps.extend(Gap(stage.name, run.device_id, a, b, c) for a, b, c in run_gaps)
+            if run.floor is not None and any(c == DROPPED for _, _, c in run_gaps):
+                floors[run.device_id] = run.floor.payload
+            previous: int | None = None
+            for reading in run.readings:
+                key = (run.device_id, reading.seq)
+                inside = _inside(stage, reading.timestamp_ms)
+                back = went_backwards(previous, reading.timestamp_ms)
+                previous = reading.timestamp_ms
+                known = chosen.get(key)
+                if known is None or (known.boundary and inside):
+                    chosen[key] = BundleReadingPlan(
+                        reading, run.device_id, stage.name, not inside, back
+                    )
+    readings = [chosen[key] for key in sorted(chosen)]
+    return SeriesPlan(series, readings, floors, gaps)
+
+
+def lot_gaps(state: AppState, stages: Sequence[StageRecord]) -> list[Gap]:
+    """The gaps of a lot's series as of each chain's latest checkpoint (for the page)."""
+    covered = {}
+    for origin in state.origins():
+        checkpoint = state.chain(origin).latest_checkpoint()
+        if checkpoint is not None:
+            covered[origin] = checkpoint.size
+    return plan_series(state, stages, covered).gaps
