@@ -31,6 +31,8 @@ Tables, and who may change what:
   watermark, with its validity period (``valid_until`` ``NULL`` while current; revision 0007;
   ``farmtrace.store.key_history``). Rows are never deleted; the only update allowed is setting
   ``valid_until`` once.
+* ``witness_cosignatures``: each witness cosignature of a checkpoint, by ``(chain_id, size,
+  witness_key)``, the line as the witness returned it. Append-only (revision 0009).
 * ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
   ``revoked_at`` once.
 
@@ -157,6 +159,20 @@ class CheckpointRow(Base):
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     note: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[float] = mapped_column(Float)
+
+
+class WitnessCosignatureRow(Base):
+    """A witness's cosignature of one checkpoint size (revision 0009): ``line`` exactly as the
+    witness returned it, ``cosigned_at`` its signed timestamp. Append-only."""
+
+    __tablename__ = "witness_cosignatures"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    witness_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    cosigned_at: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[float] = mapped_column(Float)
 
 
 class QuarantineRow(Base):
@@ -303,5 +319,6 @@ APPEND_ONLY_TABLES = (
     "checkpoints",
     "quarantine",
     "drop_floors",
+    "witness_cosignatures",
 )
 """Tables whose rows the database itself refuses to UPDATE or DELETE (see the migrations)."""

@@ -31,6 +31,7 @@ from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import ChainMismatchError, DatabaseError, NotFoundError
 from farmtrace.store.models import Base
 from farmtrace.store.records import ReadingProof, StoredCheckpoint, StoredEntry
+from farmtrace.store.witness_cosignatures import cosignature_lines
 from farmtrace.tlog.proof import build_tlog_proof
 
 __all__ = ["ChainReader", "batch_tree", "chain_id_of", "list_chains", "tree_at"]
@@ -110,7 +111,7 @@ class ChainReader:
         self._log_tree: MerkleTree | None = None
         self._trees: LRU[int, MerkleTree] = LRU(batch_trees)
         self._headers: LRU[int, tuple[BlockHeader, bytes]] = LRU(batch_trees * 4)
-        self._tlog: LRU[tuple[int, int], str] = LRU(batch_trees * 4)
+        self._tlog: LRU[tuple[int, int, int], str] = LRU(batch_trees * 4)
         self._building: dict[int, threading.Lock] = {}
         self._building_lock = threading.Lock()
         self._ttl = checkpoint_ttl
@@ -289,7 +290,7 @@ class ChainReader:
 
         Requires ``height < checkpoint.size``.
         """
-        key = (height, checkpoint.size)
+        key = (height, checkpoint.size, len(checkpoint.note))  # cosignatures lengthen the note
         text = self._tlog.get(key)
         if text is None:
             log = tree_at(self.log_tree(checkpoint.size), checkpoint.size)
@@ -337,7 +338,7 @@ class ChainReader:
             return None
         header = self._headers.get(entry.block_height)
         tree = self._trees.get(entry.block_height)  # cached only once its root checked
-        tlog = self._tlog.get((entry.block_height, checkpoint.size))
+        tlog = self._tlog.get((entry.block_height, checkpoint.size, len(checkpoint.note)))
         if header is None or tree is None or tlog is None:
             return None
         return ReadingProof(
@@ -381,9 +382,12 @@ class ChainReader:
             query = query.where(CHECKPOINTS.c.size == size)
         with database_errors("reading a checkpoint"), self.engine.connect() as conn:
             row = conn.execute(query).first()
+            # Witness cosignatures ride on the note (c2sp.org/tlog-cosignature): a cosigned
+            # checkpoint, which verifiers that know no witness read as the plain one.
+            lines = [] if row is None else cosignature_lines(conn, self.chain_id, row.size)
         if row is None:
             return None
-        return StoredCheckpoint(self.origin, row.size, row.note, row.signed_at)
+        return StoredCheckpoint(self.origin, row.size, row.note + "".join(lines), row.signed_at)
 
     def entry_count(self) -> int:
         """The number of entries stored for this chain (the next global index)."""

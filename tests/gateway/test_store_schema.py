@@ -16,14 +16,15 @@ from farmtrace.store.ledger import Ledger
 from farmtrace.store.migrate import current_revision, head_revision, upgrade
 from farmtrace.store.models import APPEND_ONLY_TABLES, Base
 from farmtrace.store.records import QuarantineItem
+from farmtrace.store.witness_cosignatures import StoredCosignature, WitnessCosignatures
 
 ORIGIN = "farmtrace.example/gw-1"
 
 
 @pytest.fixture
 def filled(db_url: str, tmp_path: Path) -> str:
-    """A database with one chain of two blocks, a device, a quarantined message and a drop
-    floor."""
+    """A database with one chain of two blocks, a device, a quarantined message, a drop
+    floor and a witness cosignature."""
     devs = devices(3)
     with Ledger.open(db_url, tmp_path / "state", ORIGIN) as ledger:
         ledger.register_devices({d.device_id: d.public_key for d in devs})
@@ -32,6 +33,9 @@ def filled(db_url: str, tmp_path: Path) -> str:
         ledger.quarantine([QuarantineItem(1.0, "bad-signature", "forged", "farm/x", b"\x00")])
         floor = StoredFloor(devs[0].device_id, 9, devs[0].drop_floor(9), 1.0)
         assert record_floors(ledger.engine, [floor]) == 1
+        line = "\u2014 witness.example/w1 AAAAAQ==\n"
+        cosignature = StoredCosignature(2, "witness.example/w1+00000001+BAAA", line, 1, 1.0)
+        assert WitnessCosignatures(ledger.reader).record(cosignature)
     return db_url
 
 
@@ -41,7 +45,7 @@ def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0008"
+        assert current_revision(engine) == head_revision() == "0009"
     finally:
         engine.dispose()
 
