@@ -289,7 +289,11 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     port = free_port()
     with (tmp_path / "api.log").open("wb") as api_log:
         api = subprocess.Popen(
-            [sys.executable, "-m", "farmtrace", "api", "--db", db_url, "--port", str(port)],
+            # The demo's event key: an API may not sign with a key of its own once events are.
+            [
+                *(sys.executable, "-m", "farmtrace", "api", "--db", db_url, "--port", str(port)),
+                *("--state", str(state / "api")),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=api_log,
             cwd=ROOT,

@@ -25,7 +25,14 @@ def register(sub: Any) -> None:
         help="address to listen on (127.0.0.1; 0.0.0.0 for every interface, e.g. for phones)",
     )
     api.add_argument("--port", type=int, default=8000)
-    api.add_argument("--state", type=Path, help="state directory holding the event key")
+    api.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="state directory holding the event key (DIR/event.key, created on first use); "
+        "without it the API signs with a key of its own only while the database has no "
+        "signed events (see 'farmtrace keys rotate-event')",
+    )
     api.add_argument("--origin", help="the default chain (default: the oldest in the database)")
     api.add_argument("--link-domain", help="host[:port] of Digital Link URIs in QR codes")
     api.add_argument(
@@ -81,6 +88,11 @@ def _serve(args: argparse.Namespace) -> int:
         except DigitalLinkError as exc:
             print(f"farmtrace api: --public-url: {exc}", file=sys.stderr)
             return 2
+    if args.state is None and args.workers > 1:
+        import tempfile
+
+        # Every worker must sign with the one key the database records, not each its own.
+        args.state = Path(tempfile.mkdtemp(prefix="farmtrace-api-"))
     settings = _settings(args)
     try:
         app = create_app(settings)  # also checks the database before serving

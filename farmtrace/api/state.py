@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from farmtrace.api.errors import NotFound
 from farmtrace.api.http.ratelimit import RateLimiter
 from farmtrace.api.services.digital_link import DigitalLink
-from farmtrace.api.services.lots.event_key import load_or_create_event_key
+from farmtrace.api.services.lots.event_key import event_keys, open_event_key
 from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.settings import Settings
 from farmtrace.store.chain_keys import chain_verifier_keys
@@ -35,10 +33,18 @@ class AppState:
 
     @classmethod
     def open(cls, settings: Settings) -> AppState:
-        """Connect, bring the schema up to date and load the event key."""
+        """Connect, bring the schema up to date and load the event key.
+
+        Raises :class:`~farmtrace.store.event_key.EventKeyError` (naming the remedy) rather
+        than sign with a key other than the database's current event key once that one has
+        signed records (:func:`~farmtrace.store.event_key.open_event_key`).
+        """
         database = open_database(settings.db_url)
-        state_dir = settings.state_dir or Path(tempfile.mkdtemp(prefix="farmtrace-api-"))
-        key = load_or_create_event_key(Path(state_dir))
+        try:
+            key = open_event_key(database, settings.state_dir)
+        except BaseException:
+            database.close()
+            raise
         limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
         return cls(settings, database, LotStore(Lots(database), key), limiter)
 
@@ -79,6 +85,11 @@ class AppState:
     def verifier_keys(self, origin: str) -> list[str]:
         """Every checkpoint verifier key the chain recorded (current and retired)."""
         return chain_verifier_keys(self.database, self.chain(origin).chain_id)
+
+    def event_keys(self, signers: set[str]) -> dict[str, bytes]:
+        """The public key of each event-key signer of ``signers`` (the key that signed its
+        records, current or retired; unknown signers are left out)."""
+        return event_keys(self.database, signers)
 
     def device_keys(self, device_ids: set[str]) -> dict[str, bytes]:
         """The registered public keys of ``device_ids`` (unknown ones are left out)."""

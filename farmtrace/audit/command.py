@@ -1,4 +1,5 @@
-"""The gateway's chain commands: ``farmtrace audit``, ``farmtrace keys show`` and ``rotate``.
+"""The chain commands: ``farmtrace audit``, ``farmtrace keys show``, ``rotate`` and
+``rotate-event`` (the API's event key).
 
 Exit codes: 0 when all is well, 1 when the audit found a bad item, 2 when the command could
 not run (unreadable database, malformed key, missing state).
@@ -67,6 +68,18 @@ def register(sub: Any) -> None:
         "--db", metavar="URL", help="also record the new key in this database's chain_keys now"
     )
     rotate.set_defaults(func=_keys_rotate)
+    rotate_event = actions.add_parser(
+        "rotate-event",
+        help="make a new API event key current (API stopped); older bundles stay verifiable",
+        description="Replace the API's event key in DIR/event.key by a new one (or adopt the "
+        "key there if the database has never seen it) and make it the database's current "
+        "event key, ending the old key's validity now. The old key stays in the key history, "
+        "so bundles of records it signed still carry it. Then start the API with --state DIR. "
+        "See docs/chain.md, 'Key history'.",
+    )
+    rotate_event.add_argument("--state", type=Path, required=True, metavar="DIR")
+    rotate_event.add_argument("--db", required=True, metavar="URL")
+    rotate_event.set_defaults(func=_keys_rotate_event)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -112,6 +125,27 @@ def _keys_rotate(args: argparse.Namespace) -> int:
         f"farmtrace keys rotate: the gateway's next checkpoint is signed by the new key and by "
         f"{rotation.handover.name}+{rotation.handover.key_id:08x}, and names the new key; the "
         f"new key is {where}. Publish it to verifiers beside the old one.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _keys_rotate_event(args: argparse.Namespace) -> int:
+    from farmtrace.store.database import open_database
+    from farmtrace.store.event_key import rotate_event_key
+
+    try:
+        with open_database(args.db) as database:
+            rotation = rotate_event_key(database, args.state)
+    except StoreError as exc:
+        print(f"farmtrace keys rotate-event: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    for retired in rotation.retired:
+        print(f"retired {retired}")
+    print(f"current {rotation.new}")
+    how = "adopted the key already in" if rotation.adopted else "wrote a new key to"
+    print(
+        f"farmtrace keys rotate-event: {how} {args.state}; start the API with --state {args.state}",
         file=sys.stderr,
     )
     return EXIT_OK

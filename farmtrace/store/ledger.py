@@ -147,7 +147,7 @@ class Ledger:
             with engine.connect() as conn:
                 loaded = load_chain(conn, chain_id, origin, verifiers, state.read_checkpoint())
             # Only a key whose chain checked out is listed as the chain's (the API serves them).
-            record_key(engine, chain_id, signer.verifier.vkey)
+            record_key(engine, chain_id, signer.verifier.vkey, [v.vkey for v in verifiers[1:]])
             reader = ChainReader(engine, chain_id, origin)
             return cls(engine, reader, state, signer, verifiers, loaded, chain_lock)
         except SQLAlchemyError as exc:

@@ -87,7 +87,10 @@ def rotate_checkpoint_key(state_dir: Path, db_url: str | None = None) -> Rotatio
         if db_url is not None and chain_id is not None:
             found = chain_id
             try:
-                _db(db_url, lambda engine: record_key(engine, found, new.verifier.vkey))
+                _db(
+                    db_url,
+                    lambda engine: record_key(engine, found, new.verifier.vkey, [old.verifier.vkey]),
+                )
             except StoreError as exc:
                 raise StoreError(
                     f"the key was rotated (new key {new.verifier.vkey}) but not recorded in the "

@@ -1,37 +1,13 @@
-"""The API's event-signing key: an Ed25519 seed in ``<state>/event.key`` (hex, mode 0600)."""
+"""The API's event-signing key: ``<state>/event.key`` (an Ed25519 seed, hex, mode 0600).
+
+The file, the key history and the rules for which key the API may sign with live in the store
+(:mod:`farmtrace.store.event_key`): the API refuses to start with a key that is not the
+database's current event key while that one signed records, and ``farmtrace keys
+rotate-event`` changes the key explicitly, keeping the old one valid for what it signed.
+"""
 
 from __future__ import annotations
 
-import stat
-from pathlib import Path
+from farmtrace.store.event_key import EVENT_KEY_FILE, EventKeyError, event_keys, open_event_key
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from farmtrace.store.errors import KeyFileError
-from farmtrace.store.keys import write_private_file
-
-__all__ = ["EVENT_KEY_FILE", "load_or_create_event_key"]
-
-EVENT_KEY_FILE = "event.key"
-
-
-def load_or_create_event_key(state_dir: Path) -> Ed25519PrivateKey:
-    """The event key in ``state_dir``, created on first use; raise ``KeyFileError`` if unusable."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = state_dir / EVENT_KEY_FILE
-    if not path.exists():
-        seed = Ed25519PrivateKey.generate().private_bytes_raw()
-        try:
-            write_private_file(path, seed.hex() + "\n", exclusive=True)
-        except KeyFileError:
-            if not path.exists():
-                raise
-    mode = path.stat().st_mode
-    if not stat.S_ISREG(mode) or mode & 0o077:
-        raise KeyFileError(
-            f"event key {path} must be a regular file of mode 0600 (it is {stat.S_IMODE(mode):04o})"
-        )
-    try:
-        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text("ascii").strip()))
-    except (ValueError, UnicodeDecodeError):
-        raise KeyFileError(f"event key {path} is not a hex Ed25519 seed") from None
+__all__ = ["EVENT_KEY_FILE", "EventKeyError", "event_keys", "open_event_key"]
