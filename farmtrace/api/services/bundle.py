@@ -91,7 +91,6 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         else:
             declaration_items.append({"status": "anchored", **proved})
     devices = {item.device_id for item in readings}
-    event_key = state.lots.key.public_key().public_bytes_raw()
     signers = (
         {e.entry.signer for e in record.events}
         | {a.signer for a in record.acks}
@@ -104,7 +103,9 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         "chains": [_chain(state, origin, cp) for origin, cp in sorted(checkpoints.items())],
         "blocks": [blocks[k] for k in sorted(blocks)],
         "device_keys": {d: b64(k) for d, k in sorted(state.device_keys(devices).items())},
-        "event_keys": {s: b64(event_key) for s in sorted(signers)},
+        # Each signer is the hash of its key, so a lot signed before a rotation names the
+        # older key: the key history gives every signer the key that signed its records.
+        "event_keys": {s: b64(k) for s, k in sorted(state.event_keys(signers).items())},
         "readings": reading_items,
         "events": event_items,
         "acknowledgements": ack_items,
