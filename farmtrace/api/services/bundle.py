@@ -13,6 +13,7 @@ from farmtrace.api.services.convert import b64
 from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.api.services.handovers import handover_notes
 from farmtrace.api.services.lots.store import LotRecord
+from farmtrace.api.services.series_proof import plan_series
 from farmtrace.api.services.views import lot_public
 from farmtrace.api.state import AppState
 from farmtrace.store.errors import NotFoundError
@@ -25,17 +26,19 @@ BUNDLE_FORMAT = "farmtrace-bundle/v1"
 
 def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[str, Any]:
     """The bundle of ``record`` as a JSON-ready dict."""
-    readings = state.lots.readings(record)
+    # Every chain's checkpoint first: a series only holds readings those checkpoints cover.
+    latest = _latest_checkpoints(state)
+    plan = plan_series(state, record.stages, {o: cp.size for o, cp in latest.items()})
+    flags = {(r.device_id, r.seq): r.clock_backwards for r in state.lots.readings(record)}
     checkpoints: dict[str, StoredCheckpoint] = {}
     blocks: dict[tuple[str, int], dict[str, Any]] = {}
 
     def prove(origin: str, index: int) -> dict[str, Any] | None:
         reader = state.chain(origin)
         if origin not in checkpoints:
-            latest = reader.latest_checkpoint(fresh=True)
-            if latest is None:
+            if origin not in latest:
                 return None
-            checkpoints[origin] = latest
+            checkpoints[origin] = latest[origin]
         try:
             # The bundle is for a verifier to judge the stored rows itself: an entry altered in
             # the database must reach it (and be named), so no root check here.
@@ -55,11 +58,15 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         }
 
     reading_items = []
-    for item in readings:
-        proved = prove(item.anchor.origin, item.anchor.global_index)
+    for item in plan.readings:
+        proved = prove(item.reading.origin, item.reading.global_index)
         if proved is not None:
             proved["stage"] = item.stage
-            proved["clock_backwards"] = item.clock_backwards
+            proved["clock_backwards"] = flags.get(
+                (item.device_id, item.reading.seq), item.clock_backwards
+            )
+            if item.boundary:
+                proved["boundary"] = True
             reading_items.append(proved)
     event_items: list[dict[str, Any]] = []
     for event in record.events:
@@ -90,7 +97,7 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
             declaration_items.append({"status": "pending-anchoring", "entry": payload})
         else:
             declaration_items.append({"status": "anchored", **proved})
-    devices = {item.device_id for item in readings}
+    devices = {item.device_id for item in plan.readings} | set(plan.drop_floors)
     signers = (
         {e.entry.signer for e in record.events}
         | {a.signer for a in record.acks}
@@ -107,10 +114,21 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         # older key: the key history gives every signer the key that signed its records.
         "event_keys": {s: b64(k) for s, k in sorted(state.event_keys(signers).items())},
         "readings": reading_items,
+        "series": plan.series,
+        "drop_floors": {d: b64(p) for d, p in sorted(plan.drop_floors.items())},
         "events": event_items,
         "acknowledgements": ack_items,
         "declarations": declaration_items,
     }
+
+
+def _latest_checkpoints(state: AppState) -> dict[str, StoredCheckpoint]:
+    found = {}
+    for origin in state.origins():
+        checkpoint = state.chain(origin).latest_checkpoint(fresh=True)
+        if checkpoint is not None:
+            found[origin] = checkpoint
+    return found
 
 
 def _chain(state: AppState, origin: str, checkpoint: StoredCheckpoint) -> dict[str, Any]:

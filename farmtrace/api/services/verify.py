@@ -39,6 +39,7 @@ from farmtrace.api.services.lots.declaration import verify as verify_declaration
 from farmtrace.api.services.lots.event_entry import EventEntryError, signer_id
 from farmtrace.api.services.lots.event_entry import decode as decode_event
 from farmtrace.api.services.lots.event_entry import verify as verify_event
+from farmtrace.api.services.series_rule import BundleReading, Gap, SeriesError, check_series
 from farmtrace.chain.block import BlockHeader
 from farmtrace.chain.errors import ChainError
 from farmtrace.chain.rotation import rotation_successor
@@ -68,6 +69,8 @@ class Report:
     readings: int = 0
     events: int = 0
     pending: int = 0
+    lot_readings: int = 0
+    gaps: list[Gap] = field(default_factory=list)
     declarations: int = 0
     declarations_pending: int = 0
 
@@ -126,6 +129,7 @@ def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = pr
         _inclusion(item, what, entry, headers)
         report.readings += 1
     ok(f"{report.readings} readings: each in its block's batch tree (RFC 9162 inclusion)")
+    _series(bundle, entries, device_keys, report, ok)
     for i, item in enumerate(_get(bundle, "events", list, "bundle")):
         if _event(item, i, headers, event_keys):
             report.events += 1
@@ -202,6 +206,35 @@ def _declaration(
         raise BundleError(f"{what}: unknown status {status!r}")
     _inclusion(item, what, entry, headers)
     return declared, True
+
+
+def _series(
+    bundle: dict[str, Any],
+    entries: list[tuple[str, bytes]],
+    device_keys: dict[str, bytes],
+    report: Report,
+    ok: Callable[[str], None],
+) -> None:
+    """The complete-series rule (``docs/bundle.md``), over the readings proven above."""
+    held = []
+    for what, entry in entries:
+        signed = decode_reading(entry)
+        held.append(BundleReading(what, signed.device_id, signed.seq, signed.timestamp_ms))
+    try:
+        summary = check_series(bundle, held, device_keys)
+    except SeriesError as exc:
+        raise BundleError(str(exc)) from None
+    for line in summary.lines:
+        ok(line)
+    report.lot_readings = summary.lot_readings
+    report.gaps = summary.gaps
+    gaps = summary.gaps
+    ok(
+        f"complete series: {summary.lot_readings} readings inside their stage windows, "
+        f"{summary.other_readings} more around them (run boundaries, or signed outside "
+        f"their window by the device clock), {len(gaps)} gaps declared"
+        + "".join(f"; gap: {g.device_id} seqs {g.first_seq}-{g.last_seq} {g.cause}" for g in gaps)
+    )
 
 
 def _ack(

@@ -61,6 +61,7 @@ function show(root, report) {
     blocks: `${counts.blocks}`,
     signatures: `${report.readings.length + counts.events + counts.pending}`,
     batches: `${counts.readings + counts.events}`,
+    series: `${counts.lotReadings}`,
     claims: "",
   };
   const checks = /** @type {HTMLElement} */ (root.querySelector(".checks"));
@@ -86,12 +87,13 @@ function show(root, report) {
   }
   let state = report.state;
   const pageReadings = Number(root.dataset.readings ?? "0");
-  if (state === "verified" && pageReadings > counts.readings) {
+  // Boundary readings prove a series complete; the page counts the lot's readings only.
+  if (state === "verified" && pageReadings > counts.lotReadings) {
     // The page shows readings the bundle cannot prove yet (stored after the last checkpoint).
     state = "pending";
     const li = document.createElement("li");
     li.className = "info";
-    li.textContent = fill(root.dataset.shortTemplate ?? "", { page: pageReadings, proved: counts.readings });
+    li.textContent = fill(root.dataset.shortTemplate ?? "", { page: pageReadings, proved: counts.lotReadings });
     items.push(li);
   }
   list.replaceChildren(...items);
@@ -99,7 +101,7 @@ function show(root, report) {
   const countsLine = /** @type {HTMLElement} */ (root.querySelector(".counts"));
   if (report.ok) {
     countsLine.textContent = fill(countsLine.dataset.template ?? "", {
-      readings: counts.readings,
+      readings: counts.lotReadings,
       events: counts.events,
       blocks: counts.blocks,
       size: counts.size,

@@ -24,6 +24,7 @@ import { openCheckpoint } from "../verify/checkpoint.js";
 import { TlogError } from "../verify/errors.js";
 import { leafHash, verifyInclusion } from "../verify/merkle.js";
 import { Verifier } from "../verify/note.js";
+import { SeriesError, checkSeries } from "../verify/series.js";
 import { parseTlogProof, verifyTlogProof } from "../verify/tlogproof.js";
 import { parseBlockHeader } from "./block.js";
 import { EntryError, decodeEvent, decodeReading, signerId, verifyEd25519 } from "./entries.js";
@@ -31,19 +32,21 @@ import { EntryError, decodeEvent, decodeReading, signerId, verifyEd25519 } from 
 export const BUNDLE_FORMAT = "farmtrace-bundle/v1";
 
 /** The checks a report names, in the order they run. */
-export const CHECKS = Object.freeze(["checkpoint", "blocks", "signatures", "batches", "claims"]);
+export const CHECKS = Object.freeze(["checkpoint", "blocks", "signatures", "batches", "series", "claims"]);
 
 /**
- * @typedef {"checkpoint" | "blocks" | "signatures" | "batches" | "claims"} CheckName
+ * @typedef {"checkpoint" | "blocks" | "signatures" | "batches" | "series" | "claims"} CheckName
  * @typedef {{ check: CheckName, message: string }} Failure
  * @typedef {{
  *   ok: boolean,
  *   state: "verified" | "pending" | "failed",
  *   checks: Record<CheckName, "ok" | "failed" | "skipped">,
- *   counts: { chains: number, size: number, blocks: number, readings: number, events: number, pending: number },
+ *   counts: { chains: number, size: number, blocks: number, readings: number, events: number, pending: number,
+ *     lotReadings: number },
  *   failures: Failure[],
  *   lines: string[],
  *   readings: import("./entries.js").Reading[],
+ *   series: import("../verify/series.js").SeriesSummary | null,
  * }} BundleReport
  */
 
@@ -66,11 +69,19 @@ export async function verifyBundle(bundle, vkeys) {
   const report = {
     ok: false,
     state: "failed",
-    checks: { checkpoint: "skipped", blocks: "skipped", signatures: "skipped", batches: "skipped", claims: "skipped" },
-    counts: { chains: 0, size: 0, blocks: 0, readings: 0, events: 0, pending: 0 },
+    checks: {
+      checkpoint: "skipped",
+      blocks: "skipped",
+      signatures: "skipped",
+      batches: "skipped",
+      series: "skipped",
+      claims: "skipped",
+    },
+    counts: { chains: 0, size: 0, blocks: 0, readings: 0, events: 0, pending: 0, lotReadings: 0 },
     failures: [],
     lines: [],
     readings: [],
+    series: null,
   };
   const ctx = new Context(report);
   try {
@@ -205,6 +216,7 @@ async function run(ctx, input, vkeys) {
   }
   ctx.endStage();
   ctx.ok(`${ctx.report.counts.readings} readings: each in its block's batch tree (RFC 9162 inclusion)`);
+  await series(ctx, bundle, entries, deviceKeys);
   const events = get(bundle, "events", "array", "bundle", ctx);
   for (const [i, item] of events.entries()) {
     const anchored = await event(ctx, item, i, headers, eventKeys);
@@ -215,6 +227,35 @@ async function run(ctx, input, vkeys) {
   const { events: n, pending } = ctx.report.counts;
   ctx.ok(`${n + pending} events signed by the API's event key: ${n} anchored on a chain, ${pending} pending anchoring`);
   ctx.completed = true;
+}
+
+/**
+ * The complete-series rule (docs/bundle.md, verify/series.js) over the readings proven so far.
+ * @param {Context} ctx
+ * @param {any} bundle
+ * @param {[string, Uint8Array][]} entries
+ * @param {Map<string, Uint8Array>} deviceKeys
+ */
+async function series(ctx, bundle, entries, deviceKeys) {
+  ctx.started("series");
+  const held = entries.map(([what], i) => {
+    const r = ctx.report.readings[i];
+    return { what, deviceId: r.deviceId, seq: r.seq, timestampMs: r.timestampMs };
+  });
+  try {
+    const summary = await checkSeries(bundle, held, deviceKeys, verifyEd25519);
+    ctx.report.series = summary;
+    ctx.report.counts.lotReadings = summary.lotReadings;
+    for (const line of summary.lines) ctx.ok(line);
+    ctx.ok(
+      `complete series: ${summary.lotReadings} readings inside their stage windows, ` +
+        `${summary.otherReadings} more around them (run boundaries, or signed outside their window by the ` +
+        `device clock), ${summary.gaps.length} gaps declared`,
+    );
+  } catch (error) {
+    if (!(error instanceof SeriesError)) throw error;
+    ctx.stop("series", error.message);
+  }
 }
 
 /**
