@@ -19,7 +19,7 @@ The checks, in chain order, stopping at the first failure (raised as :class:`Aud
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from farmtrace import rust_core
@@ -29,7 +29,7 @@ from farmtrace.chain.block import GENESIS_PREVIOUS, BlockHeader
 from farmtrace.chain.entry import READING, kind_of
 from farmtrace.chain.errors import BlockHeaderError
 from farmtrace.chain.log import ChainLog
-from farmtrace.store.audit_reads import AuditReads
+from farmtrace.store.audit_reads import AuditReads, StoredBlock
 from farmtrace.store.reader import batch_tree
 from farmtrace.store.records import StoredEntry
 from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
@@ -37,7 +37,7 @@ from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Note, Verifier
 from farmtrace.wire.protocol import ProtocolError, SignedReading, decode
 
-__all__ = ["audit_chain"]
+__all__ = ["audit_chain", "check_blocks", "walk_entries"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +55,17 @@ def audit_chain(
     summary: ChainSummary,
 ) -> None:
     """Run every check on chain ``chain_id``, filling ``summary``; raise at the first failure."""
-    blocks = _check_blocks(reads, chain_id, origin, summary)
+    blocks = check_blocks(reads.blocks(chain_id), origin, summary)
     _check_entries(reads, chain_id, origin, blocks, device_keys, summary)
     _check_checkpoints(reads, chain_id, origin, blocks, verifiers, summary)
 
 
-def _check_blocks(
-    reads: AuditReads, chain_id: int, origin: str, summary: ChainSummary
-) -> list[_Block]:
+def check_blocks(rows: Iterable[StoredBlock], origin: str, summary: ChainSummary) -> list[_Block]:
+    """Check 1 on block rows in height order (from the database, or a mirror's tiles:
+    :mod:`farmtrace.audit.mirror`); the blocks, parsed."""
     blocks: list[_Block] = []
     previous, next_index = GENESIS_PREVIOUS, 0
-    for row in reads.blocks(chain_id):
+    for row in rows:
         expected = len(blocks)
         item = f"block {row.height}"
         if row.height != expected:
@@ -115,16 +115,18 @@ def _check_entries(
     summary: ChainSummary,
 ) -> None:
     with reads.entries(chain_id, origin) as entries:
-        summary.entries = _walk_entries(origin, entries, blocks, device_keys, summary)
+        summary.entries = walk_entries(origin, entries, blocks, device_keys, summary)
 
 
-def _walk_entries(
+def walk_entries(
     origin: str,
     rows: Iterator[StoredEntry],
     blocks: list[_Block],
     device_keys: dict[str, bytes],
     summary: ChainSummary,
 ) -> int:
+    """Check 2 on entries in index order against ``blocks`` (from :func:`check_blocks`); the
+    number of entries."""
     index = 0
     for block in blocks:
         header = block.header
