@@ -171,6 +171,13 @@ def register(sub: Any) -> None:
         help="bytes the quarantine may grow per hour, all devices together; past it rejected "
         f"messages are only counted ({DEFAULT_BYTES_PER_HOUR}, 16 MiB)",
     )
+    p.add_argument(
+        "--witnesses",
+        type=Path,
+        metavar="FILE",
+        help="send each checkpoint to the witnesses of this tlog-policy file's "
+        "'witness <name> <vkey> <url>' lines (docs/witness.md)",
+    )
     p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics (0: any)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="metrics address (127.0.0.1)")
     p.add_argument("--report", type=Path, metavar="FILE", help="write a JSON run report at exit")
@@ -183,6 +190,11 @@ def register(sub: Any) -> None:
 def run_gateway(args: argparse.Namespace) -> int:
     # Imported here so that `farmtrace --help` stays light.
     from farmtrace.gateway.ingest.service import Gateway
+    from farmtrace.gateway.witness_client import (
+        WitnessClient,
+        WitnessConfigError,
+        read_witness_list,
+    )
     from farmtrace.store.errors import StoreError
     from farmtrace.store.ledger import Ledger
 
@@ -227,11 +239,17 @@ def run_gateway(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     _log_login(login)
     try:
+        witnesses = read_witness_list(args.witnesses) if args.witnesses else []
+    except WitnessConfigError as exc:
+        print(f"farmtrace gateway: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
         ledger = Ledger.open(db_url, state_dir, identity.origin, args.db_lock_timeout)
     except StoreError as exc:
         print(f"farmtrace gateway: cannot open the chain: {exc}", file=sys.stderr)
         return EXIT_ERROR
     stop = threading.Event()
+    witness_client: WitnessClient | None = None
     previous = _install_signals(stop)
     try:
         identity.save(state_dir)
@@ -245,11 +263,19 @@ def run_gateway(args: argparse.Namespace) -> int:
             status=status,
         )
         tune_garbage_collector()
+        if witnesses:
+            # Off the ingest path: its own threads, timeouts, the newest checkpoint only.
+            witness_client = WitnessClient(
+                ledger.reader, witnesses, registry=gateway.metrics.registry
+            )
+            witness_client.start()
         return gateway.run(stop, args.duration)
     except (IngestError, StoreError, OSError) as exc:
         print(f"farmtrace gateway: {exc}", file=sys.stderr)
         return EXIT_ERROR
     finally:
+        if witness_client is not None:
+            witness_client.stop()
         _restore_signals(previous)
         ledger.close()
 
