@@ -168,7 +168,7 @@ def test_charts_show_band_excursions_gaps_and_units(page: ProductPage) -> None:
     assert temp.count('class="spike-mark"') == 3
     assert '<text class="peak-label"' in temp and ">5.2</text>" in temp
     assert temp.count('class="gap"') == 1 and humidity.count('class="gap"') == 1
-    assert ">°C</text>" in temp and ">%</text>" in humidity
+    assert ">°C</text>" in temp and ">%RH</text>" in humidity
     assert re.search(r'class="xlabel"[^>]*>20 Nov</text>', temp)
     assert "allowed -0.5 to 3 °C" in html and "no data" in html
     assert 'class="condition warn"' in html  # one excursion, no breach

@@ -189,11 +189,11 @@ def _rh(cls: str, ideal: tuple[float, float], limits: tuple[float, float]) -> Ru
         consecutive_min=120,
         cumulative_min=360,
         window_h=24,
-        source="FIELD.md produce bands; ±5 %RH tolerance for sensor accuracy",
+        source="published produce storage bands; ±5 %RH tolerance for sensor accuracy",
     )
 
 
-_PRODUCE = "FIELD.md produce bands"
+_PRODUCE = "published produce storage bands (USDA Agriculture Handbook 66)"
 _TOL = "alarm limits: optimum widened by the stated tolerance"
 
 _CLASSES = (

@@ -16,18 +16,19 @@ from typing import Literal
 from farmtrace.api.services.coldchain.assessment import Assessment
 from farmtrace.api.services.coldchain.excursions import Excursion, Severity
 from farmtrace.api.services.coldchain.rules import Rule
+from farmtrace.api.services.uom import display_symbol
 
 __all__ = ["format_band", "format_duration", "format_value", "summarize"]
 
 Lang = Literal["en", "zh"]
 
-_UNIT_SYMBOL = {"CEL": "°C", "P1": "%", "FAH": "°F"}
 _EN_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def unit_symbol(unit: str) -> str:
-    """The display symbol of a UN/ECE unit code (``CEL`` → ``°C``); the code itself if unknown."""
-    return _UNIT_SYMBOL.get(unit, unit)
+    """The display symbol of a UN/ECE unit code (``CEL`` → ``°C``, ``59`` → ``ppm``); empty if
+    unknown, never the code itself (people cannot read ``VLT``)."""
+    return display_symbol(unit)
 
 
 def format_value(value: float, unit: str) -> str:
@@ -36,7 +37,8 @@ def format_value(value: float, unit: str) -> str:
     text = f"{value:.{digits}f}"
     if text.startswith("-") and float(text) == 0:
         text = text[1:]  # no "-0.0"
-    return f"{text} {unit_symbol(unit)}"
+    symbol = unit_symbol(unit)
+    return f"{text} {symbol}" if symbol else text
 
 
 def format_band(rule: Rule, lang: Lang = "en") -> str:

@@ -20,7 +20,7 @@ from farmtrace.api.services.page.i18n import t
 from farmtrace.api.services.page.model import ConditionView, Lang
 from farmtrace.api.services.page.timefmt import format_date, from_ms
 
-__all__ = ["render_chart"]
+__all__ = ["render_chart", "unit_label"]
 
 WIDTH, HEIGHT = 360, 216
 LEFT, RIGHT, TOP, BOTTOM = 42, 10, 22, 30
@@ -59,8 +59,16 @@ def _nice_step(span: float, target: int = 5) -> float:
     return next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
 
 
-def _value_range(view: ConditionView) -> tuple[float, float]:
-    values = [s.value for s in view.samples]
+def unit_label(measurement: str, unit: str) -> str:
+    """The unit as people read it: ``%RH`` for relative humidity, else the code's symbol."""
+    if measurement == "RelativeHumidity" and unit == "P1":
+        return "%RH"
+    return unit_symbol(unit)
+
+
+def _value_range(views: Sequence[ConditionView]) -> tuple[float, float]:
+    view = views[0]
+    values = [s.value for v in views for s in v.samples]
     rule = view.rule
     if rule is not None:
         values += [v for v in (rule.low, rule.high) if v is not None]
@@ -149,15 +157,26 @@ def _advance(moment: datetime, step_ms: int, tz: tzinfo) -> datetime:
 
 
 def render_chart(
-    view: ConditionView, tz: tzinfo, lang: Lang, *, chart_id: str, title: str, desc: str
+    view: ConditionView | Sequence[ConditionView],
+    tz: tzinfo,
+    lang: Lang,
+    *,
+    chart_id: str,
+    title: str,
+    desc: str,
 ) -> str:
-    """The SVG chart of ``view`` (which must hold at least one sample); ``chart_id`` is unique."""
-    if not view.samples:
-        raise ValueError("a chart needs at least one sample")
-    t0, t1 = view.samples[0].time_ms, view.samples[-1].time_ms
+    """The SVG chart of one series, or of several series of one measurement on one scale (a
+    stage's sensors: one line each, the first series' band). Each series needs at least two
+    samples: a single reading is no chart, and the page says it in words instead.
+    ``chart_id`` is unique in the page."""
+    views = [view] if isinstance(view, ConditionView) else list(view)
+    if not views or any(len(v.samples) < 2 for v in views):
+        raise ValueError("a chart needs series of at least two samples each")
+    t0 = min(v.samples[0].time_ms for v in views)
+    t1 = max(v.samples[-1].time_ms for v in views)
     if t1 == t0:
         t0, t1 = t0 - _HOUR // 2, t1 + _HOUR // 2
-    sc = _Scale(t0, t1, *_value_range(view))
+    sc = _Scale(t0, t1, *_value_range(views))
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
@@ -167,11 +186,11 @@ def render_chart(
         'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" class="hatch"/></pattern>'
         f'<clipPath id="{chart_id}-clip"><rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" '
         f'height="{PLOT_H}"/></clipPath></defs>',
-        *_band(view, sc),
-        *_y_axis(view, sc),
-        *_spans(view, sc, chart_id, lang),
-        *_lines(view, sc, chart_id),
-        *_peaks(view, sc),
+        *_band(views[0], sc),
+        *_y_axis(views[0], sc),
+        *(part for v in views for part in _spans(v, sc, chart_id, lang)),
+        *_lines(views, sc, chart_id),
+        *(part for v in views for part in _peaks(v, sc)),
         *_x_axis(sc, tz, lang),
         "</svg>",
     ]
@@ -205,7 +224,7 @@ def _y_axis(view: ConditionView, sc: _Scale) -> list[str]:
         out.append(f'<line class="grid" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{y}" y2="{y}"/>')
         out.append(f'<text class="ylabel" x="{LEFT - 5}" y="{y}" dy="0.35em">{tick:g}</text>')
         tick += step
-    symbol = escape(unit_symbol(view.unit))
+    symbol = escape(unit_label(view.measurement, view.unit))
     out.append(f'<text class="unit" x="{LEFT - 5}" y="{TOP - 9}">{symbol}</text>')
     return out
 
@@ -232,15 +251,19 @@ def _spans(view: ConditionView, sc: _Scale, chart_id: str, lang: Lang) -> list[s
     return out
 
 
-def _lines(view: ConditionView, sc: _Scale, chart_id: str) -> list[str]:
-    """The series (broken at gaps), then each excursion's stretch over it in red or amber."""
+def _lines(views: Sequence[ConditionView], sc: _Scale, chart_id: str) -> list[str]:
+    """Each series (broken at gaps; ``s0``, ``s1``... for its colour), then each excursion's
+    stretch over it in red or amber."""
     out = [f'<g clip-path="url(#{chart_id}-clip)">']
-    for segment in _segments(view):
-        out.append(f'<polyline class="series" points="{_path(_thin(segment), sc)}"/>')
-    for e in view.assessment.excursions if view.assessment else ():
-        inside = [s for s in view.samples if e.start_ms <= s.time_ms <= e.end_ms]
-        cls = "spike" if e.severity is Severity.SPIKE else "hot"
-        out.append(f'<polyline class="series {cls}" points="{_path(_thin(inside), sc)}"/>')
+    for i, view in enumerate(views):
+        for segment in _segments(view):
+            points = _path(_thin(segment), sc)
+            out.append(f'<polyline class="series s{i % 4}" points="{points}"/>')
+    for view in views:
+        for e in view.assessment.excursions if view.assessment else ():
+            inside = [s for s in view.samples if e.start_ms <= s.time_ms <= e.end_ms]
+            cls = "spike" if e.severity is Severity.SPIKE else "hot"
+            out.append(f'<polyline class="series {cls}" points="{_path(_thin(inside), sc)}"/>')
     out.append("</g>")
     return out
 

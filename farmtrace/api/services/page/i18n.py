@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from farmtrace.api.services.page.model import Lang
 
-__all__ = ["TEXT", "t"]
+__all__ = ["TEXT", "count_words", "measurement_name", "t"]
 
 TEXT: dict[str, tuple[str, str]] = {
     # key: (English, Chinese)
@@ -171,9 +171,96 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "footer_link": ("Digital Link: {uri}", "数字链接：{uri}"),
     "footer_generated": ("Page made {time}", "页面生成于 {time}"),
-    # measurements
+    # measurements (EPCIS types as people call them)
     "m_Temperature": ("Temperature", "温度"),
     "m_RelativeHumidity": ("Relative humidity", "相对湿度"),
+    "m_VolumeFraction": ("Soil moisture", "土壤含水量"),
+    "m_Conductivity": ("Soil salinity (EC)", "土壤电导率"),
+    "m_Illuminance": ("Light", "光照"),
+    "m_Pressure": ("Air pressure", "气压"),
+    "m_Voltage": ("Battery", "电池电压"),
+    "m_farm:CO2": ("CO₂", "二氧化碳"),
+    "m_soil_Temperature": ("Soil temperature", "土壤温度"),
+    "m_other": ("Other measurement", "其他测量"),
+    # the first screen
+    "lang_zh": ("中文", "中文"),
+    "lang_en": ("English", "English"),
+    "lang_nav": ("Language", "语言"),
+    "from_origin": ("From {origin}", "产地：{origin}"),
+    "harvested_on": ("harvested {date}", "采收于 {date}"),
+    "revised": ("Details revised on {date}", "信息修订于 {date}"),
+    "verdict_ok": (
+        "Kept between {low} and {high} °C from harvest to shop, {span}",
+        "从采收到门店始终保持在 {low}–{high} °C，共 {span}",
+    ),
+    "verdict_ok_open": (
+        "Kept between {low} and {high} °C since harvest, {span} so far",
+        "采收后至今保持在 {low}–{high} °C，已 {span}",
+    ),
+    "verdict_gap": (
+        "Between {low} and {high} °C where recorded, but no record for {gap}",
+        "有记录时在 {low}–{high} °C 之间，但有 {gap} 没有记录",
+    ),
+    "verdict_out_one": (
+        "Out of its range once: up to {peak} for {duration} in {stage} (allowed {band})",
+        "曾 1 次超出范围：在{stage}达 {peak}，持续 {duration}（允许 {band}）",
+    ),
+    "verdict_out_many": (
+        "Out of its range {count} times, longest {duration} up to {peak} in {stage} (allowed {band})",
+        "曾 {count} 次超出范围，最长 {duration}，在{stage}达 {peak}（允许 {band}）",
+    ),
+    "verdict_other_out": (
+        "{measurement} out of its range in {stage} for {duration}",
+        "{stage}的{measurement}超出范围 {duration}",
+    ),
+    "verdict_field_only": (
+        "No cold-chain records yet: only its time in the field",
+        "尚无冷链记录：仅有田间记录",
+    ),
+    "verdict_none": ("No temperature records for this lot", "此批次没有温度记录"),
+    "verdict_cold_empty": (
+        "No temperature was recorded in the cold chain",
+        "冷链中没有温度记录",
+    ),
+    "journey_short": ("Journey", "流转"),
+    "stage_field": ("Field", "田间"),
+    "stage_room": ("Cold room", "冷库"),
+    "stage_truck": ("Truck", "冷藏车"),
+    "stage_display": ("Display", "陈列柜"),
+    "stage_other": ("Stage", "环节"),
+    "place_id": ("Place identifier", "地点编码"),
+    "stages_heading": ("How it was kept, stage by stage", "各环节储运条件"),
+    "range_line": (
+        "{measurement}: {low} to {high} {unit}",
+        "{measurement}：{low} 至 {high} {unit}",
+    ),
+    "one_reading": (
+        "{measurement}: one reading, {value} at {time}",
+        "{measurement}：仅 1 条读数，{time} 为 {value}",
+    ),
+    "no_band_field": (
+        "Growing weather, shown without an allowed range.",
+        "田间生长环境，不设允许范围。",
+    ),
+    "sensor_details": ("Sensor details", "传感器详情"),
+    "sensor_count_one": ("1 sensor", "1 个传感器"),
+    "sensor_count_many": ("{count} sensors", "{count} 个传感器"),
+    "readings_one": ("1 reading", "1 条读数"),
+    "readings_many": ("{count} readings", "{count} 条读数"),
+    "minutes_one": ("1 minute", "1 分钟"),
+    "minutes_many": ("{count} minutes", "{count} 分钟"),
+    "hours_one": ("1 hour", "1 小时"),
+    "hours_many": ("{count} hours", "{count} 小时"),
+    "days_one": ("1 day", "1 天"),
+    "days_many": ("{count} days", "{count} 天"),
+    "proof_how": ("How this was checked", "验证方式"),
+    "not_found_title": ("Not found", "未找到"),
+    "not_found_heading": ("We don't know this product code", "未找到此商品码"),
+    "not_found_text": (
+        "No lot {lot} of product {gtin} is recorded here. Check the code on the pack, or ask "
+        "the shop.",
+        "这里没有商品 {gtin} 批次 {lot} 的记录。请核对包装上的码，或询问商家。",
+    ),
 }
 
 
@@ -184,7 +271,22 @@ def t(lang: Lang, key: str, /, **values: object) -> str:
     return template.format(**values) if values else template
 
 
-def measurement_name(lang: Lang, measurement: str) -> str:
-    """A measurement's display name; the EPCIS type itself when no translation is known."""
+def measurement_name(lang: Lang, measurement: str, *, soil: bool = False) -> str:
+    """A measurement's name as people say it (``VolumeFraction`` -> "Soil moisture"); a soil
+    probe's temperature is "Soil temperature". An unknown type reads "Other measurement" plus
+    its last name part, never a bare URI."""
+    if soil and f"m_soil_{measurement}" in TEXT:
+        return t(lang, f"m_soil_{measurement}")
     key = f"m_{measurement}"
-    return t(lang, key) if key in TEXT else measurement
+    if key in TEXT:
+        return t(lang, key)
+    tail = measurement.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return f"{t(lang, 'm_other')} ({tail})" if tail else t(lang, "m_other")
+
+
+def count_words(lang: Lang, noun: str, count: int) -> str:
+    """``count`` with ``noun`` in the right form: "1 minute", "3 minutes" ("3 分钟").
+
+    ``noun`` is a key prefix with ``_one`` and ``_many`` forms in :data:`TEXT`.
+    """
+    return t(lang, f"{noun}_one" if count == 1 else f"{noun}_many", count=count)

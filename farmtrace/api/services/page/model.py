@@ -35,6 +35,7 @@ __all__ = [
     "ProductPage",
     "ScanPlace",
     "ScanStats",
+    "StageView",
     "TimelineEvent",
     "VerificationInfo",
 ]
@@ -87,6 +88,19 @@ class Farm:
 
 
 @dataclass(frozen=True, slots=True)
+class StageView:
+    """A place the lot passed through, in order: its kind (``field``, ``room``, ``truck``,
+    ``display``), display name, window (``end`` None while open) and the place's identifier
+    (a URI such as an SGLN URN, shown on tap, never as the name)."""
+
+    kind: str
+    name: str
+    start: datetime
+    end: datetime | None = None
+    place_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TimelineEvent:
     """One step of the lot's journey. ``place`` and ``actor`` are display names.
 
@@ -101,6 +115,8 @@ class TimelineEvent:
     anchoring: Anchoring
     detail: str = ""
     entry_index: int | None = None
+    place_id: str = ""
+    """The place's identifier (``readPoint``), shown on tap; ``place`` is its name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +221,8 @@ class ProductPage:
     origin: str = ""
     farm: Farm | None = None
     events: tuple[TimelineEvent, ...] = ()
+    stages: tuple[StageView, ...] = ()
+    """The lot's stages by start; each condition's ``place`` names one of them."""
     conditions: tuple[ConditionView, ...] = ()
     scans: ScanStats | None = None
     generated_at: datetime | None = None
