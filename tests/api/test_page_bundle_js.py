@@ -60,6 +60,8 @@ def python_verdict(bundle: Bundle | str, vkey: str) -> dict[str, Any]:
         "readings": report.readings,
         "events": report.events,
         "pending": report.pending,
+        "declarations": report.declarations,
+        "declarations_pending": report.declarations_pending,
     }
 
 
@@ -189,7 +191,14 @@ def test_js_and_python_agree_on_served_bundles(served: Served) -> None:
         cases.append({"name": name, "bundle": mutate(with_event), "vkey": served.ledger_vkey})
     for case in cases:
         case["want"] = python_verdict(case["bundle"], case["vkey"])
-    assert cases[0]["want"] == {"ok": True, "readings": 60, "events": 0, "pending": 0}
+    assert cases[0]["want"] == {
+        "ok": True,
+        "readings": 60,
+        "events": 0,
+        "pending": 0,
+        "declarations": 0,
+        "declarations_pending": 1,
+    }
     assert cases[1]["want"]["pending"] == 1
     # Every mutation fails, "no readings" too: the bundle no longer proves its series complete.
     assert sum(not c["want"]["ok"] for c in cases) == len(cases) - 2, [

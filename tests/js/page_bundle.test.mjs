@@ -38,7 +38,9 @@ for (const c of cases) {
       assert.equal(report.counts.readings, c.want.readings);
       assert.equal(report.counts.events, c.want.events);
       assert.equal(report.counts.pending, c.want.pending);
-      assert.equal(report.state, c.want.pending > 0 ? "pending" : "verified");
+      assert.equal(report.counts.declarations, c.want.declarations);
+      assert.equal(report.counts.declarationsPending, c.want.declarations_pending);
+      assert.equal(report.state, c.want.pending + c.want.declarations_pending > 0 ? "pending" : "verified");
       assert.equal(report.readings.length, c.want.readings);
       for (const name of CHECKS) assert.equal(report.checks[name], "ok", name);
     } else {

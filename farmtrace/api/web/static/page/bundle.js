@@ -19,6 +19,7 @@
  */
 
 import { decodeBase64 } from "../verify/base64.js";
+import { DeclarationError, chainProblem, decodeDeclaration, firstDifference } from "../verify/declaration.js";
 import { utf8Encode } from "../verify/bytes.js";
 import { openCheckpoint } from "../verify/checkpoint.js";
 import { TlogError } from "../verify/errors.js";
@@ -42,7 +43,8 @@ export const CHECKS = Object.freeze(["checkpoint", "blocks", "signatures", "batc
  *   state: "verified" | "pending" | "failed",
  *   checks: Record<CheckName, "ok" | "failed" | "skipped">,
  *   counts: { chains: number, size: number, blocks: number, readings: number, events: number, pending: number,
- *     lotReadings: number },
+ *     lotReadings: number, declarations: number, declarationsPending: number, declarationVersion: number,
+ *     revisedAtMs: number | null },
  *   failures: Failure[],
  *   lines: string[],
  *   readings: import("./entries.js").Reading[],
@@ -77,7 +79,10 @@ export async function verifyBundle(bundle, vkeys) {
       series: "skipped",
       claims: "skipped",
     },
-    counts: { chains: 0, size: 0, blocks: 0, readings: 0, events: 0, pending: 0, lotReadings: 0 },
+    counts: {
+      chains: 0, size: 0, blocks: 0, readings: 0, events: 0, pending: 0, lotReadings: 0,
+      declarations: 0, declarationsPending: 0, declarationVersion: 0, revisedAtMs: null,
+    },
     failures: [],
     lines: [],
     readings: [],
@@ -95,7 +100,8 @@ export async function verifyBundle(bundle, vkeys) {
     else if (ctx.ran.has(name) && (name !== "claims" || ctx.completed)) report.checks[name] = "ok";
   }
   report.ok = report.failures.length === 0;
-  report.state = !report.ok ? "failed" : report.counts.pending > 0 ? "pending" : "verified";
+  const pending = report.counts.pending + report.counts.declarationsPending;
+  report.state = !report.ok ? "failed" : pending > 0 ? "pending" : "verified";
   return report;
 }
 
@@ -226,7 +232,67 @@ async function run(ctx, input, vkeys) {
   ctx.endStage();
   const { events: n, pending } = ctx.report.counts;
   ctx.ok(`${n + pending} events signed by the API's event key: ${n} anchored on a chain, ${pending} pending anchoring`);
+  await declarations(ctx, bundle, lot, headers, eventKeys);
+  ctx.endStage();
   ctx.completed = true;
+}
+
+/**
+ * The lot's declaration (docs/bundle.md, verify/declaration.js), as the reference's
+ * `_declarations`: each version signed by the event key and anchored (or pending), the versions
+ * an unbroken chain 1..n, and every fact of the bundle's `lot` the newest version's.
+ * @param {Context} ctx
+ * @param {any} bundle
+ * @param {any} lot
+ * @param {Map<string, import("./block.js").BlockHeader>} headers
+ * @param {Map<string, Uint8Array>} keys
+ */
+async function declarations(ctx, bundle, lot, headers, keys) {
+  const items = bundle.declarations;
+  if (!Array.isArray(items) || items.length === 0) {
+    ctx.stop("claims", "bundle: no lot declaration (the lot's facts are not signed)");
+  }
+  /** @type {import("../verify/declaration.js").DeclarationEntry[]} */
+  const versions = [];
+  for (const [i, item] of items.entries()) {
+    let what = `declaration ${i}`;
+    const entry = b64(get(item, "entry", "string", what, ctx), what, "signatures", ctx);
+    let declared;
+    try {
+      declared = decodeDeclaration(entry);
+    } catch (error) {
+      if (!(error instanceof DeclarationError)) throw error;
+      ctx.stop("signatures", `${what}: entry does not decode: ${error.message}`);
+    }
+    what += ` (v${declared.version} by ${declared.signer} seq ${declared.seq})`;
+    const key = keys.get(declared.signer);
+    if (
+      key === undefined ||
+      (await signerId(key)) !== declared.signer ||
+      !(await verifyEd25519(key, declared.signature, declared.signedBytes))
+    ) {
+      ctx.stop("signatures", `${what}: signature does not verify with the bundle's event key`);
+    }
+    const status = get(item, "status", "string", what, ctx);
+    if (status === "pending-anchoring") ctx.report.counts.declarationsPending += 1;
+    else if (status !== "anchored") ctx.stop("claims", `${what}: unknown status '${status}'`);
+    else if (await inclusion(ctx, item, what, entry, headers)) ctx.report.counts.declarations += 1;
+    else ctx.endStage();
+    versions.push(declared);
+  }
+  const problem = await chainProblem(versions);
+  if (problem !== null) ctx.stop("claims", `lot declaration: ${problem}`);
+  const newest = versions[versions.length - 1];
+  const difference = firstDifference(lot, newest);
+  if (difference !== null) ctx.stop("claims", difference);
+  const counts = ctx.report.counts;
+  counts.declarationVersion = newest.version;
+  counts.revisedAtMs = versions.length > 1 ? Number(newest.timeMs) : null;
+  ctx.ok(
+    `lot declaration v${newest.version} signed by the API's event key ` +
+      `(${counts.declarations} versions anchored, ${counts.declarationsPending} pending), ` +
+      "every version naming the one before; the lot's facts are the newest version's",
+  );
 }
 
 /**
