@@ -230,3 +230,5 @@ class ProductPage:
     """IANA time zone for times on the page (the farm's, e.g. ``Asia/Shanghai``)."""
     extra: dict[str, str] = field(default_factory=dict)
     """More facts to list under the product (label -> value), e.g. variety or grade."""
+    revised_at: datetime | None = None
+    """When the lot's signed declaration was last revised (None: never); the page says so."""
