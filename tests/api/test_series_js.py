@@ -1,0 +1,76 @@
+"""The browser verifier's complete-series rule (verify/series.js through page/bundle.js) holds
+the same verdict as ``farmtrace verify``, word for word, on the series lot of
+``support.series`` and each tampered copy of ``support.series_tamper``: the cases are made
+fresh here by the Python reference and judged by ``node --test tests/js/series.test.mjs``."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import subprocess
+from base64 import b64decode
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.series import SeriesLot, serve_series_lot
+from support.series_tamper import find, series_cases
+from test_js_verifier import REPO_ROOT, require_node
+
+from farmtrace.api.services.verify import BundleError, verify_bundle
+
+pytestmark = pytest.mark.slow  # runs node
+
+
+@pytest.fixture
+def lot(tmp_path: Path) -> Iterator[SeriesLot]:
+    with serve_series_lot(f"sqlite:///{tmp_path / 'chain.db'}", tmp_path) as found:
+        yield found
+
+
+def python_verdict(bundle: dict[str, Any], vkeys: list[str]) -> dict[str, Any]:
+    try:
+        report = verify_bundle(json.dumps(bundle).encode(), vkeys, say=lambda _line: None)
+    except BundleError as error:
+        return {"ok": False, "first": str(error)}
+    gaps = [[g.device_id, g.first_seq, g.last_seq, g.cause] for g in report.gaps]
+    return {"ok": True, "lot_readings": report.lot_readings, "gaps": gaps}
+
+
+def test_js_and_python_agree_on_series(lot: SeriesLot) -> None:
+    good, early = lot.bundle(), lot.bundle("LOT-EARLY")
+    foreign = early["readings"][find(early, "dev-a", 2)]
+    cases: list[dict[str, Any]] = [
+        {"name": "good", "bundle": good},
+        {"name": "another lot, a clock gone back into its window", "bundle": early},
+    ]
+    cases += [{"name": c.name, "bundle": c.apply(good)} for c in series_cases(foreign)]
+    floors = good["drop_floors"]
+    for name, floor in (
+        ("drop floor truncated", floors["dev-c"][:-8]),
+        ("drop floor not base64", "%%"),
+        ("another device's drop floor", floors["dev-e"]),
+        ("drop floor with a trailing byte", base64.b64encode(b64decode(floors["dev-c"]) + b"\0")),
+    ):
+        bundle = copy.deepcopy(good)
+        bundle["drop_floors"]["dev-c"] = floor if isinstance(floor, str) else floor.decode()
+        cases.append({"name": name, "bundle": bundle})
+    for case in cases:
+        case["vkeys"] = lot.vkeys
+        case["want"] = python_verdict(case["bundle"], lot.vkeys)
+    assert [c["want"]["ok"] for c in cases] == [True, True] + [False] * (len(cases) - 2)
+    path = lot.tmp / "series-cases.json"
+    path.write_text(json.dumps({"cases": cases}))
+    done = subprocess.run(
+        [require_node(), "--test", "tests/js/series.test.mjs"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "SERIES_CASES": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert f"# pass {len(cases) + 1}" in done.stdout, done.stdout[-3000:]
