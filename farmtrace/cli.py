@@ -16,6 +16,7 @@ from collections.abc import Sequence
 _COMMAND_MODULES = (
     "farmtrace.bench.command",
     "farmtrace.audit.command",
+    "farmtrace.audit.mirror_command",
     "farmtrace.gateway.ingest.command",
     "farmtrace.gateway.broker.command",
     "farmtrace.api.commands",
