@@ -60,7 +60,14 @@ def register(sub: Any) -> None:
 
     verify = sub.add_parser("verify", help="check a lot bundle offline (plain Python only)")
     verify.add_argument("bundle", type=Path)
-    verify.add_argument("--key", action="append", required=True, help="C2SP verifier key")
+    verify.add_argument("--key", action="append", default=[], help="C2SP verifier key")
+    verify.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="C2SP tlog-policy: its log keys are trusted, and each checkpoint must carry the "
+        "witness cosignatures its quorum asks for (docs/witness.md)",
+    )
     verify.set_defaults(func=_verify)
 
 
@@ -174,8 +181,23 @@ def _verify(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"FAIL  cannot read {args.bundle}: {exc.strerror}", file=sys.stderr)
         return 2
+    policy = None
+    if args.policy is not None:
+        from farmtrace.tlog.errors import TlogError
+        from farmtrace.tlog.policy import Policy
+
+        try:
+            policy = Policy.parse(args.policy.read_bytes())
+        except (OSError, TlogError) as exc:
+            print(f"FAIL  policy {args.policy}: {exc}", file=sys.stderr)
+            return 2
+    elif not args.key:
+        print(
+            "FAIL  give the gateway's key (--key VKEY) or a policy (--policy FILE)", file=sys.stderr
+        )
+        return 2
     try:
-        report = verify_bundle(data, args.key)
+        report = verify_bundle(data, args.key, policy=policy)
     except BundleError as exc:
         print(f"FAIL  {exc}")
         return 1

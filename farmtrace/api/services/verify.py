@@ -40,6 +40,7 @@ from farmtrace.api.services.lots.event_entry import EventEntryError, signer_id
 from farmtrace.api.services.lots.event_entry import decode as decode_event
 from farmtrace.api.services.lots.event_entry import verify as verify_event
 from farmtrace.api.services.series_rule import BundleReading, Gap, SeriesError, check_series
+from farmtrace.api.services.witnessed import PolicyFailure, witnessed
 from farmtrace.chain.block import BlockHeader
 from farmtrace.chain.errors import ChainError
 from farmtrace.chain.rotation import rotation_successor
@@ -47,6 +48,7 @@ from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
 from farmtrace.tlog.errors import TlogError, UnverifiedNote
 from farmtrace.tlog.merkle import leaf_hash, verify_inclusion
 from farmtrace.tlog.note import Verifier
+from farmtrace.tlog.policy import Policy
 from farmtrace.tlog.proof import TlogProof, verify_tlog_proof
 from farmtrace.wire.protocol import ProtocolError
 from farmtrace.wire.protocol import decode as decode_reading
@@ -90,8 +92,17 @@ def _get(obj: Any, key: str, kind: type, what: str) -> Any:
     return obj[key]
 
 
-def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = print) -> Report:
-    """Check a bundle's bytes against the verifier keys; raise :class:`BundleError`."""
+def verify_bundle(
+    data: bytes,
+    vkeys: list[str],
+    say: Callable[[str], None] = print,
+    policy: Policy | None = None,
+) -> Report:
+    """Check a bundle's bytes against the verifier keys; raise :class:`BundleError`.
+
+    With a C2SP tlog-policy (``farmtrace verify --policy``) its log keys are trusted too, and
+    each chain's checkpoint must carry the witness cosignatures its quorum asks for
+    (docs/witness.md)."""
     report = Report()
 
     def ok(line: str) -> None:
@@ -102,6 +113,8 @@ def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = pr
         verifiers = [Verifier.from_vkey(k) for k in vkeys]
     except TlogError as exc:
         raise BundleError(f"verifier key: {exc}") from None
+    if policy is not None:
+        verifiers += [v for v in policy.logs if all(v.vkey != k.vkey for k in verifiers)]
     try:
         bundle = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -110,7 +123,7 @@ def verify_bundle(data: bytes, vkeys: list[str], say: Callable[[str], None] = pr
         raise BundleError(f"bundle format is {bundle.get('format')!r}, expected {FORMAT!r}")
     lot = _get(bundle, "lot", dict, "bundle")
     ok(f"bundle for lot {lot.get('lot')!r} of GTIN {lot.get('gtin')}")
-    checkpoints, trusted = _checkpoints(bundle, verifiers, ok)
+    checkpoints, trusted = _checkpoints(bundle, verifiers, ok, policy)
     headers = _blocks(bundle, checkpoints, trusted, ok)
     device_keys = {
         d: _b64(k, f"device key of {d}")
@@ -261,7 +274,10 @@ def _ack(
 
 
 def _checkpoints(
-    bundle: dict[str, Any], verifiers: list[Verifier], ok: Callable[[str], None]
+    bundle: dict[str, Any],
+    verifiers: list[Verifier],
+    ok: Callable[[str], None],
+    policy: Policy | None = None,
 ) -> tuple[dict[str, SignedCheckpoint], dict[str, list[Verifier]]]:
     found: dict[str, SignedCheckpoint] = {}
     trusted: dict[str, list[Verifier]] = {}
@@ -275,6 +291,11 @@ def _checkpoints(
             raise BundleError(f"checkpoint of chain {origin}: {exc}") from None
         cp = found[origin].checkpoint
         ok(f"checkpoint of {origin}: size {cp.size}, signature verifies with the given key")
+        if policy is not None:
+            try:
+                ok(witnessed(note, policy, trusted[origin], origin))
+            except PolicyFailure as exc:
+                raise BundleError(str(exc)) from None
     return found, trusted
 
 

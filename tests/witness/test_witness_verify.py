@@ -1,0 +1,117 @@
+"""Cosigned checkpoints through the API and ``farmtrace verify --policy``: the API serves each
+checkpoint with its stored cosignatures, bundles and tlog-proofs carry that note verbatim, and a
+C2SP tlog-policy's quorum decides whether a bundle verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.api import GTIN, LOT, ORIGIN, Served, serve
+
+from farmtrace.cli import main
+from farmtrace.store.reader import ChainReader
+from farmtrace.store.witness_cosignatures import StoredCosignature, WitnessCosignatures
+from farmtrace.store.witness_state import WitnessState
+from farmtrace.tlog.cosignature import Cosigner, cosignatures_of
+from farmtrace.tlog.note import Verifier
+from farmtrace.tlog.witness_protocol import AddCheckpoint
+from farmtrace.witness.core import Witness
+
+W1 = Cosigner("witness.example/w1", hashlib.sha256(b"w1").digest())
+W2 = Cosigner("witness.example/w2", hashlib.sha256(b"w2").digest())
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    with serve(f"sqlite:///{tmp_path / 'chain.db'}", tmp_path) as found:
+        yield found
+
+
+def cosign_newest(served: Served, cosigner: Cosigner) -> str:
+    """``cosigner`` (a real witness) cosigns the chain's newest checkpoint; the line is stored
+    as the gateway's witness client stores it."""
+    state = WitnessState(f"sqlite:///{served.tmp / (cosigner.name.replace('/', '_') + '.db')}")
+    reader = ChainReader.open(served.db_url, ORIGIN)
+    try:
+        newest = reader.latest_checkpoint(fresh=True)
+        assert newest is not None
+        witness = Witness(cosigner, {ORIGIN: [Verifier.from_vkey(served.ledger_vkey)]}, state)
+        answer = witness.add_checkpoint(AddCheckpoint.build(0, [], newest.note).encode())
+        assert answer.status == 200, answer.body
+        line = answer.body.decode()
+        (found,) = cosignatures_of(newest.note + line, [cosigner.verifier])
+        WitnessCosignatures(reader).record(
+            StoredCosignature(newest.size, cosigner.verifier.vkey, line, found.timestamp, 1.0)
+        )
+        return line
+    finally:
+        reader.close()
+        state.close()
+
+
+def policy_file(served: Served, quorum: str) -> Path:
+    path = served.tmp / f"policy-{quorum.replace(' ', '-')}"
+    path.write_text(
+        f"log {served.ledger_vkey}\n"
+        f"witness w1 {W1.verifier.vkey}\n"
+        f"witness w2 {W2.verifier.vkey}\n"
+        "group both all w1 w2\n"
+        "group one any w1 w2\n"
+        f"quorum {quorum}\n"
+    )
+    return path
+
+
+def fetch_bundle(served: Served) -> Path:
+    response = served.client.get(f"/v1/lots/{GTIN}/{LOT}/bundle")
+    assert response.status_code == 200
+    path = served.tmp / "bundle.json"
+    path.write_bytes(response.content)
+    return path
+
+
+def test_api_serves_the_cosigned_checkpoint_everywhere(served: Served) -> None:
+    line = cosign_newest(served, W1)
+    note = served.client.get("/checkpoint").text
+    assert note.endswith(line)
+    assert served.client.get("/v1/checkpoints/3").text == note
+    proof = served.client.get("/v1/readings/0/proof").json()
+    assert proof["tlog_proof"].endswith(note)
+    bundle = json.loads(fetch_bundle(served).read_bytes())
+    assert [c["checkpoint"] for c in bundle["chains"]] == [note]
+
+
+def test_verify_with_a_policy(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
+    cosign_newest(served, W1)
+    bundle = str(fetch_bundle(served))
+    assert main(["verify", bundle, "--policy", str(policy_file(served, "one"))]) == 0
+    out = capsys.readouterr().out
+    assert f"checkpoint of {ORIGIN}: cosigned by w1 (quorum one met)" in out
+    assert main(["verify", bundle, "--policy", str(policy_file(served, "both"))]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "FAIL  checkpoint of chain" in out and "quorum 'both' is not met (cosigned by: w1)" in out
+    )
+    assert main(["verify", bundle, "--policy", str(policy_file(served, "none"))]) == 0
+    assert "cosigned by w1 (none required)" in capsys.readouterr().out
+
+
+def test_verify_policy_without_cosignatures_fails(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bundle = str(fetch_bundle(served))
+    assert main(["verify", bundle, "--policy", str(policy_file(served, "w1"))]) == 1
+    assert "is not met (cosigned by: none)" in capsys.readouterr().out
+
+
+def test_verify_rejects_a_malformed_policy(
+    served: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = served.tmp / "bad.policy"
+    bad.write_text(f"log {served.ledger_vkey}\ngroup g 2 nobody\nquorum g\n")
+    assert main(["verify", str(fetch_bundle(served)), "--policy", str(bad)]) == 2
+    assert "policy line 2" in capsys.readouterr().err
