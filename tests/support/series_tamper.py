@@ -9,26 +9,48 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from farmtrace.api.services.series_rule import BundleReading, SeriesError, check_series
 from farmtrace.wire.protocol import decode
 from support.readings import SimDevice
 
-__all__ = ["Case", "find", "series_cases"]
+__all__ = ["Case", "find", "rule_verdict", "series_cases"]
 
 Bundle = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Case:
-    """A change to a good bundle and words the first failure must contain."""
+    """A change to a good bundle and words the first failure must contain.
+
+    ``window``: the change is to the lot's stage windows, which the signed lot declaration
+    also catches (possibly first); the series rule on its own must still name the device and
+    the seq (:func:`rule_verdict`).
+    """
 
     name: str
     change: Callable[[Bundle], None]
     expect: tuple[str, ...]
+    window: bool = False
 
     def apply(self, bundle: Bundle) -> Bundle:
         copied = copy.deepcopy(bundle)
         self.change(copied)
         return copied
+
+
+def rule_verdict(bundle: Bundle) -> str:
+    """The series rule alone (``series_rule.check_series``) on a bundle: "ok" or its message."""
+    readings = []
+    for item in bundle["readings"]:
+        r = decode(base64.b64decode(item["entry"]))
+        what = f"reading {item['global_index']} (device {r.device_id} seq {r.seq})"
+        readings.append(BundleReading(what, r.device_id, r.seq, r.timestamp_ms))
+    keys = {d: base64.b64decode(k) for d, k in bundle["device_keys"].items()}
+    try:
+        check_series(bundle, readings, keys)
+    except SeriesError as error:
+        return str(error)
+    return "ok"
 
 
 def find(bundle: Bundle, device: str, seq: int) -> int:
@@ -134,11 +156,13 @@ def series_cases(foreign: dict[str, Any]) -> list[Case]:
             "swapped stage windows",
             _swap_windows,
             ("stage 'Field north', device dev-a: upper boundary seq 13 is not signed after",),
+            window=True,
         ),
         Case(
             "stage ends earlier",
             _end_earlier,
             ("stage 'Cold room 1', device dev-a: seq 21 is signed after the stage ends",),
+            window=True,
         ),
         Case("series left out", _no_series, ("stage 'Truck 1': device dev-d has no series",)),
     ]
