@@ -72,7 +72,7 @@ def parse_witness_list(text: str, source: str = "witness list") -> list[WitnessE
     """The ``witness <name> <vkey> <url>`` lines of a tlog-policy text."""
     found: list[WitnessEndpoint] = []
     for number, line in enumerate(text.split("\n"), start=1):
-        words = line.replace("\t", " ").split()
+        words = [w for w in line.replace("\t", " ").split(" ") if w]
         if not words or words[0] != "witness":
             continue
         if len(words) != 4:

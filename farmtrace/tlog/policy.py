@@ -98,7 +98,7 @@ class Policy:
         quorum_seen = False
         keys_seen: set[tuple[str, bytes]] = set()
         for number, text_line in enumerate(text.split("\n"), start=1):
-            words = text_line.replace("\t", " ").split()
+            words = [w for w in text_line.replace("\t", " ").split(" ") if w]
             if not words or words[0].startswith("#"):
                 continue
 

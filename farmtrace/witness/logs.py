@@ -26,7 +26,7 @@ def parse_log_list(text: str, source: str = "log list") -> dict[str, list[Verifi
     logs: dict[str, list[Verifier]] = {}
     seen: set[bytes] = set()
     for number, line in enumerate(text.split("\n"), start=1):
-        words = line.replace("\t", " ").split()
+        words = [w for w in line.replace("\t", " ").split(" ") if w]
         if not words or words[0].startswith("#"):
             continue
         if words[0] != "log" or len(words) not in (2, 3):

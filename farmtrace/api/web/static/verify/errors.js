@@ -15,7 +15,8 @@
 /**
  * What went wrong, by the name of the matching Python exception class.
  * @typedef {"InvalidHashLength" | "MalformedNote" | "InvalidKey" | "InvalidNoteSignature"
- *   | "UnverifiedNote" | "MalformedCheckpoint" | "MalformedProof" | "ProofMismatch"} TlogErrorCode
+ *   | "UnverifiedNote" | "MalformedCheckpoint" | "MalformedProof" | "ProofMismatch"
+ *   | "MalformedPolicy" | "QuorumNotMet"} TlogErrorCode
  */
 
 /** @type {ReadonlyArray<TlogErrorCode>} */
@@ -28,6 +29,8 @@ export const ERROR_CODES = Object.freeze([
   "MalformedCheckpoint",
   "MalformedProof",
   "ProofMismatch",
+  "MalformedPolicy",
+  "QuorumNotMet",
 ]);
 
 /** Bad input to the transparency-log verifier; `code` says which kind, `message` what exactly. */

@@ -12,6 +12,7 @@
 export { decodeBase64, decodeCanonicalBase64, encodeBase64 } from "./base64.js";
 export { bytesEqual, sha256, toHex, utf8Decode, utf8Encode } from "./bytes.js";
 export { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
+export { ALG_COSIGNATURE_V1, CosignatureVerifier, cosignaturesOf, cosignedMessage } from "./cosignature.js";
 export { ERROR_CODES, TlogError } from "./errors.js";
 export {
   EMPTY_ROOT,
@@ -24,4 +25,5 @@ export {
   verifyInclusion,
 } from "./merkle.js";
 export { ALG_ED25519, MAX_SIGNATURES, Verifier, isValidKeyName, keyId, openNote, parseNote } from "./note.js";
+export { checkCheckpoint, parsePolicy, quorumMet } from "./policy.js";
 export { PROOF_HEADER, parseTlogProof, verifyTlogProof } from "./tlogproof.js";
