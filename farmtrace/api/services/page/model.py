@@ -35,6 +35,7 @@ __all__ = [
     "ProductPage",
     "ScanPlace",
     "ScanStats",
+    "SeriesGap",
     "StageView",
     "TimelineEvent",
     "VerificationInfo",
@@ -202,6 +203,19 @@ class ScanStats:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesGap:
+    """Readings ``first_seq..last_seq`` of ``device`` missing inside ``stage``'s series
+    (``docs/bundle.md``, "Complete series"): ``cause`` is ``dropped-by-device`` (the device
+    signed that it gave them up) or ``not-received`` (the store holds none of them yet)."""
+
+    stage: str
+    device: str
+    first_seq: int
+    last_seq: int
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProductPage:
     """Everything the consumer's page shows for one lot.
 
@@ -232,3 +246,5 @@ class ProductPage:
     """More facts to list under the product (label -> value), e.g. variety or grade."""
     revised_at: datetime | None = None
     """When the lot's signed declaration was last revised (None: never); the page says so."""
+    gaps: tuple[SeriesGap, ...] = ()
+    """Readings missing inside the lot's series, by stage and device: shown as gaps."""
