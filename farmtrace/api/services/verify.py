@@ -6,7 +6,9 @@ Checked, in order (``docs/bundle.md``): each chain's checkpoint is signed by one
 keys, or by a key that a chain of key hand-overs leads to from one of them (``key_handovers``,
 ``docs/chain.md``); each block header parses, belongs to its chain and is in that checkpoint's chain log
 (C2SP tlog-proof against the same checkpoint); each reading decodes, is signed by its device's
-key, and its entry is in its block's batch tree at the stated position; each event decodes, is
+key, and its entry is in its block's batch tree at the stated position; the readings form the
+complete series of every stage and device (``series_rule``: consecutive seqs between readings
+signed before and after the window, gaps declared with their cause); each event decodes, is
 signed by the API's event key, and, when anchored, is proven like a reading; so is each
 excursion acknowledgement (``farmtrace/api/services/coldchain/ack.py``); and each version of the
 lot's declaration (``farmtrace/api/services/lots/declaration.py``) is signed by the event key and
@@ -142,6 +144,8 @@ def verify_bundle(
         _inclusion(item, what, entry, headers)
         report.readings += 1
     ok(f"{report.readings} readings: each in its block's batch tree (RFC 9162 inclusion)")
+    # The lot's facts before the series: the series rule reads the stage windows from them.
+    _declarations(bundle, lot, headers, event_keys, report, ok)
     _series(bundle, entries, device_keys, report, ok)
     for i, item in enumerate(_get(bundle, "events", list, "bundle")):
         if _event(item, i, headers, event_keys):
@@ -160,7 +164,6 @@ def verify_bundle(
         f"{len(acks)} excursion acknowledgements signed by the API's key: "
         f"{anchored} anchored, {len(acks) - anchored} pending anchoring"
     )
-    _declarations(bundle, lot, headers, event_keys, report, ok)
     return report
 
 

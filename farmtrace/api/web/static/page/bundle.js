@@ -6,7 +6,8 @@
  * verifier keys, or by a key that the chain's key hand-overs (`key_handovers`, docs/chain.md)
  * lead to from one of them; each block header parses, is the block the bundle says, and is in its chain's
  * log (C2SP tlog-proof against that same checkpoint); each reading decodes and is signed by its
- * device's key; each reading is in its block's batch tree at the stated place (RFC 9162); each
+ * device's key; each reading is in its block's batch tree at the stated place (RFC 9162); the
+ * readings form the complete series of every stage and device (verify/series.js); each
  * event decodes, is signed by the API's event key, and when anchored is proven like a reading.
  *
  * Contract: `verifyBundle` never throws for bad data; it resolves to a report whose `failures`
@@ -222,6 +223,9 @@ async function run(ctx, input, vkeys) {
   }
   ctx.endStage();
   ctx.ok(`${ctx.report.counts.readings} readings: each in its block's batch tree (RFC 9162 inclusion)`);
+  // The lot's facts before the series: the series rule reads the stage windows from them.
+  await declarations(ctx, bundle, lot, headers, eventKeys);
+  ctx.endStage();
   await series(ctx, bundle, entries, deviceKeys);
   const events = get(bundle, "events", "array", "bundle", ctx);
   for (const [i, item] of events.entries()) {
@@ -232,8 +236,6 @@ async function run(ctx, input, vkeys) {
   ctx.endStage();
   const { events: n, pending } = ctx.report.counts;
   ctx.ok(`${n + pending} events signed by the API's event key: ${n} anchored on a chain, ${pending} pending anchoring`);
-  await declarations(ctx, bundle, lot, headers, eventKeys);
-  ctx.endStage();
   ctx.completed = true;
 }
 
