@@ -115,3 +115,20 @@ def test_verify_rejects_a_malformed_policy(
     bad.write_text(f"log {served.ledger_vkey}\ngroup g 2 nobody\nquorum g\n")
     assert main(["verify", str(fetch_bundle(served)), "--policy", str(bad)]) == 2
     assert "policy line 2" in capsys.readouterr().err
+
+
+def test_witness_status_and_policy_are_served(served: Served) -> None:
+    empty = served.client.get("/v1/witnesses").json()
+    assert empty == {"origin": ORIGIN, "size": 3, "witnesses": [], "policy": None}
+    cosign_newest(served, W1)
+    policy = policy_file(served, "one").read_text()
+    (served.tmp / "api" / "witness.policy").write_text(policy)
+    found = served.client.get(f"/v1/chains/{ORIGIN}/witnesses").json()
+    assert found["policy"] == policy
+    (w1,) = found["witnesses"]
+    assert w1["vkey"] == W1.verifier.vkey and w1["name"] == W1.name
+    assert (w1["cosigned_size"], w1["blocks_behind"]) == (3, 0)
+    assert w1["age_s"] >= 0
+    (served.tmp / "api" / "witness.policy").write_text("quorum nobody\n")
+    broken = served.client.get("/v1/witnesses")
+    assert broken.status_code == 500 and "policy line 1" in broken.json()["detail"]

@@ -12,14 +12,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from farmtrace.api.deps import get_state, rate_limit, state_of
-from farmtrace.api.errors import BadRequest, NotFound
+from farmtrace.api.errors import ApiError, BadRequest, NotFound
 from farmtrace.api.schemas.chain import (
     ChainPublic,
     ConsistencyPublic,
     ReadingProofPublic,
     ReadingPublic,
 )
+from farmtrace.api.schemas.witnesses import WitnessesPublic
 from farmtrace.api.services.convert import b64, proof_public, reading_public
+from farmtrace.api.services.witness_status import PolicyFileError, read_policy, witnesses_of
 from farmtrace.api.state import AppState
 from farmtrace.store.clock import entry_went_backwards
 from farmtrace.store.reader import ChainReader
@@ -77,6 +79,16 @@ def chain_router(
         return PlainTextResponse(
             found.note, headers={"Cache-Control": "public, max-age=31536000, immutable"}
         )
+
+    @router.get("/witnesses", response_model=WitnessesPublic, operation_id="witnesses" + suffix)
+    def witnesses(chain: Chain, state: State) -> WitnessesPublic:
+        """The witnesses that cosigned the chain's checkpoints, how far behind each is, and the
+        operator's C2SP tlog-policy (docs/witness.md)."""
+        try:
+            policy = read_policy(state.settings.state_dir)
+        except PolicyFileError as exc:
+            raise ApiError(f"the witness policy is misconfigured: {exc}") from None
+        return witnesses_of(chain, policy)
 
     @router.get(
         "/consistency", response_model=ConsistencyPublic, operation_id="consistency" + suffix
