@@ -1,10 +1,14 @@
 """The demo's sample lots, created through the real write API (``POST /v1/lots`` and events).
 
-Lettuce is harvested in ``field-north``, cooled and stored in ``coldroom-1`` and shipped in
-``truck-1``; tomatoes come from ``field-south``. Stages name the simulator's devices of each
-place (``farmtrace.sim.scenario``) and time windows on the simulator's clock, counted from the
-demo's simulated start. Creating is idempotent: an existing lot (409) is kept, and an event is
-only recorded when the lot has none of that kind yet, so a second run duplicates nothing.
+Lettuce is harvested in the North field (the simulator's ``field-north``), cooled, packed and
+stored in Cold room 1 (``coldroom-1``) and shipped in Truck 1 (``truck-1``), which delivers it
+at its first drop; tomatoes come from the South field (``field-south``). Stages carry the names
+people read and the places' SGLNs; they name the simulator's devices of each place and time
+windows on the simulator's clock, counted from the demo's simulated start (06:00 UTC). The
+lettuce's windows keep it in the cold chain before the truck's first drop (its doors open
+from about 06:52 UTC), so a normal run is a normal lot: no excursion.
+Creating is idempotent: an existing lot (409) is kept, and an event is only recorded when the
+lot has none of that kind yet, so a second run duplicates nothing.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from farmtrace.sim.scenario import load
 __all__ = ["SampleLot", "create_sample_lots", "sample_lots"]
 
 _TIMEOUT_S = 30.0
-# SGLNs of the farm's places (company prefix 4012345, as the simulator's device IDs).
-_FIELD_NORTH = "urn:epc:id:sgln:4012345.00001.0"
-_FIELD_SOUTH = "urn:epc:id:sgln:4012345.00002.0"
-_PACKHOUSE = "urn:epc:id:sgln:4012345.00010.0"
-_COLDROOM = "urn:epc:id:sgln:4012345.00011.0"
-_DOCK = "urn:epc:id:sgln:4012345.00012.0"
-_MARKET = "urn:epc:id:sgln:9506000.00001.0"
+# The farm's places: (SGLN, name people read). Company prefix 4012345, as the simulator's
+# device IDs; the truck has no fixed location, so no SGLN.
+_FIELD_NORTH = ("urn:epc:id:sgln:4012345.00001.0", "North field")
+_FIELD_SOUTH = ("urn:epc:id:sgln:4012345.00002.0", "South field")
+_PACKHOUSE = ("urn:epc:id:sgln:4012345.00010.0", "Greenacre packhouse")
+_COLDROOM = ("urn:epc:id:sgln:4012345.00011.0", "Cold room 1")
+_DOCK = ("urn:epc:id:sgln:4012345.00012.0", "Loading dock")
+_TRUCK = ("", "Truck 1")
+_MARKET = ("urn:epc:id:sgln:9506000.00001.0", "Fresh market DC")
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,16 @@ def _at(start: datetime, minutes: float) -> str:
 
 
 def _event(
-    kind: str, start: datetime, minutes: float, read_point: str, actor: str
+    kind: str, start: datetime, minutes: float, place: tuple[str, str], actor: str
 ) -> dict[str, Any]:
-    return {"kind": kind, "time": _at(start, minutes), "read_point": read_point, "actor": actor}
+    read_point, name = place
+    return {
+        "kind": kind,
+        "time": _at(start, minutes),
+        "read_point": read_point,
+        "place_name": name,
+        "actor": actor,
+    }
 
 
 def sample_lots(start: datetime) -> list[SampleLot]:
@@ -80,18 +93,18 @@ def sample_lots(start: datetime) -> list[SampleLot]:
             "farm": "Greenacre Farm",
             "origin_region": "Gelderland, NL",
             "stages": [
-                _stage("field", "field-north", start, 0, 20),
-                _stage("room", "coldroom-1", start, 20, 50),
-                _stage("truck", "truck-1", start, 50, 90),
+                _stage("field", _FIELD_NORTH, "field-north", start, 0, 15),
+                _stage("room", _COLDROOM, "coldroom-1", start, 15, 35),
+                _stage("truck", _TRUCK, "truck-1", start, 35, 50),
             ],
         },
         [
-            _event("harvest", start, 15, _FIELD_NORTH, "Greenacre harvest crew"),
-            _event("cooling", start, 22, _COLDROOM, "Greenacre cold store"),
-            _event("packing", start, 30, _PACKHOUSE, "Greenacre packhouse"),
-            _event("storing", start, 35, _COLDROOM, "Greenacre cold store"),
-            _event("shipping", start, 50, _DOCK, "Greenacre logistics"),
-            _event("receiving", start, 90, _MARKET, "Fresh market DC"),
+            _event("harvest", start, 10, _FIELD_NORTH, "Greenacre harvest crew"),
+            _event("cooling", start, 16, _COLDROOM, "Greenacre cold store"),
+            _event("packing", start, 25, _PACKHOUSE, "Greenacre packhouse"),
+            _event("storing", start, 28, _COLDROOM, "Greenacre cold store"),
+            _event("shipping", start, 35, _DOCK, "Greenacre logistics"),
+            _event("receiving", start, 50, _MARKET, "Fresh market DC"),
         ],
     )
     tomatoes = SampleLot(
@@ -102,7 +115,7 @@ def sample_lots(start: datetime) -> list[SampleLot]:
             "product_class": "tomatoes",
             "farm": "Greenacre Farm",
             "origin_region": "Gelderland, NL",
-            "stages": [_stage("field", "field-south", start, 0, 45)],
+            "stages": [_stage("field", _FIELD_SOUTH, "field-south", start, 0, 45)],
         },
         [
             _event("harvest", start, 40, _FIELD_SOUTH, "Greenacre harvest crew"),
@@ -112,14 +125,25 @@ def sample_lots(start: datetime) -> list[SampleLot]:
     return [lettuce, tomatoes]
 
 
-def _stage(kind: str, place: str, start: datetime, begin: float, end: float) -> dict[str, Any]:
-    return {
+def _stage(
+    kind: str,
+    place: tuple[str, str],
+    environment: str,
+    start: datetime,
+    begin: float,
+    end: float,
+) -> dict[str, Any]:
+    place_id, name = place
+    stage = {
         "kind": kind,
-        "name": place,
+        "name": name,
         "start": _at(start, begin),
         "end": _at(start, end),
-        "device_ids": _devices_of(place),
+        "device_ids": _devices_of(environment),
     }
+    if place_id:
+        stage["place_id"] = place_id
+    return stage
 
 
 def create_sample_lots(base_url: str, api_key: str, start: datetime) -> list[SampleLot]:

@@ -171,7 +171,7 @@ def test_charts_show_band_excursions_gaps_and_units(page: ProductPage) -> None:
     assert ">°C</text>" in temp and ">%RH</text>" in humidity
     assert re.search(r'class="xlabel"[^>]*>20 Nov</text>', temp)
     assert "allowed -0.5 to 3 °C" in html and "no data" in html
-    assert 'class="condition warn"' in html  # one excursion, no breach
+    assert '<li class="warn">Temperature: ' in html  # one excursion, no breach
 
 
 def test_badge_region(page: ProductPage) -> None:
@@ -190,9 +190,14 @@ def test_badge_region(page: ProductPage) -> None:
 
 
 def test_language_switch_only_when_asked(page: ProductPage) -> None:
-    assert 'class="lang"' not in render_page(page, "en")
-    html = render_page(page, "en", switch_href="?lang=zh")
-    assert '<a class="lang" href="?lang=zh" hreflang="zh-Hans" lang="zh-Hans">中文</a>' in html
+    assert 'class="langs"' not in render_page(page, "en")
+    links = {"zh": "?lang=zh", "en": "?lang=en"}
+    html = render_page(page, "en", lang_hrefs=links)
+    assert '<a href="?lang=zh" hreflang="zh-Hans" lang="zh-Hans">中文</a>' in html
+    assert '<a href="?lang=en" lang="en" aria-current="page">English</a>' in html
+    html = render_page(page, "zh", lang_hrefs=links)
+    assert '<a href="?lang=en" hreflang="en" lang="en">English</a>' in html
+    assert '<a href="?lang=zh" lang="zh-Hans" aria-current="page">中文</a>' in html
 
 
 def minimal(**changes: object) -> ProductPage:
@@ -215,8 +220,10 @@ def test_minimal_page_and_edge_series() -> None:
     flat = ConditionView.build("Voltage", "VLT", [Sample(i * 60_000, 3.7) for i in range(5)], None)
     html = render_page(minimal(conditions=(one, flat)), "en")
     parse(html)
-    assert "a single reading" in html and "No allowed range is set" in html
-    assert html.count("<svg") == 2
+    # One reading is a sentence, never a chart; the battery is a sensor detail, in volts.
+    assert "Temperature: one reading, -20.0\u00a0°C at 1 Jan 1970, 00:00 UTC" in html
+    assert html.count("<svg") == 1 and '<details class="sensors">' in html
+    assert "Battery" in html and ">V</text>" in html and "VLT" not in html
 
 
 def test_untruthful_views_are_refused() -> None:
@@ -296,6 +303,10 @@ def conditions(draw: st.DrawFn) -> ConditionView:
 def test_any_series_renders_a_well_formed_chart(cond: ConditionView, lang: str) -> None:
     html = render_page(minimal(conditions=(cond,), display_tz="Asia/Shanghai"), lang)  # type: ignore[arg-type]
     parse(html)
-    (chart,) = re.findall(r"<svg .*?</svg>", html, re.S)
+    charts = re.findall(r"<svg .*?</svg>", html, re.S)
+    if len(cond.samples) < 2:
+        assert charts == []  # a single reading is said in words
+        return
+    (chart,) = charts
     assert "nan" not in chart and "inf" not in chart
     assert chart.count('class="band"') == (0 if cond.rule is None else 1)

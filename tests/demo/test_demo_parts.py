@@ -63,7 +63,7 @@ def test_sample_lots_are_valid_requests_naming_the_simulators_devices() -> None:
         created = LotCreate.model_validate(lot.body)
         DigitalLink(created.gtin, lot=created.lot)  # valid check digit and lot characters
         for stage in created.stages:
-            assert stage.device_ids and {devices[d] for d in stage.device_ids} == {stage.name}
+            assert stage.device_ids and len({devices[d] for d in stage.device_ids}) == 1
             assert stage.end is not None and start <= stage.start < stage.end
         for event in lot.events:
             EventCreate.model_validate(event)

@@ -40,7 +40,6 @@ SOIL_MOISTURE = "VolumeFraction"
 """The EPCIS measurement type of soil water content (% VWC)."""
 
 _RULE_FIELDS = ("low", "high", "ideal_low", "ideal_high")
-_DURATIONS = ("grace_min", "consecutive_min", "cumulative_min", "window_h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +68,19 @@ def _field_rule(cls: str, item: dict[str, Any]) -> FieldRule:
         raise ColdChainError(f"{where}: 'what' must be 'air' or 'soil', got {applies_to!r}")
     if not item.get("source"):
         raise ColdChainError(f"{where}: names no source")
-    limits = {k: None if item.get(k) is None else float(item[k]) for k in _RULE_FIELDS}
+    limit = {k: None if item.get(k) is None else float(item[k]) for k in _RULE_FIELDS}
     rule = Rule(
         rule_id=f"{cls}/field/{item['measurement']}@1",
         measurement=str(item["measurement"]),
         unit=str(item["unit"]),
-        **limits,
-        **{k: float(item[k]) for k in _DURATIONS},
+        low=limit["low"],
+        high=limit["high"],
+        ideal_low=limit["ideal_low"],
+        ideal_high=limit["ideal_high"],
+        grace_min=float(item["grace_min"]),
+        consecutive_min=float(item["consecutive_min"]),
+        cumulative_min=float(item["cumulative_min"]),
+        window_h=float(item["window_h"]),
         source=str(item["source"]),
     )
     return FieldRule(rule, applies_to)

@@ -1,5 +1,12 @@
 """The consumer's page as HTML: :func:`render_page` (and :func:`choose_language` for the header).
 
+The first phone screen answers what a shopper asks: the product, where and when it was
+harvested, a one-line verdict on how it was kept (:mod:`farmtrace.api.services.page.verdict`),
+the verification badge and the journey as a short timeline. Below come the stages in time order
+with their charts (:mod:`farmtrace.api.services.page.stage_render`), the full list of events, the
+proof's details, the farm and the scans. :func:`render_not_found` is the small page for an
+unknown lot.
+
 Mobile-first, semantic, no build step. Everything but the verification badge works without
 JavaScript; the badge is filled by ``/static/page/badge.js`` (loaded as a module: no inline
 script, so a ``script-src 'self'`` CSP holds) from the ``data-`` attributes of ``#proof``. All
@@ -19,22 +26,15 @@ what the bundle proves (fewer proven: "pending", with ``data-short-template``).
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from html import escape
 
-from farmtrace.api.services.coldchain import Assessment, Severity
-from farmtrace.api.services.coldchain.summary import (
-    format_band,
-    format_duration,
-    format_value,
-    summarize,
-)
-from farmtrace.api.services.page.chart import render_chart
-from farmtrace.api.services.page.i18n import measurement_name, t
+from farmtrace.api.services.page.i18n import t
 from farmtrace.api.services.page.language import choose_language
 from farmtrace.api.services.page.model import (
     Anchoring,
-    ConditionView,
+    EventKind,
     Farm,
     Lang,
     ProductPage,
@@ -42,97 +42,183 @@ from farmtrace.api.services.page.model import (
     TimelineEvent,
     VerificationInfo,
 )
-from farmtrace.api.services.page.timefmt import format_date, format_datetime, from_ms, zone
+from farmtrace.api.services.page.stage_render import render_stages, stage_label
+from farmtrace.api.services.page.timefmt import format_date, format_datetime, zone
+from farmtrace.api.services.page.verdict import condition_verdict
 
-__all__ = ["BADGE_SCRIPT", "STYLESHEET", "choose_language", "render_page"]
+__all__ = ["BADGE_SCRIPT", "STYLESHEET", "choose_language", "render_not_found", "render_page"]
 
 STYLESHEET = "/static/page/page.css"
 BADGE_SCRIPT = "/static/page/badge.js"
 CHECKS = ("checkpoint", "signatures", "batches", "blocks", "claims")
 STATES = ("idle", "verifying", "verified", "pending", "failed", "unavailable")
+_HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 
 
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def _keep_units(text: str) -> str:
-    """No line break between a number and its unit."""
-    return text.replace(" °C", "\u00a0°C").replace(" %", "\u00a0%")
+def _document(lang: Lang, title: str, body: str, *, script: bool) -> str:
+    module = f'<script type="module" src="{BADGE_SCRIPT}"></script>' if script else ""
+    return (
+        "<!doctype html>\n"
+        f'<html lang="{_HTML_LANG[lang]}">'
+        '<head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light">'
+        f"<title>{_e(title)}</title>"
+        f'<link rel="stylesheet" href="{STYLESHEET}">{module}'
+        f"</head><body><main>{body}</main></body></html>\n"
+    )
 
 
-def render_page(view: ProductPage, lang: Lang, *, switch_href: str | None = None) -> str:
+def _check_lang(lang: str) -> None:
+    if lang not in ("en", "zh"):
+        raise ValueError(f"language {lang!r} must be 'en' or 'zh'")
+
+
+def render_page(
+    view: ProductPage, lang: Lang, *, lang_hrefs: Mapping[str, str] | None = None
+) -> str:
     """The whole HTML document for ``view`` in ``lang`` (``"en"`` or ``"zh"``).
 
-    ``switch_href``: where the "中文 / English" link goes (e.g. ``?lang=zh``, for a resolver
-    that passes ``lang`` to :func:`choose_language`); None shows no link.
+    ``lang_hrefs``: the page's address in each language (``{"zh": "?lang=zh", "en":
+    "?lang=en"}``) for the visible "中文 / English" switch; None shows no switch (for a caller
+    that does not honour ``?lang=``).
 
     Raises ValueError for a view that cannot be shown truthfully (a naive datetime, an unknown
     time zone); everything else, including hostile text, renders safely.
     """
-    if lang not in ("en", "zh"):
-        raise ValueError(f"language {lang!r} must be 'en' or 'zh'")
+    _check_lang(lang)
     tz = zone(view.display_tz)
-    name = view.name.get(lang)
-    title = t(lang, "title", name=name, lot=view.lot)
+    title = t(lang, "title", name=view.name.get(lang), lot=view.lot)
     body = "".join(
         [
-            _header(view, lang, switch_href),
-            _proof(view.verification, lang),
-            _conditions(view.conditions, tz, lang),
+            _first_screen(view, tz, lang, lang_hrefs),
+            render_stages(view, tz, lang),
             _timeline(view.events, tz, lang),
+            _proof_details(view, lang),
             _farm(view.farm, lang) if view.farm is not None else "",
             _scans(view.scans, tz, lang) if view.scans is not None else "",
             _footer(view, tz, lang),
         ]
     )
-    return (
-        "<!doctype html>\n"
-        f'<html lang="{"zh-Hans" if lang == "zh" else "en"}">'
-        '<head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="color-scheme" content="light">'
-        f"<title>{_e(title)}</title>"
-        f'<link rel="stylesheet" href="{STYLESHEET}">'
-        f'<script type="module" src="{BADGE_SCRIPT}"></script>'
-        f"</head><body><main>{body}</main></body></html>\n"
+    return _document(lang, title, body, script=True)
+
+
+def render_not_found(
+    gtin: str, lot: str, lang: Lang, *, lang_hrefs: Mapping[str, str] | None = None
+) -> str:
+    """The small page for a Digital Link whose lot is not recorded (served with status 404)."""
+    _check_lang(lang)
+    body = (
+        '<header class="product notfound">'
+        f"{_top(lang, lang_hrefs)}"
+        f"<h1>{_e(t(lang, 'not_found_heading'))}</h1>"
+        f"<p>{_e(t(lang, 'not_found_text', gtin=gtin, lot=lot))}</p></header>"
     )
+    return _document(lang, t(lang, "not_found_title"), body, script=False)
 
 
-def _fact(label: str, value: str, cls: str = "") -> str:
-    attr = f' class="{cls}"' if cls else ""
-    return f"<div{attr}><dt>{_e(label)}</dt><dd>{_e(value)}</dd></div>"
-
-
-def _header(view: ProductPage, lang: Lang, switch_href: str | None) -> str:
-    facts = [_fact(t(lang, "lot"), view.lot, "mono"), _fact(t(lang, "gtin"), view.gtin, "mono")]
-    for key, day in (
-        ("harvested", view.harvest_date),
-        ("packed", view.pack_date),
-        ("expiry", view.expiry_date),
-    ):
-        if day is not None:
-            facts.append(_fact(t(lang, key), format_date(day, lang)))
-    if view.origin:
-        facts.append(_fact(t(lang, "origin"), view.origin, "wide"))
-    facts += [_fact(label, value) for label, value in view.extra.items()]
-    other = "en" if lang == "zh" else "zh-Hans"
+def _top(lang: Lang, lang_hrefs: Mapping[str, str] | None) -> str:
+    """The brand and the language switch (both languages named in their own script)."""
+    links: list[str] = []
+    hrefs: Mapping[str, str] = lang_hrefs or {}
+    for code in ("zh", "en") if hrefs else ():
+        name = _e(t(code, f"lang_{code}"))
+        html_lang = _HTML_LANG[code]
+        if code == lang:
+            links.append(
+                f'<a href="{_e(hrefs[code])}" lang="{html_lang}" aria-current="page">{name}</a>'
+            )
+        else:
+            links.append(
+                f'<a href="{_e(hrefs[code])}" hreflang="{html_lang}" lang="{html_lang}">{name}</a>'
+            )
     switch = (
-        f'<a class="lang" href="{_e(switch_href)}" hreflang="{other}" lang="{other}">'
-        f"{_e(t(lang, 'other_language'))}</a>"
-        if switch_href is not None
+        f'<nav class="langs" aria-label="{_e(t(lang, "lang_nav"))}">{" / ".join(links)}</nav>'
+        if links
+        else ""
+    )
+    return f'<p class="top"><span class="brand">farmtrace</span>{switch}</p>'
+
+
+def _first_screen(
+    view: ProductPage, tz: tzinfo, lang: Lang, lang_hrefs: Mapping[str, str] | None
+) -> str:
+    verdict = condition_verdict(view, lang)
+    where = []
+    if view.origin:
+        where.append(t(lang, "from_origin", origin=view.origin))
+    if view.harvest_date is not None:
+        where.append(t(lang, "harvested_on", date=format_date(view.harvest_date, lang)))
+    revised = (
+        f'<p class="revised">{_e(t(lang, "revised", date=format_date(view.revised_at.astimezone(tz).date(), lang)))}</p>'
+        if view.revised_at is not None
         else ""
     )
     return (
         '<header class="product">'
-        f'<p class="top"><span class="brand">farmtrace</span>{switch}</p>'
+        f"{_top(lang, lang_hrefs)}"
         f"<h1>{_e(view.name.get(lang))}</h1>"
-        f'<p class="tagline">{_e(t(lang, "tagline"))}</p>'
-        f'<dl class="facts">{"".join(facts)}</dl></header>'
+        f'<p class="origin">{_e(" · ".join(where))}</p>'
+        f'<p class="verdict {verdict.status}" id="verdict">{_e(verdict.text)}</p>{revised}'
+        "</header>"
+        f"{_proof(view.verification, lang)}"
+        f"{_journey_short(view, tz, lang)}"
+    )
+
+
+def _short_time(moment: datetime, tz: tzinfo, lang: Lang) -> str:
+    """``6 Dec 07:00`` / ``12月6日 07:00``: the journey's dates, in the farm's zone."""
+    if moment.tzinfo is None:
+        raise ValueError(f"datetime {moment.isoformat()} has no time zone")
+    local = moment.astimezone(tz)
+    return f"{format_date(local.date(), lang, short=True)} {local.hour:02d}:{local.minute:02d}"
+
+
+def _journey_short(view: ProductPage, tz: tzinfo, lang: Lang) -> str:
+    """The journey in a few lines: each stage (name, kind, when), then the delivery, if any."""
+    steps: list[tuple[str, str, str]] = []  # (css kind, name, when)
+    for stage in sorted(view.stages, key=lambda s: s.start):
+        steps.append((stage.kind, stage.name, _short_time(stage.start, tz, lang)))
+    events = sorted(view.events, key=lambda e: e.time)
+    if not steps:
+        for event in events:
+            steps.append(
+                (
+                    event.kind.value,
+                    t(lang, "kind_" + event.kind.value),
+                    _short_time(event.time, tz, lang),
+                )
+            )
+    else:
+        received = [e for e in events if e.kind is EventKind.RECEIVING]
+        if received:
+            last = received[-1]
+            steps.append(("receiving", last.place, _short_time(last.time, tz, lang)))
+    if not steps:
+        return ""
+    items = "".join(
+        f'<li class="{_e(kind)}"><span class="step">{_e(name)}</span>'
+        + (
+            f' <span class="kind">{_e(stage_label(lang, kind))}</span>'
+            if kind in ("field", "room", "truck", "display")
+            else ""
+        )
+        + f'<span class="at">{_e(when)}</span></li>'
+        for kind, name, when in steps
+    )
+    return (
+        '<section class="journey-short" id="journey" aria-labelledby="journey-short-h">'
+        f'<h2 id="journey-short-h">{_e(t(lang, "journey_short"))}</h2>'
+        f'<ol class="steps">{items}</ol></section>'
     )
 
 
 def _proof(info: VerificationInfo, lang: Lang) -> str:
+    """The badge (first screen); how it was checked sits in a closed details control."""
     states = "".join(
         f'<p class="state-text" data-for="{s}"{"" if s == "idle" else " hidden"}>'
         f"{_e(t(lang, 'state_' + s))}</p>"
@@ -159,11 +245,13 @@ def _proof(info: VerificationInfo, lang: Lang) -> str:
         f'data-retired-keys="{_e(" ".join(info.retired_keys))}" '
         f'data-readings="{info.readings}" data-events="{info.events}" '
         f'data-short-template="{_e(t(lang, "claims_short"))}">'
-        f'<h2 id="proof-h">{_e(t(lang, "verify_heading"))}</h2>'
+        f'<h2 id="proof-h" class="quiet">{_e(t(lang, "verify_heading"))}</h2>'
         f'<div class="badge" role="status" aria-live="polite"><span class="icon" aria-hidden="true"></span>'
         f'<div>{states}<p class="counts" hidden data-template="{_e(t(lang, "verified_counts"))}"></p>'
         "</div></div>"
-        f'{explain}<ol class="checks" hidden>{checks}</ol><ul class="failures" hidden></ul>{pending}'
+        f'{explain}<ul class="failures" hidden></ul>{pending}'
+        f'<details class="how"><summary>{_e(t(lang, "proof_how"))}</summary>'
+        f'<ol class="checks" hidden>{checks}</ol>'
         '<div class="scope">'
         f'<div><h3>{_e(t(lang, "checked_heading"))}</h3><ul class="yes">'
         f"<li>{_e(t(lang, 'checked_signatures'))}</li><li>{_e(t(lang, 'checked_inclusion'))}</li>"
@@ -176,99 +264,43 @@ def _proof(info: VerificationInfo, lang: Lang) -> str:
         f'<p class="offline">{_e(t(lang, "offline"))}</p>'
         f"<pre><code>{_e(command)}</code></pre>"
         f'<p class="vkey"><span>VKEY</span> <code>{_e(info.verifier_key)}</code></p>'
-        "</section>"
+        "</details></section>"
     )
 
 
-def _conditions(conditions: tuple[ConditionView, ...], tz: tzinfo, lang: Lang) -> str:
-    parts = [
-        f'<section class="conditions" aria-labelledby="cond-h"><h2 id="cond-h">'
-        f"{_e(t(lang, 'conditions_heading'))}</h2>"
-    ]
-    if not conditions:
-        parts.append(f"<p>{_e(t(lang, 'no_conditions'))}</p>")
-    for i, cond in enumerate(conditions):
-        parts.append(_condition(cond, i, tz, lang))
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def _condition(cond: ConditionView, index: int, tz: tzinfo, lang: Lang) -> str:
-    heading = measurement_name(lang, cond.measurement)
-    a, rule = cond.assessment, cond.rule
-    summary = summarize(a, lang) if a is not None else ""
-    status = "breach" if a is not None and a.breached else "ok"
-    if a is not None and any(e.severity is Severity.EXCURSION for e in a.excursions):
-        status = "warn" if status == "ok" else status
-    out = [f'<article class="condition {status}"><h3>{_e(heading)}</h3>']
-    if cond.place:
-        out.append(f'<p class="where">{_e(t(lang, "measured_at", place=cond.place))}</p>')
-    if cond.device:
-        out.append(f'<p class="device">{_e(t(lang, "sensor", device=cond.device))}</p>')
-    if summary:
-        out.append(f'<p class="summary">{_e(_keep_units(summary))}</p>')
-    if cond.samples:
-        start = format_datetime(from_ms(cond.samples[0].time_ms, tz), tz, lang)
-        end = format_datetime(from_ms(cond.samples[-1].time_ms, tz), tz, lang)
-        desc = t(
-            lang, "chart_desc", measurement=heading, start=start, end=end,
-            count=len(cond.samples), summary=summary,
-        )  # fmt: skip
-        chart = render_chart(cond, tz, lang, chart_id=f"chart{index}", title=heading, desc=desc)
-        out.append(f"<figure>{chart}<figcaption>{_legend(cond, lang)}</figcaption></figure>")
-    if cond.clock_backwards:
-        out.append(f'<p class="note clock">{_e(_clock_note(cond.clock_backwards, lang))}</p>')
-    if rule is None:
-        out.append(f'<p class="rule">{_e(t(lang, "no_rule"))}</p>')
-    if a is not None:
-        out.append(_excursion_list(a, cond.unit, tz, lang))
-    if rule is not None and rule.source:
-        out.append(
-            f'<p class="rule">{_e(t(lang, "rule_note", rule=rule.rule_id, source=rule.source))}</p>'
-        )
-    out.append("</article>")
-    return "".join(out)
-
-
-def _clock_note(count: int, lang: Lang) -> str:
-    """Readings whose device clock went backwards are shown as signed; the page says so."""
-    return t(lang, "clock_backwards_one" if count == 1 else "clock_backwards_many", count=count)
-
-
-def _excursion_list(a: Assessment, unit: str, tz: tzinfo, lang: Lang) -> str:
-    """The excursions beyond the grace, folded under a summary line; empty if none."""
-    shown = [e for e in a.excursions if e.severity is not Severity.SPIKE]
-    if not shown:
-        return ""
-    rows = []
-    for e in shown:
-        row = t(
-            lang, "excursion_row",
-            start=format_datetime(from_ms(e.start_ms, tz), tz, lang),
-            duration=format_duration(e.duration_ms, lang),
-            peak=format_value(e.peak, unit),
-        )  # fmt: skip
-        severity = t(lang, "severity_" + e.severity.value)
-        rows.append(
-            f'<li class="{e.severity.value}">{_e(row)} <span class="sev">{_e(severity)}</span></li>'
-        )
+def _proof_details(view: ProductPage, lang: Lang) -> str:
+    """The lot's identifiers, below the stages (the badge above holds the checks)."""
+    facts = [_fact(t(lang, "lot"), view.lot, "mono"), _fact(t(lang, "gtin"), view.gtin, "mono")]
+    for key, day in (
+        ("harvested", view.harvest_date),
+        ("packed", view.pack_date),
+        ("expiry", view.expiry_date),
+    ):
+        if day is not None:
+            facts.append(_fact(t(lang, key), format_date(day, lang)))
+    if view.origin:
+        facts.append(_fact(t(lang, "origin"), view.origin, "wide"))
+    facts += [_fact(label, value) for label, value in view.extra.items()]
     return (
-        f"<details><summary>{_e(t(lang, 'excursions_heading'))} ({len(shown)})</summary>"
-        f'<ul class="excursions">{"".join(rows)}</ul></details>'
+        '<section class="facts-section" aria-labelledby="facts-h">'
+        f'<h2 id="facts-h">{_e(t(lang, "tagline"))}</h2>'
+        f'<dl class="facts">{"".join(facts)}</dl></section>'
     )
 
 
-def _legend(cond: ConditionView, lang: Lang) -> str:
-    items = ['<span class="key line"></span>' + _e(measurement_name(lang, cond.measurement))]
-    if cond.rule is not None:
-        band = format_band(cond.rule, lang)
-        items.append('<span class="key band"></span>' + _e(t(lang, "allowed_band", band=band)))
-    a = cond.assessment
-    if a is not None and any(e.severity is not Severity.SPIKE for e in a.excursions):
-        items.append('<span class="key excursion"></span>' + _e(t(lang, "excursion_mark")))
-    if a is not None and a.gaps:
-        items.append('<span class="key gap"></span>' + _e(t(lang, "gap_mark")))
-    return "".join(f'<span class="legend-item">{item}</span>' for item in items)
+def _fact(label: str, value: str, cls: str = "") -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<div{attr}><dt>{_e(label)}</dt><dd>{_e(value)}</dd></div>"
+
+
+def _place(event: TimelineEvent, lang: Lang) -> str:
+    """The place's name; its identifier one tap away (never shown as the name)."""
+    if not event.place_id:
+        return f'<p class="where">{_e(event.place)}</p>'
+    return (
+        f'<details class="where"><summary>{_e(event.place)}</summary>'
+        f'<span class="pid-label">{_e(t(lang, "place_id"))}</span> <code>{_e(event.place_id)}</code></details>'
+    )
 
 
 def _event(event: TimelineEvent, tz: tzinfo, lang: Lang) -> str:
@@ -280,7 +312,7 @@ def _event(event: TimelineEvent, tz: tzinfo, lang: Lang) -> str:
         f'<li class="event {event.kind.value}{"" if anchored else " pending-anchor"}">'
         f"<h3>{_e(t(lang, 'kind_' + event.kind.value))}</h3>"
         f'<p class="when"><time datetime="{_e(when)}">{_e(format_datetime(event.time, tz, lang))}</time></p>'
-        f'<p class="where">{_e(event.place)}</p>'
+        f"{_place(event, lang)}"
         f'<p class="who">{_e(t(lang, "by", actor=event.actor))}</p>{detail}'
         f'<p class="anchor {event.anchoring.value}">{_e(state)}</p></li>'
     )

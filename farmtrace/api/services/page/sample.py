@@ -23,6 +23,7 @@ from farmtrace.api.services.page.model import (
     ProductPage,
     ScanPlace,
     ScanStats,
+    StageView,
     TimelineEvent,
     VerificationInfo,
 )
@@ -115,6 +116,7 @@ def sample_page(*, hostile: str | None = None) -> ProductPage:
         ),
         events=events,
         conditions=conditions,
+        stages=(StageView("room", room, at(0), at(46)),),
         scans=ScanStats(
             total=3,
             first_scan=at(60),
@@ -133,8 +135,8 @@ def main(argv: list[str]) -> int:
         )
         return 2
     lang: Lang = "zh" if len(argv) == 2 and argv[1] == "zh" else "en"
-    switch = "zh.html" if lang == "en" else "en.html"
-    Path(argv[0]).write_text(render_page(sample_page(), lang, switch_href=switch), encoding="utf-8")
+    links = {"en": "en.html", "zh": "zh.html"}
+    Path(argv[0]).write_text(render_page(sample_page(), lang, lang_hrefs=links), encoding="utf-8")
     return 0
 
 
