@@ -26,7 +26,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    LargeBinary,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from farmtrace.chain.entry import READING
 from farmtrace.store.database import Database, database_errors
@@ -81,11 +91,21 @@ class SeriesReader:
         self.database = database
         self.covered = dict(covered)
 
-    def runs(self, device_ids: Sequence[str], start_ms: int, end_ms: int | None) -> list[DeviceRun]:
-        """The run of each device for the window, in the order given (one connection)."""
+    def runs(
+        self,
+        device_ids: Sequence[str],
+        start_ms: int,
+        end_ms: int | None,
+        *,
+        payloads: bool = True,
+    ) -> list[DeviceRun]:
+        """The run of each device for the window, in the order given (one connection).
+
+        Without ``payloads`` the readings' ``payload`` is empty (their seqs and places only:
+        enough to find the gaps)."""
         with database_errors("reading a series"), self.database.engine.connect() as conn:
             visible = self._visible(conn)
-            return [_run(conn, visible, d, start_ms, end_ms) for d in device_ids]
+            return [_run(conn, visible, d, start_ms, end_ms, payloads) for d in device_ids]
 
     def _visible(self, conn: Connection) -> ColumnElement[bool]:
         if not self.covered:
@@ -112,6 +132,7 @@ def _run(
     device_id: str,
     start_ms: int,
     end_ms: int | None,
+    payloads: bool,
 ) -> DeviceRun:
     mine = [ENTRIES.c.device_id == device_id, ENTRIES.c.kind == READING, visible]
     ts = ENTRIES.c.timestamp_ms
@@ -141,7 +162,7 @@ def _run(
             ENTRIES.c.global_index,
             ENTRIES.c.seq,
             ENTRIES.c.timestamp_ms,
-            ENTRIES.c.payload,
+            ENTRIES.c.payload if payloads else literal(b"", LargeBinary).label("payload"),
         )
         .join(CHAINS, CHAINS.c.id == ENTRIES.c.chain_id)
         .where(*mine, ENTRIES.c.seq.between(first, last))

@@ -75,17 +75,22 @@ def _gaps(run: DeviceRun) -> list[tuple[int, int, str]]:
 
 
 def plan_series(
-    state: AppState, stages: Sequence[StageRecord], covered: Mapping[str, int]
+    state: AppState,
+    stages: Sequence[StageRecord],
+    covered: Mapping[str, int],
+    *,
+    payloads: bool = True,
 ) -> SeriesPlan:
     """The series of every stage and device, as of checkpoints covering ``covered`` blocks
-    of each chain (origin -> checkpoint size)."""
+    of each chain (origin -> checkpoint size); without ``payloads`` its readings carry no
+    entry bytes (enough for the gaps)."""
     reader = SeriesReader(state.database, covered)
     series: list[dict[str, Any]] = []
     chosen: dict[tuple[str, int], BundleReadingPlan] = {}
     floors: dict[str, bytes] = {}
     gaps: list[Gap] = []
     for k, stage in enumerate(stages):
-        for run in reader.runs(stage.device_ids, stage.start_ms, stage.end_ms):
+        for run in reader.runs(stage.device_ids, stage.start_ms, stage.end_ms, payloads=payloads):
             run_gaps = _gaps(run)
             series.append(
                 {
@@ -123,4 +128,4 @@ def lot_gaps(state: AppState, stages: Sequence[StageRecord]) -> list[Gap]:
         checkpoint = state.chain(origin).latest_checkpoint()
         if checkpoint is not None:
             covered[origin] = checkpoint.size
-    return plan_series(state, stages, covered).gaps
+    return plan_series(state, stages, covered, payloads=False).gaps
