@@ -32,11 +32,15 @@ from farmtrace.tlog.note import Verifier
 __all__ = ["AuditFailure", "AuditReport", "ChainSummary", "DeviceSummary", "run_audit"]
 
 
-def run_audit(db_url: str, keys: Sequence[Verifier] = ()) -> AuditReport:
-    """Audit the database at ``db_url``; ``keys`` are trusted checkpoint verifier keys."""
+def run_audit(
+    db_url: str, keys: Sequence[Verifier] = (), recorded: Sequence[str] = ()
+) -> AuditReport:
+    """Audit the database at ``db_url``; ``keys`` are trusted checkpoint verifier keys and
+    ``recorded`` the checkpoint notes gateways recorded in their state directories (``--state``):
+    each names its chain by its origin, and the stored chain must reach it and agree with it."""
     with open_for_audit(db_url) as reads:
         report = AuditReport(database=reads.database)
-        _audit_chains(reads, keys, report)
+        _audit_chains(reads, keys, recorded, report)
         try:
             floors = verified_floors(reads)
         except FloorFailure as failure:
@@ -65,17 +69,37 @@ def run_audit(db_url: str, keys: Sequence[Verifier] = ()) -> AuditReport:
     return report
 
 
-def _audit_chains(reads: AuditReads, keys: Sequence[Verifier], report: AuditReport) -> None:
+def _audit_chains(
+    reads: AuditReads, keys: Sequence[Verifier], recorded: Sequence[str], report: AuditReport
+) -> None:
     device_keys = reads.device_keys()
-    for chain_id, origin in reads.chains():
+    by_origin = {_note_origin(note): note for note in recorded}
+    chains = reads.chains()
+    for chain_id, origin in chains:
         summary = ChainSummary(origin)
         report.chains.append(summary)
         try:
             verifiers = _verifiers(reads, chain_id, origin, keys, summary)
-            audit_chain(reads, chain_id, origin, verifiers, device_keys, summary)
+            audit_chain(
+                reads, chain_id, origin, verifiers, device_keys, summary, by_origin.get(origin)
+            )
         except AuditFailure as failure:
             report.fail(failure)
             return
+    stored = {origin for _, origin in chains}
+    for origin in by_origin:
+        if origin not in stored:
+            report.fail_item(
+                origin,
+                "the checkpoint recorded in the state directory",
+                "names a chain the database does not hold (its rows were removed?)",
+            )
+            return
+
+
+def _note_origin(note: str) -> str:
+    """The origin a checkpoint note names (its first line); checked when the chain is."""
+    return note.split("\n", 1)[0]
 
 
 def _verifiers(

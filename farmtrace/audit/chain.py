@@ -53,11 +53,44 @@ def audit_chain(
     verifiers: Sequence[Verifier],
     device_keys: dict[str, bytes],
     summary: ChainSummary,
+    recorded: str | None = None,
 ) -> None:
-    """Run every check on chain ``chain_id``, filling ``summary``; raise at the first failure."""
+    """Run every check on chain ``chain_id``, filling ``summary``; raise at the first failure.
+
+    ``recorded`` is the checkpoint note the chain's gateway recorded in its state directory
+    (``farmtrace audit --state``): the stored chain must reach it and agree with it.
+    """
     blocks = check_blocks(reads.blocks(chain_id), origin, summary)
     _check_entries(reads, chain_id, origin, blocks, device_keys, summary)
-    _check_checkpoints(reads, chain_id, origin, blocks, verifiers, summary)
+    leaves = _check_checkpoints(reads, chain_id, origin, blocks, verifiers, summary)
+    if recorded is not None:
+        _check_recorded(origin, recorded, verifiers, leaves)
+
+
+def _check_recorded(
+    origin: str, note: str, verifiers: Sequence[Verifier], leaves: rust_core.MerkleTree
+) -> None:
+    """The stored chain reaches the gateway's own last checkpoint and agrees with it: a
+    database restored from an older backup, or with its newest blocks removed (with their
+    entries and checkpoints, so that it is consistent in itself), fails here."""
+    item = "the checkpoint recorded in the state directory"
+    try:
+        recorded = open_checkpoint(note, verifiers, origin).checkpoint
+    except TlogError as exc:
+        raise AuditFailure(origin, item, f"does not verify: {exc}") from None
+    if recorded.size > leaves.size:
+        raise AuditFailure(
+            origin,
+            f"{item} (size {recorded.size})",
+            f"the database holds only {leaves.size} blocks: blocks {leaves.size}.."
+            f"{recorded.size - 1} are missing (rolled back, or restored from an older backup)",
+        )
+    if recorded.size and leaves.root_at(recorded.size) != recorded.root:
+        raise AuditFailure(
+            origin,
+            f"{item} (size {recorded.size})",
+            f"the first {recorded.size} stored blocks differ from what the gateway signed",
+        )
 
 
 def check_blocks(rows: Iterable[StoredBlock], origin: str, summary: ChainSummary) -> list[_Block]:
@@ -233,7 +266,7 @@ def _check_checkpoints(
     blocks: list[_Block],
     verifiers: Sequence[Verifier],
     summary: ChainSummary,
-) -> None:
+) -> rust_core.MerkleTree:
     leaves = rust_core.MerkleTree.from_entries([b.raw for b in blocks])
     log = ChainLog()
     previous: SignedCheckpoint | None = None
@@ -283,6 +316,7 @@ def _check_checkpoints(
         )
     summary.checkpoints = log.size
     summary.signers = timeline.runs
+    return leaves
 
 
 def _canonical(note: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from farmtrace.audit import run_audit
+from farmtrace.store.audit_reads import recorded_checkpoint
 from farmtrace.store.errors import StoreError
 from farmtrace.store.keys import load_signer, trusted_verifiers
 from farmtrace.store.rotation import rotate_checkpoint_key
@@ -46,7 +47,8 @@ def register(sub: Any) -> None:
         "--state",
         type=Path,
         metavar="DIR",
-        help="trust the checkpoint keys of this state directory",
+        help="trust the checkpoint keys of this state directory, and require the chain to reach "
+        "and agree with the last checkpoint that gateway recorded there",
     )
     audit.set_defaults(func=_audit)
 
@@ -85,9 +87,12 @@ def register(sub: Any) -> None:
 def _audit(args: argparse.Namespace) -> int:
     try:
         keys = [Verifier.from_vkey(k) for k in args.key]
+        recorded: list[str] = []
         if args.state is not None:
             keys += trusted_verifiers(args.state)
-        report = run_audit(args.db, keys)
+            note = recorded_checkpoint(args.state)
+            recorded += [] if note is None else [note]
+        report = run_audit(args.db, keys, recorded)
     except (StoreError, TlogError) as exc:
         print(f"farmtrace audit: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import BigInteger, Connection, Integer, func, literal, null, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,13 +22,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from farmtrace.chain.entry import READING
 from farmtrace.store.dropfloors import stored_floors
 from farmtrace.store.engine import create_db_engine, describe_url
-from farmtrace.store.errors import DatabaseError
+from farmtrace.store.errors import DatabaseError, StoreError
 from farmtrace.store.migrate import current_revision, head_revision
 from farmtrace.store.models import Base
 from farmtrace.store.records import StoredCheckpoint, StoredEntry, StoredFloor
 from farmtrace.store.refused import RefusedCount, refused_counts
+from farmtrace.store.state import CHECKPOINT_FILE
 
-__all__ = ["AuditReads", "SeqRow", "StoredBlock", "open_for_audit"]
+__all__ = ["AuditReads", "SeqRow", "StoredBlock", "open_for_audit", "recorded_checkpoint"]
 
 BLOCKS = Base.metadata.tables["blocks"]
 CHAINS = Base.metadata.tables["chains"]
@@ -55,6 +57,19 @@ class StoredBlock:
     first_index: int
     size: int
     time_ms: int
+
+
+def recorded_checkpoint(state_dir: Path) -> str | None:
+    """The last checkpoint a gateway recorded in its state directory (``None`` if it never
+    signed one), read without taking the directory's lock: a running gateway replaces the file
+    atomically, so a reader sees one whole note."""
+    path = Path(state_dir) / CHECKPOINT_FILE
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cannot read {path}: {exc}") from None
 
 
 @contextmanager

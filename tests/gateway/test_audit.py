@@ -340,3 +340,33 @@ def test_non_canonical_signature_base64_is_caught(chain: Chain) -> None:
     altered = cut[:-1] + tweaked + note[len(cut) :]
     update_row(chain.db_url, "checkpoints", {"size": 2}, {"note": altered})
     assert_caught(chain, "checkpoint of size 2", "canonical")
+
+
+def test_state_checkpoint_catches_a_chain_rolled_back_by_one_block(chain: Chain) -> None:
+    """Without its newest block (entries and checkpoint too) the chain is consistent in itself,
+    so only the gateway's own record of what it signed (``--state``) shows the rollback."""
+    delete_rows(chain.db_url, "checkpoints", "size = 3", {})
+    delete_rows(chain.db_url, "entries", "block_height = 2", {})
+    delete_rows(chain.db_url, "blocks", "height = 2", {})
+    code, report = chain.audit()
+    assert code == 0, report  # the keys alone cannot tell
+    code, report = run_cli("audit", "--db", chain.db_url, "--json", "--state", str(chain.state))
+    assert code == 1, report
+    failure = report["failure"]
+    assert failure["chain"] == ORIGIN
+    assert failure["item"] == "the checkpoint recorded in the state directory (size 3)"
+    assert "holds only 2 blocks: blocks 2..2 are missing" in failure["reason"]
+
+
+def test_state_checkpoint_passes_an_intact_chain_and_names_a_missing_one(
+    chain: Chain, tmp_path: Path
+) -> None:
+    code, report = run_cli("audit", "--db", chain.db_url, "--json", "--state", str(chain.state))
+    assert code == 0 and report["ok"], report
+    other = tmp_path / "other.db"
+    Ledger.open(f"sqlite:///{other}", tmp_path / "other-state", "farmtrace.example/gw-2").close()
+    code, report = run_cli("audit", "--db", f"sqlite:///{other}", "--json", "--state",
+                           str(chain.state))  # fmt: skip
+    assert code == 1, report
+    assert report["failure"]["chain"] == ORIGIN
+    assert "names a chain the database does not hold" in report["failure"]["reason"]
