@@ -18,10 +18,11 @@ from html import unescape
 
 import pytest
 import uvicorn
-from support.api import GTIN, LOT, Served
+from support.api import GTIN, LOT, ORIGIN, Served
 from support.chromium import dump_dom
 from support.tamper import alter_reading_value
 
+from farmtrace.store.ledger import Ledger
 from farmtrace.store.rotation import rotate_checkpoint_key
 
 pytestmark = pytest.mark.integration
@@ -31,7 +32,10 @@ START_TIMEOUT_S = 30
 
 @pytest.fixture
 def live(served: Served) -> Iterator[str]:
-    """The served app on a free 127.0.0.1 port (uvicorn in a thread) until the test ends."""
+    """The served app on a free 127.0.0.1 port (uvicorn in a thread) until the test ends, its
+    lot's declaration anchored (as a lot's is once its gateway sealed another block)."""
+    with Ledger.open(served.db_url, served.tmp / "gw", ORIGIN) as ledger:
+        assert ledger.append_batch([]).block is not None
     config = uvicorn.Config(
         served.client.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"
     )
