@@ -184,7 +184,7 @@ def test_badge_region(page: ProductPage) -> None:
     states = [attrs["data-for"] for _, attrs in tree.tags if "data-for" in attrs]
     assert states == ["idle", "verifying", "verified", "pending", "failed", "unavailable"]
     checks = [attrs["data-check"] for _, attrs in tree.tags if "data-check" in attrs]
-    assert checks == ["checkpoint", "signatures", "batches", "blocks", "claims"]
+    assert checks == ["checkpoint", "signatures", "batches", "series", "blocks", "claims"]
     assert "{readings} sensor readings" in html
     assert "Not yet under a signed checkpoint: 1 of the records." in html
 

@@ -11,6 +11,7 @@ from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.api.services.lots.series import lot_series
 from farmtrace.api.services.lots.stage_rules import series_rules
 from farmtrace.api.services.lots.store import LotRecord
+from farmtrace.api.services.page.gaps import page_gaps
 from farmtrace.api.services.page.language import choose_language
 from farmtrace.api.services.page.model import (
     Anchoring,
@@ -24,6 +25,7 @@ from farmtrace.api.services.page.model import (
     VerificationInfo,
 )
 from farmtrace.api.services.page.render import render_page
+from farmtrace.api.services.series_proof import lot_gaps
 from farmtrace.api.services.uom import to_display
 from farmtrace.api.services.views import ms_to_datetime
 from farmtrace.api.state import AppState
@@ -98,6 +100,7 @@ def build_page(state: AppState, link: DigitalLink, record: LotRecord, base: str)
         pack_date=record.pack_date or (None if packing is None else packing.date()),
         origin=record.origin_region,
         events=events,
+        gaps=page_gaps(lot_gaps(state, record.stages)),
         stages=tuple(
             StageView(
                 kind=s.kind,

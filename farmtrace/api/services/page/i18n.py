@@ -78,6 +78,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "check_batches": ("Inclusion in batches", "批次包含证明"),
     "check_blocks": ("Blocks in the signed chain", "区块上链证明"),
     "check_claims": ("Bundle matches its proofs", "数据与证明一致"),
+    "check_series": ("Every reading of each sensor, none left out", "每个传感器的读数齐全，无遗漏"),
     "explain_checkpoint": (
         "The chain's checkpoint is not signed by the published key: this proof does not come from the operator named here.",
         "链的检查点并非由公开密钥签名：此证明并非来自此处标明的经营者。",
@@ -97,6 +98,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "explain_claims": (
         "The proof file contradicts itself or is damaged.",
         "证明文件自相矛盾或已损坏。",
+    ),
+    "explain_series": (
+        "A sensor reading inside the lot's times is missing, added or out of order.",
+        "本批次时间内的传感器读数有缺失、多出或顺序被打乱。",
     ),
     "download": ("Download the proof bundle", "下载证明文件"),
     "offline": (

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from html import escape
 
+from farmtrace.api.services.page.gaps import render_gaps
 from farmtrace.api.services.page.i18n import t
 from farmtrace.api.services.page.language import choose_language
 from farmtrace.api.services.page.model import (
@@ -50,7 +51,7 @@ __all__ = ["BADGE_SCRIPT", "STYLESHEET", "choose_language", "render_not_found", 
 
 STYLESHEET = "/static/page/page.css"
 BADGE_SCRIPT = "/static/page/badge.js"
-CHECKS = ("checkpoint", "signatures", "batches", "blocks", "claims")
+CHECKS = ("checkpoint", "signatures", "batches", "series", "blocks", "claims")
 STATES = ("idle", "verifying", "verified", "pending", "failed", "unavailable")
 _HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 
@@ -97,6 +98,7 @@ def render_page(
         [
             _first_screen(view, tz, lang, lang_hrefs),
             render_stages(view, tz, lang),
+            render_gaps(view.gaps, lang),
             _timeline(view.events, tz, lang),
             _proof_details(view, lang),
             _farm(view.farm, lang) if view.farm is not None else "",
