@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (the page's Chinese uses full-width punctuation, ranges an en dash)
 """Complete series (docs/bundle.md): the bundle proves it holds every reading of each device
 inside each stage's window, and ``farmtrace verify`` fails, naming the device and the seq, for a
 reading removed, added or reordered, a forged drop floor, or a changed stage window."""
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.series import SeriesLot, serve_series_lot
+from support.series import GTIN, LOT, SeriesLot, serve_series_lot
 from support.series_tamper import find, rule_verdict, series_cases
 
 from farmtrace.api.services.verify import BundleError, verify_bundle
@@ -135,3 +136,15 @@ def test_runs_see_only_what_the_checkpoints_cover(sqlite_lot: SeriesLot) -> None
         database.close()
     assert (run.first_seq, run.last_seq, run.upper) == (12, 16, "drop-floor")
     assert [r.seq for r in run.readings] == [12, 13]
+
+
+def test_page_shows_the_gaps_with_their_cause(sqlite_lot: SeriesLot) -> None:
+    html = sqlite_lot.client.get(f"/01/{GTIN}/10/{LOT}?lang=en").text
+    assert "Gaps in the readings" in html
+    assert (
+        'data-device="dev-b" data-first-seq="9" data-last-seq="9" data-cause="not-received"' in html
+    )
+    assert "reading 9: not yet received" in html
+    assert "readings 14–16 (3): dropped by the sensor" in html
+    zh = sqlite_lot.client.get(f"/01/{GTIN}/10/{LOT}?lang=zh").text
+    assert "读数缺口" in zh and "第 14–16 号读数（3 条）" in zh
