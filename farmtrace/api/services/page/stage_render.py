@@ -302,7 +302,9 @@ def _series(
         out.append(_excursion_list(a, cond.unit, tz, lang))
     if cond.rule is not None and cond.rule.source:
         out.append(
-            f'<p class="rule">{_e(t(lang, "rule_note", rule=cond.rule.rule_id, source=cond.rule.source))}</p>'
+            # The rule's id (stored with each excursion) is for auditors, not in the text.
+            f'<p class="rule" data-rule="{_e(cond.rule.rule_id)}">'
+            f"{_e(t(lang, 'rule_note', source=cond.rule.source))}</p>"
         )
     out.append("</div>")
     return "".join(out)

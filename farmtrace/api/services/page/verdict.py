@@ -35,9 +35,11 @@ class Verdict:
 
 
 def format_span(ms: int, lang: Lang) -> str:
-    """A duration in words with the right plural: "1 minute", "35 minutes", "5 hours", "3 days"."""
+    """A duration in words with the right plural: "1 second", "35 minutes", "5 hours", "3 days"."""
+    if ms < 59_500:
+        return count_words(lang, "seconds", max(1, round(ms / 1000)))
     if ms < 90 * _MINUTE:
-        return count_words(lang, "minutes", max(1, round(ms / _MINUTE)))
+        return count_words(lang, "minutes", round(ms / _MINUTE))
     if ms < 48 * _HOUR:
         return count_words(lang, "hours", round(ms / _HOUR))
     return count_words(lang, "days", round(ms / _DAY))
@@ -62,16 +64,30 @@ def _excursions(conds: list[ConditionView]) -> list[tuple[ConditionView, Excursi
     ]
 
 
+def _episodes(found: list[tuple[ConditionView, Excursion]]) -> int:
+    """How many times the lot left its range: overlapping excursions of several sensors of one
+    place are one episode (three loggers seeing one door opening is one event, not three)."""
+    spans = sorted((c.place, e.start_ms, e.end_ms) for c, e in found)
+    count, place, end = 0, None, -1
+    for where, start_ms, end_ms in spans:
+        if where != place or start_ms > end:
+            count, place, end = count + 1, where, end_ms
+        else:
+            end = max(end, end_ms)
+    return count
+
+
 def _out_sentence(found: list[tuple[ConditionView, Excursion]], lang: Lang) -> str:
     cond, worst = max(found, key=lambda ce: (ce[1].duration_ms, abs(ce[1].peak - ce[1].limit)))
+    count = _episodes(found)
     values = {
         "peak": format_value(worst.peak, cond.unit),
         "duration": format_span(worst.duration_ms, lang),
         "stage": cond.place,
         "band": format_band(worst.rule, lang),
-        "count": len(found),
+        "count": count,
     }
-    return t(lang, "verdict_out_one" if len(found) == 1 else "verdict_out_many", **values)
+    return t(lang, "verdict_out_one" if count == 1 else "verdict_out_many", **values)
 
 
 def _other_clause(found: list[tuple[ConditionView, Excursion]], lang: Lang) -> str:
