@@ -15,6 +15,7 @@
  */
 
 import { verifyBundle } from "./bundle.js";
+import { showWitnesses } from "./witnesses.js";
 
 const MAX_FAILURES_SHOWN = 8;
 
@@ -134,6 +135,8 @@ async function run(root) {
   try {
     const retired = (root.dataset.retiredKeys ?? "").split(" ").filter((k) => k !== "");
     show(root, await verifyBundle(text, [vkey, ...retired]));
+    // The witness panel is extra: a failure there leaves the verdict above as it is.
+    await showWitnesses(root, text, [vkey, ...retired]).catch(() => undefined);
   } catch (error) {
     // WebCrypto without Ed25519 (older browsers) ends here: say so instead of "failed".
     unavailable(root, `this browser cannot run the check: ${/** @type {Error} */ (error).message}`);
