@@ -216,7 +216,10 @@ def _encode(seq: int, time_ms: int, signer: str, body: dict[str, Any]) -> bytes:
     except ProtocolError as exc:
         raise DeclarationError(f"signer: {exc}") from None
     check_body(body)
-    data = canonical_json(body)
+    try:
+        data = canonical_json(body)
+    except UnicodeEncodeError:  # a lone surrogate (``"\ud800"`` in JSON) has no UTF-8 form
+        raise DeclarationError("declaration body holds text with no UTF-8 form") from None
     if len(data) > MAX_BODY:
         raise DeclarationError(f"declaration body is {len(data)} bytes, more than {MAX_BODY}")
     raw_signer = signer.encode("ascii")
