@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.series import GTIN, LOT, SeriesLot, serve_series_lot
+from support.api import lot_body
+from support.series import GTIN, LOT, SeriesLot, serve_series_lot, stages
 from support.series_tamper import find, rule_verdict, series_cases
 
 from farmtrace.api.services.verify import BundleError, verify_bundle
@@ -148,3 +149,13 @@ def test_page_shows_the_gaps_with_their_cause(sqlite_lot: SeriesLot) -> None:
     assert "readings 14–16 (3): dropped by the sensor" in html
     zh = sqlite_lot.client.get(f"/01/{GTIN}/10/{LOT}?lang=zh").text
     assert "读数缺口" in zh and "第 14–16 号读数（3 条）" in zh
+
+
+def test_device_listed_twice_in_a_stage_has_one_series(sqlite_lot: SeriesLot) -> None:
+    stage = {**stages()[2], "device_ids": ["dev-d", "dev-d"]}
+    body = {**lot_body([]), "lot": "LOT-TWICE", "stages": [stage]}
+    auth = {"Authorization": f"Bearer {sqlite_lot.key}"}
+    assert sqlite_lot.client.post("/v1/lots", json=body, headers=auth).status_code == 201
+    bundle = sqlite_lot.bundle("LOT-TWICE")
+    assert [s["device_id"] for s in bundle["series"]] == ["dev-d"]
+    assert verdict(bundle, sqlite_lot.vkeys) == "ok"

@@ -36,7 +36,7 @@ from farmtrace.wire.protocol import Measurement, Reading, sign
 from support.api import lot_body
 from support.readings import BASE_TIME_MS, SimDevice
 
-__all__ = ["GTIN", "LOT", "SeriesLot", "iso", "serve_series_lot"]
+__all__ = ["GTIN", "LOT", "SeriesLot", "iso", "serve_series_lot", "stages"]
 
 GTIN = "09506000134352"
 LOT = "LOT-SERIES"
@@ -51,6 +51,7 @@ class SeriesLot:
     vkeys: list[str]
     devices: dict[str, SimDevice]
     tmp: Path
+    key: str
 
     def bundle(self, lot: str = LOT) -> dict[str, Any]:
         response = self.client.get(f"/v1/lots/{GTIN}/{lot}/bundle")
@@ -134,7 +135,7 @@ def serve_series_lot(db_url: str, tmp: Path) -> Iterator[SeriesLot]:
             body = {**lot_body([]), "lot": lot, "stages": lot_stages}
             response = client.post("/v1/lots", json=body, headers=auth)
             assert response.status_code == 201, response.text
-        yield SeriesLot(client, db_url, vkeys, devs, tmp)
+        yield SeriesLot(client, db_url, vkeys, devs, tmp, key)
 
 
 def _early() -> dict[str, Any]:

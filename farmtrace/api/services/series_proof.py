@@ -90,7 +90,8 @@ def plan_series(
     floors: dict[str, bytes] = {}
     gaps: list[Gap] = []
     for k, stage in enumerate(stages):
-        for run in reader.runs(stage.device_ids, stage.start_ms, stage.end_ms, payloads=payloads):
+        devices = list(dict.fromkeys(stage.device_ids))  # a device listed twice: one series
+        for run in reader.runs(devices, stage.start_ms, stage.end_ms, payloads=payloads):
             run_gaps = _gaps(run)
             series.append(
                 {
