@@ -70,8 +70,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "传感器是否放置得当、是否校准、是否与这箱商品同行。",
     ),
     "not_checked_people": (
-        "That what people entered (places, names, certifications) is true: only that it was not changed later.",
-        "人工录入的信息（地点、姓名、认证）是否属实：只能证明录入后未被修改。",
+        "That what people entered (places, names, certifications) is true: only that the operator"
+        " signed it and anchored it on the chain. A later change is a new signed version; the page"
+        " says when, and the proof file holds every version.",
+        "人工录入的信息（地点、名称、认证）是否属实：只能证明经营者对其签名并记入链中。"
+        "之后的修改会成为新的签名版本，本页会注明修改时间，证明文件保留所有版本。",
     ),
     "check_checkpoint": ("Checkpoint signature", "检查点签名"),
     "check_signatures": ("Signatures of sensors and operator", "传感器与经营者签名"),
