@@ -44,8 +44,9 @@ _lock = threading.Lock()
 def checkpoint_note(chain: ChainReader) -> str:
     """The checkpoint ``<prefix>/checkpoint`` serves: the chain's latest signed note.
 
-    The one seam for what the tiles' checkpoint carries: cosignatures (tlog-witness) are to be
-    added here, so that a tiles client sees exactly what the other endpoints serve.
+    The one seam for what the tiles' checkpoint carries: the cosigned checkpoint, since
+    :class:`ChainReader` appends the stored witness cosignatures to every note it reads
+    (docs/witness.md), so a tiles client sees exactly what the other endpoints serve.
     """
     found = chain.latest_checkpoint()
     if found is None:
