@@ -226,3 +226,16 @@ def test_a_lot_from_before_declarations_gets_version_1_when_revised(
     bundle = served.client.get(f"{old}/bundle").json()
     assert [decode(base64.b64decode(d["entry"])).version for d in bundle["declarations"]] == [1]
     assert verdict(served, bundle) is None
+
+
+def test_the_page_says_what_is_checked_and_when_facts_were_revised(served: Served) -> None:
+    page = f"/01/{GTIN}/10/{LOT}"
+    before = served.client.get(page, headers={"Accept": "text/html"}).text
+    assert "Weifang" not in before and "Details revised" not in before
+    assert "signed it and anchored it on the chain" in before
+    assert "not changed later" not in before
+    revise(served)
+    after = served.client.get(page, headers={"Accept": "text/html"}).text
+    assert "Weifang, Shandong" in after and "Details revised on" in after
+    zh = served.client.get(f"{page}?lang=zh", headers={"Accept": "text/html"}).text
+    assert "信息修订于" in zh and "新的签名版本" in zh and "录入后未被修改" not in zh
