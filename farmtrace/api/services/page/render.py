@@ -143,7 +143,7 @@ def _top(lang: Lang, lang_hrefs: Mapping[str, str] | None) -> str:
         if links
         else ""
     )
-    return f'<p class="top"><span class="brand">farmtrace</span>{switch}</p>'
+    return f'<div class="top"><span class="brand">farmtrace</span>{switch}</div>'
 
 
 def _first_screen(
