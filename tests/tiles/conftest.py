@@ -1,41 +1,11 @@
-"""A chain of several hundred blocks, built once per module, for the tiles tests."""
+"""The 300-block chain the tiles tests share, built once per module."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from support.readings import batch, devices
-
-from farmtrace.store.ledger import Ledger
-
-ORIGIN = "farmtrace.example/tiles-test"
-
-
-@dataclass(frozen=True)
-class BuiltChain:
-    db_url: str
-    state: Path
-    vkey: str
-    blocks: int
-    device_keys: dict[str, bytes]
-
-
-def build_chain(db_url: str, state: Path, blocks: int, per_block: int = 3) -> BuiltChain:
-    """``blocks`` blocks of ``per_block`` readings from 3 devices, and every few blocks a
-    bigger one (300 readings), so that batches span more than one tile."""
-    devs = devices(3)
-    seq = 1
-    with Ledger.open(db_url, state, ORIGIN) as ledger:
-        ledger.register_devices({d.device_id: d.public_key for d in devs})
-        for height in range(blocks):
-            count = 100 if height % 97 == 5 else per_block
-            ledger.append_batch(batch(devs, range(seq, seq + count)))
-            seq += count
-        vkey = ledger.verifier_key
-    return BuiltChain(db_url, state, vkey, blocks, {d.device_id: d.public_key for d in devs})
+from support.tiles_chain import BuiltChain, build_chain
 
 
 @pytest.fixture(scope="module")

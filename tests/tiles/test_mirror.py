@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ORIGIN, BuiltChain, build_chain
-from serving import api_process, tampering_proxy
+from support.readings import batch, devices
+from support.tiles_chain import ORIGIN, BuiltChain, build_chain
+from support.tiles_serving import api_process, tampering_proxy
+
+from farmtrace.store.ledger import Ledger
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -137,9 +140,7 @@ def test_a_tampered_tile_is_refused_and_named(
 
 def test_a_growing_chain_is_caught_up(tmp_path: Path) -> None:
     chain = build_chain(f"sqlite:///{tmp_path / 'grow.db'}", tmp_path / "gw", 260)
-    from support.readings import batch, devices
 
-    from farmtrace.store.ledger import Ledger
 
     with api_process(chain.db_url, tmp_path / "api") as base:
         first = run_mirror(prefix(base), tmp_path / "m", chain.vkey)

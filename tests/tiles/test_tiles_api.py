@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ORIGIN, BuiltChain
 from fastapi.testclient import TestClient
+from support.tiles_chain import ORIGIN, BuiltChain
 
 from farmtrace.api.main import create_app
 from farmtrace.api.settings import Settings

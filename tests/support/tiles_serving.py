@@ -1,4 +1,4 @@
-"""A real ``farmtrace api`` process over a chain, and a proxy in front of it that can alter one
+"""For the tiles tests: a real ``farmtrace api`` process over a chain, and a proxy in front of it that can alter one
 byte of one served path (the tamper tests: a server that lies about a tile)."""
 
 from __future__ import annotations
