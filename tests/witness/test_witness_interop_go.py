@@ -17,12 +17,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.witnessing import TestLog
+from support.witnessing import TestLog, seeded_signer
 
 from farmtrace.store.witness_state import WitnessState
 from farmtrace.tlog.cosignature import Cosigner, cosignatures_of
 from farmtrace.tlog.errors import TlogError
 from farmtrace.witness.core import Witness
+from farmtrace.witness.server import WitnessServer
 
 pytestmark = pytest.mark.slow
 
@@ -146,3 +147,39 @@ def test_go_cosignatures_are_byte_for_byte_ours(cosigcheck: Path) -> None:
         assert line == cosigner.cosign(text, int(request["time"])).line()  # type: ignore[arg-type]
         (found,) = cosignatures_of(log.checkpoint() + str(line), [cosigner.verifier])
         assert found.timestamp == request["time"]
+
+
+def test_a_go_client_speaks_tlog_witness_to_our_witness(cosigcheck: Path, tmp_path: Path) -> None:
+    """Go's net/http and sumdb/tlog (its own tree hashes and consistency proofs) and sumdb/note
+    (its own checkpoint signatures) against our witness server: each answer is the spec's."""
+    log = seeded_signer("farmtrace.example/go-log", "go log")
+    state = WitnessState(f"sqlite:///{tmp_path / 'go.db'}")
+    cosigner = Cosigner("witness.example/for-go", hashlib.sha256(b"for go").digest())
+    server = WitnessServer(Witness(cosigner, {log.name: [log.verifier]}, state), "127.0.0.1", 0)
+    server.start()
+    try:
+        run_input = {
+            "url": f"http://127.0.0.1:{server.port}",
+            "log_skey": log.skey,
+            "witness_key": cosigner.verifier.vkey,
+        }
+        steps = {
+            s["step"]: s  # type: ignore[index]
+            for s in run(cosigcheck, "client", run_input)
+        }
+    finally:
+        server.close()
+        state.close()
+    assert steps["first"]["status"] == 200 and steps["first"]["cosigned"]
+    stale = steps["stale old size"]
+    assert (stale["status"], stale["body"], stale["content_type"]) == (
+        409,
+        "4\n",
+        "text/x.tlog.size",
+    )
+    assert steps["consistent"]["status"] == 200 and steps["consistent"]["cosigned"]
+    assert steps["forged proof"]["status"] == 422
+    assert steps["fork at the same size"]["status"] == 422
+    assert steps["old above new"]["status"] == 400
+    assert steps["consistent again"]["status"] == 200 and steps["consistent again"]["cosigned"]
+    assert steps["monitoring read"]["status"] == 200 and steps["monitoring read"]["cosigned"]

@@ -8,10 +8,14 @@
 //
 //	cosigcheck verify < cases.json   one JSON result per case: {"ok":..., "cosigned":[{name,time}], "error":...}
 //	cosigcheck sign < requests.json  one cosignature line per request
+//	cosigcheck client < run.json     a tlog-witness client on Go's net/http and sumdb/tlog: builds a
+//	                                 log, sends add-checkpoint requests (good, stale, forged,
+//	                                 forked) to a witness and reports each answer
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,10 +23,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 const algCosignatureV1 = 0x04
@@ -160,6 +168,163 @@ func sign(r signRequest) (string, error) {
 	return fmt.Sprintf("— %s %s\n", r.Name, base64.StdEncoding.EncodeToString(blob)), nil
 }
 
+type clientRun struct {
+	URL        string `json:"url"`
+	LogSkey    string `json:"log_skey"`
+	WitnessKey string `json:"witness_key"`
+}
+
+type step struct {
+	Step        string `json:"step"`
+	Status      int    `json:"status"`
+	Body        string `json:"body"`
+	ContentType string `json:"content_type"`
+	Cosigned    bool   `json:"cosigned"`
+}
+
+// goLog is a log kept with sumdb/tlog's stored hashes.
+type goLog struct {
+	stored []tlog.Hash
+}
+
+func (l *goLog) reader() tlog.HashReader {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			out[i] = l.stored[x]
+		}
+		return out, nil
+	})
+}
+
+func (l *goLog) append(n int64, data []byte) {
+	hashes, err := tlog.StoredHashes(n, data, l.reader())
+	if err != nil {
+		panic(err)
+	}
+	l.stored = append(l.stored, hashes...)
+}
+
+func buildLog(entries []string) *goLog {
+	l := &goLog{}
+	for i, e := range entries {
+		l.append(int64(i), []byte(e))
+	}
+	return l
+}
+
+func checkpointNote(signer note.Signer, origin string, l *goLog, size int64) []byte {
+	root, err := tlog.TreeHash(size, l.reader())
+	if err != nil {
+		panic(err)
+	}
+	text := fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root[:]))
+	signed, err := note.Sign(&note.Note{Text: text}, signer)
+	if err != nil {
+		panic(err)
+	}
+	return signed
+}
+
+func addCheckpoint(client *http.Client, url string, old int64, proof []tlog.Hash, cp []byte) (int, string, string) {
+	var body bytes.Buffer
+	fmt.Fprintf(&body, "old %d\n", old)
+	for _, h := range proof {
+		fmt.Fprintf(&body, "%s\n", base64.StdEncoding.EncodeToString(h[:]))
+	}
+	body.WriteString("\n")
+	body.Write(cp)
+	resp, err := client.Post(url+"/add-checkpoint", "text/plain", &body)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(answer), resp.Header.Get("Content-Type")
+}
+
+func runClient(r clientRun) []step {
+	signer, err := note.NewSigner(r.LogSkey)
+	if err != nil {
+		panic(err)
+	}
+	logKey, err := note.NewVerifier(vkeyOf(r.LogSkey))
+	if err != nil {
+		panic(err)
+	}
+	witness, err := newCosigVerifier(r.WitnessKey)
+	if err != nil {
+		panic(err)
+	}
+	origin := signer.Name()
+	entries := []string{}
+	for i := 0; i < 11; i++ {
+		entries = append(entries, fmt.Sprintf("go entry %d", i))
+	}
+	honest := buildLog(entries)
+	fork := buildLog(append(append([]string{}, entries[:7]...), "go fork"))
+	client := &http.Client{Timeout: 10 * time.Second}
+	steps := []step{}
+	record := func(name string, status int, body, ctype string, cp []byte) {
+		s := step{Step: name, Status: status, Body: body, ContentType: ctype}
+		if status == 200 {
+			n, err := note.Open(append(append([]byte{}, cp...), body...), note.VerifierList(logKey, witness))
+			s.Cosigned = err == nil && len(n.Sigs) == 2
+		}
+		steps = append(steps, s)
+	}
+	cp4 := checkpointNote(signer, origin, honest, 4)
+	st, body, ct := addCheckpoint(client, r.URL, 0, nil, cp4)
+	record("first", st, body, ct, cp4)
+	cp8 := checkpointNote(signer, origin, honest, 8)
+	st, body, ct = addCheckpoint(client, r.URL, 0, nil, cp8)
+	record("stale old size", st, body, ct, cp8)
+	proof, err := tlog.ProveTree(8, 4, honest.reader())
+	if err != nil {
+		panic(err)
+	}
+	st, body, ct = addCheckpoint(client, r.URL, 4, proof, cp8)
+	record("consistent", st, body, ct, cp8)
+	cp11 := checkpointNote(signer, origin, honest, 11)
+	bad, _ := tlog.ProveTree(11, 8, honest.reader())
+	bad[0][0] ^= 1
+	st, body, ct = addCheckpoint(client, r.URL, 8, bad, cp11)
+	record("forged proof", st, body, ct, cp11)
+	forked := checkpointNote(signer, origin, fork, 8)
+	st, body, ct = addCheckpoint(client, r.URL, 8, nil, forked)
+	record("fork at the same size", st, body, ct, forked)
+	st, body, ct = addCheckpoint(client, r.URL, 11, nil, cp8)
+	record("old above new", st, body, ct, cp8)
+	good, _ := tlog.ProveTree(11, 8, honest.reader())
+	st, body, ct = addCheckpoint(client, r.URL, 8, good, cp11)
+	record("consistent again", st, body, ct, cp11)
+	digest := sha256.Sum256([]byte(origin))
+	resp, err := client.Get(r.URL + "/" + hex.EncodeToString(digest[:]) + "/checkpoint")
+	if err != nil {
+		panic(err)
+	}
+	monitored, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	n, err := note.Open(monitored, note.VerifierList(logKey, witness))
+	steps = append(steps, step{
+		Step: "monitoring read", Status: resp.StatusCode, Body: string(monitored),
+		Cosigned: err == nil && len(n.Sigs) == 2 && strings.Contains(n.Text, "\n11\n"),
+	})
+	return steps
+}
+
+// vkeyOf derives the verifier key of a signer key (sumdb/note has no such function).
+func vkeyOf(skey string) string {
+	parts := strings.SplitN(skey, "+", 5)
+	typed, _ := base64.StdEncoding.DecodeString(parts[4])
+	public := ed25519.NewKeyFromSeed(typed[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(parts[2], public)
+	if err != nil {
+		panic(err)
+	}
+	return vkey
+}
+
 func main() {
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: cosigcheck verify|sign < input.json")
@@ -195,6 +360,13 @@ func main() {
 			lines = append(lines, line)
 		}
 		_ = out.Encode(lines)
+	case "client":
+		var r clientRun
+		if err := json.NewDecoder(in).Decode(&r); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		_ = out.Encode(runClient(r))
 	default:
 		os.Exit(2)
 	}
