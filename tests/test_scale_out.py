@@ -75,7 +75,12 @@ def test_two_gateways_one_killed_the_other_carries_on(
         [*sim, "export-keys", "--state", str(sim_state)], check=True, capture_output=True, cwd=ROOT
     ).stdout
     (tmp_path / "keys.json").write_bytes(keys)
-    farmtrace("devices", "import", "--db", pg_url, str(tmp_path / "keys.json"))
+    # The devices pin both gateways' watermark keys: either may tell them what is stored.
+    farmtrace(
+        "devices", "import", "--db", pg_url, str(tmp_path / "keys.json"),
+        "--gateway-state", str(tmp_path / "gw1"), "--gateway-state", str(tmp_path / "gw2"),
+        "--pin-file", str(sim_state / "gateway-keys"),
+    )  # fmt: skip
 
     gateways = [
         GatewayProcess(mosquitto.url, pg_url, tmp_path / f"gw{n}", extra=SHARE) for n in (1, 2)

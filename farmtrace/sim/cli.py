@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from farmtrace.sim import scenario as scenarios
 from farmtrace.sim.errors import ConfigError, SimulatorError
 from farmtrace.sim.identity import Keystore
@@ -26,8 +28,11 @@ from farmtrace.sim.options import RunOptions
 from farmtrace.sim.runner import Simulator
 from farmtrace.sim.specs import parse_attacks, parse_duration, parse_faults
 from farmtrace.sim.status import StatusLine
+from farmtrace.wire import watermark
 
 PROG = "python -m farmtrace.sim"
+PIN_FILE = "gateway-keys"
+"""The pinned gateway watermark keys, in the state directory when not given elsewhere."""
 
 
 def _positive(kind: type) -> Any:
@@ -104,6 +109,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--until-committed",
         action="store_true",
         help="keep readings until the gateway's commit watermark covers them",
+    )
+    delivery.add_argument(
+        "--gateway-key",
+        type=Path,
+        metavar="FILE",
+        help="with --until-committed: the pinned gateway watermark keys, one base64 key a line "
+        f"(default STATE/{PIN_FILE}; printed by farmtrace devices import --gateway-state)",
     )
     delivery.add_argument(
         "--resend-after",
@@ -208,6 +220,26 @@ def _passwords(path: Path | None) -> dict[str, str] | None:
     return data
 
 
+def _gateway_keys(args: argparse.Namespace) -> tuple[Ed25519PublicKey, ...]:
+    """The pinned gateway keys: ``--gateway-key FILE``, else ``STATE/gateway-keys`` if there.
+    Required with ``--until-committed``: an unsigned watermark would let anyone who can publish
+    to the broker make the devices throw readings away."""
+    path: Path | None = args.gateway_key
+    if path is None and (args.state / PIN_FILE).exists():
+        path = args.state / PIN_FILE
+    if path is None:
+        if args.until_committed:
+            raise ConfigError(
+                "--until-committed needs the gateway's watermark key: --gateway-key FILE or "
+                f"{args.state / PIN_FILE} (farmtrace devices import --gateway-state DIR prints it)"
+            )
+        return ()
+    try:
+        return tuple(watermark.parse_pins(path.read_text("ascii"), str(path)))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ConfigError(f"--gateway-key {path}: {err}") from None
+
+
 def run_options(args: argparse.Namespace) -> RunOptions:
     """Turn parsed ``run`` arguments into RunOptions; ConfigError names what is wrong."""
     host, port, tls, user, password = parse_broker_url(args.broker)
@@ -248,6 +280,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         queue_limit=args.queue_limit,
         until_committed=args.until_committed,
         resend_after=args.resend_after,
+        gateway_keys=_gateway_keys(args),
         drain_timeout=args.drain_timeout,
         offline_start=args.offline_start,
         faults=parse_faults(scenario.faults + args.fault),
@@ -266,9 +299,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report is not None:
         args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if not args.quiet:
+        refused = sum(report["watermarks_refused"].values())
         print(
             f"{report['devices']} devices, {report['readings']} readings, {report['acked']} sent,"
-            f" {report['queued']} queued, {report['failed']} failed, {report['dropped']} dropped",
+            f" {report['queued']} queued, {report['failed']} failed, {report['dropped']} dropped"
+            + (f", {refused} watermarks refused" if refused else ""),
             file=sys.stderr,
         )
     return 0

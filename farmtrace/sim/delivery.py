@@ -7,19 +7,26 @@ device is *backlogged* and :meth:`Delivery.pump` sends stored readings above the
 first, as room appears. A new connection starts over from the outbox: above seq 0 after a
 PUBACK (everything still stored is unacknowledged), above the commit watermark with
 ``until_committed``.
+
+With ``until_committed`` a device forgets readings only on a commit watermark it can check
+(:func:`farmtrace.wire.watermark.judge`): signed by a pinned gateway key, naming this device, not
+below what it already acted on and not above its own last seq. Anything else is ignored, logged
+and counted by reason (``Stats.watermarks_refused``, the report's ``watermarks_refused``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from farmtrace.sim.faults import Tally
 from farmtrace.sim.outbox import Outbox
 from farmtrace.sim.runtime import Device, Taken
 from farmtrace.sim.status import Stats
-from farmtrace.wire import dropfloor, topics
-from farmtrace.wire.protocol import ProtocolError
+from farmtrace.wire import dropfloor
+from farmtrace.wire import watermark as watermark_wire
 
 log = logging.getLogger("farmtrace.sim")
 
@@ -38,8 +45,10 @@ class Delivery:
         resend_after: float,
         queue_limit: int,
         clock: Callable[[], float],
+        gateway_keys: Sequence[Ed25519PublicKey] = (),
     ) -> None:
-        """``clock`` gives the devices' (simulated) UTC seconds, for drop floor timestamps."""
+        """``clock`` gives the devices' (simulated) UTC seconds, for drop floor timestamps;
+        ``gateway_keys`` are the pinned keys a commit watermark must be signed with."""
         self.outbox = outbox
         self.stats = stats
         self.tally = tally
@@ -48,6 +57,7 @@ class Delivery:
         self.resend_after = resend_after
         self.queue_limit = queue_limit
         self.clock = clock
+        self.gateway_keys = tuple(gateway_keys)
         self.backlogged: set[Device] = set()
 
     def dispatch(self, fresh: list[tuple[Device, Taken]]) -> None:
@@ -169,18 +179,37 @@ class Delivery:
             self.outbox.acknowledge(device.record, seq)
 
     def watermark(self, device: Device, payload: bytes, now: float) -> None:
-        try:
-            value = topics.parse_seq(payload)
-        except ProtocolError as err:
-            log.warning("ignoring commit watermark for %s: %s", device.device_id, err)
+        """A retained or fresh message on the device's ``committed`` topic: act on it only if
+        :func:`watermark_wire.judge` accepts it, otherwise log and count it and change nothing."""
+        record = device.record
+        statement, refused = watermark_wire.judge(
+            payload, device.device_id, self.gateway_keys, record.committed, record.last_seq
+        )
+        if refused is not None or statement is None:
+            self._refuse(device, refused or "unsigned", statement)
             return
+        value = statement.seq
         self.stats.watermarks += 1
-        if value > device.record.committed or device.record.queued:
-            self.outbox.prune(device.record, value)
+        if value > record.committed or record.queued:
+            self.outbox.prune(record, value)
             device.last_progress = now
         device.cursor = max(device.cursor, value)
         if not device.ready and device.ready_at is not None:
             self.make_ready(device, now)
+
+    def _refuse(
+        self, device: Device, reason: str, statement: watermark_wire.SignedWatermark | None
+    ) -> None:
+        refused = self.stats.watermarks_refused
+        refused[reason] = count = refused.get(reason, 0) + 1
+        if count <= 10 or count & (count - 1) == 0:  # a flood cannot flood the log
+            record = device.record
+            told = f"seq {statement.seq} from {statement.origin}" if statement else "not signed"
+            log.warning(
+                "ignoring commit watermark for %s: %s (%s; committed %d, last seq %d;"
+                " %d refused for this reason so far)",
+                device.device_id, reason, told, record.committed, record.last_seq, count,
+            )  # fmt: skip
 
     def _note_drop(self, device: Device, seq: int) -> None:
         self.stats.dropped += 1

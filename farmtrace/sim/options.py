@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from farmtrace.sim.errors import StateError
 from farmtrace.sim.link import BrokerConfig
 from farmtrace.sim.scenario import Scenario
@@ -33,6 +35,7 @@ class RunOptions:
     queue_limit: int = 10000
     until_committed: bool = False
     resend_after: float = 300.0  # wall seconds without watermark progress before resending
+    gateway_keys: tuple[Ed25519PublicKey, ...] = ()  # pinned: watermarks must be signed by one
     drain_timeout: float = 10.0
     offline_start: bool = False
     backoff_min: float = 0.5

@@ -93,6 +93,7 @@ class Simulator:
                 resend_after=options.resend_after,
                 queue_limit=options.queue_limit,
                 clock=self.clock.now,
+                gateway_keys=options.gateway_keys,
             )
             try:
                 self.devices = build_devices(
@@ -380,6 +381,8 @@ class Simulator:
             "failed": stats.failed,
             "dropped": stats.dropped,
             "resent": stats.resent,
+            "watermarks": stats.watermarks,
+            "watermarks_refused": dict(stats.watermarks_refused),
             "queued": self._queued(),
             "connects": stats.connects,
             "connect_failures": stats.connect_failures,

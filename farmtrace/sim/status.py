@@ -20,7 +20,8 @@ class Stats:
     injected: int = 0
     connects: int = 0
     connect_failures: int = 0
-    watermarks: int = 0
+    watermarks: int = 0  # commit watermarks acted on
+    watermarks_refused: dict[str, int] = field(default_factory=dict)  # ignored ones, by reason
     started: float = field(default_factory=time.monotonic)
 
 

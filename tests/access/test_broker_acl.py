@@ -159,7 +159,11 @@ def test_simulator_over_tls_and_gateway_with_generated_credentials(tmp_path: Pat
     assert run_simulator("init", "--state", str(state), "--devices", "3").returncode == 0
     exported = run_simulator("export-keys", "--state", str(state))
     (tmp_path / "keys.json").write_text(exported.stdout)
-    farmtrace("devices", "import", "--db", db, str(tmp_path / "keys.json"))
+    pins = tmp_path / "gateway-keys"
+    farmtrace(
+        "devices", "import", "--db", db, str(tmp_path / "keys.json"),
+        "--gateway-state", str(tmp_path / "gw"), "--pin-file", str(pins),
+    )  # fmt: skip
     _, (gw_user, gw_password) = broker_files(db, access)
     tls = make_certificates(tmp_path)
     broker = start_broker(tmp_path, access, tls=tls)
@@ -180,8 +184,8 @@ def test_simulator_over_tls_and_gateway_with_generated_credentials(tmp_path: Pat
             "run", "--broker", f"mqtts://127.0.0.1:{broker.tls_port}", "--ca-file", str(tls.ca),
             "--username", "{asset}", "--password-file", str(access / "device-passwords.json"),
             "--state", str(state), "--devices", "3", "--interval", "1", "--speed", "20",
-            "--duration", "40", "--until-committed", "--drain-timeout", "60",
-            "--report", str(report),
+            "--duration", "40", "--until-committed", "--gateway-key", str(pins),
+            "--drain-timeout", "60", "--report", str(report),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         sent = json.loads(report.read_text())

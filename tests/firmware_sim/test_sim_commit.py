@@ -4,6 +4,7 @@ loses nothing; and a full outbox drops its oldest readings and says so."""
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections import Counter, defaultdict
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -18,7 +20,7 @@ from sim_support import START, by_device, exported_keys, load_report, start_sim
 from support.mosquitto import Mosquitto
 from support.mqtt import Capture
 
-from farmtrace.wire import dropfloor, topics
+from farmtrace.wire import dropfloor, topics, watermark
 from farmtrace.wire.protocol import decode
 
 pytestmark = pytest.mark.integration
@@ -27,10 +29,12 @@ pytestmark = pytest.mark.integration
 class Committer:
     """The gateway's side of the watermark protocol, as docs/wire-format.md states it: take
     readings, "commit" them in memory, publish each device's highest contiguous seq, retained,
-    and publish them all again after reconnecting (a crashed broker forgets retained ones)."""
+    as a statement signed with its watermark key, and publish them all again after reconnecting
+    (a crashed broker forgets retained ones)."""
 
     def __init__(self, broker: Mosquitto) -> None:
         self.broker = broker
+        self.key = Ed25519PrivateKey.generate()
         self.seqs: dict[tuple[str, str], set[int]] = defaultdict(set)
         self.watermarks: dict[tuple[str, str], int] = {}
         self.copies: Counter[tuple[str, int]] = Counter()
@@ -64,7 +68,7 @@ class Committer:
                 return
             for (farm, device), mark in self.watermarks.items():
                 client.publish(
-                    topics.committed_topic(farm, device), topics.format_seq(mark), 1, True
+                    topics.committed_topic(farm, device), self.signed(device, mark), 1, True
                 )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
@@ -80,8 +84,18 @@ class Committer:
             if mark != self.watermarks.get(key, 0) and self.publishing:
                 self.watermarks[key] = mark
                 client.publish(
-                    topics.committed_topic(farm, device), topics.format_seq(mark), 1, True
+                    topics.committed_topic(farm, device), self.signed(device, mark), 1, True
                 )
+
+    def signed(self, device: str, mark: int) -> bytes:
+        statement = watermark.Watermark(device, mark, int(time.time() * 1000), "test/gateway")
+        return watermark.sign(statement, self.key)
+
+    def pin_file(self, path: Path) -> Path:
+        """The pin file a device needs to believe this gateway's watermarks."""
+        public = self.key.public_key().public_bytes_raw()
+        path.write_text(base64.b64encode(public).decode("ascii") + " test-gateway\n")
+        return path
 
 
 def _crash_broker_while_gateway_is_away(
@@ -93,8 +107,8 @@ def _crash_broker_while_gateway_is_away(
     process = start_sim(
         "run", "--broker", mosquitto.url, "--state", str(tmp_path / "state"), "--devices", "5",
         "--interval", "1", "--duration", "12", "--drain-timeout", "20", "--start", START,
-        "--report", str(report_path), *mode,
-        log=tmp_path / "sim.log",
+        "--report", str(report_path), "--gateway-key", str(committer.pin_file(tmp_path / "pins")),
+        *mode, log=tmp_path / "sim.log",
     )  # fmt: skip
     try:
         time.sleep(3.0)
@@ -189,7 +203,7 @@ def test_stalled_watermark_triggers_a_resend(mosquitto: Mosquitto, tmp_path: Pat
         "run", "--broker", mosquitto.url, "--state", str(tmp_path / "state"), "--devices", "2",
         "--interval", "1", "--duration", "8", "--drain-timeout", "20", "--until-committed",
         "--resend-after", "1", "--start", START, "--report", str(report_path),
-        log=tmp_path / "sim.log",
+        "--gateway-key", str(committer.pin_file(tmp_path / "pins")), log=tmp_path / "sim.log",
     )  # fmt: skip
     try:
         time.sleep(4.0)

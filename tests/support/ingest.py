@@ -26,7 +26,7 @@ from sqlalchemy import Engine, create_engine, func, select
 
 from farmtrace.store.engine import normalize_url
 from farmtrace.store.models import Base
-from farmtrace.wire import topics
+from farmtrace.wire import topics, watermark
 from farmtrace.wire.protocol import Measurement, Reading, sign
 from support.readings import SimDevice
 
@@ -100,10 +100,16 @@ def sim_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "farmtrace.sim", *args]
 
 
-def register_sim_devices(state: Path, count: int, db_url: str) -> Path:
+def register_sim_devices(
+    state: Path, count: int, db_url: str, gateways: Sequence[Path] | None = None
+) -> Path:
     """Create ``count`` simulator devices' keys in ``state`` without sending anything (an
     unreachable broker, no duration), export them to ``state.parent / "keys.json"`` and import
-    them into the registry at ``db_url``; return the keys file."""
+    them into the registry at ``db_url``; return the keys file.
+
+    The import pins the watermark keys of the gateways whose state directories are ``gateways``
+    (default ``state.parent / "gateway"``) in the simulator's default pin file,
+    ``state / "gateway-keys"``, as ``farmtrace devices import --pin-file`` writes it."""
     subprocess.run(
         sim_command("run", "--broker", "mqtt://127.0.0.1:1", "--state", str(state), "--devices",
             str(count), "--duration", "0", "--offline-start", "--drain-timeout", "0"),
@@ -115,7 +121,13 @@ def register_sim_devices(state: Path, count: int, db_url: str) -> Path:
     ).stdout  # fmt: skip
     keys_file = state.parent / "keys.json"
     keys_file.write_bytes(keys)
-    farmtrace("devices", "import", str(keys_file), "--db", db_url)
+    pins: list[str] = []
+    for gateway in gateways if gateways is not None else [state.parent / "gateway"]:
+        pins += ["--gateway-state", str(gateway)]
+    farmtrace(
+        "devices", "import", str(keys_file), "--db", db_url, *pins,
+        "--pin-file", str(state / "gateway-keys"),
+    )  # fmt: skip
     return keys_file
 
 
@@ -288,7 +300,7 @@ class WatermarkWatcher:
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         _, device_id, _ = topics.parse_topic(message.topic)
         with self._lock:
-            self.marks[device_id] = topics.parse_seq(bytes(message.payload))
+            self.marks[device_id] = watermark.decode(bytes(message.payload)).seq
 
     def get(self, device_id: str) -> int | None:
         with self._lock:

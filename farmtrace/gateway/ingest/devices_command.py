@@ -3,6 +3,12 @@
 ``import`` reads the simulator's ``export-keys`` output: a JSON object mapping each device ID to
 its base64 Ed25519 public key (32 bytes). Registering a known device again with the same key is
 a no-op; with another key it is refused (a new key is a new device identity).
+
+With ``--gateway-state DIR`` (once per gateway the devices may talk to) ``import`` also prints
+each gateway's watermark key (created in ``DIR`` if the gateway has not run yet) as the lines of
+a device's pin file, and ``--pin-file FILE`` writes them there: a device running
+``--until-committed`` acts only on commit watermarks signed by a key it pinned
+(``docs/wire-format.md``, "Commit watermark").
 """
 
 from __future__ import annotations
@@ -64,6 +70,16 @@ def register(sub: Any) -> None:
         "import", help="register devices from the simulator's export-keys JSON"
     )
     imp.add_argument("keys", type=Path, metavar="KEYS.json")
+    imp.add_argument(
+        "--gateway-state",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a gateway's state directory: print its watermark key for the devices to pin "
+        "(repeatable: every gateway of a share group)",
+    )
+    imp.add_argument("--pin-file", type=Path, metavar="FILE", help="also write the pin file here")
     imp.set_defaults(func=_import)
     listing = actions.add_parser("list", help="list registered devices")
     listing.add_argument("--json", action="store_true", help="print JSON")
@@ -109,9 +125,38 @@ def _import(args: argparse.Namespace) -> int:
     def action(registry: DeviceRegistry) -> int:
         new = registry.register(keys)
         print(f"registered {new} new devices ({len(keys) - new} already registered)")
-        return EXIT_OK
+        return _print_pins(args.gateway_state, args.pin_file)
 
     return _run(args, action)
+
+
+def _print_pins(states: list[Path], pin_file: Path | None) -> int:
+    """Print (and with ``pin_file`` write) the watermark keys of the gateways in ``states``."""
+    from farmtrace.store.errors import KeyFileError
+    from farmtrace.store.watermark_key import load_or_create_watermark_key, pin_line
+
+    if not states:
+        if pin_file is not None:
+            print("farmtrace devices import: --pin-file needs --gateway-state", file=sys.stderr)
+            return EXIT_ERROR
+        return EXIT_OK
+    try:
+        lines = [
+            pin_line(load_or_create_watermark_key(d), f"gateway:{d.resolve()}") for d in states
+        ]
+    except KeyFileError as exc:
+        print(f"farmtrace devices import: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    text = "".join(line + "\n" for line in lines)
+    print("pin these gateway watermark keys on every device (simulator: --gateway-key FILE):")
+    sys.stdout.write(text)
+    if pin_file is not None:
+        try:
+            pin_file.write_text(text, encoding="ascii")
+        except OSError as exc:
+            print(f"farmtrace devices import: cannot write {pin_file}: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    return EXIT_OK
 
 
 def _list(args: argparse.Namespace) -> int:

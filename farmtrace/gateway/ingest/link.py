@@ -12,8 +12,10 @@
   bumped (under the acknowledgement lock) when a connection is lost, before paho reconnects and
   when the new connection is accepted; an acknowledgement racing a reconnect either goes out on
   the old socket or is skipped, and the redelivered copy is acknowledged instead.
-* Commit watermarks are published retained, QoS 1; the broker's PUBACK for each is reported back
-  (:meth:`BrokerLink.confirmed`) so the replay rule knows when a device could have seen it.
+* Commit watermarks are published retained, QoS 1, as statements signed with the gateway's
+  watermark key (:mod:`farmtrace.wire.watermark`; devices ignore anything else); the broker's
+  PUBACK for each is reported back (:meth:`BrokerLink.confirmed`) so the replay rule knows when
+  a device could have seen it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -38,6 +41,7 @@ from farmtrace.gateway.ingest.inbox import Delivery, Inbox
 from farmtrace.gateway.ingest.mqtt_client import AVAILABLE as BUFFERED_AVAILABLE
 from farmtrace.gateway.ingest.mqtt_client import BufferedClient
 from farmtrace.wire import topics
+from farmtrace.wire import watermark as watermark_wire
 
 __all__ = ["DROPPED_FILTER", "BrokerLink"]
 
@@ -57,9 +61,14 @@ _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.5, 30.0
 class BrokerLink:
     """One gateway's connection to the broker (see the module docstring)."""
 
-    def __init__(self, config: IngestConfig, inbox: Inbox) -> None:
+    def __init__(
+        self, config: IngestConfig, inbox: Inbox, watermark_key: Ed25519PrivateKey, origin: str
+    ) -> None:
+        """``watermark_key`` signs the commit watermarks, which name ``origin`` (our chain)."""
         self.config = config
         self._inbox = inbox
+        self._watermark_key = watermark_key
+        self._origin = origin
         self._lock = threading.Lock()
         self._generation = 0
         self._connected = False
@@ -178,10 +187,14 @@ class BrokerLink:
             return sum(client.ack(mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS for mid in mids)
 
     def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None:
-        """Publish a device's commit watermark (retained, QoS 1); its message id, or None."""
+        """Publish a device's commit watermark, signed (retained, QoS 1); its message id, or
+        None."""
+        statement = watermark_wire.Watermark(
+            device_id, watermark, int(time.time() * 1000), self._origin
+        )
         info = self._client.publish(
             topics.committed_topic(farm, device_id),
-            topics.format_seq(watermark),
+            watermark_wire.sign(statement, self._watermark_key),
             qos=1,
             retain=True,
         )

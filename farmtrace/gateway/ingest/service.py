@@ -37,6 +37,7 @@ from farmtrace.gateway.ingest.registry_view import RegistryView
 from farmtrace.gateway.ingest.seqruns import SeqRuns
 from farmtrace.gateway.ingest.status import StatusLine
 from farmtrace.store.interface import LedgerInterface
+from farmtrace.store.watermark_key import load_or_create_watermark_key
 
 __all__ = ["Gateway"]
 
@@ -92,7 +93,9 @@ class Gateway:
             config.silence_min,
             report_skips=config.share_group is None,
         )
-        self.link = BrokerLink(config, self.inbox)
+        self.link = BrokerLink(
+            config, self.inbox, load_or_create_watermark_key(state_dir), ledger.origin
+        )
         self._batches: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._batcher = Batcher(
