@@ -20,13 +20,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from farmtrace.api.services.digital_link import DigitalLinkError, public_base_url
-from farmtrace.demo.broker import choose_broker, gateway_login, start_broker
+from farmtrace.demo.broker import (
+    EMBEDDED,
+    EXTERNAL,
+    BrokerPlan,
+    choose_broker,
+    gateway_login,
+    start_broker,
+)
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import create_sample_lots
 from farmtrace.demo.state import DemoState, default_state_dir
 from farmtrace.demo.summary import SummaryLine, read_counts
 from farmtrace.demo.supervisor import Supervisor, wait_until
 from farmtrace.demo.terminal import print_links, print_start
+from farmtrace.gateway.broker.files import DEVICE_PASSWORDS_FILE, GATEWAY_ENV_FILE
 from farmtrace.gateway.ingest.command import parse_seconds
 
 __all__ = ["register"]
@@ -34,6 +42,7 @@ __all__ = ["register"]
 SCENARIO = "small-farm"
 FIRST_BLOCK_TIMEOUT_S = 90.0
 API_START_TIMEOUT_S = 60.0
+GATEWAY_START_TIMEOUT_S = 60.0
 # Simulated time runs --speed times faster than the wall clock, so its timestamps soon lead
 # the wall clock by hours or days; the demo's gateway accepts that (docs/demo.md).
 TIME_WINDOW = "3650d"
@@ -62,6 +71,12 @@ def register(sub: Any) -> None:
         default="auto",
         metavar="URL|mosquitto|embedded",
         help="mqtt://HOST:PORT of a running broker; default: mosquitto if on PATH, else embedded",
+    )
+    p.add_argument(
+        "--insecure-broker",
+        action="store_true",
+        help="start our broker anonymous and without an ACL (default: a login per device and "
+        "for the gateway, and Mosquitto enforces the ACL of farmtrace broker files)",
     )
     p.add_argument("--duration", type=parse_seconds, help="stop after this long (wall clock)")
     p.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second (60)")
@@ -122,6 +137,7 @@ class _Demo:
         self.db_url = f"sqlite:///{self.dir / 'farmtrace.db'}"
         self.supervisor = Supervisor(self.dir / "logs")
         self.sim_report = self.dir / "logs" / "simulator-report.json"
+        self.access: Path | None = None  # farmtrace broker files' directory, when we use it
 
     def run(self) -> int:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -139,8 +155,9 @@ class _Demo:
         started = time.monotonic()
         try:
             print(f"broker: {plan.describe()}", flush=True)
-            url = start_broker(plan, self.dir, self.supervisor)
             self._register_devices()
+            self.access = self._broker_access(plan)
+            url = start_broker(plan, self.dir, self.supervisor, self.access)
             self._start_gateway(url)
             self._start_simulator(url, state)
             started = time.monotonic()
@@ -212,14 +229,55 @@ class _Demo:
         keys = self._command("farmtrace.sim export-keys", [*sim_cmd, "export-keys", "--state", sim])
         keys_file = self.dir / "device-keys.json"
         keys_file.write_text(keys, "utf-8")
+        # The devices pin the demo gateway's watermark key (sim/gateway-keys, where the
+        # simulator looks by default): they forget readings only on watermarks it signed.
         out = self._command(
             "farmtrace devices import",
-            [*_farmtrace(), "devices", "import", "--db", self.db_url, str(keys_file)],
+            [
+                *_farmtrace(), "devices", "import", "--db", self.db_url, str(keys_file),
+                "--gateway-state", str(self.dir / "gateway"),
+                "--pin-file", str(self.dir / "sim" / "gateway-keys"),
+            ],
+        )  # fmt: skip
+        print(f"devices: {out.strip().splitlines()[0]}", flush=True)
+
+    def _broker_access(self, plan: BrokerPlan) -> Path | None:
+        """Write the broker's logins and ACL with ``farmtrace broker files`` (our broker
+        only); ``None`` with ``--insecure-broker`` or a broker of the user's own."""
+        if plan.kind == EXTERNAL:
+            return None
+        if self.args.insecure_broker:
+            print(
+                "warning: --insecure-broker: the broker takes anonymous clients and has no ACL; "
+                "anyone who can reach it may publish as any device or as the gateway (the "
+                "signatures of readings, drop floors and watermarks are all that is left)",
+                file=sys.stderr,
+                flush=True,
+            )
+            return None
+        access = self.dir / "broker" / "access"
+        access.parent.mkdir(exist_ok=True)
+        self._command(
+            "farmtrace broker files",
+            [*_farmtrace(), "broker", "files", "--db", self.db_url, "--out", str(access)],
         )
-        print(f"devices: {out.strip()}", flush=True)
+        what = "logins" if plan.kind == EMBEDDED else "logins and ACL"
+        print(f"broker access: a login per device and for the gateway ({what} in {access})")
+        if plan.kind == EMBEDDED:
+            print(
+                "note: the embedded broker has no ACL: a device with a valid login could "
+                "publish on another device's topics (signatures still protect what is stored); "
+                "install mosquitto for the ACL",
+                file=sys.stderr,
+                flush=True,
+            )
+        return access
 
     def _start_gateway(self, url: str) -> None:
         url, env = gateway_login(url, os.environ)  # the password off the command line
+        login = []
+        if self.access is not None:
+            login = ["--broker-credentials", str(self.access / GATEWAY_ENV_FILE)]
         argv = [
             *_farmtrace(),
             "gateway",
@@ -235,8 +293,20 @@ class _Demo:
             TIME_WINDOW,
             "--report",
             str(self.dir / "logs" / "gateway-report.json"),
+            *login,
         ]
+        log = self.supervisor.log_dir / "gateway.log"
+        before = log.stat().st_size if log.exists() else 0
         self.supervisor.start("gateway", argv, grace=30.0, env=env)
+        # Devices start only once the gateway is subscribed: a reading the broker took before
+        # that had no subscriber and is gone, and an --until-committed device waits
+        # --resend-after (300 s) for the watermark to stall before it sends the gap again.
+        wait_until(
+            lambda: _log_says(log, before, b"subscribed to"),
+            GATEWAY_START_TIMEOUT_S,
+            "the gateway to subscribe",
+            self.supervisor,
+        )
 
     def _start_simulator(self, url: str, state: DemoState) -> None:
         argv = [
@@ -258,6 +328,10 @@ class _Demo:
             "--report",
             str(self.sim_report),
         ]
+        if self.access is not None:
+            # Each device logs in as its asset with its own password (docs/broker.md).
+            argv += ["--username", "{asset}"]
+            argv += ["--password-file", str(self.access / DEVICE_PASSWORDS_FILE)]
         self.supervisor.start("simulator", argv, grace=30.0)
 
     def _has_block(self) -> bool:
@@ -399,6 +473,16 @@ def _check_port_free(host: str, port: int) -> None:
         f"the API cannot listen on {host} port {port} ({problem.strerror}): another program, "
         f"or another demo, may be using it{hint}"
     )
+
+
+def _log_says(log: Path, offset: int, text: bytes) -> bool:
+    """Whether ``log`` holds ``text`` after its first ``offset`` bytes (this run's part)."""
+    try:
+        with log.open("rb") as file:
+            file.seek(offset)
+            return text in file.read()
+    except OSError:
+        return False
 
 
 def _farmtrace() -> list[str]:
