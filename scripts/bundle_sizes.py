@@ -90,11 +90,31 @@ def _parts(bundle: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def _long_lot(lettuce: Any, hours: float) -> Any:
+    """The lettuce's cold room stage alone, ``hours`` long, as another lot (no events)."""
+    room = next(s for s in lettuce.body["stages"] if s["kind"] == "room")
+    end = START.timestamp() + hours * 3600
+    stage = {
+        **room,
+        "start": START.isoformat(),
+        "end": datetime.fromtimestamp(end, UTC).isoformat(),
+    }
+    body = {**lettuce.body, "lot": "LOT-LONG", "stages": [stage]}
+    return type(lettuce)(body, [])
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=int, default=120, help="simulated minutes stored")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--long-hours",
+        type=float,
+        default=0.0,
+        help="also a long lot: coldroom-1's devices over this many hours (stores as much more)",
+    )
     args = parser.parse_args(argv)
+    args.minutes = max(args.minutes, int(args.long_hours * 60) + 30)
     with tempfile.TemporaryDirectory(prefix="bundle-sizes-") as tmp_dir:
         tmp = Path(tmp_dir)
         db_url = f"sqlite:///{tmp / 'chain.db'}"
@@ -113,6 +133,8 @@ def main(argv: list[str]) -> int:
             )
             auth = {"Authorization": f"Bearer {token}"}
             lots = sample_lots(START)
+            if args.long_hours:
+                lots.append(_long_lot(lots[0], args.long_hours))
             with TestClient(app) as client:
                 for lot in lots:
                     assert client.post("/v1/lots", json=lot.body, headers=auth).status_code == 201
