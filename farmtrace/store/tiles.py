@@ -72,6 +72,13 @@ class TileCache:
             self.hits += 1
         return found
 
+    def peek(self, key: str) -> bytes | None:
+        """The tile if it is in memory (no file read: cheap enough for an event loop)."""
+        found = self._memory.get(key)
+        if found is not None:
+            self.hits += 1
+        return found
+
     def put(self, key: str, data: bytes) -> None:
         self._memory.put(key, data)
         if self.directory is None:
@@ -108,6 +115,14 @@ class ChainTiles:
         if latest is None or latest.size < at_least:
             latest = self.reader.latest_checkpoint(fresh=True)
         return 0 if latest is None else latest.size
+
+    def cached_log_tile(self, ref: TileRef) -> bytes | None:
+        """Full tile ``ref`` of the chain log if it is in memory, else ``None`` (no I/O)."""
+        return self.cache.peek(f"{self._prefix}/log/{ref.path}") if ref.full else None
+
+    def cached_block_tile(self, height: int, ref: TileRef) -> bytes | None:
+        """Tile ``ref`` of block ``height`` if it is in memory, else ``None`` (no I/O)."""
+        return self.cache.peek(f"{self._prefix}/block/{height}/{ref.path}")
 
     def log_tile(self, ref: TileRef) -> bytes:
         """Tile ``ref`` of the chain log (hashes of block headers, or a bundle of headers)."""

@@ -20,6 +20,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from farmtrace.api.deps import rate_limit, state_of
@@ -76,6 +77,17 @@ def tiles_of(request: Request, origin: str) -> ChainTiles:
         return registry.setdefault(origin, ChainTiles(chain, cache))
 
 
+async def _tiles(request: Request, origin: str) -> ChainTiles:
+    """:func:`tiles_of`, on the event loop when already made, else in a worker thread (the
+    first request of a chain reads the database)."""
+    registry: dict[str, ChainTiles] | None = getattr(request.app.state, "farmtrace_tiles", None)
+    known = None if registry is None else registry.get(origin)
+    if known is not None:
+        return known
+    made: ChainTiles = await run_in_threadpool(tiles_of, request, origin)
+    return made
+
+
 def _ref(path: str) -> TileRef:
     try:
         return parse_tile_path("tile/" + path)
@@ -103,7 +115,7 @@ def tiles_checkpoint(request: Request, origin: str) -> PlainTextResponse:
     response_class=Response,
     responses=_TILE,
 )
-def block_tile(
+async def block_tile(
     request: Request,
     origin: str,
     height: Annotated[int, Path(ge=0, le=2**63 - 1)],
@@ -111,12 +123,20 @@ def block_tile(
 ) -> Response:
     """A hash tile or entry bundle of block ``height``'s batch (immutable)."""
     ref = _ref(path)
-    return _tile(tiles_of(request, origin).block_tile(height, ref), IMMUTABLE)
+    # A tile in memory is answered on the event loop; computing one goes to a worker thread.
+    tiles = await _tiles(request, origin)
+    data = tiles.cached_block_tile(height, ref)
+    if data is None:
+        data = await run_in_threadpool(tiles.block_tile, height, ref)
+    return _tile(data, IMMUTABLE)
 
 
 @router.get("/{origin:path}/tlog/tile/{path:path}", response_class=Response, responses=_TILE)
-def log_tile(request: Request, origin: str, path: str) -> Response:
+async def log_tile(request: Request, origin: str, path: str) -> Response:
     """A hash tile or entry bundle (of block headers) of the chain log."""
     ref = _ref(path)
-    data = tiles_of(request, origin).log_tile(ref)
+    tiles = await _tiles(request, origin)
+    data = tiles.cached_log_tile(ref)
+    if data is None:
+        data = await run_in_threadpool(tiles.log_tile, ref)
     return _tile(data, IMMUTABLE if ref.full else PARTIAL)
