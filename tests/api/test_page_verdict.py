@@ -110,7 +110,7 @@ def test_verdict_names_an_excursion_honestly() -> None:
     )
     assert "Kept" not in verdict.text
     assert condition_verdict(view, "zh").text == (
-        "曾 1 次超出范围：在Truck 1达 7.8 °C，持续 30 分钟（允许 -0.5 至 3 °C）"
+        "曾 1 次超出范围：在 Truck 1 达 7.8 °C，持续 30 分钟（允许 -0.5 至 3 °C）"
     )
 
 

@@ -211,15 +211,15 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "verdict_out_one": (
         "Out of its range once: up to {peak} for {duration} in {stage} (allowed {band})",
-        "曾 1 次超出范围：在{stage}达 {peak}，持续 {duration}（允许 {band}）",
+        "曾 1 次超出范围：在 {stage} 达 {peak}，持续 {duration}（允许 {band}）",
     ),
     "verdict_out_many": (
         "Out of its range {count} times, longest {duration} up to {peak} in {stage} (allowed {band})",
-        "曾 {count} 次超出范围，最长 {duration}，在{stage}达 {peak}（允许 {band}）",
+        "曾 {count} 次超出范围，最长 {duration}，在 {stage} 达 {peak}（允许 {band}）",
     ),
     "verdict_other_out": (
         "{measurement} out of its range in {stage} for {duration}",
-        "{stage}的{measurement}超出范围 {duration}",
+        "{stage} 的{measurement}超出范围 {duration}",
     ),
     "verdict_field_only": (
         "No cold-chain records yet: only its time in the field",
