@@ -201,12 +201,12 @@ def test_monitoring_read(witness: Witness, log: TestLog) -> None:
 
 
 def test_racing_requests_never_roll_the_size_back(
-    log: TestLog, tmp_path: Path, cosigner: Cosigner
+    log: TestLog, db_url: str, cosigner: Cosigner
 ) -> None:
-    """Many threads and two witness processes' worth of state handles on one database: every
-    200 is for a size at least the stored one at that moment, and the final size is the
-    largest cosigned."""
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+    """Many threads and two witness processes' worth of state handles on one database (SQLite
+    and PostgreSQL): only one request from the same old size wins, and the stored size is the
+    one it cosigned."""
+    url = db_url
     states = [WitnessState(url), WitnessState(url)]
     witnesses = [Witness(cosigner, {log.origin: [log.signer.verifier]}, s) for s in states]
     assert witnesses[0].add_checkpoint(log.request(0, 1)).status == 200
