@@ -132,3 +132,54 @@ def test_witness_status_and_policy_are_served(served: Served) -> None:
     (served.tmp / "api" / "witness.policy").write_text("quorum nobody\n")
     broken = served.client.get("/v1/witnesses")
     assert broken.status_code == 500 and "policy line 1" in broken.json()["detail"]
+
+
+@pytest.mark.slow
+def test_page_verifier_accepts_the_cosigned_bundle(served: Served, tmp_path: Path) -> None:
+    """The page's bundle verifier (page/bundle.js, under node) reaches the Python verdict on a
+    bundle whose checkpoint carries cosignatures, and on one whose cosignature is damaged
+    (a witness key it does not know: ignored by both)."""
+    import os
+    import subprocess
+
+    from test_js_verifier import REPO_ROOT, require_node
+
+    from farmtrace.api.services.verify import verify_bundle
+
+    node = require_node()
+    cosign_newest(served, W1)
+    cosign_newest(served, W2)
+    bundle = json.loads(fetch_bundle(served).read_bytes())
+    note = bundle["chains"][0]["checkpoint"]
+    assert len(cosignatures_of(note, [W1.verifier, W2.verifier])) == 2
+    broken = note[:-6] + ("A" if note[-6] != "A" else "B") + note[-5:]
+    # The same note everywhere it appears (the chain and every tlog-proof): only the line changes.
+    damaged = json.loads(
+        json.dumps(bundle).replace(json.dumps(note)[1:-1], json.dumps(broken)[1:-1])
+    )
+    assert damaged["chains"][0]["checkpoint"] == broken
+    cases = []
+    for name, case in (("cosigned", bundle), ("cosignature damaged", damaged)):
+        report = verify_bundle(json.dumps(case).encode(), [served.ledger_vkey], say=lambda _l: None)
+        want = {
+            "ok": True,
+            "readings": report.readings,
+            "events": report.events,
+            "pending": report.pending,
+            "declarations": report.declarations,
+            "declarations_pending": report.declarations_pending,
+        }
+        cases.append({"name": name, "bundle": case, "vkey": [served.ledger_vkey], "want": want})
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps({"cases": cases}))
+    result = subprocess.run(
+        [node, "--test", "tests/js/page_bundle.test.mjs"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PAGE_BUNDLE_CASES": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "# pass 3" in result.stdout, result.stdout[-2000:]
