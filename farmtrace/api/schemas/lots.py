@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +13,8 @@ from farmtrace.wire.protocol import ProtocolError, check_device_id
 
 __all__ = [
     "BIZ_STEPS",
+    "EARLIEST",
+    "LATEST",
     "EventCreate",
     "EventPublic",
     "LotCreate",
@@ -37,9 +39,41 @@ BIZ_STEPS: dict[str, str] = {
 _Text = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest time the API accepts (inclusive): the Unix epoch, so every stored time is a
+non-negative count of milliseconds, which every implementation rounds alike."""
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+"""The first time the API no longer accepts: a year short of Python's last representable year,
+so a time shown in any zone (UTC-12 to UTC+14) or moved by a day still has a year 1-9999."""
+
+
 def _aware(value: datetime) -> datetime:
+    """``value`` if it carries an offset and, in UTC, lies in ``[EARLIEST, LATEST)``."""
     if value.tzinfo is None:
         raise ValueError("time must carry a time zone offset (e.g. 2026-06-01T08:00:00+08:00)")
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(
+            f"time {value.isoformat()} falls outside the years 1-9999 in UTC; accepted: "
+            f"{EARLIEST:%Y-%m-%dT%H:%M:%SZ} to before {LATEST:%Y-%m-%dT%H:%M:%SZ}"
+        ) from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(
+            f"time {value.isoformat()} is {utc:%Y-%m-%dT%H:%M:%S}Z in UTC; accepted: "
+            f"{EARLIEST:%Y-%m-%dT%H:%M:%SZ} to before {LATEST:%Y-%m-%dT%H:%M:%SZ}"
+        )
+    return value
+
+
+def _in_range(value: date | None) -> date | None:
+    """A calendar date inside the accepted times' days (``EARLIEST`` to the day before
+    ``LATEST``)."""
+    if value is not None and not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError(
+            f"date {value.isoformat()} is outside {EARLIEST.date().isoformat()} to "
+            f"{(LATEST - timedelta(days=1)).date().isoformat()}"
+        )
     return value
 
 
@@ -131,6 +165,8 @@ class LotCreate(BaseModel):
     pack_date: date | None = None
     stages: list[StageIn] = Field(default_factory=list, max_length=64)
     details: LotDetails = Field(default_factory=lambda: LotDetails())
+
+    _dates = field_validator("harvest_date", "pack_date")(classmethod(lambda cls, v: _in_range(v)))
 
 
 class EventCreate(BaseModel):
