@@ -106,6 +106,10 @@ def _serve(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"farmtrace api: {exc}", file=sys.stderr)
         return 2
+    # The expensive reads (bundles, pages) run in worker threads for tens of milliseconds; a
+    # 1 ms GIL switch interval (Python's default is 5) lets the event loop and the cheap reads
+    # (checkpoints, proofs) in between sooner (docs/api.md, "Rate limits").
+    sys.setswitchinterval(0.001)
     # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any 127.0.0.1 peer;
     # the app reads it itself, only when configured (FARMTRACE_API_TRUST_FORWARDED_FOR).
     options: dict[str, Any] = {

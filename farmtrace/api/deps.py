@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from farmtrace.api.auth import ApiKey, check_key
+from farmtrace.api.http.ratelimit import cost_of
 from farmtrace.api.state import AppState
 
 __all__ = ["RateLimited", "client_of", "get_state", "rate_limit", "require_scope", "state_of"]
@@ -52,12 +53,16 @@ def client_of(request: Request) -> str:
 
 
 async def rate_limit(request: Request) -> None:
-    """Charge one token to the client's bucket; raise :class:`RateLimited` when empty.
+    """Charge the operation's cost (``farmtrace.api.http.ratelimit.cost_of``: 1, or
+    ``costly_cost`` for the expensive reads) to the client's bucket; raise
+    :class:`RateLimited` when it does not hold that many tokens.
 
     Every operation depends on it first: public reads, and writes before their key is looked
     up (so a client guessing keys is slowed like any other).
     """
-    wait = state_of(request).limiter.take(client_of(request))
+    state = state_of(request)
+    cost = cost_of(request.method, request.url.path, state.settings.costly_cost)
+    wait = state.limiter.take(client_of(request), cost=cost)
     if wait > 0:
         raise RateLimited(wait)
 

@@ -19,7 +19,8 @@ from farmtrace.api.deps import RateLimited
 from farmtrace.api.errors import ApiError, from_store_error
 from farmtrace.api.http.bodylimit import BodyLimit
 from farmtrace.api.http.headers import SECURITY_HEADERS, SecurityHeaders
-from farmtrace.api.http.ratelimit import RateLimiter
+from farmtrace.api.http.ratelimit import CostlyGate, RateLimiter
+from farmtrace.api.http.redirects import OwnLocation
 from farmtrace.api.routes import chain, docs, excursions, lots, resolver, tiles
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState
@@ -79,6 +80,13 @@ def create_app(settings: Settings) -> FastAPI:
     _errors(app)
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(OwnLocation, public_url=settings.public_url)
+    app.add_middleware(
+        CostlyGate,
+        concurrency=settings.costly_concurrency,
+        queue=settings.costly_queue,
+        wait_s=settings.costly_wait_s,
+    )
     if settings.trust_forwarded_for:
         app.trusted_proxies = settings.trusted_proxies
     # Before the chain routers: /v1/chains/{origin:path}/checkpoint would take .../tlog/checkpoint.

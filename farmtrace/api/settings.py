@@ -21,7 +21,10 @@ class Settings(BaseSettings):
     checked by :func:`~farmtrace.api.services.digital_link.public_base_url`) is the base of the Digital
     Link URIs in QR codes and pages, the address people reach this resolver at; without it they
     are ``https://{link_domain}``. ``rate_per_s``/``rate_burst`` is the token
-    bucket each client gets (every operation takes a token; ``/static`` and ``/docs`` none).
+    bucket each client gets (every operation takes a token; ``/static`` and ``/docs`` none),
+    an expensive read (a lot's bundle, EPCIS, excursions, page) ``costly_cost`` tokens; at
+    most ``costly_concurrency`` expensive reads run at once, ``costly_queue`` more wait up to
+    ``costly_wait_s`` seconds (``farmtrace.api.http.ratelimit``).
 
     ``trust_forwarded_for``: the API sits behind a reverse proxy that appends the address it
     saw to ``X-Forwarded-For`` (nginx ``$proxy_add_x_forwarded_for`` or ``$remote_addr``) and
@@ -40,6 +43,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     rate_per_s: float = 200.0
     rate_burst: int = 400
+    costly_cost: float = 25.0
+    costly_concurrency: int = 1
+    costly_queue: int = 64
+    costly_wait_s: float = 5.0
     trust_forwarded_for: bool = False
     trusted_proxies: str = "127.0.0.1,::1"
 

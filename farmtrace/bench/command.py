@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from farmtrace.bench import ingest_command
+from farmtrace.bench import api_flood, ingest_command
 from farmtrace.bench import api_load as api_bench
 from farmtrace.bench import startup as startup_bench
 from farmtrace.bench import tiles as tiles_bench
@@ -48,6 +48,7 @@ def register(sub: Any) -> None:
     ingest_command.register(kinds)  # the gateway's benchmark, kept in its own module
     api_bench.register(kinds)  # the API's proof benchmark (farmtrace/bench/api_load.py)
     startup_bench.register(kinds)  # the gateway's start-up check (farmtrace/bench/startup.py)
+    api_flood.register(kinds)  # checkpoint latency under a flood (farmtrace/bench/api_flood.py)
     tiles_bench.register(kinds)  # C2SP tiles served, cold and cached (farmtrace/bench/tiles.py)
 
 
