@@ -147,8 +147,8 @@ class ChainTiles:
         if ref.level == ENTRIES:
             return _bundle(self._headers(first, first + ref.width), ref)
         if ref.level == 0:
-            hashes = self.reader.log_tree(size).leaf_hashes()
-            return hashes[first * _HASH : (first + ref.width) * _HASH]
+            tree = self.reader.log_tree(size)  # leaf by leaf: leaf_hashes() copies them all
+            return b"".join(tree.leaf_hash(i) for i in range(first, first + ref.width))
         return _roots(self.log_tile(TileRef(ref.level - 1, first + i)) for i in range(ref.width))
 
     def _headers(self, start: int, end: int) -> list[bytes]:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from support.tiles_chain import ORIGIN, BuiltChain
+from support.tamper import alter_reading_value
+from support.tiles_chain import ORIGIN, BuiltChain, build_chain
 
 from farmtrace.api.main import create_app
 from farmtrace.api.settings import Settings
@@ -155,3 +156,16 @@ def test_full_tiles_are_computed_once_then_cached(client: TestClient, tmp_path: 
     # The chain log's partial tiles are computed on demand, never kept (a block's are kept).
     assert not any("/log/" in f.as_posix() and ".p" in f.as_posix() for f in files)
     assert any("/block/5/tile/0/001.p" in f.as_posix() for f in files)
+
+
+def test_a_block_whose_stored_entries_changed_gets_no_tiles(tmp_path: Path) -> None:
+    chain = build_chain(f"sqlite:///{tmp_path / 'chain.db'}", tmp_path / "gw", 3)
+    alter_reading_value(chain.db_url, 10)  # in block 1 (blocks of 9 readings)
+    app = create_app(Settings(db_url=chain.db_url, state_dir=tmp_path / "api"))
+    with TestClient(app) as client:
+        for path in ("tile/entries/000.p/9", "tile/0/000.p/9"):
+            answer = client.get(f"{PREFIX}/block/1/{path}")
+            assert answer.status_code == 500, answer.text
+            assert answer.json()["error"] == "inconsistent-store"
+        assert client.get(f"{PREFIX}/block/0/tile/entries/000.p/9").status_code == 200
+    assert not list((tmp_path / "api" / "tiles").rglob("block/1/*"))
