@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from farmtrace.audit.chain import audit_chain
 from farmtrace.audit.devices import device_summaries
 from farmtrace.audit.floors import FloorFailure, verified_floors
+from farmtrace.audit.records import RecordFailure, check_records
 from farmtrace.audit.report import (
     AuditFailure,
     AuditReport,
@@ -41,6 +42,8 @@ def run_audit(
     with open_for_audit(db_url) as reads:
         report = AuditReport(database=reads.database)
         _audit_chains(reads, keys, recorded, report)
+        if report.ok:
+            _audit_records(reads, report)
         try:
             floors = verified_floors(reads)
         except FloorFailure as failure:
@@ -95,6 +98,15 @@ def _audit_chains(
                 "names a chain the database does not hold (its rows were removed?)",
             )
             return
+
+
+def _audit_records(reads: AuditReads, report: AuditReport) -> None:
+    trusted = {c.origin: c.keys for c in report.chains if c.keys_source == "given"}
+    signers = {c.origin: [k for run in c.signers for k in run.keys] for c in report.chains}
+    try:
+        check_records(reads, reads.device_keys(), reads.chains(), trusted, signers)
+    except RecordFailure as failure:
+        report.fail_item(failure.origin, failure.item, failure.reason)
 
 
 def _note_origin(note: str) -> str:

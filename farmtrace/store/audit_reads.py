@@ -38,6 +38,9 @@ CHECKPOINTS = Base.metadata.tables["checkpoints"]
 ENTRIES = Base.metadata.tables["entries"]
 DEVICES = Base.metadata.tables["devices"]
 QUARANTINE = Base.metadata.tables["quarantine"]
+LOT_EVENTS = Base.metadata.tables["lot_events"]
+PENDING = Base.metadata.tables["pending_entries"]
+SIGNING_KEYS = Base.metadata.tables["signing_keys"]
 
 _ENTRY_ROWS = 5000
 _SEQ_ROWS = 20_000
@@ -209,3 +212,67 @@ class AuditReads:
         """The quarantine's refusal counters (``quarantine_refused``), by device and reason,
         summed over chains."""
         return refused_counts(self._conn)
+
+    def signed_rejections(self) -> list[tuple[int, str, int, bytes]]:
+        """Every signed rejection in the quarantine as ``(row id, device_id, seq, payload)``."""
+        rows = self._conn.execute(
+            select(QUARANTINE.c.id, QUARANTINE.c.device_id, QUARANTINE.c.seq, QUARANTINE.c.payload)
+            .where(QUARANTINE.c.signed_rejection.is_(True))
+            .order_by(QUARANTINE.c.id)
+        )
+        return [(int(i), str(d), int(s), bytes(p)) for i, d, s, p in rows]
+
+    def lot_events(self) -> list[tuple[int, str, int, int, bytes]]:
+        """Every signed lot record as ``(row id, signer, seq, time_ms, payload)``."""
+        rows = self._conn.execute(
+            select(
+                LOT_EVENTS.c.id,
+                LOT_EVENTS.c.signer,
+                LOT_EVENTS.c.seq,
+                LOT_EVENTS.c.time_ms,
+                LOT_EVENTS.c.payload,
+            ).order_by(LOT_EVENTS.c.id)
+        )
+        return [(int(i), str(g), int(s), int(t), bytes(p)) for i, g, s, t, p in rows]
+
+    def pending(self) -> list[tuple[str, int, int, bytes]]:
+        """Every entry waiting for a block as ``(device_id, seq, timestamp_ms, payload)``."""
+        rows = self._conn.execute(
+            select(
+                PENDING.c.device_id, PENDING.c.seq, PENDING.c.timestamp_ms, PENDING.c.payload
+            ).order_by(PENDING.c.device_id, PENDING.c.seq)
+        )
+        return [(str(d), int(s), int(t), bytes(p)) for d, s, t, p in rows]
+
+    def signed_entries(self) -> list[tuple[int, int, str, str | None, int | None, bytes]]:
+        """Every entry that is not a reading, as ``(chain_id, global_index, kind, device_id,
+        seq, payload)``: entries signed elsewhere (lot events, acknowledgements, declarations)."""
+        rows = self._conn.execute(
+            select(
+                ENTRIES.c.chain_id,
+                ENTRIES.c.global_index,
+                ENTRIES.c.kind,
+                ENTRIES.c.device_id,
+                ENTRIES.c.seq,
+                ENTRIES.c.payload,
+            )
+            .where(ENTRIES.c.kind != READING)
+            .order_by(ENTRIES.c.chain_id, ENTRIES.c.global_index)
+        )
+        return [
+            (int(c), int(i), str(k), d, None if s is None else int(s), bytes(p))
+            for c, i, k, d, s, p in rows
+        ]
+
+    def signing_keys(self) -> list[tuple[int, str, str, str, str]]:
+        """The key history as ``(row id, kind, scope, public_key, key_id)``."""
+        rows = self._conn.execute(
+            select(
+                SIGNING_KEYS.c.id,
+                SIGNING_KEYS.c.kind,
+                SIGNING_KEYS.c.scope,
+                SIGNING_KEYS.c.public_key,
+                SIGNING_KEYS.c.key_id,
+            ).order_by(SIGNING_KEYS.c.id)
+        )
+        return [(int(i), str(k), str(c), str(p), str(d)) for i, k, c, p, d in rows]
