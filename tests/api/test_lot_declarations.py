@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,14 @@ from make_declaration_vectors import field_tampers
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body
 
 from farmtrace.api.auth import create_key
-from farmtrace.api.services.lots.declaration import decode, entry_sha256, sign_declaration
+from farmtrace.api.schemas.lots import LotCreate
+from farmtrace.api.services.lots.declaration import (
+    chain_problem,
+    decode,
+    entry_sha256,
+    sign_declaration,
+)
+from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.services.verify import BundleError, verify_bundle
 from farmtrace.cli import main
 from farmtrace.store.database import open_database
@@ -239,3 +247,48 @@ def test_the_page_says_what_is_checked_and_when_facts_were_revised(served: Serve
     assert "Weifang, Shandong" in after and "Details revised on" in after
     zh = served.client.get(f"{page}?lang=zh", headers={"Accept": "text/html"}).text
     assert "信息修订于" in zh and "新的签名版本" in zh and "录入后未被修改" not in zh
+
+
+def test_a_repeated_revision_signs_nothing_new(served: Served) -> None:
+    revise(served)
+    revise(served)
+    assert len(bundle_of(served)["declarations"]) == 2
+
+
+@pytest.mark.parametrize("writers", [2])
+def test_concurrent_revisions_from_separate_processes_form_one_chain(
+    served: Served, writers: int
+) -> None:
+    """Each writer has its own store (as separate API processes would): the lot's row lock,
+    taken first, orders their revisions, so every version names the one before."""
+    key = served.client.app.state.farmtrace.lots.key  # type: ignore[attr-defined]
+    databases = [open_database(served.db_url) for _ in range(writers)]
+    stores = [LotStore(Lots(db), key) for db in databases]
+    errors: list[BaseException] = []
+
+    def write(store: LotStore, name: str) -> None:
+        try:
+            for i in range(4):
+                body = LotCreate.model_validate(lot_body([]) | {"farm": f"{name} {i}"})
+                assert store.revise(body, GTIN) is not None
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(store, f"writer {n}"))
+        for n, store in enumerate(stores)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    record = stores[0].get(GTIN, LOT)
+    for db in databases:
+        db.close()
+    assert not errors, errors
+    assert record is not None
+    versions = [d.entry for d in record.declarations]
+    assert [v.version for v in versions] == list(range(1, 2 + 4 * writers))
+    assert chain_problem(versions) is None
+    assert len({v.seq for v in versions}) == len(versions)
+    assert verdict(served, bundle_of(served)) is None

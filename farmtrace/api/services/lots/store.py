@@ -116,8 +116,15 @@ class LotStore:
 
     def revise(self, lot: LotCreate, gtin: str) -> DeclarationEntry | None:
         """Sign the lot's next declaration version (naming the newest stored one) and make its
-        facts the lot's, in one transaction; ``None`` if there is no such lot."""
+        facts the lot's, in one transaction; ``None`` if there is no such lot. Facts equal to
+        the newest version's sign nothing (a repeated ``PUT`` is no new version): that version
+        is returned."""
         facts = declared_lot(lot, gtin)
+        current = self.get(gtin, lot.lot)
+        if current is None:
+            return None
+        if current.declarations and current.declarations[-1].entry.lot == facts:
+            return current.declarations[-1].entry
 
         def declare(seq: int, before: tuple[bytes, ...]) -> DeclarationEntry:
             versions = [decode_declaration(raw) for raw in before]
