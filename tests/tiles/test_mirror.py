@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,7 +142,6 @@ def test_a_tampered_tile_is_refused_and_named(
 def test_a_growing_chain_is_caught_up(tmp_path: Path) -> None:
     chain = build_chain(f"sqlite:///{tmp_path / 'grow.db'}", tmp_path / "gw", 260)
 
-
     with api_process(chain.db_url, tmp_path / "api") as base:
         first = run_mirror(prefix(base), tmp_path / "m", chain.vkey)
         assert first.returncode == 0, first.stderr
@@ -151,3 +151,32 @@ def test_a_growing_chain_is_caught_up(tmp_path: Path) -> None:
         again = run_mirror(prefix(base), tmp_path / "m", chain.vkey)
     assert again.returncode == 0, again.stderr
     assert "checkpoint size 300 (was 260) verified" in again.stderr
+
+
+def _grow(db_url: str, state: Path, blocks: int, first_seq: int) -> None:
+    with Ledger.open(db_url, state, ORIGIN) as ledger:
+        for seq in range(first_seq, first_seq + blocks):
+            ledger.append_batch(batch(devices(3), range(seq, seq + 1)))
+
+
+def test_a_fork_after_the_mirrored_checkpoint_is_refused(tmp_path: Path) -> None:
+    """Two histories under one key that share 260 blocks: the mirror follows one to 270, then a
+    server shows the other at 300; it is refused, and DIR keeps the checkpoint of 270."""
+    honest = tmp_path / "honest"
+    honest.mkdir()
+    chain = build_chain(f"sqlite:///{honest / 'chain.db'}", honest / "gw", 260)
+    shutil.copytree(honest, tmp_path / "forked")
+    forked_url = f"sqlite:///{tmp_path / 'forked' / 'chain.db'}"
+    _grow(chain.db_url, honest / "gw", 10, 20_000)
+    _grow(forked_url, tmp_path / "forked" / "gw", 40, 30_000)
+    target = tmp_path / "m"
+    with api_process(chain.db_url, tmp_path / "api1") as base:
+        assert run_mirror(prefix(base), target, chain.vkey).returncode == 0
+    with api_process(forked_url, tmp_path / "api2") as base:
+        done = run_mirror(prefix(base), target, chain.vkey)
+    assert done.returncode == 1, done.stderr
+    assert (
+        "checkpoint: size 300 is not consistent with the checkpoint of size 270 mirrored before"
+        in done.stderr
+    ), done.stderr
+    assert (target / "checkpoint").read_text().startswith(f"{ORIGIN}\n270\n")
