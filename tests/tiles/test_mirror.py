@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -180,3 +181,29 @@ def test_a_fork_after_the_mirrored_checkpoint_is_refused(tmp_path: Path) -> None
         in done.stderr
     ), done.stderr
     assert (target / "checkpoint").read_text().startswith(f"{ORIGIN}\n270\n")
+
+
+def test_on_a_terminal_a_progress_bar(server: str, chain300: BuiltChain, tmp_path: Path) -> None:
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "farmtrace", "mirror", prefix(server), str(tmp_path / "m"),
+         "--key", chain300.vkey],
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+    )  # fmt: skip
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(primary)
+    assert process.wait(timeout=120) == 0
+    assert b"\r\x1b[K[" in seen and b"/309 tiles" in seen, seen[-500:]
+    assert seen.rstrip().endswith(
+        b"3864 readings, 0 device signatures checked, 3864 readings of devices not given"
+    )
