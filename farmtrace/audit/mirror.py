@@ -37,6 +37,7 @@ checkpoint a previous run kept. A bad tile file is removed, so a rerun fetches i
 from __future__ import annotations
 
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -73,6 +74,7 @@ Progress = Callable[[int, int], None]
 
 _HASH = 32
 _RETRIES = 6
+_counting = threading.Lock()  # the fetch threads' shared counters
 
 
 class MirrorError(Exception):
@@ -168,15 +170,17 @@ class _Tiles:
     def ensure(self, ref: TileRef) -> None:
         target = self.file(ref)
         if target.exists():
-            self.report.kept += 1
+            with _counting:
+                self.report.kept += 1
             return
         data = self.fetcher.get(self.name(ref))
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.part")
         temporary.write_bytes(data)
         os.replace(temporary, target)
-        self.report.fetched += 1
-        self.report.fetched_bytes += len(data)
+        with _counting:
+            self.report.fetched += 1
+            self.report.fetched_bytes += len(data)
 
     def read(self, ref: TileRef) -> bytes:
         return self.file(ref).read_bytes()
@@ -206,6 +210,9 @@ def mirror(
     except (TlogError, UnicodeDecodeError) as exc:
         raise MirrorFailure("checkpoint", f"does not verify with the given keys: {exc}") from None
     checkpoint = signed.checkpoint
+    if checkpoint.origin not in {k.name for k in keys}:
+        # A key signs for its name: a note it signed about another origin proves nothing.
+        raise MirrorFailure("checkpoint", f"origin {checkpoint.origin!r} is no given key's name")
     report.origin, report.size = checkpoint.origin, checkpoint.size
     report.summary = ChainSummary(checkpoint.origin)
     if _canonical(note) != note:
@@ -237,6 +244,7 @@ def mirror(
     entries = [_block_entries(per_block[h.height], h) for h, _ in blocks]
     _audit(checkpoint.origin, blocks, entries, device_keys or {}, report.summary)
     _write_atomically(directory / "checkpoint", note.encode())
+    _prune_partials(log, set(log_refs))
     return report
 
 
@@ -257,9 +265,11 @@ def _step(
     tiles: _Tiles, ref: TileRef, progress: Progress | None, done: list[int], total: list[int]
 ) -> None:
     tiles.ensure(ref)
-    done[0] += 1  # a race here only makes the bar skip a number
+    with _counting:
+        done[0] += 1
+        now = done[0]
     if progress is not None:
-        progress(done[0], total[0])
+        progress(now, total[0])
 
 
 def _previous_checkpoint(directory: Path, new: Checkpoint) -> Checkpoint | None:
@@ -381,6 +391,14 @@ def _entry_rows(
                 received_at=0.0,
                 payload=payload,
             )
+
+
+def _prune_partials(log: _Tiles, current: set[TileRef]) -> None:
+    """Remove the chain log's partial tiles of earlier sizes (never needed again)."""
+    keep = {log.file(ref) for ref in current}
+    for path in log.local.rglob("*.p/*"):
+        if path.is_file() and path not in keep:
+            _discard(path)
 
 
 def _canonical(note: str) -> str:

@@ -152,6 +152,10 @@ def test_a_growing_chain_is_caught_up(tmp_path: Path) -> None:
         again = run_mirror(prefix(base), tmp_path / "m", chain.vkey)
     assert again.returncode == 0, again.stderr
     assert "checkpoint size 300 (was 260) verified" in again.stderr
+    log = tmp_path / "m" / "log" / "tile"
+    assert (log / "0" / "001.p" / "44").is_file() and (log / "1" / "000.p" / "1").is_file()
+    assert not (log / "0" / "001.p" / "4").exists()  # the partial tile of 260, superseded
+    assert not (log / "entries" / "001.p" / "4").exists()
 
 
 def _grow(db_url: str, state: Path, blocks: int, first_seq: int) -> None:
