@@ -12,6 +12,15 @@
 export { decodeBase64, decodeCanonicalBase64, encodeBase64 } from "./base64.js";
 export { bytesEqual, sha256, toHex, utf8Decode, utf8Encode } from "./bytes.js";
 export { openCheckpoint, parseCheckpoint } from "./checkpoint.js";
+export {
+  DECLARATION_PREFIX,
+  DeclarationError,
+  canonicalJson,
+  chainProblem,
+  decodeDeclaration,
+  entrySha256,
+  firstDifference,
+} from "./declaration.js";
 export { ALG_COSIGNATURE_V1, CosignatureVerifier, cosignaturesOf, cosignedMessage } from "./cosignature.js";
 export { ERROR_CODES, TlogError } from "./errors.js";
 export {
