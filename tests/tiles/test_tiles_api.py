@@ -26,6 +26,9 @@ from farmtrace.tlog.tiles import (
     verify_hash_tiles,
 )
 
+# The 300-block chain takes seconds to seal (a durable commit per block).
+pytestmark = pytest.mark.slow
+
 PREFIX = f"/v1/chains/{ORIGIN}/tlog"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
