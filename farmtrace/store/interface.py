@@ -138,6 +138,12 @@ class LedgerInterface(Protocol):
         """Each device's highest stored drop floor (devices without one: absent)."""
         ...
 
+    def record_watermark_key(self, public_key: str) -> bool:
+        """Record the gateway's commit-watermark key (base64 of the raw Ed25519 public key) in
+        the key history (kind ``watermark``, scope the origin), ending the validity of another
+        current watermark key of this origin now; ``True`` if the key is new there."""
+        ...
+
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """This chain's latest signed checkpoint, or ``None`` before the first block."""
         ...

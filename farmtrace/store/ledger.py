@@ -34,7 +34,7 @@ from farmtrace.chain.block import BlockHeader, validate_origin
 from farmtrace.chain.entry import READING, kind_of
 from farmtrace.chain.errors import ChainError
 from farmtrace.chain.log import ChainLog
-from farmtrace.store import dropfloors, registry, settled
+from farmtrace.store import dropfloors, key_history, registry, settled
 from farmtrace.store.batching import unique_in_batch
 from farmtrace.store.bulk import insert_entries, stored_keys
 from farmtrace.store.chain_keys import record_key
@@ -441,6 +441,16 @@ class Ledger:
 
     def record_floors(self, floors: Iterable[StoredFloor]) -> int:
         return dropfloors.record_floors(self._engine, floors)
+
+    def record_watermark_key(self, public_key: str) -> bool:
+        current = key_history.current_keys(self._engine, key_history.KIND_WATERMARK, self.origin)
+        return key_history.record_key(
+            self._engine,
+            key_history.KIND_WATERMARK,
+            public_key,
+            scope=self.origin,
+            retire=[k.public_key for k in current],
+        )
 
     def highest_floors(self) -> dict[str, int]:
         return dropfloors.highest_floors(self._engine)

@@ -12,6 +12,7 @@ acknowledged; the persistent session keeps them for the next run.
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import logging
@@ -93,9 +94,12 @@ class Gateway:
             config.silence_min,
             report_skips=config.share_group is None,
         )
-        self.link = BrokerLink(
-            config, self.inbox, load_or_create_watermark_key(state_dir), ledger.origin
+        watermark_key = load_or_create_watermark_key(state_dir)
+        # In the key history, so that the devices' pins can be checked against what signed.
+        ledger.record_watermark_key(
+            base64.b64encode(watermark_key.public_key().public_bytes_raw()).decode("ascii")
         )
+        self.link = BrokerLink(config, self.inbox, watermark_key, ledger.origin)
         self._batches: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._batcher = Batcher(
