@@ -6,7 +6,8 @@ tile cache and fetches every tile a mirror fetches (the chain log's hash tiles a
 bundles; each block's entry bundles and level-0 tile) twice, with ``--concurrency`` keep-alive
 clients: the first pass computes every tile from the database (cold), the second is served
 from the cache (cached). It prints the median tiles/s of each pass with the range over the
-repetitions, their ratio, and the cold cost per block (the work a block's tiles cost once).
+repetitions, the same per second of the server's own CPU time (less sensitive to a busy
+machine), their ratio, and the cold cost per block (the server CPU a block's tiles cost once).
 
 Sealing is not measured here: the gateway's append path does no tile work at all (tiles are
 computed on first request), see docs/tiles.md.
@@ -130,16 +131,19 @@ def run(args: argparse.Namespace) -> int:
     paths = _paths(base, args.blocks, args.block_size)
     cold: list[float] = []
     cached: list[float] = []
+    cold_cpu: list[float] = []  # tiles per second of the server's own CPU time
+    cached_cpu: list[float] = []
     for _ in range(args.repeats):
         api_state = args.state / "api-tiles"
         shutil.rmtree(api_state, ignore_errors=True)  # an empty tile cache: a cold start
         port = _free_port()
         server = _server(url, api_state, port)
         try:
-            seconds, _ = _fetch_all(port, paths, args.concurrency)
-            cold.append(len(paths) / seconds)
-            seconds, _ = _fetch_all(port, paths, args.concurrency)
-            cached.append(len(paths) / seconds)
+            for rates, cpu in ((cold, cold_cpu), (cached, cached_cpu)):
+                used = _cpu_seconds(server.pid)
+                seconds, _ = _fetch_all(port, paths, args.concurrency)
+                rates.append(len(paths) / seconds)
+                cpu.append(len(paths) / max(_cpu_seconds(server.pid) - used, 1e-3))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -151,8 +155,12 @@ def run(args: argparse.Namespace) -> int:
         "concurrency": args.concurrency,
         "cold_tiles_per_s": _spread(cold),
         "cached_tiles_per_s": _spread(cached),
+        "cold_tiles_per_cpu_s": _spread(cold_cpu),
+        "cached_tiles_per_cpu_s": _spread(cached_cpu),
         "cached_over_cold": round(statistics.median(cached) / statistics.median(cold), 2),
-        "cold_ms_per_block": round(1000 * len(paths) / statistics.median(cold) / args.blocks, 3),
+        "cold_cpu_ms_per_block": round(
+            1000 * len(paths) / statistics.median(cold_cpu) / args.blocks, 3
+        ),
         "cores": os.cpu_count(),
         "load_average_after": round(os.getloadavg()[0], 2),
     }
@@ -160,17 +168,31 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result))
         return 0
     c, k = result["cold_tiles_per_s"], result["cached_tiles_per_s"]
+    cc, kc = result["cold_tiles_per_cpu_s"], result["cached_tiles_per_cpu_s"]
     print(
         f"{len(paths)} tiles of {args.blocks} blocks x {args.block_size} readings, "
         f"{args.concurrency} keep-alive clients, {args.repeats} fresh servers\n"
         f"  cold (computed from the database): {c['median']:,.0f} tiles/s "
-        f"(min {c['min']:,.0f}, max {c['max']:,.0f})\n"
+        f"(min {c['min']:,.0f}, max {c['max']:,.0f}); {cc['median']:,.0f} per server CPU-second "
+        f"(min {cc['min']:,.0f}, max {cc['max']:,.0f})\n"
         f"  cached:                            {k['median']:,.0f} tiles/s "
-        f"(min {k['min']:,.0f}, max {k['max']:,.0f})\n"
+        f"(min {k['min']:,.0f}, max {k['max']:,.0f}); {kc['median']:,.0f} per server CPU-second "
+        f"(min {kc['min']:,.0f}, max {kc['max']:,.0f})\n"
         f"  cached / cold: {result['cached_over_cold']}x; a block's tiles cost "
-        f"{result['cold_ms_per_block']} ms once, on first request (none when it is sealed)"
+        f"{result['cold_cpu_ms_per_block']} ms of server CPU once, on first request (none when "
+        "it is sealed)\n"
+        f"  load average after the run: {result['load_average_after']} on {result['cores']} cores"
     )
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _spread(values: list[float]) -> dict[str, float]:
