@@ -139,6 +139,11 @@ def _print_pins(states: list[Path], pin_file: Path | None) -> int:
         if pin_file is not None:
             print("farmtrace devices import: --pin-file needs --gateway-state", file=sys.stderr)
             return EXIT_ERROR
+        print(
+            "devices running --until-committed also need the gateway's watermark key: "
+            "add --gateway-state DIR (and --pin-file FILE); docs/wire-format.md",
+            file=sys.stderr,
+        )
         return EXIT_OK
     try:
         lines = [
