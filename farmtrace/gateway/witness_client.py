@@ -208,11 +208,14 @@ class WitnessClient:
 
     def _run(self, i: int) -> None:
         backoff = 0.0
+        next_try = 0.0  # monotonic; a failing witness is left alone until then, notify or not
         while not self._stop.is_set():
-            self._wake[i].wait(max(self._interval, backoff))
+            self._wake[i].wait(self._interval)
             self._wake[i].clear()
             if self._stop.is_set():
                 return
+            if time.monotonic() < next_try:
+                continue
             try:
                 checkpoint = self._reader.latest_checkpoint(fresh=True)
             except StoreError as exc:
@@ -225,12 +228,12 @@ class WitnessClient:
                 done = status.cosigned_size >= checkpoint.size
                 self._metrics.behind.labels(status.name).set(checkpoint.size - status.cosigned_size)
             if done:
-                backoff = 0.0
                 continue
             if self._submit(i, checkpoint):
                 backoff = 0.0
             else:
                 backoff = min(MAX_BACKOFF_S, max(1.0, backoff * 2))
+                next_try = time.monotonic() + backoff
 
     def _submit(self, i: int, checkpoint: StoredCheckpoint) -> bool:
         witness = self._witnesses[i]

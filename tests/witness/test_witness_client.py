@@ -6,6 +6,7 @@ is down or silent costing the ledger's appends nothing."""
 from __future__ import annotations
 
 import hashlib
+import math
 import socket
 import time
 from collections.abc import Iterator
@@ -129,6 +130,9 @@ def test_a_dead_or_silent_witness_does_not_slow_appends(ledger: Ledger, tmp_path
         wait_for(lambda: client.status()[0].failures >= 1, 10, "the dead witness to fail")
         status = {s.name: s for s in client.status()}
         assert status["dead"].cosigned_size == 0 and status["dead"].last_error
+        # Backoff (1 s, 2 s, 4 s, ...) holds even though every block notified the client.
+        waited = time.monotonic() - started
+        assert status["dead"].failures <= 2 + math.log2(1 + waited), (status["dead"], waited)
     finally:
         client.stop()
         silent.close()
