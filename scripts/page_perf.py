@@ -6,9 +6,10 @@ Usage (after ``farmtrace demo --state DIR`` has run long enough for the lots' st
 
 Starts ``farmtrace api`` on the demo's database (a free port on 127.0.0.1), loads each demo lot's
 Digital Link page ``--runs`` times with ``scripts/page_probe.mjs`` (cache off, a fresh profile
-each run) and prints, per lot: the HTML's bytes, the bytes until the page can render (HTML,
-stylesheet, badge script and its modules), the proof bundle's bytes, first-contentful-paint
-(median and min-max over the runs), the page height in phone screens and the charts drawn.
+each run) and prints, per lot: the bytes of the HTML, the stylesheet (both block the first
+render), the badge's JavaScript modules (deferred) and the proof bundle, first-contentful-paint
+(median and min-max over the runs), the page height in phone screens, the charts drawn and how
+many of them have fewer than two points.
 ``--json FILE`` also writes every run's raw probe output.
 """
 
@@ -75,13 +76,9 @@ def probe(url: str, width: int, height: int, lang: str) -> dict[str, Any]:
     return result
 
 
-def _render_bytes(run: dict[str, Any]) -> int:
-    """Bytes the page needs before it can render (everything but the proof bundle and icon)."""
-    return sum(
-        n
-        for url, n in run["bytes"]["byUrl"].items()
-        if not url.endswith("/bundle") and "favicon" not in url
-    )
+def _bytes(run: dict[str, Any], suffix: str) -> int:
+    """Bytes transferred for the URLs ending in ``suffix`` (``.css``, ``.js``, ``/bundle``)."""
+    return sum(n for url, n in run["bytes"]["byUrl"].items() if url.endswith(suffix))
 
 
 def _spread(values: list[float]) -> str:
@@ -102,23 +99,25 @@ def main() -> int:
     try:
         for lot in sample_lots(datetime.now(UTC)):
             url = base + lot.path
-            raw[lot.path] = [probe(url, args.width, args.height, args.lang) for _ in range(args.runs)]
+            raw[lot.path] = [
+                probe(url, args.width, args.height, args.lang) for _ in range(args.runs)
+            ]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     print(f"{args.runs} runs per lot at {args.width}x{args.height}, lang {args.lang}; "
           "median (min-max)")  # fmt: skip
-    print(f"{'page':44} {'html B':>8} {'render B':>9} {'bundle B':>9} {'FCP ms':>14} "
-          f"{'screens':>7} {'charts':>6} {'<2 pts':>6}")  # fmt: skip
+    print(f"{'page':40} {'html B':>7} {'css B':>6} {'js B':>6} {'bundle B':>8} "
+          f"{'FCP ms':>15} {'screens':>7} {'charts':>6} {'<2 pts':>6}")  # fmt: skip
     for path, runs in raw.items():
         first = runs[0]
         html = first["bytes"]["byUrl"].get(base + path, 0)
-        bundle = sum(n for u, n in first["bytes"]["byUrl"].items() if u.endswith("/bundle"))
         fcp = [r["paint"]["fcp"] for r in runs if r["paint"]["fcp"] is not None]
         screens = first["scrollHeight"] / args.height
         thin = sum(1 for c in first["charts"] if c["points"] < 2)
-        print(f"{path:44} {html:>8} {_render_bytes(first):>9} {bundle:>9} {_spread(fcp):>14} "
-              f"{screens:>7.1f} {len(first['charts']):>6} {thin:>6}")  # fmt: skip
+        print(f"{path:40} {html:>7} {_bytes(first, '.css'):>6} {_bytes(first, '.js'):>6} "
+              f"{_bytes(first, '/bundle'):>8} {_spread(fcp):>15} {screens:>7.1f} "
+              f"{len(first['charts']):>6} {thin:>6}")  # fmt: skip
     if args.json is not None:
         args.json.write_text(json.dumps(raw, indent=1))
     return 0
