@@ -285,6 +285,12 @@ class WitnessClient:
             if exc.code == 409:
                 return parse_size(answer)
             why = answer[:200].decode("utf-8", "replace").strip()
+            if exc.code == 422:
+                # Our checkpoint contradicts what the witness cosigned for this origin: another
+                # history was shown to it (a split view, or this chain was rewritten).
+                log.error(
+                    "witness %s refuses our checkpoint as inconsistent: %s", witness.name, why
+                )
             raise ValueError(f"HTTP {exc.code}: {why}") from None
 
     def _cosigned(self, i: int, checkpoint: StoredCheckpoint, lines: str) -> bool:
