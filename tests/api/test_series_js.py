@@ -9,9 +9,11 @@ import base64
 import copy
 import json
 import os
+import random
 import subprocess
 from base64 import b64decode
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,46 @@ def python_verdict(bundle: dict[str, Any], vkeys: list[str]) -> dict[str, Any]:
     return {"ok": True, "lot_readings": report.lot_readings, "gaps": gaps}
 
 
+def random_cases(good: dict[str, Any], rng: random.Random, count: int = 80) -> list[dict[str, Any]]:
+    """Small random changes to the series and windows (the rule's edges: off by one seq, a gap
+    moved, a bound changed, a window shifted by a millisecond); the rule alone judges them, in
+    Python first (``rule``), and node must agree word for word."""
+    found = []
+    for n in range(count):
+        bundle = copy.deepcopy(good)
+        item = rng.choice(bundle["series"])
+        what = rng.choice(["first", "last", "lower", "upper", "gap", "window", "drop", "swap"])
+        if what in ("first", "last"):
+            item[f"{what}_seq"] += rng.choice([-2, -1, 1, 2])
+        elif what == "lower":
+            item["lower"] = rng.choice(["boundary", "device-start", "gone"])
+        elif what == "upper":
+            item["upper"] = rng.choice(["boundary", "newest-stored", "drop-floor"])
+        elif what == "gap":
+            item["gaps"].append(
+                {"first_seq": item["last_seq"] - 1, "last_seq": item["last_seq"] - 1,
+                 "cause": rng.choice(["not-received", "dropped-by-device"])}
+            )  # fmt: skip
+        elif what == "window":
+            stage = rng.choice(bundle["lot"]["stages"])
+            key = rng.choice(["start", "end"])
+            if stage[key] is not None:
+                moved = datetime.fromisoformat(stage[key]) + timedelta(
+                    milliseconds=rng.choice([-4000, -501, -1, 1, 499, 4000])
+                )
+                stage[key] = moved.isoformat()
+        elif what == "drop":
+            del bundle["readings"][rng.randrange(len(bundle["readings"]))]
+        else:
+            i = rng.randrange(len(bundle["readings"]) - 1)
+            r = bundle["readings"]
+            r[i], r[i + 1] = r[i + 1], r[i]
+        found.append(
+            {"name": f"random {n}: {what}", "bundle": bundle, "rule": rule_verdict(bundle)}
+        )
+    return found
+
+
 def test_js_and_python_agree_on_series(lot: SeriesLot) -> None:
     good, early = lot.bundle(), lot.bundle("LOT-EARLY")
     foreign = early["readings"][find(early, "dev-a", 2)]
@@ -61,10 +103,12 @@ def test_js_and_python_agree_on_series(lot: SeriesLot) -> None:
         bundle = copy.deepcopy(good)
         bundle["drop_floors"]["dev-c"] = floor if isinstance(floor, str) else floor.decode()
         cases.append({"name": name, "bundle": bundle})
+    cases += random_cases(good, random.Random(12))
     for case in cases:
         case["vkeys"] = lot.vkeys
         case["want"] = python_verdict(case["bundle"], lot.vkeys)
-    assert [c["want"]["ok"] for c in cases] == [True, True] + [False] * (len(cases) - 2)
+    fixed = [c for c in cases if not c["name"].startswith("random ")]
+    assert [c["want"]["ok"] for c in fixed] == [True, True] + [False] * (len(fixed) - 2)
     path = lot.tmp / "series-cases.json"
     path.write_text(json.dumps({"cases": cases}))
     done = subprocess.run(
