@@ -16,7 +16,7 @@
  * What went wrong, by the name of the matching Python exception class.
  * @typedef {"InvalidHashLength" | "MalformedNote" | "InvalidKey" | "InvalidNoteSignature"
  *   | "UnverifiedNote" | "MalformedCheckpoint" | "MalformedProof" | "ProofMismatch"
- *   | "MalformedPolicy" | "QuorumNotMet"} TlogErrorCode
+ *   | "MalformedPolicy" | "QuorumNotMet" | "TileError" | "TileMismatch"} TlogErrorCode
  */
 
 /** @type {ReadonlyArray<TlogErrorCode>} */
@@ -31,6 +31,8 @@ export const ERROR_CODES = Object.freeze([
   "ProofMismatch",
   "MalformedPolicy",
   "QuorumNotMet",
+  "TileError",
+  "TileMismatch",
 ]);
 
 /** Bad input to the transparency-log verifier; `code` says which kind, `message` what exactly. */

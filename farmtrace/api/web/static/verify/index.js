@@ -36,3 +36,14 @@ export {
 export { ALG_ED25519, MAX_SIGNATURES, Verifier, isValidKeyName, keyId, openNote, parseNote } from "./note.js";
 export { checkCheckpoint, parsePolicy, quorumMet } from "./policy.js";
 export { PROOF_HEADER, parseTlogProof, verifyTlogProof } from "./tlogproof.js";
+export {
+  ENTRIES,
+  TILE_WIDTH,
+  bundleRefs,
+  decodeBundle,
+  hashTileRefs,
+  parseTilePath,
+  tilePath,
+  verifyBundle,
+  verifyHashTiles,
+} from "./tiles.js";
