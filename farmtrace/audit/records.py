@@ -6,9 +6,9 @@
 * **Lot records** (``lot_events``: events, acknowledgements): each is either anchored (an entry
   with its ``(signer, seq)`` holds the very same bytes) or pending (``pending_entries`` holds
   them); an event's (``FE``) seq, time and signer must agree with its row and its signature
-  must verify with the event key of that signer in the key history (``signing_keys``). Every
-  pending entry and every event or acknowledgement entry must have its lot record
-  (declarations, ``FL``, are the lots' own and are left to their check).
+  must verify with the event key of that signer in the key history (``signing_keys``), and the
+  lot it names (``gtin``, ``lot``) must be the lot its row is filed under. Every pending entry
+  and every entry that is not a reading must have its lot record.
 * **Keys**: each chain's recorded keys (``chain_keys``) must be in the key history as that
   chain's checkpoint keys and back; with trusted keys given (``--key``, ``--state``) every
   recorded key must be trusted and every key that signed a checkpoint recorded.
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import struct
 from collections.abc import Sequence
 
 from farmtrace import rust_core
-from farmtrace.chain.entry import DECLARATION, EVENT_PREFIX, kind_of
+from farmtrace.chain.entry import EVENT_PREFIX
 from farmtrace.store.audit_reads import AuditReads
 from farmtrace.wire.protocol import ProtocolError, decode
 
@@ -83,12 +84,18 @@ def _check_lot_records(reads: AuditReads) -> None:
     }
     anchored = {(d, s): p for _, _, _, d, s, p in reads.signed_entries() if d is not None}
     pending = {(d, s): (t, p) for d, s, t, p in reads.pending()}
+    lots = reads.lots()
     records: set[tuple[str, int]] = set()
-    for row_id, signer, seq, time_ms, payload in reads.lot_events():
+    for row_id, lot_id, signer, seq, time_ms, payload in reads.lot_events():
         item = f"lot record {row_id} (signer {signer} seq {seq})"
         records.add((signer, seq))
         if payload.startswith(EVENT_PREFIX):
-            _check_event(item, signer, seq, time_ms, payload, event_keys)
+            body = _check_event(item, signer, seq, time_ms, payload, event_keys)
+            named = (body.get("gtin"), body.get("lot"))
+            if lots.get(lot_id) != named:
+                raise RecordFailure(
+                    item, f"is stored under lot {lot_id} {lots.get(lot_id)}, but names {named}"
+                )
         stored = anchored.get((signer, seq))
         waiting = pending.get((signer, seq))
         if stored is None and waiting is None:
@@ -99,36 +106,37 @@ def _check_lot_records(reads: AuditReads) -> None:
             raise RecordFailure(item, "differs from its pending entry")
         if waiting is not None and waiting[0] != time_ms:
             raise RecordFailure(item, f"its pending entry has time {waiting[0]}, not {time_ms}")
-    for (device_id, seq), (_, payload) in pending.items():
-        if (device_id, seq) not in records and not _is_declaration(payload):
+    for device_id, seq in pending:
+        if (device_id, seq) not in records:
             raise RecordFailure(
                 f"pending entry (signer {device_id} seq {seq})", "has no lot record"
             )
     for chain_id, index, kind, by, number, _ in reads.signed_entries():
-        if kind != DECLARATION and (by, number) not in records:
+        if (by, number) not in records:
             raise RecordFailure(
                 f"{kind} entry {index} of chain {chain_id} (signer {by} seq {number})",
                 "has no lot record",
             )
 
 
-def _is_declaration(payload: bytes) -> bool:
-    return kind_of(payload) == DECLARATION
-
-
 def _check_event(
     item: str, signer: str, seq: int, time_ms: int, payload: bytes, keys: dict[str, str]
-) -> None:
+) -> dict[str, object]:
     """An ``FE`` event (docs/bundle.md): its head agrees with the row, and its signature, over
-    everything before the last 64 bytes, verifies with the signer's event key."""
+    everything before the last 64 bytes, verifies with the signer's event key. Returns its
+    body (the JSON object)."""
     head = len(EVENT_PREFIX)
     try:
         got_seq, got_time = _EVENT_HEAD.unpack_from(payload, head)
         n = payload[head + _EVENT_HEAD.size]
         start = head + _EVENT_HEAD.size + 1
         got_signer = payload[start : start + n].decode("ascii")
-    except (struct.error, IndexError, UnicodeDecodeError):
+        (length,) = struct.unpack_from(">I", payload, start + n)
+        body = json.loads(payload[start + n + 4 : start + n + 4 + length])
+    except (struct.error, IndexError, UnicodeDecodeError, ValueError):
         raise RecordFailure(item, "its event entry is truncated or malformed") from None
+    if not isinstance(body, dict):
+        raise RecordFailure(item, "its event body is not a JSON object")
     if (got_signer, got_seq, got_time) != (signer, seq, time_ms):
         raise RecordFailure(
             item,
@@ -145,6 +153,7 @@ def _check_event(
     signed, signature = payload[:-_SIGNATURE], payload[-_SIGNATURE:]
     if len(key) != 32 or rust_core.verify_ed25519([(key, signed, signature)]):
         raise RecordFailure(item, f"the signature does not verify with {signer}'s event key")
+    return body
 
 
 def _check_keys(
@@ -153,9 +162,16 @@ def _check_keys(
     trusted: dict[str, list[str]],
     signers: dict[str, list[str]],
 ) -> None:
+    rows = reads.signing_keys()
+    for row_id, kind, scope, public_key, _ in rows:
+        if kind == "event" and scope:
+            raise RecordFailure(
+                f"key history row {row_id}",
+                f"event key {public_key} has scope {scope!r}; the event key is database-wide ('')",
+            )
     history = {
         (scope, public_key): (row_id, key_id)
-        for row_id, kind, scope, public_key, key_id in reads.signing_keys()
+        for row_id, kind, scope, public_key, key_id in rows
         if kind == "checkpoint"
     }
     recorded_pairs: set[tuple[str, str]] = set()

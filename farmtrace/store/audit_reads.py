@@ -41,6 +41,7 @@ QUARANTINE = Base.metadata.tables["quarantine"]
 LOT_EVENTS = Base.metadata.tables["lot_events"]
 PENDING = Base.metadata.tables["pending_entries"]
 SIGNING_KEYS = Base.metadata.tables["signing_keys"]
+LOTS = Base.metadata.tables["lots"]
 
 _ENTRY_ROWS = 5000
 _SEQ_ROWS = 20_000
@@ -222,18 +223,24 @@ class AuditReads:
         )
         return [(int(i), str(d), int(s), bytes(p)) for i, d, s, p in rows]
 
-    def lot_events(self) -> list[tuple[int, str, int, int, bytes]]:
-        """Every signed lot record as ``(row id, signer, seq, time_ms, payload)``."""
+    def lots(self) -> dict[int, tuple[str, str]]:
+        """Every lot's ``(gtin, lot)`` by its row id."""
+        rows = self._conn.execute(select(LOTS.c.id, LOTS.c.gtin, LOTS.c.lot))
+        return {int(i): (str(g), str(n)) for i, g, n in rows}
+
+    def lot_events(self) -> list[tuple[int, int, str, int, int, bytes]]:
+        """Every signed lot record as ``(row id, lot id, signer, seq, time_ms, payload)``."""
         rows = self._conn.execute(
             select(
                 LOT_EVENTS.c.id,
+                LOT_EVENTS.c.lot_id,
                 LOT_EVENTS.c.signer,
                 LOT_EVENTS.c.seq,
                 LOT_EVENTS.c.time_ms,
                 LOT_EVENTS.c.payload,
             ).order_by(LOT_EVENTS.c.id)
         )
-        return [(int(i), str(g), int(s), int(t), bytes(p)) for i, g, s, t, p in rows]
+        return [(int(i), int(n), str(g), int(s), int(t), bytes(p)) for i, n, g, s, t, p in rows]
 
     def pending(self) -> list[tuple[str, int, int, bytes]]:
         """Every entry waiting for a block as ``(device_id, seq, timestamp_ms, payload)``."""
