@@ -189,10 +189,17 @@ def test_rotations_keep_every_bundle_verifiable(served: Served, tmp_path: Path) 
     run_node(cases, tmp_path)
 
 
-def test_key_history_rows_are_never_deleted_and_end_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_key_history_rows_are_never_deleted_and_end_once(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     from farmtrace.store.key_history import key_history, record_key
 
-    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    url = (
+        f"sqlite:///{tmp_path / 'keys.db'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
     with open_database(url) as database:
         assert record_key(database, "watermark", "pk-1", 10.0, scope="o/1") is True
         assert record_key(database, "watermark", "pk-1", 20.0, scope="o/1") is False
