@@ -48,6 +48,7 @@ __all__ = ["DeviceRun", "RunReading", "SeriesReader", "UpperBound"]
 ENTRIES = Base.metadata.tables["entries"]
 CHAINS = Base.metadata.tables["chains"]
 DROP_FLOORS = Base.metadata.tables["drop_floors"]
+QUARANTINE = Base.metadata.tables["quarantine"]
 
 UpperBound = Literal["boundary", "newest-stored", "drop-floor"]
 
@@ -72,7 +73,8 @@ class DeviceRun:
     (``boundary``), the device's newest stored reading (``newest-stored``; ``last_seq`` is 0
     when none is stored), or its drop floor (``drop-floor``). ``readings``: the stored readings
     of the run, by seq; a seq of the run without one is a gap. ``floor``: the device's highest
-    believed drop floor with its signed statement, or ``None``.
+    believed drop floor with its signed statement, or ``None``. ``rejected``: the run's seqs the
+    gateway refused although the device's signature held (signed rejections in the quarantine).
     """
 
     device_id: str
@@ -82,6 +84,7 @@ class DeviceRun:
     upper: UpperBound
     readings: tuple[RunReading, ...]
     floor: StoredFloor | None
+    rejected: frozenset[int] = frozenset()
 
 
 class SeriesReader:
@@ -172,7 +175,17 @@ def _run(
         RunReading(r.origin, int(r.global_index), int(r.seq), int(r.timestamp_ms), bytes(r.payload))
         for r in rows
     )
-    return DeviceRun(device_id, first, lower is not None, last, kind, readings, floor)
+    rejected = frozenset(
+        int(seq)
+        for (seq,) in conn.execute(
+            select(QUARANTINE.c.seq).where(
+                QUARANTINE.c.device_id == device_id,
+                QUARANTINE.c.signed_rejection.is_(True),
+                QUARANTINE.c.seq.between(first, last),
+            )
+        )
+    )
+    return DeviceRun(device_id, first, lower is not None, last, kind, readings, floor, rejected)
 
 
 def _floor(conn: Connection, device_id: str) -> StoredFloor | None:

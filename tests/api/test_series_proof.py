@@ -15,10 +15,12 @@ from support.api import lot_body
 from support.series import GTIN, LOT, SeriesLot, serve_series_lot, stages
 from support.series_tamper import find, rule_verdict, series_cases
 
+from farmtrace.api.services.series_proof import _gaps
 from farmtrace.api.services.verify import BundleError, verify_bundle
 from farmtrace.cli import main
 from farmtrace.store.database import open_database
-from farmtrace.store.series import SeriesReader
+from farmtrace.store.records import StoredFloor
+from farmtrace.store.series import DeviceRun, RunReading, SeriesReader
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -68,6 +70,9 @@ def test_series_bounds_gaps_and_shared_readings(lot: SeriesLot) -> None:
         {"first_seq": 14, "last_seq": 16, "cause": "dropped-by-device"}
     ]
     assert (found[(2, "dev-d")]["last_seq"], found[(2, "dev-d")]["upper"]) == (45, "newest-stored")
+    assert found[(2, "dev-d")]["gaps"] == [
+        {"first_seq": 43, "last_seq": 43, "cause": "rejected-by-gateway"}
+    ]
     assert (found[(2, "dev-e")]["last_seq"], found[(2, "dev-e")]["upper"]) == (50, "drop-floor")
     assert found[(2, "dev-e")]["gaps"] == [
         {"first_seq": 45, "last_seq": 50, "cause": "dropped-by-device"}
@@ -82,12 +87,14 @@ def test_series_bounds_gaps_and_shared_readings(lot: SeriesLot) -> None:
     assert twenty.get("boundary") is True and twenty["clock_backwards"] is True
     assert readings[find(bundle, "dev-a", 5)].get("boundary") is True
     report = verify_bundle(json.dumps(bundle).encode(), lot.vkeys, say=lambda _line: None)
-    assert report.readings == len(readings) == 63
-    # Field: a 6-12, b 6-12 but 9; room: a 13-30 but 20, c 13 and 17-30; truck: d and e 41-44+.
-    assert report.lot_readings == 7 + 6 + 17 + 15 + 5 + 4
+    assert report.readings == len(readings) == 62
+    # Field: a 6-12, b 6-12 but 9; room: a 13-30 but 20, c 13 and 17-30; truck: d 41-45 but
+    # 43, e 41-44.
+    assert report.lot_readings == 7 + 6 + 17 + 15 + 4 + 4
     assert [(g.device_id, g.first_seq, g.last_seq, g.cause) for g in report.gaps] == [
         ("dev-b", 9, 9, "not-received"),
         ("dev-c", 14, 16, "dropped-by-device"),
+        ("dev-d", 43, 43, "rejected-by-gateway"),
         ("dev-e", 45, 50, "dropped-by-device"),
     ]
 
@@ -147,6 +154,7 @@ def test_page_shows_the_gaps_with_their_cause(sqlite_lot: SeriesLot) -> None:
     )
     assert "reading 9: not yet received" in html
     assert "readings 14–16 (3): dropped by the sensor" in html
+    assert "reading 43: refused by the gateway" in html
     zh = sqlite_lot.client.get(f"/01/{GTIN}/10/{LOT}?lang=zh").text
     assert "读数缺口" in zh and "第 14–16 号读数（3 条）" in zh
 
@@ -159,3 +167,18 @@ def test_device_listed_twice_in_a_stage_has_one_series(sqlite_lot: SeriesLot) ->
     bundle = sqlite_lot.bundle("LOT-TWICE")
     assert [s["device_id"] for s in bundle["series"]] == ["dev-d"]
     assert verdict(bundle, sqlite_lot.vkeys) == "ok"
+
+
+def test_gap_causes_split_at_the_floor_and_around_refused_seqs() -> None:
+    held = tuple(RunReading("o", s, s, s, b"") for s in (1, 2, 10, 20))
+    floor = StoredFloor("dev", 4, b"", 0.0)
+    run = DeviceRun("dev", 1, False, 20, "newest-stored", held, floor, frozenset({6, 7, 12, 30}))
+    assert _gaps(run) == [
+        (3, 4, "dropped-by-device"),
+        (5, 5, "not-received"),
+        (6, 7, "rejected-by-gateway"),
+        (8, 9, "not-received"),
+        (11, 11, "not-received"),
+        (12, 12, "rejected-by-gateway"),
+        (13, 19, "not-received"),
+    ]

@@ -9,7 +9,8 @@ Two chains in one database, five devices, three stages (the last one still open)
 * ``dev-c`` (cold room): seqs 14-16 dropped by the device (signed drop floor 16); seqs 17-40
   are on the second chain.
 * ``dev-d`` and ``dev-e`` watch the open "Truck 1" stage (from 40.5 s): ``dev-d`` is complete up
-  to its newest stored reading (45); ``dev-e`` stored up to 44 and signed a drop floor of 50.
+  to its newest stored reading (45), its seq 43 refused by the gateway (a signed rejection in the
+  quarantine); ``dev-e`` stored up to 44 and signed a drop floor of 50.
 
 Readings are signed at ``BASE_TIME_MS + seq * 1000`` unless said otherwise.
 """
@@ -31,7 +32,7 @@ from farmtrace.api.settings import Settings
 from farmtrace.store.dropfloors import record_floors
 from farmtrace.store.engine import create_db_engine
 from farmtrace.store.ledger import Ledger
-from farmtrace.store.records import PendingReading, StoredFloor
+from farmtrace.store.records import PendingReading, QuarantineItem, StoredFloor
 from farmtrace.wire.protocol import Measurement, Reading, sign
 from support.api import lot_body
 from support.readings import BASE_TIME_MS, SimDevice
@@ -106,12 +107,20 @@ def serve_series_lot(db_url: str, tmp: Path) -> Iterator[SeriesLot]:
     first = [_reading(a, s, T + 3000 if s == 20 else None) for s in range(1, 36)]
     first += [_reading(b, s) for s in range(1, 21) if s != 9]
     first += [_reading(c, s) for s in range(1, 14)]
-    first += [_reading(d, s) for s in range(1, 46)] + [_reading(e, s) for s in range(1, 45)]
+    first += [_reading(d, s) for s in range(1, 46) if s != 43]
+    first += [_reading(e, s) for s in range(1, 45)]
+    refused = _reading(d, 43)
     vkeys = []
     with Ledger.open(db_url, tmp / "gw-1", ORIGINS[0]) as ledger:
         ledger.register_devices({x.device_id: x.public_key for x in devs.values()})
         for at in range(0, len(first), 40):
             ledger.append_batch(first[at : at + 40])
+        topic = "farm/series/dev-d/reading"
+        item = QuarantineItem(
+            refused.received_at, "future-timestamp", "a test refusal", topic, refused.payload,
+            d.device_id, 43, signed_rejection=True,
+        )  # fmt: skip
+        assert ledger.quarantine([item]) == 1
         vkeys.append(ledger.verifier_key)
     with Ledger.open(db_url, tmp / "gw-2", ORIGINS[1]) as ledger:
         ledger.append_batch([_reading(c, s) for s in range(17, 41)])

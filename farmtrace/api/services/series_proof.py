@@ -23,7 +23,7 @@ from farmtrace.store.series import DeviceRun, RunReading, SeriesReader
 
 __all__ = ["BundleReadingPlan", "SeriesPlan", "lot_gaps", "plan_series"]
 
-DROPPED, NOT_RECEIVED = "dropped-by-device", "not-received"
+DROPPED, REJECTED, NOT_RECEIVED = "dropped-by-device", "rejected-by-gateway", "not-received"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,8 @@ def _inside(stage: StageRecord, timestamp_ms: int) -> bool:
 
 
 def _gaps(run: DeviceRun) -> list[tuple[int, int, str]]:
-    """The seqs of the run without a stored reading, split at the device's drop floor."""
+    """The seqs of the run without a stored reading, by cause: at or below the device's drop
+    floor, refused by the gateway (a signed rejection), or not received."""
     floor = run.floor.floor if run.floor is not None else 0
     held = [r.seq for r in run.readings]
     missing: list[tuple[int, int]] = []
@@ -65,12 +66,22 @@ def _gaps(run: DeviceRun) -> list[tuple[int, int, str]]:
         if seq > expected:
             missing.append((expected, seq - 1))
         expected = seq + 1
-    found = []
+    found: list[tuple[int, int, str]] = []
     for first, last in missing:
         if first <= floor:
             found.append((first, min(last, floor), DROPPED))
-        if last > floor:
-            found.append((max(first, floor + 1), last, NOT_RECEIVED))
+        start = max(first, floor + 1)
+        # Above the floor: refused seqs (rare, and few) split the not-received ones.
+        for seq in sorted(s for s in run.rejected if start <= s <= last):
+            if seq > start:
+                found.append((start, seq - 1, NOT_RECEIVED))
+            if found and found[-1][2] == REJECTED and found[-1][1] == seq - 1:
+                found[-1] = (found[-1][0], seq, REJECTED)
+            else:
+                found.append((seq, seq, REJECTED))
+            start = seq + 1
+        if last >= start:
+            found.append((start, last, NOT_RECEIVED))
     return found
 
 

@@ -41,8 +41,9 @@ __all__ = [
 LOWER_BOUNDS = ("boundary", "device-start")
 UPPER_BOUNDS = ("boundary", "newest-stored", "drop-floor")
 # Why seqs of a run are not in the bundle: the device said it gave them up (its signed drop
-# floor covers them), or the store holds no reading for them (not received, or not yet).
-CAUSES = ("dropped-by-device", "not-received")
+# floor covers them), the gateway refused them (signed by the device but failing a check, e.g.
+# a timestamp out of range: docs/gateway.md), or the store holds none (not received, or not yet).
+CAUSES = ("dropped-by-device", "not-received", "rejected-by-gateway")
 # JSON numbers a JavaScript verifier reads exactly.
 _MAX_SEQ = 2**53 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -28,6 +28,10 @@ _TEXT: dict[str, tuple[str, str]] = {
         "传感器已丢弃（存储已满，传感器签名声明放弃）",
     ),
     "not-received": ("not yet received", "尚未收到"),
+    "rejected-by-gateway": (
+        "refused by the gateway (signed by the sensor, but failing a check such as its time)",
+        "被网关拒收（传感器已签名，但未通过时间等检查）",
+    ),
 }
 
 

@@ -206,7 +206,8 @@ class ScanStats:
 class SeriesGap:
     """Readings ``first_seq..last_seq`` of ``device`` missing inside ``stage``'s series
     (``docs/bundle.md``, "Complete series"): ``cause`` is ``dropped-by-device`` (the device
-    signed that it gave them up) or ``not-received`` (the store holds none of them yet)."""
+    signed that it gave them up), ``rejected-by-gateway`` (signed, but refused) or
+    ``not-received`` (the store holds none of them yet)."""
 
     stage: str
     device: str

@@ -21,7 +21,7 @@ import { decodeBase64 } from "./base64.js";
 
 export const LOWER_BOUNDS = Object.freeze(["boundary", "device-start"]);
 export const UPPER_BOUNDS = Object.freeze(["boundary", "newest-stored", "drop-floor"]);
-export const CAUSES = Object.freeze(["dropped-by-device", "not-received"]);
+export const CAUSES = Object.freeze(["dropped-by-device", "not-received", "rejected-by-gateway"]);
 const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const FLOOR_HEAD = 19;
 const SIGNATURE_SIZE = 64;
