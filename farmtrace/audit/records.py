@@ -10,8 +10,8 @@
   lot it names (``gtin``, ``lot``) must be the lot its row is filed under. Every pending entry
   and every entry that is not a reading must have its lot record.
 * **Keys**: each chain's recorded keys (``chain_keys``) must be in the key history as that
-  chain's checkpoint keys and back; with trusted keys given (``--key``, ``--state``) every
-  recorded key must be trusted and every key that signed a checkpoint recorded.
+  chain's checkpoint keys and back, and every key that signed one of its checkpoints (a
+  trusted key, ``--key``/``--state``, or a recorded one) must be recorded.
 
 The first failure is raised as :class:`RecordFailure`, naming the row.
 """
@@ -47,15 +47,13 @@ def check_records(
     reads: AuditReads,
     device_keys: dict[str, bytes],
     chains: Sequence[tuple[int, str]],
-    trusted: dict[str, list[str]],
     signers: dict[str, list[str]],
 ) -> None:
-    """Run the checks of the module docstring; ``trusted`` maps an origin to the verifier
-    keys given for it, ``signers`` to the ``name+key ID`` of the keys that signed its
-    checkpoints."""
+    """Run the checks of the module docstring; ``signers`` maps an origin to the ``name+key
+    ID`` of the keys that signed its checkpoints."""
     _check_rejections(reads, device_keys)
     _check_lot_records(reads)
-    _check_keys(reads, chains, trusted, signers)
+    _check_keys(reads, chains, signers)
 
 
 def _check_rejections(reads: AuditReads, device_keys: dict[str, bytes]) -> None:
@@ -159,7 +157,6 @@ def _check_event(
 def _check_keys(
     reads: AuditReads,
     chains: Sequence[tuple[int, str]],
-    trusted: dict[str, list[str]],
     signers: dict[str, list[str]],
 ) -> None:
     rows = reads.signing_keys()
@@ -184,9 +181,6 @@ def _check_keys(
                 raise RecordFailure(item, "is not in the key history as a checkpoint key", origin)
             if history[(origin, vkey)][1] != _key_name(vkey):
                 raise RecordFailure(item, "has another key ID in the key history", origin)
-            given = trusted.get(origin)
-            if given and vkey not in given:
-                raise RecordFailure(item, "is not one of the trusted keys", origin)
         names = {_key_name(vkey) for vkey in recorded}
         for name in signers.get(origin, []):
             if name not in names:
