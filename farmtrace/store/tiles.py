@@ -53,6 +53,7 @@ class TileCache:
 
     def __init__(self, directory: Path | None = None, capacity: int = 4096) -> None:
         self.directory = directory
+        self.capacity = capacity
         self._memory: LRU[str, bytes] = LRU(capacity)
         self.hits = 0
         self.misses = 0
@@ -106,6 +107,8 @@ class ChainTiles:
         self.cache = cache
         self._prefix = hashlib.sha256(reader.origin.encode()).hexdigest()
         self._trees: LRU[int, tuple[MerkleTree, list[bytes]]] = LRU(blocks)
+        self.gzipped: LRU[str, bytes] = LRU(cache.capacity)
+        """Immutable entry bundles as the HTTP layer gzip-encoded them, by path."""
 
     # ---------------------------------------------------------------- the chain log
 

@@ -172,3 +172,16 @@ def test_a_block_whose_stored_entries_changed_gets_no_tiles(tmp_path: Path) -> N
             assert answer.json()["error"] == "inconsistent-store"
         assert client.get(f"{PREFIX}/block/0/tile/entries/000.p/9").status_code == 200
     assert not list((tmp_path / "api" / "tiles").rglob("block/1/*"))
+
+
+def test_bundles_are_gzip_encoded_for_clients_that_accept_it(client: TestClient) -> None:
+    for path in ("tile/entries/000", "tile/entries/001.p/44", "block/5/tile/entries/000"):
+        plain = client.get(f"{PREFIX}/{path}", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers
+        zipped = client.get(f"{PREFIX}/{path}", headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.headers["vary"] == "Accept-Encoding"
+        assert zipped.content == plain.content  # decoded by the client
+        assert int(zipped.headers["content-length"]) < len(plain.content)
+    hashes = client.get(f"{PREFIX}/tile/0/000", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in hashes.headers  # hashes do not compress

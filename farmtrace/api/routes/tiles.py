@@ -16,6 +16,7 @@ changes, but the server keeps only full tiles and a client should move on to the
 
 from __future__ import annotations
 
+import gzip
 import threading
 from typing import Annotated, Any
 
@@ -28,7 +29,7 @@ from farmtrace.api.errors import NotFound
 from farmtrace.store.reader import ChainReader
 from farmtrace.store.tiles import ChainTiles, TileCache
 from farmtrace.tlog.errors import TileError
-from farmtrace.tlog.tiles import TileRef, parse_tile_path
+from farmtrace.tlog.tiles import ENTRIES, TileRef, parse_tile_path
 
 __all__ = ["IMMUTABLE", "PARTIAL", "checkpoint_note", "router"]
 
@@ -101,6 +102,29 @@ def _tile(data: bytes, cache_control: str) -> Response:
     )
 
 
+def _bundle(
+    request: Request, tiles: ChainTiles, key: str, data: bytes, cache_control: str
+) -> Response:
+    """An entry bundle, gzip-encoded for a client that accepts gzip (the spec's SHOULD); the
+    encoding of an immutable bundle is kept, so it is compressed once."""
+    if "gzip" not in request.headers.get("accept-encoding", ""):
+        return _tile(data, cache_control)
+    body = tiles.gzipped.get(key)
+    if body is None:
+        body = gzip.compress(data, compresslevel=6, mtime=0)
+        if cache_control == IMMUTABLE:
+            tiles.gzipped.put(key, body)
+    return Response(
+        body,
+        media_type="application/octet-stream",
+        headers={
+            "Cache-Control": cache_control,
+            "Content-Encoding": "gzip",
+            "Vary": "Accept-Encoding",
+        },
+    )
+
+
 @router.get("/{origin:path}/tlog/checkpoint", response_class=PlainTextResponse, responses=_TEXT)
 def tiles_checkpoint(request: Request, origin: str) -> PlainTextResponse:
     """The chain's latest checkpoint (C2SP tlog-tiles ``<prefix>/checkpoint``)."""
@@ -128,6 +152,8 @@ async def block_tile(
     data = tiles.cached_block_tile(height, ref)
     if data is None:
         data = await run_in_threadpool(tiles.block_tile, height, ref)
+    if ref.level == ENTRIES:
+        return _bundle(request, tiles, f"block/{height}/{ref.path}", data, IMMUTABLE)
     return _tile(data, IMMUTABLE)
 
 
@@ -139,4 +165,7 @@ async def log_tile(request: Request, origin: str, path: str) -> Response:
     data = tiles.cached_log_tile(ref)
     if data is None:
         data = await run_in_threadpool(tiles.log_tile, ref)
-    return _tile(data, IMMUTABLE if ref.full else PARTIAL)
+    cache_control = IMMUTABLE if ref.full else PARTIAL
+    if ref.level == ENTRIES:
+        return _bundle(request, tiles, ref.path, data, cache_control)
+    return _tile(data, cache_control)
