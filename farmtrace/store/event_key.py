@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
 
 from farmtrace.store.database import Database, database_errors
 from farmtrace.store.errors import KeyFileError, StoreError
@@ -141,8 +142,20 @@ def open_event_key(database: Database, state_dir: Path | None) -> Ed25519Private
     records of signers the history does not know (written before revision 0007) that are not
     the state key's. A state key recorded for the first time is valid from its oldest record.
     """
+    for attempt in range(3):
+        with database_errors("checking the event key"):
+            try:
+                return _open_once(database, state_dir)
+            except IntegrityError:
+                # Another worker process recorded the same key at the same moment (PostgreSQL
+                # does not serialise the check and the insert): read what it recorded.
+                if attempt == 2:
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _open_once(database: Database, state_dir: Path | None) -> Ed25519PrivateKey:
     with (
-        database_errors("checking the event key"),
         database.engine.connect().execution_options(sqlite_immediate=True) as conn,
         conn.begin(),
     ):
