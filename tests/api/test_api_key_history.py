@@ -222,3 +222,41 @@ def test_key_history_rows_are_never_deleted_and_end_once(
             conn.execute(text("UPDATE signing_keys SET valid_until = 40 WHERE public_key = 'pk-2'"))
     finally:
         engine.dispose()
+
+
+def test_revision_0007_copies_the_checkpoint_keys_with_their_periods(tmp_path: Path) -> None:
+    from alembic import command
+
+    from farmtrace.store.engine import create_db_engine
+    from farmtrace.store.key_history import key_history
+    from farmtrace.store.migrate import alembic_config, upgrade
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    try:
+        config = alembic_config()
+        with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0006")
+        with engine.begin() as conn:
+            for origin in ("o/1", "o/2"):
+                conn.execute(
+                    text("INSERT INTO chains (origin, created_at) VALUES (:o, 1)"), {"o": origin}
+                )
+            for chain, vkey, added in (
+                (1, "o/1+0000000a+AA", 5.0),
+                (2, "o/2+0000000c+CC", 6.0),
+                (1, "o/1+0000000b+BB", 9.0),
+            ):
+                conn.execute(
+                    text("INSERT INTO chain_keys (chain_id, vkey, added_at) VALUES (:c, :v, :a)"),
+                    {"c": chain, "v": vkey, "a": added},
+                )
+        upgrade(engine)
+        periods = key_history(engine, "checkpoint")
+    finally:
+        engine.dispose()
+    assert [(p.scope, p.key_id, p.valid_from, p.valid_until) for p in periods] == [
+        ("o/1", "o/1+0000000a", 5.0, 9.0),
+        ("o/2", "o/2+0000000c", 6.0, None),
+        ("o/1", "o/1+0000000b", 9.0, None),
+    ]
