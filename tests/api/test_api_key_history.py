@@ -260,3 +260,22 @@ def test_revision_0007_copies_the_checkpoint_keys_with_their_periods(tmp_path: P
         ("o/2", "o/2+0000000c", 6.0, None),
         ("o/1", "o/1+0000000b", 9.0, None),
     ]
+
+
+def test_a_checkpoint_key_rotated_without_db_ends_at_the_gateways_next_start(
+    tmp_path: Path,
+) -> None:
+    from farmtrace.store.key_history import key_history
+
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    with Ledger.open(url, tmp_path / "gw", ORIGIN) as ledger:
+        old = ledger.verifier_key
+    assert main(["keys", "rotate", "--state", str(tmp_path / "gw")]) == 0
+    with open_database(url) as database:
+        assert [p.current for p in key_history(database, "checkpoint", ORIGIN)] == [True]
+    with Ledger.open(url, tmp_path / "gw", ORIGIN) as ledger:
+        new = ledger.verifier_key
+    with open_database(url) as database:
+        periods = key_history(database, "checkpoint", ORIGIN)
+    assert [(p.public_key, p.current) for p in periods] == [(old, False), (new, True)]
+    assert periods[0].valid_until == periods[1].valid_from
