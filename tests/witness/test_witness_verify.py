@@ -183,3 +183,11 @@ def test_page_verifier_accepts_the_cosigned_bundle(served: Served, tmp_path: Pat
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert "# pass 3" in result.stdout, result.stdout[-2000:]
+
+
+def test_only_superseded_checkpoints_are_cached_for_ever(served: Served) -> None:
+    """The newest checkpoint may still gain cosignatures: not immutable until a newer one."""
+    newest = served.client.get("/v1/checkpoints/3")
+    assert newest.headers["cache-control"] == "no-cache"
+    older = served.client.get("/v1/checkpoints/2")
+    assert older.headers["cache-control"] == "public, max-age=31536000, immutable"

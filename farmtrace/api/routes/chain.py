@@ -74,8 +74,13 @@ def chain_router(
         operation_id="checkpoint" + suffix,
     )
     def checkpoint(chain: Chain, size: Size) -> PlainTextResponse:
-        """The signed checkpoint of chain-log size ``size`` (immutable)."""
+        """The signed checkpoint of chain-log size ``size``, with its witness cosignatures
+        (immutable once a newer checkpoint exists: witnesses are sent only the newest one)."""
         found = chain.checkpoint(size)
+        newest = chain.latest_checkpoint()
+        if newest is None or found.size >= newest.size:
+            # Still the newest: cosignatures may yet be added.
+            return PlainTextResponse(found.note, headers={"Cache-Control": "no-cache"})
         return PlainTextResponse(
             found.note, headers={"Cache-Control": "public, max-age=31536000, immutable"}
         )
