@@ -6,6 +6,8 @@ its neighbours without holding their chains. One table::
 
     witnessed  origin (primary key), size, root (32 bytes), note (the cosigned checkpoint as
                served to monitors: the log's signature(s) and ours), updated_at
+    conflicts  each log-signed checkpoint refused because another root was cosigned at its
+               size: origin, size, the note as received, received_at (evidence of a split view)
 
 created on first open (``CREATE TABLE IF NOT EXISTS``; the schema has one revision).
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Column, Float, LargeBinary, MetaData, String, Table, Text, select
+from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, Text, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from farmtrace.store.database import database_errors, driver_error
@@ -52,6 +54,15 @@ WITNESSED = Table(
     Column("root", LargeBinary, nullable=False),
     Column("note", Text, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+CONFLICTS = Table(
+    "conflicts",
+    _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("origin", String(255), nullable=False),
+    Column("size", String(20), nullable=False),
+    Column("note", Text, nullable=False),  # the refused checkpoint, with the log's signature
+    Column("received_at", Float, nullable=False),
 )
 
 
@@ -88,6 +99,24 @@ class WitnessState:
         with database_errors("reading the witness state"), self._engine.connect() as conn:
             row = conn.execute(select(WITNESSED).where(WITNESSED.c.origin == origin)).first()
         return None if row is None else _witnessed(row)
+
+    def record_conflict(self, origin: str, size: int, note: str, at: float) -> None:
+        """Keep a log-signed checkpoint that contradicts the one cosigned at its size: with the
+        stored one, proof that the log showed two histories."""
+        with database_errors("recording a conflicting checkpoint"), self._engine.begin() as c:
+            c.execute(
+                CONFLICTS.insert().values(origin=origin, size=str(size), note=note, received_at=at)
+            )
+
+    def conflicts(self, origin: str) -> list[tuple[int, str]]:
+        """The conflicting checkpoints kept for ``origin``: (size, signed note), oldest first."""
+        with database_errors("reading conflicts"), self._engine.connect() as conn:
+            rows = conn.execute(
+                select(CONFLICTS.c.size, CONFLICTS.c.note)
+                .where(CONFLICTS.c.origin == origin)
+                .order_by(CONFLICTS.c.id)
+            ).all()
+        return [(int(size), str(note)) for size, note in rows]
 
     def advance(
         self, origin: str, decide: Callable[[Witnessed | None], tuple[Witnessed, _T]]

@@ -66,6 +66,10 @@ class _Refused(Exception):
         self.answer = answer
 
 
+class _SplitView(_Refused):
+    """The log signed another root at a size already cosigned."""
+
+
 def _refuse(status: int, why: str) -> _Refused:
     return _Refused(Answer(status, why.encode("utf-8") + b"\n"))
 
@@ -124,7 +128,13 @@ class Witness:
         def decide(current: Witnessed | None) -> tuple[Witnessed, str]:
             return self._decide(current, request, checkpoint, text, log_lines)
 
-        line = self.state.advance(origin, decide)
+        try:
+            line = self.state.advance(origin, decide)
+        except _SplitView as split:
+            # Kept outside the refused transaction: the two signed notes prove the split view.
+            note_text = request.checkpoint.decode("utf-8")
+            self.state.record_conflict(origin, checkpoint.size, note_text, self._clock())
+            raise split
         return Answer(200, line.encode("utf-8"))
 
     def _decide(
@@ -144,13 +154,14 @@ class Witness:
         elif current is not None and not verify_consistency(
             current.size, checkpoint.size, request.proof, current.root, checkpoint.root
         ):
-            if current.size == checkpoint.size:
+            if current.size == checkpoint.size and current.root != checkpoint.root:
                 log.error(
                     "%s: two different checkpoints of size %d (a split view?)",
                     checkpoint.origin,
                     checkpoint.size,
                 )
-                raise _refuse(422, f"size {checkpoint.size} was cosigned with another root")
+                why = f"size {checkpoint.size} was cosigned with another root\n"
+                raise _SplitView(Answer(422, why.encode("utf-8")))
             raise _refuse(
                 422, f"the consistency proof from size {current.size} to {checkpoint.size} fails"
             )

@@ -143,7 +143,8 @@ def test_split_view_same_size_other_root_is_422(witness: Witness, log: TestLog) 
     """A log that signs two different checkpoints of one size: the second is refused."""
     assert witness.add_checkpoint(log.request(0, 6)).status == 200
     fork = TestLog(log.origin, log.signer, [*log.leaves[:5], b"a different sixth entry"])
-    answer = witness.add_checkpoint(AddCheckpoint.build(6, [], fork.checkpoint(6)).encode())
+    fork_note = fork.checkpoint(6)
+    answer = witness.add_checkpoint(AddCheckpoint.build(6, [], fork_note).encode())
     assert answer.status == 422
     # And the fork cannot grow past the witness either.
     fork.grow(3)
@@ -154,6 +155,17 @@ def test_split_view_same_size_other_root_is_422(witness: Witness, log: TestLog) 
     )
     stored = witness.state.latest(log.origin)
     assert stored is not None and stored.root == log.tree(6).root
+    # The refused same-size checkpoint is kept: with the cosigned one, proof of the split view.
+    assert witness.state.conflicts(log.origin) == [(6, fork_note)]
+
+
+def test_same_size_same_root_with_a_proof_is_422_not_a_split_view(
+    witness: Witness, log: TestLog
+) -> None:
+    assert witness.add_checkpoint(log.request(0, 6)).status == 200
+    body = AddCheckpoint.build(6, [bytes(32)], log.checkpoint(6)).encode()
+    assert witness.add_checkpoint(body).status == 422
+    assert witness.state.conflicts(log.origin) == []
 
 
 @pytest.mark.parametrize(
