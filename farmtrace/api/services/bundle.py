@@ -29,7 +29,6 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
     # Every chain's checkpoint first: a series only holds readings those checkpoints cover.
     latest = _latest_checkpoints(state)
     plan = plan_series(state, record.stages, {o: cp.size for o, cp in latest.items()})
-    flags = {(r.device_id, r.seq): r.clock_backwards for r in state.lots.readings(record)}
     checkpoints: dict[str, StoredCheckpoint] = {}
     blocks: dict[tuple[str, int], dict[str, Any]] = {}
 
@@ -62,9 +61,9 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
         proved = prove(item.reading.origin, item.reading.global_index)
         if proved is not None:
             proved["stage"] = item.stage
-            proved["clock_backwards"] = flags.get(
-                (item.device_id, item.reading.seq), item.clock_backwards
-            )
+            # Judged against the run's previous reading: a window reading's previous stored
+            # reading is always in its run (the run holds every seq from before the window).
+            proved["clock_backwards"] = item.clock_backwards
             if item.boundary:
                 proved["boundary"] = True
             reading_items.append(proved)
