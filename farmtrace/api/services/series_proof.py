@@ -30,8 +30,9 @@ DROPPED, REJECTED, NOT_RECEIVED = "dropped-by-device", "rejected-by-gateway", "n
 class BundleReadingPlan:
     """A reading the bundle proves: ``stage`` names the stage whose window holds it (or whose
     run it bounds), ``boundary`` is true when it lies in no stage's window. ``clock_backwards``:
-    signed more than 1 s before the run's previous reading (:mod:`farmtrace.chain.clock`; the
-    bundle prefers the lot query's flag, judged against the device's previous stored reading)."""
+    signed more than 1 s before the run's previous reading (:mod:`farmtrace.chain.clock`); for
+    a reading inside a window that is its device's previous stored reading, as for the API's
+    reading JSON (the run holds every stored seq from before the window)."""
 
     reading: RunReading
     device_id: str
