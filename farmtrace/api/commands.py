@@ -109,7 +109,7 @@ def _serve(args: argparse.Namespace) -> int:
     # The expensive reads (bundles, pages) run in worker threads for tens of milliseconds; a
     # 1 ms GIL switch interval (Python's default is 5) lets the event loop and the cheap reads
     # (checkpoints, proofs) in between sooner (docs/api.md, "Rate limits").
-    sys.setswitchinterval(0.001)
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any 127.0.0.1 peer;
     # the app reads it itself, only when configured (FARMTRACE_API_TRUST_FORWARDED_FOR).
     options: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from farmtrace.api.services.digital_link import public_base_url
@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     bucket each client gets (every operation takes a token; ``/static`` and ``/docs`` none),
     an expensive read (a lot's bundle, EPCIS, excursions, page) ``costly_cost`` tokens; at
     most ``costly_concurrency`` expensive reads run at once, ``costly_queue`` more wait up to
-    ``costly_wait_s`` seconds (``farmtrace.api.http.ratelimit``).
+    ``costly_wait_s`` seconds (``farmtrace.api.http.ratelimit``). ``farmtrace api`` sets
+    Python's GIL switch interval to ``gil_switch_interval_ms`` (Python's default is 5).
 
     ``trust_forwarded_for``: the API sits behind a reverse proxy that appends the address it
     saw to ``X-Forwarded-For`` (nginx ``$proxy_add_x_forwarded_for`` or ``$remote_addr``) and
@@ -43,10 +44,11 @@ class Settings(BaseSettings):
     public_url: str | None = None
     rate_per_s: float = 200.0
     rate_burst: int = 400
-    costly_cost: float = 25.0
-    costly_concurrency: int = 1
-    costly_queue: int = 64
-    costly_wait_s: float = 5.0
+    costly_cost: float = Field(default=25.0, ge=1)
+    costly_concurrency: int = Field(default=1, ge=1)
+    costly_queue: int = Field(default=64, ge=0)
+    costly_wait_s: float = Field(default=5.0, ge=0)
+    gil_switch_interval_ms: float = Field(default=1.0, gt=0, le=1000)
     trust_forwarded_for: bool = False
     trusted_proxies: str = "127.0.0.1,::1"
 

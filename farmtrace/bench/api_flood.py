@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -57,6 +58,11 @@ def register(kinds: Any) -> None:
     p.add_argument("--repeats", type=int, default=3, help="rounds of quiet + flood (3)")
     p.add_argument("--readings", type=int, default=900, help="readings of the lot (900)")
     p.add_argument("--events", type=int, default=5, help="signed events of the lot (5)")
+    p.add_argument(
+        "--compare",
+        action="store_true",
+        help="also measure, round by round, a server without the cost-based limit",
+    )
     p.add_argument("--dir", type=Path, help="keep the database and state here (default: temp)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_main)
@@ -252,60 +258,95 @@ async def _phase(port: int, flood: str | None, clients: int, seconds: float) -> 
     }
 
 
+UNLIMITED = {
+    "FARMTRACE_API_COSTLY_COST": "1",
+    "FARMTRACE_API_COSTLY_CONCURRENCY": "1000000",
+    "FARMTRACE_API_GIL_SWITCH_INTERVAL_MS": "5",
+}
+"""A server configured as before the cost-based limit: every operation one token, no gate on
+the expensive reads, Python's default GIL switch interval."""
+
+
+def _start(
+    url: str, state: Path, name: str, env: dict[str, str]
+) -> tuple[int, subprocess.Popen[bytes]]:
+    port = _free_port()
+    with (state / f"api-{name}.log").open("wb") as log:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "farmtrace", "api", "--db", url, "--port", str(port)),
+                *("--state", str(state / "api")),
+            ],
+            stdout=log,
+            stderr=log,
+            env=os.environ | env,
+        )
+    return port, server
+
+
+def _wait_up(port: int, server: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                return False
+            time.sleep(0.2)
+
+
 def run(state: Path, args: argparse.Namespace) -> dict[str, Any] | None:
-    """Prepare, serve, measure; the result, or ``None`` after saying why it could not run."""
+    """Prepare, serve, measure; the result, or ``None`` after saying why it could not run.
+
+    With ``args.compare`` a second server over the same database runs as configured before the
+    cost-based limit (:data:`UNLIMITED`), and each round measures both, one after the other.
+    """
     from farmtrace.api.auth import create_key
     from farmtrace.store.database import open_database
 
     url, devices = _prepare(state, args.readings)
     with open_database(url) as database:
         token = create_key(database, "bench", ["lots:write", "events:write"])
-    port = _free_port()
-    log = (state / "api.log").open("wb")
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "farmtrace", "api", "--db", url, "--port", str(port)),
-            *("--state", str(state / "api")),
-        ],
-        stdout=log,
-        stderr=log,
-    )
+    configs = {"cost-limited": {}, **({"unlimited": UNLIMITED} if args.compare else {})}
+    servers: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    print("farmtrace bench api-flood: the API did not start", file=sys.stderr)
-                    return None
-                time.sleep(0.2)
-        asyncio.run(_setup_lot(port, token, devices, args.readings, args.events))
-        _anchor(url, state)
+        for name, env in configs.items():
+            servers[name] = _start(url, state, name, env)
+            if not _wait_up(*servers[name]):
+                print(f"farmtrace bench api-flood: the API ({name}) did not start", file=sys.stderr)
+                return None
+            if len(servers) == 1:
+                port = servers[name][0]
+                asyncio.run(_setup_lot(port, token, devices, args.readings, args.events))
+                _anchor(url, state)
         time.sleep(1.1)  # the API re-reads the latest checkpoint at most once a second
-        asyncio.run(_phase(port, args.flood, args.clients, 1.0))  # warm-up, not measured
-        rounds = []
+        for port, _ in servers.values():
+            asyncio.run(_phase(port, args.flood, args.clients, 1.0))  # warm-up, not measured
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
         for _ in range(args.repeats):
-            quiet = asyncio.run(_phase(port, None, args.clients, args.seconds))
-            flooded = asyncio.run(_phase(port, args.flood, args.clients, args.seconds))
-            rounds.append({"quiet": quiet, "flood": flooded})
+            for name, (port, _) in servers.items():
+                quiet = asyncio.run(_phase(port, None, args.clients, args.seconds))
+                flooded = asyncio.run(_phase(port, args.flood, args.clients, args.seconds))
+                rounds[name].append({"quiet": quiet, "flood": flooded})
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-    return _summary(args, rounds)
-
-
-def _summary(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {
+        for _, server in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
+    result = {
         "flood": args.flood,
         "clients": args.clients,
         "seconds": args.seconds,
         "repeats": args.repeats,
         "readings": args.readings,
-        "rounds": rounds,
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "servers": {name: _summary(found) for name, found in rounds.items()},
     }
+    return result
+
+
+def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rounds": rounds}
     for phase in ("quiet", "flood"):
         for figure in ("p50_ms", "p99_ms"):
             values = [r[phase][figure] for r in rounds]
@@ -329,18 +370,24 @@ def _summary(args: argparse.Namespace, rounds: list[dict[str, Any]]) -> dict[str
 
 
 def _text(result: dict[str, Any]) -> str:
-    def figure(name: str) -> str:
-        f = result[name]
-        return f"{f['median']} ms (range {f['min']}-{f['max']})"
-
-    return (
+    lines = [
         f"/checkpoint latency of one client, {result['repeats']} rounds of {result['seconds']} s, "
-        f"{result['readings']} readings in the lot\n"
-        f"  alone:                       p50 {figure('quiet_p50_ms')}   "
-        f"p99 {figure('quiet_p99_ms')}\n"
-        f"  {result['clients']} clients flooding {result['flood']}: p50 {figure('flood_p50_ms')}"
-        f"   p99 {figure('flood_p99_ms')}\n"
-        f"  flood answers: {result['flood_answers']}; checkpoint answers other than 200: "
-        f"{result['quiet_checkpoint_errors'] or 'none'} alone, "
-        f"{result['flood_checkpoint_errors'] or 'none'} under the flood"
-    )
+        f"{result['readings']} readings in the lot, {result['clients']} clients flooding "
+        f"{result['flood']}; median over the rounds (range)"
+    ]
+    for name, found in result["servers"].items():
+
+        def figure(key: str, found: dict[str, Any] = found) -> str:
+            f = found[key]
+            return f"{f['median']} ms ({f['min']}-{f['max']})"
+
+        lines += [
+            f"  {name}:",
+            f"    alone:        p50 {figure('quiet_p50_ms')}   p99 {figure('quiet_p99_ms')}",
+            f"    under flood:  p50 {figure('flood_p50_ms')}   p99 {figure('flood_p99_ms')}",
+            f"    flood answers: {found['flood_answers']}; checkpoint answers other than 200: "
+            f"{found['quiet_checkpoint_errors'] or 'none'} alone, "
+            f"{found['flood_checkpoint_errors'] or 'none'} under the flood",
+        ]
+    lines.append(f"  (load average after the run: {result['load_average_after']})")
+    return "\n".join(lines)
