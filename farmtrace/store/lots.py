@@ -2,8 +2,8 @@
 
 A lot's readings are the ``reading`` entries of the devices of its stages whose signed
 timestamps fall inside that stage's window. Its signed records (events, excursion
-acknowledgements; ``farmtrace.api`` signs them) are stored with the lot and queued for the
-gateway's next block (:mod:`farmtrace.store.pending`) in one transaction, under the signer's next
+acknowledgements, the versions of its declaration; ``farmtrace.api`` signs them) are stored with
+the lot and queued for the gateway's next block (:mod:`farmtrace.store.pending`) in one transaction, under the signer's next
 sequence number; the gateway integrates each into its chain as the entry keyed ``(signer,
 seq)``, and until then it has no :class:`Anchor` (it is *pending anchoring*).
 

@@ -2,10 +2,11 @@
 
 The database side is :mod:`farmtrace.store.lots`: lots, stages and signed records, and a lot's
 reading entries (the ``reading`` entries of the devices of its stages whose signed timestamps
-fall inside that stage's window). Here events and excursion acknowledgements are signed with
-the API's key (:mod:`farmtrace.api.services.lots.event_entry`) and stored records are decoded; the
-gateway integrates each into its chain as an entry keyed ``(signer, seq)``, and until then it
-is *pending anchoring*.
+fall inside that stage's window). Here events, excursion acknowledgements and the lot's
+declaration versions (its facts: :mod:`farmtrace.api.services.lots.declaration`) are signed
+with the API's key (:mod:`farmtrace.api.services.lots.event_entry`) and stored records are
+decoded; the gateway integrates each into its chain as an entry keyed ``(signer, seq)``, and
+until then it is *pending anchoring*. A lot's facts are its newest declaration's.
 """
 
 from __future__ import annotations
