@@ -41,6 +41,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -129,9 +130,14 @@ class _Fetcher:
     def get(self, path: str) -> bytes:
         last = ""
         for attempt in range(_RETRIES):
+            request = urllib.request.Request(
+                f"{self.url}/{path}", headers={"Accept-Encoding": "gzip"}
+            )
             try:
-                with urllib.request.urlopen(f"{self.url}/{path}", timeout=30) as answer:
+                with urllib.request.urlopen(request, timeout=30) as answer:
                     data: bytes = answer.read()
+                    if answer.headers.get("Content-Encoding") == "gzip":
+                        return _gunzip(data, f"{self.url}/{path}")
                     return data
             except urllib.error.HTTPError as exc:
                 if exc.code != 429 and exc.code < 500:
@@ -145,6 +151,21 @@ class _Fetcher:
                 wait = 0.2 * (1 << attempt)
             time.sleep(wait)
         raise MirrorError(f"{self.url}/{path}: {last} ({_RETRIES} attempts)")
+
+
+_MAX_TILE = 256 * (2 + 0xFFFF)  # the largest entry bundle there can be
+
+
+def _gunzip(data: bytes, url: str) -> bytes:
+    """A gzip body, refusing one that is not gzip or expands beyond any tile's size."""
+    inflate = zlib.decompressobj(wbits=31)
+    try:
+        out = inflate.decompress(data, _MAX_TILE + 1)
+    except zlib.error as exc:
+        raise MirrorError(f"{url}: the gzip body does not decode: {exc}") from None
+    if len(out) > _MAX_TILE or inflate.unconsumed_tail:
+        raise MirrorError(f"{url}: the gzip body expands beyond any tile's size")
+    return out
 
 
 def _retry_after(value: str | None, attempt: int) -> float:
