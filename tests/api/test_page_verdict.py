@@ -16,6 +16,7 @@ from farmtrace.api.services.page.model import (
     ConditionView,
     Localized,
     ProductPage,
+    ScanStats,
     StageView,
     VerificationInfo,
 )
@@ -265,3 +266,10 @@ def test_page_shows_units_and_names_not_codes() -> None:
         assert ".md" not in text and ".json" not in text
     html = render_page(page(*conds, stages=(field,)), "en")
     assert "Soil moisture" in html and "Battery" in html and "Light" in html
+
+
+def test_scan_counts_are_plural_right() -> None:
+    once = dataclasses.replace(page(), scans=ScanStats(total=1))
+    assert "Scanned once." in render_page(once, "en")
+    assert "共被扫描 1 次。" in render_page(once, "zh")
+    assert "Scanned 4 times." in render_page(dataclasses.replace(once, scans=ScanStats(4)), "en")

@@ -166,8 +166,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "location": ("Location", "位置"),
     # scans
     "scans_heading": ("Scans of this code", "此码的扫描记录"),
-    "scans_total": ("Scanned {total} times since {first}.", "自 {first} 起共被扫描 {total} 次。"),
-    "scans_total_nodate": ("Scanned {total} times.", "共被扫描 {total} 次。"),
+    "scans_total": ("Scanned {times} since {first}.", "自 {first} 起共被扫描 {times}。"),
+    "scans_total_nodate": ("Scanned {times}.", "共被扫描 {times}。"),
+    "times_one": ("once", "1 次"),
+    "times_many": ("{count} times", "{count} 次"),
     "scans_place": ("{place}: {count}", "{place}：{count} 次"),
     "scans_unusual": (
         "Unusual pattern: this code may have been copied. {reason}",

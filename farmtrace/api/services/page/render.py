@@ -31,7 +31,7 @@ from datetime import datetime, tzinfo
 from html import escape
 
 from farmtrace.api.services.page.gaps import render_gaps
-from farmtrace.api.services.page.i18n import t
+from farmtrace.api.services.page.i18n import count_words, t
 from farmtrace.api.services.page.language import choose_language
 from farmtrace.api.services.page.model import (
     Anchoring,
@@ -353,9 +353,9 @@ def _farm(farm: Farm, lang: Lang) -> str:
 def _scans(scans: ScanStats, tz: tzinfo, lang: Lang) -> str:
     if scans.first_scan is not None:
         first = format_date(scans.first_scan.astimezone(tz).date(), lang)
-        total = t(lang, "scans_total", total=scans.total, first=first)
+        total = t(lang, "scans_total", times=count_words(lang, "times", scans.total), first=first)
     else:
-        total = t(lang, "scans_total_nodate", total=scans.total)
+        total = t(lang, "scans_total_nodate", times=count_words(lang, "times", scans.total))
     places = "".join(
         f"<li>{_e(t(lang, 'scans_place', place=p.place, count=p.count))}</li>" for p in scans.places
     )
