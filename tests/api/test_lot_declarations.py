@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from make_declaration_vectors import field_tampers
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body
 
 from farmtrace.api.auth import create_key
+from farmtrace.api.main import create_app
 from farmtrace.api.schemas.lots import LotCreate
 from farmtrace.api.services.lots.declaration import (
     chain_problem,
@@ -25,6 +27,7 @@ from farmtrace.api.services.lots.declaration import (
 )
 from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.services.verify import BundleError, verify_bundle
+from farmtrace.api.settings import Settings
 from farmtrace.cli import main
 from farmtrace.store.database import open_database
 from farmtrace.store.ledger import Ledger
@@ -292,3 +295,21 @@ def test_concurrent_revisions_from_separate_processes_form_one_chain(
     assert chain_problem(versions) is None
     assert len({v.seq for v in versions}) == len(versions)
     assert verdict(served, bundle_of(served)) is None
+
+
+def test_a_revision_after_the_event_key_rotated_names_the_older_version(served: Served) -> None:
+    """Version 1 signed by the retired key, version 2 by the new one: the bundle carries each
+    signer's key (the key history, as for events) and the chain holds across the rotation."""
+    served.client.__exit__(None, None, None)  # the API stops before its key is rotated
+    state = served.tmp / "api"
+    assert main(["keys", "rotate-event", "--state", str(state), "--db", served.db_url]) == 0
+    settings = Settings(db_url=served.db_url, state_dir=state, rate_per_s=1000, rate_burst=1000)
+    with TestClient(create_app(settings)) as client:
+        body = revised_body(served)
+        response = client.put(URL, json=body, headers=auth(served))
+        assert response.status_code == 200, response.text
+        bundle: Bundle = client.get(f"{URL}/bundle").json()
+    v1, v2 = (decode(base64.b64decode(d["entry"])) for d in bundle["declarations"])
+    assert v1.signer != v2.signer and set(bundle["event_keys"]) == {v1.signer, v2.signer}
+    assert v2.previous == {"version": 1, "entry_sha256": entry_sha256(v1.payload)}
+    assert verdict(served, bundle) is None
