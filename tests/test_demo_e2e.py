@@ -214,6 +214,12 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     dom = dump_dom(page_url, tmp_path / "profile")
     state_attr, failure, words = proof_state(dom)
     assert state_attr == "verified", words
+    # A normal run is a normal lot: the field is judged by field rules, the cold room and the
+    # truck by the lettuce band, so the page shows no excursion and EPCIS no alarm.
+    assert re.search(r'<p class="verdict ok" id="verdict">Kept between [^<]* °C from harvest', dom)
+    assert 'class="warn"' not in dom and 'class="breach"' not in dom
+    status, epcis = get(f"{first.base}/v1/lots/{GTIN}/{LOT}/epcis", "application/ld+json")
+    assert status == 200 and b"ALARM_CONDITION" not in epcis
     assert "Verified on this device" in words
     assert failure == "", words
     assert re.search(r'data-check="signatures"[^>]*data-result="ok"', dom), words
