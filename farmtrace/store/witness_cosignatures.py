@@ -16,14 +16,14 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from farmtrace.store.database import database_errors
-from farmtrace.store.models import WitnessCosignatureRow
+from farmtrace.store.models import Base
 
 if TYPE_CHECKING:
     from farmtrace.store.reader import ChainReader
 
 __all__ = ["StoredCosignature", "WitnessCosignatures", "cosignature_lines"]
 
-COSIGNATURES = WitnessCosignatureRow.__table__
+COSIGNATURES = Base.metadata.tables["witness_cosignatures"]
 
 
 @dataclass(frozen=True, slots=True)
