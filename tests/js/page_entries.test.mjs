@@ -94,4 +94,12 @@ test("event entries: canonical body, strict decoding, signer IDs", async () => {
   assert.throws(() => decodeEvent(bad), /canonical form/);
   assert.throws(() => decodeEvent(entry.subarray(0, 30)), /truncated/);
   assert.throws(() => decodeEvent(new Uint8Array(100)), /not an event entry/);
+  // A lone surrogate written as a JSON escape has no UTF-8 form: the Python decoder refuses it
+  // with the same words (tests/api/test_event_entry_text.py), so both verifiers agree.
+  const lone = new TextEncoder().encode('{"kind":"\\ud800"}');
+  const odd = new Uint8Array(3 + 16 + 1 + signer.length + 4 + lone.length + 64);
+  odd.set(entry.subarray(0, 20 + signer.length));
+  new DataView(odd.buffer).setUint32(20 + signer.length, lone.length);
+  odd.set(lone, 24 + signer.length);
+  assert.throws(() => decodeEvent(odd), /event body holds text with no UTF-8 form/);
 });

@@ -88,7 +88,10 @@ def _encode(seq: int, time_ms: int, signer: str, body: dict[str, str]) -> bytes:
         check_device_id(signer)
     except ProtocolError as exc:
         raise EventEntryError(f"signer: {exc}") from None
-    data = canonical_body(body)
+    try:
+        data = canonical_body(body)
+    except UnicodeEncodeError:  # a lone surrogate (``"\ud800"`` in JSON) has no UTF-8 form
+        raise EventEntryError("event body holds text with no UTF-8 form") from None
     if len(data) > _MAX_BODY:
         raise EventEntryError(f"event body is {len(data)} bytes, more than {_MAX_BODY}")
     raw_signer = signer.encode("ascii")

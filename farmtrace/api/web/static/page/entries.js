@@ -182,6 +182,11 @@ export function decodeEvent(payload) {
   const fields = /** @type {Record<string, unknown>} */ (body);
   if (!Object.values(fields).every((v) => typeof v === "string")) throw new EntryError("event body holds a value that is not a string");
   const strings = /** @type {Record<string, string>} */ (fields);
+  // JSON.stringify writes a lone surrogate as an escape; Python's encoder cannot encode it at all,
+  // so such a body has no canonical form in either verifier.
+  if (Object.entries(strings).some(([k, v]) => utf8Encode(k) === null || utf8Encode(v) === null)) {
+    throw new EntryError("event body holds text with no UTF-8 form");
+  }
   const canonical = utf8Encode(canonicalBody(strings));
   if (seq < 1n || !DEVICE_ID.test(signer) || canonical === null || canonical.length > MAX_EVENT_BODY
       || !bytesEqual(canonical, signedBytes.subarray(c.pos))) {
