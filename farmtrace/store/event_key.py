@@ -199,7 +199,9 @@ def _open_once(database: Database, state_dir: Path | None) -> Ed25519PrivateKey:
             raise EventKeyError(
                 f"this database holds records signed by {', '.join(unknown[:3])}, whose key is "
                 f"not recorded and is not the event key in {state_dir} ({key_id}): start the "
-                "API with the state directory that signed them"
+                "API with the state directory that signed them, or, if that key is lost, make "
+                "this one current explicitly (their bundles will not verify): farmtrace keys "
+                "rotate-event --state DIR --db URL"
             )
         oldest = conn.execute(
             select(func.min(LOT_EVENTS.c.created_at)).where(LOT_EVENTS.c.signer == key_id)
