@@ -156,7 +156,7 @@ def _ledger_with_rejections(db_url: str, tmp_path: Path) -> None:
         QuarantineItem(1.0, reasons.OUT_OF_RANGE, "900 CEL", TOPIC, payload(3, 900.0), ALICE.device_id, 3, True),
         QuarantineItem(2.0, reasons.OUT_OF_RANGE, "copy", TOPIC, payload(3, 900.0), ALICE.device_id, 3, True),
         QuarantineItem(3.0, reasons.BAD_SIGNATURE, "forged", TOPIC, payload(6, key=BOB), ALICE.device_id, 6, False),
-        QuarantineItem(4.0, reasons.FUTURE_TIMESTAMP, "ahead", "t", b"b1", BOB.device_id, 1, True),
+        QuarantineItem(4.0, reasons.FUTURE_TIMESTAMP, "ahead", "t", BOB.reading(1).payload, BOB.device_id, 1, True),
     ]  # fmt: skip
     readings = [
         PendingReading(ALICE.device_id, s, int((NOW - 1.0) * 1000), payload(s), NOW)
@@ -164,6 +164,8 @@ def _ledger_with_rejections(db_url: str, tmp_path: Path) -> None:
     ]
     readings.append(BOB.reading(4))
     with Ledger.open(db_url, tmp_path / "state", "farmtrace.example/gw-1") as ledger:
+        # Registered, as the judge requires of a signed rejection (the audit checks its key).
+        ledger.register_devices({d.device_id: d.public_key for d in (ALICE, BOB)})
         ledger.quarantine(rows)
         ledger.append_batch(readings)
 
