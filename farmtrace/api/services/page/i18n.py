@@ -134,7 +134,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "severity_excursion": ("excursion", "偏离"),
     "severity_breach": ("breach", "超标"),
     "measured_at": ("measured at {place}", "测量地点：{place}"),
-    "sensor": ("sensor {device}", "传感器 {device}"),
+    "sensor": ("Sensor {device}", "传感器 {device}"),
+    "soil_probe": ("Soil probe {device}", "土壤探头 {device}"),
     "clock_backwards_one": (
         "The sensor's clock went backwards at 1 reading. It is shown as signed, at the time the "
         "sensor gave, which may be off.",

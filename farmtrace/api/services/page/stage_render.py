@@ -267,7 +267,13 @@ def _sensor_details(
     for device, conds in devices.items():
         parts.append('<div class="sensor">')
         if device:
-            parts.append(f"<h4>{_e(t(lang, 'sensor', device=device))}</h4>")
+            # A short name to read ("FT01-SP01"); the full identifier below it, small.
+            short = device.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+            key = "soil_probe" if device in group.soil else "sensor"
+            parts.append(
+                f"<h4>{_e(t(lang, key, device=short))}</h4>"
+                f'<p class="device-id"><code>{_e(device)}</code></p>'
+            )
         for cond in sorted(conds, key=lambda c: (c.measurement == VOLTAGE, c.measurement)):
             parts.append(_series(group, cond, counter, id(cond) not in drawn, tz, lang))
         parts.append("</div>")
