@@ -4,6 +4,7 @@
 //
 //   node --experimental-websocket scripts/page_probe.mjs URL --width 390 --height 844 \
 //        [--lang en-US] [--mobile] [--shot first.png] [--full full.png] [--select CSS ...]
+//        [--open]   (opens every <details> before the screenshots, to look at folded parts)
 //
 // Prints one JSON object: { bytes: {total, byUrl}, paint: {fcp, fp}, nav: {...}, state,
 // viewport: {width, height}, boxes: {CSS: {x, y, width, height} | null}, charts: [points...] }.
@@ -16,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 function parseArgs(argv) {
-  const opts = { width: 390, height: 844, lang: "en-US", mobile: false, select: [], shot: null, full: null, timeout: 30000 };
+  const opts = { width: 390, height: 844, lang: "en-US", mobile: false, select: [], shot: null, full: null, timeout: 30000, open: false };
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -28,6 +29,7 @@ function parseArgs(argv) {
     else if (a === "--full") opts.full = argv[++i];
     else if (a === "--select") opts.select.push(argv[++i]);
     else if (a === "--timeout") opts.timeout = Number(argv[++i]);
+    else if (a === "--open") opts.open = true;
     else rest.push(a);
   }
   if (rest.length !== 1) throw new Error("usage: page_probe.mjs URL [options]");
@@ -150,6 +152,11 @@ async function probe(opts) {
                viewport: { width: innerWidth, height: innerHeight }, scrollHeight: document.documentElement.scrollHeight,
                lang: document.documentElement.lang, title: document.title, boxes, charts };
     })()`);
+    if (opts.open) {
+      // Open every folded part (sensor details, place identifiers) to look at them.
+      await evaluate(cdp, "document.querySelectorAll('details').forEach((d) => { d.open = true; })");
+      await sleep(200);
+    }
     if (opts.shot) {
       const s = await cdp.send("Page.captureScreenshot", { format: "png" });
       writeFileSync(opts.shot, Buffer.from(s.data, "base64"));

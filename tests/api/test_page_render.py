@@ -172,6 +172,8 @@ def test_charts_show_band_excursions_gaps_and_units(page: ProductPage) -> None:
     assert re.search(r'class="xlabel"[^>]*>20 Nov</text>', temp)
     assert "allowed -0.5 to 3 °C" in html and "no data" in html
     assert '<li class="warn">Temperature: ' in html  # one excursion, no breach
+    assert '<p class="summary warn">kept -0.5 to 3' in html  # the sensor's own line, amber
+    assert '<p class="summary ok">kept 90–100' in html  # noqa: RUF001  (the band's en dash)
 
 
 def test_badge_region(page: ProductPage) -> None:

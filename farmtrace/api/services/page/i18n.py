@@ -245,6 +245,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "{measurement}: {low} to {high} {unit}",
         "{measurement}：{low} 至 {high} {unit}",
     ),
+    "one_reading_short": ("One reading: {value} at {time}", "仅 1 条读数：{time} 为 {value}"),
     "one_reading": (
         "{measurement}: one reading, {value} at {time}",
         "{measurement}：仅 1 条读数，{time} 为 {value}",

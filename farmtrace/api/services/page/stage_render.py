@@ -288,11 +288,13 @@ def _series(
     out = [f'<div class="series-detail"><h5>{_e(name)}</h5>']
     a = cond.assessment
     if len(cond.samples) == 1:
-        text = t(lang, "one_reading", measurement=name, value=format_value(cond.samples[0].value, cond.unit),
-                 time=format_datetime(from_ms(cond.samples[0].time_ms, tz), tz, lang))  # fmt: skip
-        out.append(f'<p class="summary">{_e(_keep_units(text))}</p>')
+        only = cond.samples[0]
+        text = t(lang, "one_reading_short", value=format_value(only.value, cond.unit),
+                 time=format_datetime(from_ms(only.time_ms, tz), tz, lang))  # fmt: skip
+        out.append(f'<p class="reading">{_e(_keep_units(text))}</p>')
     elif a is not None:
-        out.append(f'<p class="summary">{_e(_keep_units(summarize(a, lang)))}</p>')
+        status = _status(a)
+        out.append(f'<p class="summary {status}">{_e(_keep_units(summarize(a, lang)))}</p>')
     if chart and len(cond.samples) >= 2:
         counter[0] += 1
         start = format_datetime(from_ms(cond.samples[0].time_ms, tz), tz, lang)
@@ -314,6 +316,13 @@ def _series(
         )
     out.append("</div>")
     return "".join(out)
+
+
+def _status(a: Assessment) -> str:
+    """``ok``, ``warn`` (an excursion beyond the grace) or ``breach``: the summary's colour."""
+    if a.breached:
+        return "breach"
+    return "warn" if any(e.severity is not Severity.SPIKE for e in a.excursions) else "ok"
 
 
 def _excursion_list(a: Assessment, unit: str, tz: tzinfo, lang: Lang) -> str:
