@@ -32,7 +32,13 @@ def test_an_excursion_in_a_cold_stage_shows_and_alarms(served: Served) -> None:
     # The test readings hold 4.0 °C in "Cold room 1" (a room stage) against lettuce's 3 °C.
     document = served.client.get(f"/v1/lots/{GTIN}/{LOT}/epcis").json()
     assert len(alarms(document)) == 3
-    status, text = verdict(served.client.get(PAGE, headers=HTML).text)
+    html = served.client.get(PAGE, headers=HTML).text
+    # Three sensors saw one episode: one excursion on the stage's line, in amber.
+    assert (
+        '<li class="warn">Temperature: 4.0 to 4.0\u00a0°C; allowed -0.5 to 3\u00a0°C; 1 excursion'
+        in html
+    )
+    status, text = verdict(html)
     assert status == "warn"
     assert text == (
         "Out of its range once: up to 4.0 °C for 19 seconds in Cold room 1 (allowed -0.5 to 3 °C)"

@@ -27,6 +27,7 @@ from farmtrace.api.services.page.chart import render_chart, unit_label
 from farmtrace.api.services.page.i18n import count_words, measurement_name, t
 from farmtrace.api.services.page.model import ConditionView, Lang, ProductPage, StageView
 from farmtrace.api.services.page.timefmt import format_datetime, from_ms
+from farmtrace.api.services.page.verdict import episodes
 
 __all__ = ["render_stages", "stage_label", "stage_window"]
 
@@ -197,13 +198,16 @@ def _line(
     if judged:
         rule = judged[0].rule
         real = [e for a in judged for e in a.excursions if e.severity is not Severity.SPIKE]
+        # Three loggers seeing one door opening: one excursion, as in the verdict.
+        times = episodes([(c, e) for c in conds if c.assessment for e in c.assessment.excursions
+                          if e.severity is not Severity.SPIKE])  # fmt: skip
         spikes = sum(1 for a in judged for e in a.excursions if e.severity is Severity.SPIKE)
         sep = "；" if lang == "zh" else "; "
         bits = [t(lang, "allowed_band", band=format_band(rule, lang))]
         if real:
             worst = max(real, key=lambda e: e.duration_ms)
             bits.append(
-                count_words(lang, "excursions", len(real))
+                count_words(lang, "excursions", times)
                 + (f"，最长 {format_duration(worst.duration_ms, lang)}" if lang == "zh"
                    else f", longest {format_duration(worst.duration_ms, lang)}")
             )  # fmt: skip

@@ -20,7 +20,7 @@ from farmtrace.api.services.coldchain.summary import format_band, format_value
 from farmtrace.api.services.page.i18n import count_words, measurement_name, t
 from farmtrace.api.services.page.model import ConditionView, Lang, ProductPage
 
-__all__ = ["Verdict", "condition_verdict", "format_span"]
+__all__ = ["Verdict", "condition_verdict", "episodes", "format_span"]
 
 _MINUTE, _HOUR, _DAY = 60_000, 3_600_000, 86_400_000
 
@@ -64,7 +64,7 @@ def _excursions(conds: list[ConditionView]) -> list[tuple[ConditionView, Excursi
     ]
 
 
-def _episodes(found: list[tuple[ConditionView, Excursion]]) -> int:
+def episodes(found: list[tuple[ConditionView, Excursion]]) -> int:
     """How many times the lot left its range: overlapping excursions of several sensors of one
     place are one episode (three loggers seeing one door opening is one event, not three)."""
     spans = sorted((c.place, e.start_ms, e.end_ms) for c, e in found)
@@ -79,7 +79,7 @@ def _episodes(found: list[tuple[ConditionView, Excursion]]) -> int:
 
 def _out_sentence(found: list[tuple[ConditionView, Excursion]], lang: Lang) -> str:
     cond, worst = max(found, key=lambda ce: (ce[1].duration_ms, abs(ce[1].peak - ce[1].limit)))
-    count = _episodes(found)
+    count = episodes(found)
     values = {
         "peak": format_value(worst.peak, cond.unit),
         "duration": format_span(worst.duration_ms, lang),
