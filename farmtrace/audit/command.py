@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,16 @@ def register(sub: Any) -> None:
     rotate_event.add_argument("--state", type=Path, required=True, metavar="DIR")
     rotate_event.add_argument("--db", required=True, metavar="URL")
     rotate_event.set_defaults(func=_keys_rotate_event)
+    history = actions.add_parser(
+        "history",
+        help="list every signing key the database recorded, with its validity period",
+        description="Every event, checkpoint and watermark key the database recorded (the key "
+        "history, docs/chain.md), oldest first: kind, scope, key ID, valid from, valid until "
+        "('current' while it is).",
+    )
+    history.add_argument("--db", required=True, metavar="URL")
+    history.add_argument("--json", action="store_true", help="print a JSON list")
+    history.set_defaults(func=_keys_history)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -153,4 +164,42 @@ def _keys_rotate_event(args: argparse.Namespace) -> int:
         f"farmtrace keys rotate-event: {how} {args.state}; start the API with --state {args.state}",
         file=sys.stderr,
     )
+    return EXIT_OK
+
+
+def _keys_history(args: argparse.Namespace) -> int:
+    from farmtrace.store.database import open_database
+    from farmtrace.store.key_history import key_history
+
+    try:
+        with open_database(args.db) as database:
+            periods = key_history(database)
+    except StoreError as exc:
+        print(f"farmtrace keys history: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+    def when(seconds: float | None) -> str:
+        if seconds is None:
+            return "current"
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+    if args.json:
+        rows = [
+            {
+                "kind": p.kind,
+                "scope": p.scope,
+                "key_id": p.key_id,
+                "public_key": p.public_key,
+                "valid_from": p.valid_from,
+                "valid_until": p.valid_until,
+            }
+            for p in periods
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for p in periods:
+        scope = p.scope or "-"
+        print(
+            f"{p.kind:<10} {scope:<32} {p.key_id:<40} {when(p.valid_from)}  {when(p.valid_until)}"
+        )
     return EXIT_OK

@@ -134,7 +134,9 @@ def test_api_without_state_may_start_again_until_it_signs(tmp_path: Path) -> Non
     assert all(p.valid_until is not None and p.valid_until >= p.valid_from for p in events[:2])
 
 
-def test_rotations_keep_every_bundle_verifiable(served: Served, tmp_path: Path) -> None:
+def test_rotations_keep_every_bundle_verifiable(
+    served: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from farmtrace.store.key_history import key_history
 
     database = served.client.app.state.farmtrace.database  # type: ignore[attr-defined]
@@ -173,6 +175,12 @@ def test_rotations_keep_every_bundle_verifiable(served: Served, tmp_path: Path) 
     assert kinds.count(("checkpoint", True)) == 1, kinds
     old_event = next(p for p in history if p.kind == "event" and not p.current)
     assert old_event.key_id == old_signer
+    capsys.readouterr()  # what the rotations printed
+    assert main(["keys", "history", "--db", served.db_url, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["kind"], r["key_id"], r["valid_until"]) for r in listed] == [
+        (p.kind, p.key_id, p.valid_until) for p in history
+    ]
 
     cases = []
     for name, bundle in (("before", before), ("mixed", mixed), ("new", new_only)):
