@@ -171,6 +171,7 @@ def test_stage_rules_come_from_the_stage() -> None:
     cold = stage_rule("lettuce", "room", "Temperature", "CEL")
     assert cold is not None and cold.rule_id == "lettuce/Temperature@1"
     assert stage_rule("lettuce", "truck", "RelativeHumidity", "P1") is not None
+    assert stage_rule("lettuce", "display", "Temperature", "CEL") == cold  # a display case
     air = stage_rule("lettuce", "field", "Temperature", "CEL")
     assert air is not None and air.rule_id == "lettuce/field/Temperature@1"
     assert (air.low, air.high) == (0.0, 30.0) and "frost" in air.source

@@ -84,11 +84,12 @@ def _uri(value: str) -> str:
 
 
 class StageIn(BaseModel):
-    """A field, room or truck the lot passed through, when, and the devices that watched it."""
+    """A field, room, truck or display case the lot passed through, when, and the devices that
+    watched it (rooms, trucks and display cases are the cold chain: coldchain.stages)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["field", "room", "truck"]
+    kind: Literal["field", "room", "truck", "display"]
     name: str = _Text
     place_id: str | None = Field(default=None, min_length=1, max_length=256)
     """The place's identifier (a URI, e.g. an SGLN URN), declared with its name."""
