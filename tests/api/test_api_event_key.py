@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from farmtrace.store.event_key import EVENT_KEY_FILE, create_event_key, load_event_key
 from farmtrace.store.errors import KeyFileError
+from farmtrace.store.event_key import EVENT_KEY_FILE, create_event_key, load_event_key
 
 
 def test_event_key_is_created_private_and_a_readable_one_is_refused(tmp_path: Path) -> None:
