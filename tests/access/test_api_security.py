@@ -52,7 +52,15 @@ from farmtrace.redact import redact_url
 from farmtrace.store.engine import describe_url
 
 ROOT = Path(__file__).resolve().parents[2]
-PATH_VALUES = {"gtin": GTIN, "lot": LOT, "size": "2", "index": "0", "origin": ORIGIN}
+PATH_VALUES = {
+    "gtin": GTIN,
+    "lot": LOT,
+    "size": "2",
+    "index": "0",
+    "origin": ORIGIN,
+    "height": "0",  # the tiles (docs/tiles.md): block 0, and the first tile of width 1
+    "path": "0/000.p/1",
+}
 QUERY_VALUES = {"from": "1", "to": "3"}
 IMMUTABLE = "public, max-age=31536000, immutable"
 JSON = {"Content-Type": "application/json"}
