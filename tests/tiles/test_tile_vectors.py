@@ -18,7 +18,7 @@ def test_the_vectors_check() -> None:
     data = json.loads(OUT.read_text())
     for tree in data["trees"]:
         tiles = {path: bytes.fromhex(h) for path, h in tree["tiles"].items()}
-        verify_hash_tiles(tree["size"], bytes.fromhex(tree["root"]), lambda r: tiles[r.path])
+        verify_hash_tiles(tree["size"], bytes.fromhex(tree["root"]), lambda r, t=tiles: t[r.path])
         for path, bundle in tree["bundles"].items():
             ref = parse_tile_path(path)
             level0 = tiles[path.replace("entries", "0")]

@@ -1,16 +1,16 @@
 // tilecheck reads a farmtrace chain's C2SP tlog-tiles with Go's golang.org/x/mod/sumdb/tlog
-// and sumdb/note, code nobody at farmtrace wrote, and checks them against the checkpoint:
+// and sumdb/note, code nobody at farmtrace wrote, and checks them against the checkpoint.
 //
-//	tilecheck PREFIX VKEY OLD_CHECKPOINT_URL BLOCK...
+// Usage: tilecheck PREFIX VKEY OLD_CHECKPOINT_URL BLOCK...
 //
-//  1. GET PREFIX/checkpoint, verify its signature with VKEY (note.Open), read size and root.
-//  2. Through tlog.TileHashReader (which checks every tile it loads against the tree), compute
-//     the tree hash, prove and check the inclusion of every header in the first and last entry
-//     bundles, and prove and check consistency from the older signed checkpoint at
-//     OLD_CHECKPOINT_URL (verified with VKEY too) to the latest.
-//  3. For each BLOCK height: its header (from the chain log's bundle, already proven) gives the
-//     size and root of the block's own tiled log at PREFIX/block/<height>/; the tree hash and
-//     the inclusion of every entry of the block are checked the same way.
+// First it gets PREFIX/checkpoint, verifies its signature with VKEY (note.Open) and reads size
+// and root. Then, through tlog.TileHashReader (which checks every tile it loads against the
+// tree), it computes the tree hash, proves and checks the inclusion of every header in the
+// first and last entry bundles, and proves and checks consistency from the older signed
+// checkpoint at OLD_CHECKPOINT_URL (verified with VKEY too) to the latest. Last, for each
+// BLOCK height, its header (from the chain log's bundle, already proven) gives the size and
+// root of the block's own tiled log at PREFIX/block/<height>/, whose tree hash and entries are
+// checked the same way.
 //
 // Go's tiles put the height in the path (tile/8/<L>/<N>, tile/8/data/<N>); C2SP's do not
 // (tile/<L>/<N>, tile/entries/<N>): that is the only translation. Prints "ok ..." lines and
