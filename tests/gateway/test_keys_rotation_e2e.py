@@ -118,7 +118,14 @@ def verdict(bundle: dict[str, Any], vkeys: list[str]) -> dict[str, Any]:
         report = verify_bundle(json.dumps(bundle).encode(), vkeys, say=lambda _line: None)
     except BundleError as error:
         return {"ok": False, "first": str(error)}
-    return {"ok": True, "readings": report.readings, "events": 0, "pending": report.pending}
+    return {
+        "ok": True,
+        "readings": report.readings,
+        "events": report.events,
+        "pending": report.pending,
+        "declarations": report.declarations,
+        "declarations_pending": report.declarations_pending,
+    }
 
 
 def test_two_rotations_of_a_running_chain_keep_every_checkpoint_verifiable(

@@ -321,21 +321,25 @@ class StoredView:
         self.engine.dispose()
 
     def reading_count(self) -> int:
+        """Stored sensor readings (entries of kind ``reading``; lot events and declarations
+        share the table but are not readings)."""
+        query = select(func.count()).select_from(ENTRIES).where(ENTRIES.c.kind == "reading")
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(ENTRIES)).scalar_one())
+            return int(conn.execute(query).scalar_one())
 
     def quarantine_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(QUARANTINE)).scalar_one())
 
     def seqs(self) -> dict[str, list[int]]:
-        """Every stored (device, seq), as sorted seq lists per device (duplicates kept)."""
+        """Every stored reading's (device, seq), as sorted seq lists per device (duplicates
+        kept); lot events and declarations, keyed by their signer, are not readings."""
         out: dict[str, list[int]] = {}
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(ENTRIES.c.device_id, ENTRIES.c.seq).order_by(
-                    ENTRIES.c.device_id, ENTRIES.c.seq
-                )
+                select(ENTRIES.c.device_id, ENTRIES.c.seq)
+                .where(ENTRIES.c.kind == "reading")
+                .order_by(ENTRIES.c.device_id, ENTRIES.c.seq)
             )
             for device_id, seq in rows:
                 out.setdefault(device_id, []).append(int(seq))
