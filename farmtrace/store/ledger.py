@@ -413,9 +413,7 @@ class Ledger:
     def quarantine(
         self, items: Iterable[QuarantineItem], refused: Iterable[RefusedCount] = ()
     ) -> int:
-        return _db(
-            lambda: registry.quarantine(self._engine, self._reader.chain_id, items, refused)
-        )
+        return _db(lambda: registry.quarantine(self._engine, self._reader.chain_id, items, refused))
 
     def last_seqs(self) -> dict[str, int]:
         return _db(lambda: registry.last_seqs(self._engine))

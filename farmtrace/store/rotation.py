@@ -89,7 +89,9 @@ def rotate_checkpoint_key(state_dir: Path, db_url: str | None = None) -> Rotatio
             try:
                 _db(
                     db_url,
-                    lambda engine: record_key(engine, found, new.verifier.vkey, [old.verifier.vkey]),
+                    lambda engine: record_key(
+                        engine, found, new.verifier.vkey, [old.verifier.vkey]
+                    ),
                 )
             except StoreError as exc:
                 raise StoreError(
