@@ -146,7 +146,10 @@ def mutations(served: Served) -> dict[str, Callable[[Bundle], Bundle | str]]:
                 lambda v: v[:-6] + ("A" if v[-6] != "A" else "B") + v[-5:],
             )
         ),
-        "format": change(set_(["format"], "farmtrace-bundle/v2")),
+        "format unknown": change(set_(["format"], "farmtrace-bundle/v9")),
+        "format v1, before declarations and series": change(
+            set_(["format"], "farmtrace-bundle/v1")
+        ),
         "event byte": change(edit(["events", 0, "entry"], lambda v: flip_b64(v, 30))),
         "event status": change(set_(["events", 0, "status"], "lost")),
         "event key": change(
@@ -200,6 +203,10 @@ def test_js_and_python_agree_on_served_bundles(served: Served) -> None:
         "declarations_pending": 1,
     }
     assert cases[1]["want"]["pending"] == 1
+    by_name = {c["name"]: c["want"] for c in cases}
+    assert by_name["format v1, before declarations and series"]["first"].endswith(
+        "it proves neither the lot's facts nor complete series; download the lot's bundle again"
+    )
     # Every mutation fails, "no readings" too: the bundle no longer proves its series complete.
     assert sum(not c["want"]["ok"] for c in cases) == len(cases) - 2, [
         c["name"] for c in cases[3:] if c["want"]["ok"]

@@ -21,7 +21,7 @@ from farmtrace.store.records import ReadingProof, StoredCheckpoint
 
 __all__ = ["BUNDLE_FORMAT", "build_bundle"]
 
-BUNDLE_FORMAT = "farmtrace-bundle/v1"
+BUNDLE_FORMAT = "farmtrace-bundle/v2"
 
 
 def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[str, Any]:

@@ -58,7 +58,10 @@ from farmtrace.wire.protocol import verify as verify_reading
 
 __all__ = ["BundleError", "Report", "verify_bundle"]
 
-FORMAT = "farmtrace-bundle/v1"
+FORMAT = "farmtrace-bundle/v2"
+# Bundles of format v1 (before lot declarations and complete series) prove less than this
+# verifier checks; they are refused with a remedy rather than passed on weaker rules.
+_OLDER_FORMATS = {"farmtrace-bundle/v1": "it proves neither the lot's facts nor complete series"}
 
 
 class BundleError(ValueError):
@@ -121,8 +124,14 @@ def verify_bundle(
         bundle = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"bundle is not JSON: {exc}") from None
-    if _get(bundle, "format", str, "bundle") != FORMAT:
-        raise BundleError(f"bundle format is {bundle.get('format')!r}, expected {FORMAT!r}")
+    fmt = _get(bundle, "format", str, "bundle")
+    if fmt in _OLDER_FORMATS:
+        raise BundleError(
+            f"bundle format is {fmt!r}, expected {FORMAT!r}: {_OLDER_FORMATS[fmt]};"
+            " download the lot's bundle again"
+        )
+    if fmt != FORMAT:
+        raise BundleError(f"bundle format is {fmt!r}, expected {FORMAT!r}")
     lot = _get(bundle, "lot", dict, "bundle")
     ok(f"bundle for lot {lot.get('lot')!r} of GTIN {lot.get('gtin')}")
     checkpoints, trusted = _checkpoints(bundle, verifiers, ok, policy)

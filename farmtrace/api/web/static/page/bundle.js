@@ -1,5 +1,5 @@
 /**
- * Verifying a lot bundle (docs/bundle.md, format "farmtrace-bundle/v1") in the browser or node,
+ * Verifying a lot bundle (docs/bundle.md, format "farmtrace-bundle/v2") in the browser or node,
  * rule for rule as the Python reference `farmtrace verify` (farmtrace/api/services/verify.py), with WebCrypto only.
  *
  * Checked, in the reference's order: each chain's checkpoint is signed by one of the given
@@ -31,7 +31,10 @@ import { parseTlogProof, verifyTlogProof } from "../verify/tlogproof.js";
 import { parseBlockHeader } from "./block.js";
 import { EntryError, decodeEvent, decodeReading, signerId, verifyEd25519 } from "./entries.js";
 
-export const BUNDLE_FORMAT = "farmtrace-bundle/v1";
+export const BUNDLE_FORMAT = "farmtrace-bundle/v2";
+// Bundles of format v1 (before lot declarations and complete series) prove less than this
+// verifier checks: refused with a remedy, worded as farmtrace verify words it.
+const OLDER_FORMATS = { "farmtrace-bundle/v1": "it proves neither the lot's facts nor complete series" };
 
 /** The checks a report names, in the order they run. */
 export const CHECKS = Object.freeze(["checkpoint", "blocks", "signatures", "batches", "series", "claims"]);
@@ -197,6 +200,9 @@ async function run(ctx, input, vkeys) {
     }
   }
   const format = get(bundle, "format", "string", "bundle", ctx);
+  if (Object.hasOwn(OLDER_FORMATS, format)) {
+    ctx.stop("claims", `bundle format is '${format}', expected '${BUNDLE_FORMAT}': ${OLDER_FORMATS[format]}; download the lot's bundle again`);
+  }
   if (format !== BUNDLE_FORMAT) ctx.stop("claims", `bundle format is '${format}', expected '${BUNDLE_FORMAT}'`);
   const lot = get(bundle, "lot", "object", "bundle", ctx);
   ctx.ok(`bundle for lot '${lot.lot}' of GTIN ${lot.gtin}`);
