@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import test from "node:test";
 
-const { witnessSummary } = await import(new URL("../../farmtrace/api/web/static/page/witnesses.js", import.meta.url).href);
+const { witnessSummary, witnessText } = await import(new URL("../../farmtrace/api/web/static/page/witnesses.js", import.meta.url).href);
 const vectors = JSON.parse(readFileSync(new URL("../vectors/witness.json", import.meta.url), "utf8"));
 const ORIGIN = "farmtrace.example/vector-log";
 
@@ -66,4 +66,25 @@ test("no policy: the API's witnesses, checked against the checkpoint", async () 
   const summary = await witnessSummary(c.note, status, []);
   assert.equal(summary.met, null);
   assert.deepEqual(summary.witnesses.map((w) => [w.name, w.cosigned]), [["witness.example/a", true], ["witness.example/b", false]]);
+});
+
+test("panel text: nothing for an unwitnessed chain without a policy; Chinese on a zh page", async () => {
+  const c = policyCase("2 of 3 / a");
+  const none = await witnessSummary(c.note, { origin: ORIGIN, size: 7, witnesses: [], policy: null }, []);
+  assert.equal(witnessText(none, "en"), null);
+  assert.equal(witnessText(none, "zh-Hans"), null);
+  const keys = witnessKeys(c.policy);
+  const status = {
+    origin: ORIGIN,
+    size: 7,
+    witnesses: [{ name: "witness.example/a", vkey: keys.get("a"), cosigned_size: 7, cosigned_at: 1, blocks_behind: 0, age_s: 30 }],
+    policy: null,
+  };
+  const summary = await witnessSummary(c.note, status, []);
+  const en = witnessText(summary, "en");
+  assert.equal(en.heading, `Witnesses of ${ORIGIN} (no witness policy published):`);
+  assert.match(en.lines[0], /^✓ witness\.example\/a cosigned this checkpoint at .*; latest cosigned size 7 \(0 blocks behind\), 30 s ago$/);
+  const zh = witnessText(summary, "zh-Hans");
+  assert.equal(zh.heading, `${ORIGIN} 的见证方（未发布见证策略）：`);
+  assert.match(zh.lines[0], /^✓ witness\.example\/a 已于 .* 联署此检查点；最新联署大小 7（落后 0 个区块），30 秒前$/);
 });

@@ -99,15 +99,56 @@ function iso(timestamp) {
   return new Date(Number(timestamp) * 1000).toISOString();
 }
 
+/** Words of the panel in the page's languages (`<html lang>`: en, zh-Hans). */
+const WORDS = {
+  en: {
+    none: (/** @type {string} */ o) => `Witnesses of ${o} (no witness policy published):`,
+    met: (/** @type {string} */ o, /** @type {string} */ q) => `Witness quorum ${q} met for ${o}:`,
+    notMet: (/** @type {string} */ o, /** @type {string} */ q, /** @type {string} */ p) => `Witness quorum ${q} NOT met for ${o}: ${p}`,
+    cosignedAt: (/** @type {string} */ at) => ` cosigned this checkpoint at ${at}`,
+    state: (/** @type {number} */ size, /** @type {number} */ behind, /** @type {string} */ ago) =>
+      `; latest cosigned size ${size} (${behind} blocks behind), ${ago}`,
+    nothing: "; has cosigned nothing yet",
+    ago: (/** @type {number} */ s) =>
+      s < 120 ? `${Math.round(s)} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago`
+        : s < 172800 ? `${Math.round(s / 3600)} h ago` : `${Math.round(s / 86400)} days ago`,
+  },
+  zh: {
+    none: (/** @type {string} */ o) => `${o} 的见证方（未发布见证策略）：`,
+    met: (/** @type {string} */ o, /** @type {string} */ q) => `${o} 的见证法定数 ${q} 已满足：`,
+    notMet: (/** @type {string} */ o, /** @type {string} */ q, /** @type {string} */ p) => `${o} 的见证法定数 ${q} 未满足：${p}`,
+    cosignedAt: (/** @type {string} */ at) => ` 已于 ${at} 联署此检查点`,
+    state: (/** @type {number} */ size, /** @type {number} */ behind, /** @type {string} */ ago) =>
+      `；最新联署大小 ${size}（落后 ${behind} 个区块），${ago}`,
+    nothing: "；尚未联署任何检查点",
+    ago: (/** @type {number} */ s) =>
+      s < 120 ? `${Math.round(s)} 秒前` : s < 7200 ? `${Math.round(s / 60)} 分钟前`
+        : s < 172800 ? `${Math.round(s / 3600)} 小时前` : `${Math.round(s / 86400)} 天前`,
+  },
+};
+
 /**
- * @param {number} seconds
- * @returns {string}
+ * The panel's text for one chain: a heading and one line per witness, in `lang` (a BCP 47 tag;
+ * `zh…` gives Chinese, anything else English). `null` when there is nothing to say: no policy
+ * published and no witness configured (a chain nobody witnesses shows no empty list).
+ * @param {WitnessSummary} summary
+ * @param {string} lang
+ * @returns {{ heading: string, lines: string[] } | null}
  */
-function ago(seconds) {
-  if (seconds < 120) return `${Math.round(seconds)} s ago`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
-  if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} days ago`;
+export function witnessText(summary, lang) {
+  if (summary.met === null && summary.witnesses.length === 0) return null;
+  const w = lang.toLowerCase().startsWith("zh") ? WORDS.zh : WORDS.en;
+  const heading =
+    summary.met === null
+      ? w.none(summary.origin)
+      : summary.met
+        ? w.met(summary.origin, summary.quorum ?? "none")
+        : w.notMet(summary.origin, summary.quorum ?? "none", summary.problem ?? "");
+  const lines = summary.witnesses.map((x) => {
+    const state = x.state ? w.state(x.state.cosigned_size, x.state.blocks_behind, w.ago(x.state.age_s)) : w.nothing;
+    return `${x.cosigned ? "✓" : "✗"} ${x.name}${x.cosigned ? w.cosignedAt(/** @type {string} */ (x.at)) : ""}${state}`;
+  });
+  return { heading, lines };
 }
 
 /**
@@ -126,27 +167,21 @@ export async function showWitnesses(root, bundleText, trustedKeys) {
     const response = await fetch(new URL(`/v1/chains/${path}/witnesses`, base), { cache: "no-store" });
     if (!response.ok) continue;
     const summary = await witnessSummary(chain.checkpoint, await response.json(), trustedKeys);
+    const text = witnessText(summary, document.documentElement.lang || "en");
+    if (text === null) continue;
     const heading = document.createElement("p");
     heading.className = "witness-quorum";
     heading.dataset.met = String(summary.met);
-    heading.textContent =
-      summary.met === null
-        ? `Witnesses of ${summary.origin} (no witness policy published):`
-        : summary.met
-          ? `Witness quorum ${summary.quorum ?? "none"} met for ${summary.origin}:`
-          : `Witness quorum ${summary.quorum} NOT met for ${summary.origin}: ${summary.problem}`;
+    heading.textContent = text.heading;
     const list = document.createElement("ul");
-    for (const w of summary.witnesses) {
+    summary.witnesses.forEach((w, i) => {
       const item = document.createElement("li");
       item.dataset.witness = w.name;
       item.dataset.cosigned = String(w.cosigned);
-      const state = w.state
-        ? `; latest cosigned size ${w.state.cosigned_size} (${w.state.blocks_behind} blocks behind), ${ago(w.state.age_s)}`
-        : "; has cosigned nothing yet";
-      item.textContent = `${w.cosigned ? "✓" : "✗"} ${w.name}${w.cosigned ? ` cosigned this checkpoint at ${w.at}` : ""}${state}`;
+      item.textContent = text.lines[i];
       list.append(item);
-    }
+    });
     panel.append(heading, list);
   }
-  root.append(panel);
+  if (panel.childElementCount > 0) root.append(panel);
 }
