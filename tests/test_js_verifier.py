@@ -69,7 +69,9 @@ def test_cross_vectors_hold_every_verdict(tmp_path: Path) -> None:
             assert verdicts[(kind, error)] >= 1, f"no {kind} case fails with {error}"
 
 
-DRIVEN_ELSEWHERE = frozenset({"page_bundle.test.mjs", "declaration_cross.test.mjs"})
+DRIVEN_ELSEWHERE = frozenset(
+    {"page_bundle.test.mjs", "declaration_cross.test.mjs", "series.test.mjs"}
+)
 
 
 @pytest.mark.slow
@@ -79,7 +81,8 @@ def test_node_tests_pass(tmp_path: Path) -> None:
     vectors = tmp_path / "cross.json"
     write_vectors(vectors)
     # page_bundle.test.mjs needs bundles served by the API; tests/api/test_page_bundle_js.py
-    # runs it with them (declaration_cross.test.mjs: tests/api/test_lot_declarations_js.py),
+    # runs it with them (declaration_cross.test.mjs: tests/api/test_lot_declarations_js.py;
+    # series.test.mjs: tests/api/test_series_js.py),
     # so here it would only count as a skip.
     files = [str(p) for p in sorted(JS_TESTS.glob("*.test.mjs")) if p.name not in DRIVEN_ELSEWHERE]
     result = subprocess.run(
