@@ -184,9 +184,15 @@ def test_full_outbox_drops_oldest_and_publishes_the_floor(
     readings = by_device(capture.messages)
     for device, last in report["last_seq"].items():
         floor = floors[device]
-        seqs = sorted({r.seq for r in readings[device]})
-        # Everything above the floor arrived; nothing at or below it was sent after the drop.
-        assert seqs == list(range(floor + 1, last + 1)), (device, floor, seqs[:3])
+        seqs = {r.seq for r in readings[device]}
+        # Everything above the floor arrived. A floor gives up the seqs <= it that were *not
+        # sent* (docs/wire-format.md): one sent just before the outbox overflowed (in flight,
+        # its PUBACK not yet back) may arrive too, so at or below the floor only the newest
+        # few may show up, never the oldest.
+        assert set(range(floor + 1, last + 1)) <= seqs, (device, floor, sorted(seqs)[:3])
+        below = sorted(s for s in seqs if s <= floor)
+        assert below == list(range(floor - len(below) + 1, floor + 1)), (device, floor, below)
+        assert len(below) <= 5, (device, floor, below)  # at most one outbox's worth in flight
     # The oldest went first: each device dropped exactly seqs 1..floor.
     assert sum(floors.values()) == report["dropped"]
     capture.stop()
