@@ -103,12 +103,18 @@ class Delivery:
         """Send stored readings, oldest first, into each ready connection's free window."""
         for device in list(self.backlogged):
             room = self.window - len(device.inflight)
+            if device.resend_budget is not None:
+                # Spent: stay backlogged, so sending goes on once the watermark moves (which
+                # lifts the budget) or the next resend sets a new one.
+                room = min(room, device.resend_budget)
             if not device.ready or room <= 0:
                 continue
             rows = self.outbox.pending(device.record, device.cursor, room)
             for seq, payload in rows:
                 if not self._send(device, seq, payload):
                     break
+                if device.resend_budget is not None:
+                    device.resend_budget -= 1
             else:
                 if len(rows) < room:
                     device.backlog = False
@@ -160,7 +166,15 @@ class Delivery:
         ):
             # Acknowledged by the broker long ago but still not committed: the broker may have
             # lost them (a PUBACK is not durability). Send everything above the watermark again.
-            self.stats.resent += device.cursor - device.record.committed
+            # Every other resend that follows one without progress sends only the oldest: a
+            # shared subscription hands messages to its members in turn, and a member that died
+            # with a persistent session keeps receiving its turns (MQTT.md), so resending the
+            # same even-sized run each time can hand the same readings to the dead member for
+            # ever; changing the count shifts them onto the living one.
+            device.stalled_resends += 1
+            device.resend_budget = 1 if device.stalled_resends % 2 == 0 else None
+            above = device.cursor - device.record.committed
+            self.stats.resent += above if device.resend_budget is None else min(above, 1)
             device.cursor = device.record.committed
             device.last_progress = now
             self.backlog(device)
@@ -190,6 +204,9 @@ class Delivery:
             return
         value = statement.seq
         self.stats.watermarks += 1
+        if value > record.committed:
+            device.stalled_resends = 0
+            device.resend_budget = None
         if value > record.committed or record.queued:
             self.outbox.prune(record, value)
             device.last_progress = now

@@ -49,6 +49,10 @@ class Device:
     ready_at: float | None = None
     last_progress: float = 0.0
     published_floor: int = 0
+    # Resends since the watermark last moved, and how many readings the current resend may
+    # still send (None: no limit). See Delivery.check.
+    stalled_resends: int = 0
+    resend_budget: int | None = None
 
     @property
     def device_id(self) -> str:
