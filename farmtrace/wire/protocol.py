@@ -45,6 +45,7 @@ __all__ = [
     "SignedMessage",
     "SignedReading",
     "check_device_id",
+    "check_head",
     "decode",
     "encode",
     "sign",
@@ -363,22 +364,30 @@ def _measurement(body: bytes, pos: int, index: int) -> tuple[Measurement, int]:
     return Measurement(kind[0], value, kind[1]), pos + 8
 
 
+def check_head(payload: bytes, magic: bytes, version: int, max_payload: int) -> None:
+    """The checks every signed statement of the wire format starts with (readings, drop floors,
+    watermarks): at most ``max_payload`` bytes, then the 2-byte ``magic`` and the ``version``
+    byte; raise :class:`ProtocolError` naming the first that fails."""
+    size = len(payload)
+    if size > max_payload:
+        raise ProtocolError("oversized", "payload", f"{size} bytes, at most {max_payload}")
+    if size < 2:
+        raise ProtocolError.truncated("magic")
+    if payload[:2] != magic:
+        raise ProtocolError("bad-magic", "magic", f"expected {magic!r}, got {payload[:2]!r}")
+    if size < 3:
+        raise ProtocolError.truncated("version")
+    if payload[2] != version:
+        raise ProtocolError(
+            "unsupported-version", "version", f"{payload[2]}, this decoder reads {version}"
+        )
+
+
 def decode(payload: bytes | bytearray | memoryview) -> SignedReading:
     """Parse a payload; raise ProtocolError (and nothing else) for any malformed bytes."""
     payload = bytes(payload)
     size = len(payload)
-    if size > MAX_PAYLOAD:
-        raise ProtocolError("oversized", "payload", f"{size} bytes, at most {MAX_PAYLOAD}")
-    if size < 2 or payload[:2] != MAGIC:
-        if size < 2:
-            raise ProtocolError.truncated("magic")
-        raise ProtocolError("bad-magic", "magic", f"expected {MAGIC!r}, got {payload[:2]!r}")
-    if size < 3:
-        raise ProtocolError.truncated("version")
-    if payload[2] != VERSION:
-        raise ProtocolError(
-            "unsupported-version", "version", f"{payload[2]}, this decoder reads {VERSION}"
-        )
+    check_head(payload, MAGIC, VERSION, MAX_PAYLOAD)
     if size < _HEAD.size + SIGNATURE_BYTES:
         raise ProtocolError.truncated(
             "seq" if size < 11 else "timestamp_ms" if size < 19 else "signature"

@@ -39,6 +39,7 @@ from farmtrace.wire.protocol import (
     SIGNATURE_BYTES,
     ProtocolError,
     check_device_id,
+    check_head,
     verify,
 )
 
@@ -138,18 +139,7 @@ def decode(payload: bytes | bytearray | memoryview) -> SignedWatermark:
     """Parse a watermark payload; raise ProtocolError (and nothing else) for malformed bytes."""
     payload = bytes(payload)
     size = len(payload)
-    if size > MAX_PAYLOAD:
-        raise ProtocolError("oversized", "payload", f"{size} bytes, at most {MAX_PAYLOAD}")
-    if size < 2:
-        raise ProtocolError.truncated("magic")
-    if payload[:2] != MAGIC:
-        raise ProtocolError("bad-magic", "magic", f"expected {MAGIC!r}, got {payload[:2]!r}")
-    if size < 3:
-        raise ProtocolError.truncated("version")
-    if payload[2] != VERSION:
-        raise ProtocolError(
-            "unsupported-version", "version", f"{payload[2]}, this decoder reads {VERSION}"
-        )
+    check_head(payload, MAGIC, VERSION, MAX_PAYLOAD)
     if size < _HEAD.size:
         raise ProtocolError.truncated("seq" if size < 11 else "timestamp_ms")
     _, _, seq, timestamp_ms = _HEAD.unpack_from(payload)
