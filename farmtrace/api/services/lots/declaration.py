@@ -26,20 +26,17 @@ import base64
 import hashlib
 import json
 import re
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
 
-from farmtrace.api.services.lots.event_entry import signer_id
+from farmtrace.api.services.lots.event_entry import frame, signature_ok, signer_id, unframe
 from farmtrace.chain.entry import DECLARATION_PREFIX
 from farmtrace.wire.protocol import ProtocolError, check_device_id
 
@@ -61,8 +58,6 @@ __all__ = [
     "verify",
 ]
 
-_HEAD = struct.Struct(">Qq")
-_SIG = 64
 MAX_BODY = 65536
 
 _STR, _OPT, _LIST, _TIME, _OPT_TIME, _DATE = "str", "opt", "list", "time", "opt-time", "date"
@@ -222,15 +217,7 @@ def _encode(seq: int, time_ms: int, signer: str, body: dict[str, Any]) -> bytes:
         raise DeclarationError("declaration body holds text with no UTF-8 form") from None
     if len(data) > MAX_BODY:
         raise DeclarationError(f"declaration body is {len(data)} bytes, more than {MAX_BODY}")
-    raw_signer = signer.encode("ascii")
-    return (
-        DECLARATION_PREFIX
-        + _HEAD.pack(seq, time_ms)
-        + bytes([len(raw_signer)])
-        + raw_signer
-        + struct.pack(">I", len(data))
-        + data
-    )
+    return frame(DECLARATION_PREFIX, seq, time_ms, signer, data)
 
 
 def sign_declaration(
@@ -244,28 +231,13 @@ def sign_declaration(
 
 def decode(payload: bytes) -> DeclarationEntry:
     """Parse a declaration entry strictly; raise :class:`DeclarationError` naming the flaw."""
-    if not payload.startswith(DECLARATION_PREFIX):
-        raise DeclarationError("not a lot declaration (it does not start with FL 01)")
-    if len(payload) < len(DECLARATION_PREFIX) + _HEAD.size + 1 + 4 + _SIG:
-        raise DeclarationError("declaration entry is truncated")
-    signed, signature = payload[:-_SIG], payload[-_SIG:]
-    pos = len(DECLARATION_PREFIX)
-    seq, time_ms = _HEAD.unpack_from(signed, pos)
-    pos += _HEAD.size
-    n = signed[pos]
-    signer_raw = signed[pos + 1 : pos + 1 + n]
-    pos += 1 + n
-    if len(signer_raw) != n or pos + 4 > len(signed):
-        raise DeclarationError("declaration entry is truncated in its signer")
-    (length,) = struct.unpack_from(">I", signed, pos)
-    pos += 4
-    if pos + length != len(signed):
-        raise DeclarationError("declaration body length does not match the entry's size")
-    try:
-        signer = signer_raw.decode("ascii")
-        body = json.loads(signed[pos:].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise DeclarationError("declaration signer or body is not valid ASCII/JSON") from None
+    seq, time_ms, signer, body, signed, signature = unframe(
+        payload,
+        DECLARATION_PREFIX,
+        "declaration",
+        "not a lot declaration (it does not start with FL 01)",
+        DeclarationError,
+    )
     if _encode(seq, time_ms, signer, body) != signed:
         raise DeclarationError("declaration entry is not in canonical form")
     return DeclarationEntry(seq, time_ms, signer, body, signed, signature)
@@ -274,13 +246,7 @@ def decode(payload: bytes) -> DeclarationEntry:
 def verify(entry: DeclarationEntry, public_key: bytes) -> bool:
     """Whether the signature verifies with the 32-byte Ed25519 ``public_key``, whose signer ID
     must also be the entry's."""
-    if signer_id(public_key) != entry.signer:
-        return False
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(entry.signature, entry.signed_bytes)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return signature_ok(entry.signer, entry.signed_bytes, entry.signature, public_key)
 
 
 def chain_problem(versions: Sequence[DeclarationEntry]) -> str | None:

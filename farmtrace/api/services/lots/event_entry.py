@@ -19,6 +19,7 @@ import hashlib
 import json
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -35,8 +36,11 @@ __all__ = [
     "EventEntryError",
     "canonical_body",
     "decode",
+    "frame",
     "sign_event",
+    "signature_ok",
     "signer_id",
+    "unframe",
     "verify",
 ]
 
@@ -79,6 +83,64 @@ def canonical_body(body: dict[str, str]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def frame(prefix: bytes, seq: int, time_ms: int, signer: str, data: bytes) -> bytes:
+    """The signed bytes of an operator entry (events ``FE``, lot declarations ``FL``): prefix,
+    seq and time, the length-prefixed ASCII signer, the length-prefixed body ``data``."""
+    raw_signer = signer.encode("ascii")
+    return (
+        prefix
+        + _HEAD.pack(seq, time_ms)
+        + bytes([len(raw_signer)])
+        + raw_signer
+        + struct.pack(">I", len(data))
+        + data
+    )
+
+
+def unframe(
+    payload: bytes, prefix: bytes, noun: str, not_this: str, error: type[Exception]
+) -> tuple[int, int, str, Any, bytes, bytes]:
+    """Split an operator entry into ``(seq, time_ms, signer, parsed JSON body, signed bytes,
+    signature)``; raise ``error`` naming the flaw, worded with ``noun`` ("event",
+    "declaration"); ``not_this`` is the message for a payload without ``prefix``. The caller
+    checks the body and that re-encoding gives the same bytes."""
+    if not payload.startswith(prefix):
+        raise error(not_this)
+    if len(payload) < len(prefix) + _HEAD.size + 1 + 4 + _SIG:
+        raise error(f"{noun} entry is truncated")
+    signed, signature = payload[:-_SIG], payload[-_SIG:]
+    pos = len(prefix)
+    seq, time_ms = _HEAD.unpack_from(signed, pos)
+    pos += _HEAD.size
+    n = signed[pos]
+    signer_raw = signed[pos + 1 : pos + 1 + n]
+    pos += 1 + n
+    if len(signer_raw) != n or pos + 4 > len(signed):
+        raise error(f"{noun} entry is truncated in its signer")
+    (length,) = struct.unpack_from(">I", signed, pos)
+    pos += 4
+    if pos + length != len(signed):
+        raise error(f"{noun} body length does not match the entry's size")
+    try:
+        signer = signer_raw.decode("ascii")
+        body = json.loads(signed[pos:].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise error(f"{noun} signer or body is not valid ASCII/JSON") from None
+    return seq, time_ms, signer, body, signed, signature
+
+
+def signature_ok(signer: str, signed: bytes, signature: bytes, public_key: bytes) -> bool:
+    """Whether ``signature`` over ``signed`` verifies with the 32-byte Ed25519 ``public_key``,
+    whose signer ID must also be ``signer``."""
+    if signer_id(public_key) != signer:
+        return False
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, signed)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 def _encode(seq: int, time_ms: int, signer: str, body: dict[str, str]) -> bytes:
     if not 1 <= seq < 2**64:
         raise EventEntryError(f"event seq {seq} out of range")
@@ -94,15 +156,7 @@ def _encode(seq: int, time_ms: int, signer: str, body: dict[str, str]) -> bytes:
         raise EventEntryError("event body holds text with no UTF-8 form") from None
     if len(data) > _MAX_BODY:
         raise EventEntryError(f"event body is {len(data)} bytes, more than {_MAX_BODY}")
-    raw_signer = signer.encode("ascii")
-    return (
-        EVENT_PREFIX
-        + _HEAD.pack(seq, time_ms)
-        + bytes([len(raw_signer)])
-        + raw_signer
-        + struct.pack(">I", len(data))
-        + data
-    )
+    return frame(EVENT_PREFIX, seq, time_ms, signer, data)
 
 
 def sign_event(seq: int, time_ms: int, body: dict[str, str], key: Ed25519PrivateKey) -> EventEntry:
@@ -114,28 +168,13 @@ def sign_event(seq: int, time_ms: int, body: dict[str, str], key: Ed25519Private
 
 def decode(payload: bytes) -> EventEntry:
     """Parse an event entry strictly; raise :class:`EventEntryError` naming the flaw."""
-    if not payload.startswith(EVENT_PREFIX):
-        raise EventEntryError("not an event entry (it does not start with FE 01)")
-    if len(payload) < len(EVENT_PREFIX) + _HEAD.size + 1 + 4 + _SIG:
-        raise EventEntryError("event entry is truncated")
-    signed, signature = payload[:-_SIG], payload[-_SIG:]
-    pos = len(EVENT_PREFIX)
-    seq, time_ms = _HEAD.unpack_from(signed, pos)
-    pos += _HEAD.size
-    n = signed[pos]
-    signer_raw = signed[pos + 1 : pos + 1 + n]
-    pos += 1 + n
-    if len(signer_raw) != n or pos + 4 > len(signed):
-        raise EventEntryError("event entry is truncated in its signer")
-    (length,) = struct.unpack_from(">I", signed, pos)
-    pos += 4
-    if pos + length != len(signed):
-        raise EventEntryError("event body length does not match the entry's size")
-    try:
-        signer = signer_raw.decode("ascii")
-        body = json.loads(signed[pos:].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise EventEntryError("event signer or body is not valid ASCII/JSON") from None
+    seq, time_ms, signer, body, signed, signature = unframe(
+        payload,
+        EVENT_PREFIX,
+        "event",
+        "not an event entry (it does not start with FE 01)",
+        EventEntryError,
+    )
     if not isinstance(body, dict):
         raise EventEntryError("event body is not a JSON object")
     if _encode(seq, time_ms, signer, body) != signed:
@@ -146,10 +185,4 @@ def decode(payload: bytes) -> EventEntry:
 def verify(entry: EventEntry, public_key: bytes) -> bool:
     """Whether the entry's signature verifies with the 32-byte Ed25519 ``public_key``, whose
     signer ID must also be the entry's."""
-    if signer_id(public_key) != entry.signer:
-        return False
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(entry.signature, entry.signed_bytes)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return signature_ok(entry.signer, entry.signed_bytes, entry.signature, public_key)
