@@ -53,7 +53,10 @@ def register(sub: Any) -> None:
     )
     audit.set_defaults(func=_audit)
 
-    keys = sub.add_parser("keys", help="the gateway's checkpoint key and the API's event key")
+    keys = sub.add_parser(
+        "keys",
+        help="signing keys: show, rotate and list the history of the checkpoint and event keys",
+    )
     actions = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="print the checkpoint verifier key (C2SP vkey)")
     show.add_argument("--state", type=Path, required=True, metavar="DIR")
