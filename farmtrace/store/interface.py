@@ -68,14 +68,17 @@ class LedgerInterface(Protocol):
         (after verifying it is consistent with the previous one) and store it, and commit.
 
         Returns only after the commit is durable; the caller may then acknowledge every reading
-        of the batch to the broker, duplicates included. If every reading is a duplicate, nothing
-        is written and ``BatchResult.block`` is ``None``. On any exception the caller must not
-        acknowledge: usually nothing was committed, but a connection lost during COMMIT (or a
-        failure to record the checkpoint in the state directory afterwards) can leave the batch
-        committed; the redelivered readings are then found stored and reported as duplicates.
-        The ledger re-reads and re-verifies its chain before the next append, so it stays
-        usable for a retry. A batch with an invalid reading raises ``InvalidEntryError`` before
-        any write.
+        of the batch to the broker, duplicates included. Entries signed elsewhere that wait in
+        ``pending_entries`` (lot events) join the block, so ``append_batch([])`` seals a block
+        of them alone; when no reading is new and no entry waits, nothing is written and
+        ``BatchResult.block`` is ``None`` (for ``append_batch([])`` that costs one indexed read
+        and no write lock: the gateway's idle sweep, ``farmtrace.gateway.ingest.sweep``). On
+        any exception the caller must not acknowledge: usually nothing was committed, but a
+        connection lost during COMMIT (or a failure to record the checkpoint in the state
+        directory afterwards) can leave the batch committed; the redelivered readings are then
+        found stored and reported as duplicates. The ledger re-reads and re-verifies its chain
+        before the next append, so it stays usable for a retry. A batch with an invalid reading
+        raises ``InvalidEntryError`` before any write.
         """
         ...
 

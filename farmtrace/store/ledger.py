@@ -36,6 +36,7 @@ from farmtrace.chain.errors import ChainError
 from farmtrace.chain.log import ChainLog
 from farmtrace.store import dropfloors, key_history, registry, settled
 from farmtrace.store.batching import unique_in_batch
+from farmtrace.store.block_hashes import insert_run_roots
 from farmtrace.store.bulk import insert_entries, stored_keys
 from farmtrace.store.chain_keys import record_key
 from farmtrace.store.chains import ensure_chain, lock_chain
@@ -204,6 +205,9 @@ class Ledger:
         with self._write_lock:
             if self._stale:
                 self._reload()
+            if not candidates and not self._entries_wait():
+                # A sweep with nothing queued: one read, no write lock (SQLite's is database-wide).
+                return BatchResult(None, None, 0, tuple(repeated))
             last: Exception | None = None
             for _attempt in range(MAX_ATTEMPTS):
                 try:
@@ -249,8 +253,8 @@ class Ledger:
             if not fresh:
                 self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
                 return BatchResult(None, None, 0, duplicates)
-            header, log, note = self._seal(fresh)
-            self._insert(conn, header, fresh, note)
+            header, log, note, leaves = self._seal(fresh)
+            self._insert(conn, header, fresh, note, leaves)
         failpoints.hit(failpoints.APPEND_AFTER_COMMIT)
         self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
         self._advance(header, log, note)
@@ -258,6 +262,18 @@ class Ledger:
         if self._handover is not None:
             self._end_handover()
         return BatchResult(header, note.text, len(fresh), duplicates)
+
+    def _entries_wait(self) -> bool:
+        """Whether any pending entry waits for a block: one read through the ``created_at``
+        index from the :class:`PendingFloor`, outside any write transaction."""
+        looked_at = time.time()
+        try:
+            with self._engine.connect() as conn:
+                waiting = pending_entries(conn, 1, self._pending.since)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot look at the pending entries: {_reason(exc)}") from None
+        self._pending.looked(len(waiting), 1, looked_at)
+        return bool(waiting)
 
     def _end_handover(self) -> None:
         """The hand-over checkpoint is committed: the retired private key is no longer needed."""
@@ -268,9 +284,13 @@ class Ledger:
             # Not an integrity problem; the next start deletes it or refuses, saying why.
             logger.error("%s", exc)
 
-    def _seal(self, fresh: list[PendingReading]) -> tuple[BlockHeader, ChainLog, SignedCheckpoint]:
-        """Build the block and its checkpoint; sign only a checkpoint consistent with the last."""
-        root = batch_tree([r.payload for r in fresh]).root
+    def _seal(
+        self, fresh: list[PendingReading]
+    ) -> tuple[BlockHeader, ChainLog, SignedCheckpoint, bytes]:
+        """Build the block and its checkpoint; sign only a checkpoint consistent with the last.
+        Also the batch's leaf hashes, back to back (for the block's stored run roots)."""
+        tree = batch_tree([r.payload for r in fresh])
+        root = tree.root
         failpoints.hit(failpoints.APPEND_TREE_BUILT)
         head = self._head
         now_ms = int(time.time() * 1000)
@@ -301,7 +321,7 @@ class Ledger:
             origin=self.origin,
         )
         failpoints.hit(failpoints.APPEND_CHECKPOINT_SIGNED)
-        return header, log, note
+        return header, log, note, tree.leaf_hashes()
 
     def _insert(
         self,
@@ -309,6 +329,7 @@ class Ledger:
         header: BlockHeader,
         fresh: list[PendingReading],
         note: SignedCheckpoint,
+        leaves: bytes,
     ) -> None:
         chain_id, height, first = self._reader.chain_id, header.height, header.first_index
         rows = [
@@ -340,6 +361,8 @@ class Ledger:
                 "time_ms": header.time_ms,
             },
         )
+        # The roots of the block's runs of 8: a reading's proof then reads its run, not the block.
+        insert_run_roots(conn, chain_id, height, leaves)
         failpoints.hit(failpoints.APPEND_BLOCK_WRITTEN)
         conn.execute(
             insert(CHECKPOINTS),

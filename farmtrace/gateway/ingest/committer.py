@@ -19,6 +19,10 @@ For each batch, in order:
    only after step 3 returned, so a watermark never covers a rejection or a drop floor that
    is not durable.
 
+**Entries signed elsewhere** (lot events, waiting in ``pending_entries``) join every block of
+step 3; when no append happened for ``batch_age`` (no readings flow, or none was new) the
+committer seals them alone, between batches (:mod:`farmtrace.gateway.ingest.sweep`).
+
 **Acknowledgement rule**: a message is acknowledged only after the transaction holding it (its
 block, or its quarantine row) has committed, or when it is a copy of a reading that was already
 committed; and only on the connection it arrived on (:class:`farmtrace.gateway.ingest.link.BrokerLink`).
@@ -53,6 +57,7 @@ from farmtrace.gateway.ingest.judge import (
     quarantine_item,
 )
 from farmtrace.gateway.ingest.metrics import GatewayMetrics, RunTotals
+from farmtrace.gateway.ingest.sweep import PendingSweep
 from farmtrace.store.errors import DatabaseError
 from farmtrace.store.interface import LedgerInterface
 from farmtrace.store.records import BatchResult, StoredFloor
@@ -112,6 +117,7 @@ class Committer:
         self.failure: BaseException | None = None
         self.thread_cpu = 0.0
         self.on_tick: Callable[[], None] | None = None
+        self.sweep = PendingSweep(ledger, config.batch_age)
 
     def run(self) -> None:
         """Process batches until the batcher's final ``None``. Every batch taken is marked done
@@ -119,8 +125,9 @@ class Committer:
         try:
             while True:
                 try:
-                    batch = self._batches.get(timeout=1.0)
+                    batch = self._batches.get(timeout=self.sweep.wait(1.0))
                 except queue.Empty:
+                    self._sweep()
                     self._tick()
                     continue
                 try:
@@ -131,6 +138,7 @@ class Committer:
                     self.current = None
                 finally:
                     self._batches.task_done()
+                self._sweep()
                 self._tick()
             self._tick()
             self.thread_cpu = time.thread_time()
@@ -202,7 +210,9 @@ class Committer:
             failpoints.hit(failpoints.QUARANTINE_STORED)
         if not plan.accepted:
             return None
-        return self._ledger.append_batch([pending for _, pending in plan.accepted])
+        result = self._ledger.append_batch([pending for _, pending in plan.accepted])
+        self.sweep.appended()  # the block took the pending entries too
+        return result
 
     def _new_floors(self, batch: Batch) -> list[StoredFloor]:
         """The batch's believed floors above their device's current one (``_drop_floor``
@@ -426,6 +436,15 @@ class Committer:
             self._metrics.watermarks.inc()
 
     # -- periodic work ----------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """Seal the pending entries alone if no append took them for a batch age."""
+        result = self.sweep.run_if_due()
+        if result is not None and result.block is not None:
+            self._totals.blocks += 1
+            self._metrics.blocks.set(result.block.height + 1)
+            self._metrics.checkpoint_size.set(result.block.height + 1)
+            self._metrics.entries.set(result.block.next_index)
 
     def _tick(self) -> None:
         connects = self._link.connects
