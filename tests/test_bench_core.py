@@ -19,7 +19,8 @@ ENTRIES = 2000
 ENTRY_SIZE = 120
 SIGNATURES = 300
 BENCH = [sys.executable, "-m", "farmtrace", "bench", "core"]
-QUICK = ["--sha256-seconds=0.06", "--repeats=1"]
+REPEATS = 2
+QUICK = ["--sha256-seconds=0.06", f"--repeats={REPEATS}"]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,57 @@ def test_every_figure_is_present_and_positive(report: dict[str, Any]) -> None:
         _rate(report["speedups"][key])
 
 
+def _spreads(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every timed figure's spread, by a dotted name."""
+    found = {}
+    for where, section in (
+        ("sha256", report["sha256"]),
+        ("fast_path", report["tree_build"]["fast_path"]),
+        ("list_api", report["tree_build"]["list_api"]),
+        ("python", report["python"]),
+        ("ed25519", report["ed25519"]),
+    ):
+        for name, spread in section["spread"].items():
+            if spread is not None:
+                found[f"{where}.{name}"] = {**spread, "figure": section[name]}
+    return found
+
+
+@pytest.mark.slow
+def test_every_figure_is_the_median_of_its_runs_with_its_spread(report: dict[str, Any]) -> None:
+    spreads = _spreads(report)
+    assert len(spreads) >= 10
+    for spread in spreads.values():
+        assert spread["min"] <= spread["median"] <= spread["max"]
+        assert spread["figure"] == spread["median"]
+
+
+@pytest.mark.slow
+def test_both_sides_of_every_comparison_get_the_same_runs(report: dict[str, Any]) -> None:
+    build = report["tree_build"]["fast_path"]["spread"]
+    python, ed25519 = report["python"]["spread"], report["ed25519"]["spread"]
+    assert build["one_thread"]["runs"] == build["all_threads"]["runs"] == REPEATS
+    assert python["reference_leaves_per_s"]["runs"] == REPEATS
+    if python["pymerkle_leaves_per_s"] is not None:
+        assert python["pymerkle_leaves_per_s"]["runs"] == REPEATS
+    assert ed25519["rust_one_thread"]["runs"] == REPEATS
+    assert ed25519["cryptography_one_at_a_time"]["runs"] == REPEATS
+    # The ceiling: as many slices before the builds as after them.
+    assert report["sha256"]["spread"]["rust_blocks_per_s"]["runs"] == 2 * REPEATS
+
+
+@pytest.mark.slow
+def test_speedup_targets_are_per_core(report: dict[str, Any]) -> None:
+    up = report["speedups"]
+    judged = {t["name"]: t["figure"] for t in report["targets"]}
+    assert judged["speedup vs Python reference, per core"] == up["vs_reference_one_thread"]
+    assert judged["Ed25519 bulk vs cryptography, per core"] == up["ed25519_one_thread"]
+    ed = report["ed25519"]
+    assert up["ed25519_one_thread"] == pytest.approx(
+        ed["rust_one_thread"] / ed["cryptography_one_at_a_time"]
+    )
+
+
 @pytest.mark.slow
 def test_pymerkle_is_measured_when_installed(report: dict[str, Any]) -> None:
     pytest.importorskip("pymerkle")
@@ -76,7 +128,7 @@ def test_derived_figures_follow_from_the_measured_ones(report: dict[str, Any]) -
     assert sha["buffer_size"] == 8192
     assert sha["blocks_per_leaf"] == pytest.approx(3 + 2 * (ENTRIES - 1) / ENTRIES)
     assert sha["ceiling_leaves_per_s"] == pytest.approx(
-        sha["rust_blocks_per_s"] / sha["blocks_per_leaf"]
+        sha["spread"]["rust_blocks_per_s"]["median"] / sha["blocks_per_leaf"]
     )
     fast = report["tree_build"]["fast_path"]
     assert report["efficiency"]["fast_path"] == pytest.approx(
@@ -102,7 +154,7 @@ def test_every_target_is_judged(report: dict[str, Any]) -> None:
     assert any("efficiency" in n and "list API" in n for n in names)
     assert any("scaling" in n for n in names)
     assert any("Python reference" in n for n in names)
-    assert any("pymerkle" in n for n in names)
+    assert any("pymerkle" in n and "per core" in n for n in names)
     assert any("Ed25519" in n for n in names)
     assert any("memory" in n for n in names)
     for target in report["targets"]:

@@ -24,7 +24,12 @@ def register(sub: Any) -> None:
     )
     core.add_argument("--entries", type=_positive, default=1_000_000, help="leaves per tree")
     core.add_argument("--entry-size", type=_positive, default=120, help="bytes per entry")
-    core.add_argument("--repeats", type=_positive, default=5, help="runs per figure; best kept")
+    core.add_argument(
+        "--repeats",
+        type=_positive,
+        default=5,
+        help="runs of every timed figure, baselines included; the median is reported with min and max (5)",
+    )
     core.add_argument(
         "--reference-entries",
         type=_positive,

@@ -5,8 +5,7 @@ What is measured, and how:
 * **Tree builds**: ``rust_core.MerkleTree`` built from Python, boundary included (the call, the
   root read back), once through the list API (``from_entries``, one ``bytes`` per entry) and once
   through the fast path (``from_buffer``, one buffer plus offsets), with one thread and with all
-  threads. Each figure is the best of ``repeats`` runs with the garbage collector paused, as
-  :mod:`timeit` does.
+  threads, each run with the garbage collector paused, as :mod:`timeit` does.
 * **SHA-256 ceiling**: SHA-256 compression blocks per second hashing 8 KiB buffers (the way
   ``openssl speed -evp sha256`` measures), by ``rust_core``'s own SHA-256 code and, for
   comparison, by :mod:`hashlib`. A leaf of ``s`` bytes costs ``ceil((1 + s + 9) / 64)`` blocks
@@ -17,6 +16,11 @@ What is measured, and how:
 * **Ed25519**: ``rust_core``'s bulk check of valid (key, message, signature) triples against
   :mod:`cryptography` verifying them one at a time (keys parsed beforehand, in its favour).
 * **Peak memory** of a fast-path build in a child process (:mod:`farmtrace.bench.memory_probe`).
+
+Every timed figure is taken ``repeats`` times, whichever side of a comparison it is on (rust_core,
+the Python reference, pymerkle, cryptography), and kept as a :class:`Spread`: its median is the
+figure and every ratio is median over median; min and max are printed beside it. The SHA-256
+ceiling takes ``repeats`` slices before the builds and ``repeats`` after them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -65,50 +70,77 @@ class CoreBenchConfig:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """One figure measured ``len(runs)`` times: the median is the figure, min and max its spread."""
+
+    runs: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("a figure needs at least one run")
+
+    @property
+    def min(self) -> float:
+        return min(self.runs)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+    @property
+    def max(self) -> float:
+        return max(self.runs)
+
+    def as_json(self) -> dict[str, float | int]:
+        return {"min": self.min, "median": self.median, "max": self.max, "runs": len(self.runs)}
+
+
+@dataclass(frozen=True)
 class BuildRates:
     """Leaves per second of one way of building a tree."""
 
-    one_thread: float
-    all_threads: float
+    one_thread: Spread
+    all_threads: Spread
 
     @property
     def scaling(self) -> float:
-        """All threads over one thread."""
-        return self.all_threads / self.one_thread
+        """All threads over one thread (medians)."""
+        return self.all_threads.median / self.one_thread.median
 
 
 @dataclass(frozen=True)
 class Sha256Ceiling:
     """SHA-256 speed of this machine and what it allows for leaves of this size."""
 
-    rust_blocks_per_s: float
-    hashlib_blocks_per_s: float
+    rust_blocks_per_s: Spread
+    hashlib_blocks_per_s: Spread
     blocks_per_leaf: float
 
     @property
     def leaves_per_s(self) -> float:
-        """The most leaves per second one thread could build, hashing at rust_core's speed."""
-        return self.rust_blocks_per_s / self.blocks_per_leaf
+        """Leaves per second one thread could build hashing at rust_core's median speed."""
+        return self.rust_blocks_per_s.median / self.blocks_per_leaf
 
 
 @dataclass(frozen=True)
 class PythonBaselines:
-    """Leaves per second of pure-Python trees on the first ``entries`` entries."""
+    """Leaves per second of pure-Python trees on the first ``entries`` entries (one thread)."""
 
     entries: int
-    reference_leaves_per_s: float
-    pymerkle_leaves_per_s: float | None
+    reference_leaves_per_s: Spread
+    pymerkle_leaves_per_s: Spread | None
     pymerkle_version: str | None
 
 
 @dataclass(frozen=True)
 class SignatureRates:
-    """Signatures checked per second."""
+    """Signatures checked per second. ``cryptography`` checks on one thread; compare it with
+    ``rust_one_thread`` (per core); ``rust_all_threads`` is reported beside it, labelled."""
 
     signatures: int
-    rust_one_thread: float
-    rust_all_threads: float
-    cryptography_one_at_a_time: float
+    rust_one_thread: Spread
+    rust_all_threads: Spread
+    cryptography_one_at_a_time: Spread
 
 
 @dataclass(frozen=True)
@@ -183,16 +215,20 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def best_time(action: Callable[[], object], repeats: int) -> float:
-    """The shortest wall-clock time, in seconds, of ``repeats`` runs of ``action``."""
-    best = math.inf
+def run_times(action: Callable[[], object], repeats: int) -> list[float]:
+    """The wall-clock time, in seconds, of each of ``repeats`` runs of ``action``."""
+    times = []
     for _ in range(repeats):
         with _gc_paused():
             start = time.perf_counter()
             action()
-            elapsed = time.perf_counter() - start
-        best = min(best, elapsed)
-    return best
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def rates(work: int, action: Callable[[], object], repeats: int) -> Spread:
+    """``work`` units per second of each of ``repeats`` runs of ``action``."""
+    return Spread(tuple(work / max(t, 1e-12) for t in run_times(action, repeats)))
 
 
 def measure_builds(work: Workload, repeats: int) -> tuple[BuildRates, BuildRates]:
@@ -200,10 +236,10 @@ def measure_builds(work: Workload, repeats: int) -> tuple[BuildRates, BuildRates
     n = len(work.entries)
     expected = rust_core.MerkleTree.from_buffer(work.data, work.offsets).root
 
-    def rate(build: Callable[[], rust_core.MerkleTree]) -> float:
+    def rate(build: Callable[[], rust_core.MerkleTree]) -> Spread:
         if build().root != expected:
             raise RuntimeError("rust_core built different roots from the same entries")
-        return n / best_time(lambda: build().root, repeats)
+        return rates(n, lambda: build().root, repeats)
 
     tree = rust_core.MerkleTree
     fast = BuildRates(
@@ -234,28 +270,31 @@ def hashlib_sha256_blocks_per_s(seconds: float) -> float:
 def measure_sha256(config: CoreBenchConfig) -> Sha256Ceiling:
     """The SHA-256 ceiling, measured now, for this config's entry size and tree size.
 
-    Each figure is the best of slices of about 0.1 s (at least 3) making up ``sha256_seconds``:
-    like the tree builds, a ceiling is what the machine can do, not what it did while something
-    else ran; short slices give it the same chances of a quiet moment as a short build.
+    ``repeats`` slices of ``sha256_seconds / repeats`` each, rust_core and hashlib alike, so the
+    ceiling has as many runs as the builds it is compared with.
     """
-    rounds = max(3, round(config.sha256_seconds / 0.1))
-    each = config.sha256_seconds / rounds
-    rust = max(
-        rust_core.sha256_throughput(buffer_size=SHA256_BUFFER, seconds=each) for _ in range(rounds)
-    )
-    python = max(hashlib_sha256_blocks_per_s(each) for _ in range(rounds))
+    each = config.sha256_seconds / config.repeats
+    rust = [
+        rust_core.sha256_throughput(buffer_size=SHA256_BUFFER, seconds=each)
+        for _ in range(config.repeats)
+    ]
+    python = [hashlib_sha256_blocks_per_s(each) for _ in range(config.repeats)]
     return Sha256Ceiling(
-        rust_blocks_per_s=rust,
-        hashlib_blocks_per_s=python,
+        rust_blocks_per_s=Spread(tuple(rust)),
+        hashlib_blocks_per_s=Spread(tuple(python)),
         blocks_per_leaf=blocks_per_leaf(config.entry_size, config.entries),
     )
 
 
-def higher_ceiling(first: Sha256Ceiling, second: Sha256Ceiling) -> Sha256Ceiling:
-    """The better of two measurements of the same ceiling (the stricter one for efficiency)."""
+def both_ceilings(first: Sha256Ceiling, second: Sha256Ceiling) -> Sha256Ceiling:
+    """The slices of two measurements of the same ceiling (before and after the builds) as one:
+    a burst of load elsewhere during one of them moves the median less than it would move
+    either half."""
     return Sha256Ceiling(
-        rust_blocks_per_s=max(first.rust_blocks_per_s, second.rust_blocks_per_s),
-        hashlib_blocks_per_s=max(first.hashlib_blocks_per_s, second.hashlib_blocks_per_s),
+        rust_blocks_per_s=Spread(first.rust_blocks_per_s.runs + second.rust_blocks_per_s.runs),
+        hashlib_blocks_per_s=Spread(
+            first.hashlib_blocks_per_s.runs + second.hashlib_blocks_per_s.runs
+        ),
         blocks_per_leaf=first.blocks_per_leaf,
     )
 
@@ -266,19 +305,19 @@ def measure_python(work: Workload, count: int, repeats: int) -> PythonBaselines:
     expected = rust_core.MerkleTree.from_entries(subset).root
     if reference.MerkleTree.from_entries(subset).root != expected:
         raise RuntimeError("the Python reference and rust_core disagree on the root")
-    ref_time = best_time(lambda: reference.MerkleTree.from_entries(subset).root, repeats)
-    pymerkle_rate, version = _measure_pymerkle(subset, expected)
+    ref_rates = rates(len(subset), lambda: reference.MerkleTree.from_entries(subset).root, repeats)
+    pymerkle_rate, version = _measure_pymerkle(subset, expected, repeats)
     return PythonBaselines(
         entries=len(subset),
-        reference_leaves_per_s=len(subset) / ref_time,
+        reference_leaves_per_s=ref_rates,
         pymerkle_leaves_per_s=pymerkle_rate,
         pymerkle_version=version,
     )
 
 
 def _measure_pymerkle(
-    subset: Sequence[bytes], expected_root: bytes
-) -> tuple[float | None, str | None]:
+    subset: Sequence[bytes], expected_root: bytes, repeats: int
+) -> tuple[Spread | None, str | None]:
     try:
         from pymerkle import InmemoryTree
     except ImportError:
@@ -290,8 +329,8 @@ def _measure_pymerkle(
 
     if build() != expected_root:
         raise RuntimeError("pymerkle's root differs from rust_core's (not RFC 9162 hashing?)")
-    # pymerkle is slow; one timed run is plenty to place it.
-    return len(subset) / best_time(build, 1), metadata.version("pymerkle")
+    # As many runs as rust_core gets: a single run would be judged against a median.
+    return rates(len(subset), build, repeats), metadata.version("pymerkle")
 
 
 def signature_workload(count: int, message_size: int) -> tuple[bytes, bytes, bytes, bytes]:
@@ -317,7 +356,7 @@ def measure_signatures(config: CoreBenchConfig, repeats: int) -> SignatureRates:
     n = config.signatures
     public, signatures, messages, offsets = signature_workload(n, config.entry_size)
 
-    def bulk(threads: int | None) -> float:
+    def bulk(threads: int | None) -> Spread:
         def check() -> None:
             failed = rust_core.verify_ed25519_batch(
                 public, signatures, messages, offsets, threads=threads
@@ -325,7 +364,7 @@ def measure_signatures(config: CoreBenchConfig, repeats: int) -> SignatureRates:
             if failed:
                 raise RuntimeError(f"rust_core rejected valid signatures at {failed[:5]}")
 
-        return n / best_time(check, repeats)
+        return rates(n, check, repeats)
 
     parsed = [Ed25519PublicKey.from_public_bytes(public[32 * i : 32 * i + 32]) for i in range(n)]
 
@@ -339,7 +378,7 @@ def measure_signatures(config: CoreBenchConfig, repeats: int) -> SignatureRates:
         signatures=n,
         rust_one_thread=bulk(1),
         rust_all_threads=bulk(None),
-        cryptography_one_at_a_time=n / best_time(one_at_a_time, 1),
+        cryptography_one_at_a_time=rates(n, one_at_a_time, repeats),
     )
 
 
@@ -380,9 +419,9 @@ def run(config: CoreBenchConfig, progress: Callable[[str], None] | None = None) 
     say("tree builds (rust_core)")
     fast, listed = measure_builds(work, config.repeats)
     say("SHA-256 ceiling, again")
-    # Measured on both sides of the builds, so a burst of load elsewhere during one
-    # measurement cannot make the ceiling look lower (and the efficiency higher) than it is.
-    sha256 = higher_ceiling(sha256_before, measure_sha256(config))
+    # Measured on both sides of the builds, so a burst of load elsewhere during one half
+    # moves the ceiling's median (and the efficiency) less.
+    sha256 = both_ceilings(sha256_before, measure_sha256(config))
     say("Python reference and pymerkle")
     python = measure_python(work, min(config.reference_entries, config.entries), config.repeats)
     say("Ed25519")
