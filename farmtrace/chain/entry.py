@@ -14,6 +14,10 @@ from farmtrace.wire.protocol import MAGIC, VERSION
 __all__ = [
     "ACK",
     "ACK_PREFIX",
+    "CAMPAIGN",
+    "CAMPAIGN_PREFIX",
+    "COUPON_MOVE",
+    "COUPON_MOVE_PREFIX",
     "DECLARATION",
     "DECLARATION_PREFIX",
     "EVENT",
@@ -48,11 +52,26 @@ DECLARATION = "lot-declaration"
 DECLARATION_PREFIX = b"FL\x01"
 """First bytes of every lot declaration: ``FL`` then the declaration format's version 1."""
 
+CAMPAIGN = "campaign"
+"""The kind of campaign entries: a harvest campaign's state changes and its coupons' issues,
+redemptions and voids, signed by the farm's key (``docs/commerce.md``)."""
+
+CAMPAIGN_PREFIX = b"FC\x01"
+"""First bytes of every campaign entry: ``FC`` then the campaign format's version 1."""
+
+COUPON_MOVE = "coupon-move"
+"""The kind of coupon transfers: a statement signed by the coupon's holder (``docs/commerce.md``)."""
+
+COUPON_MOVE_PREFIX = b"FH\x01"
+"""First bytes of every holder statement (transfer or redeem): ``FH`` then version 1."""
+
 KIND_PREFIXES: dict[str, bytes] = {
     READING: READING_PREFIX,
     EVENT: EVENT_PREFIX,
     ACK: ACK_PREFIX,
     DECLARATION: DECLARATION_PREFIX,
+    CAMPAIGN: CAMPAIGN_PREFIX,
+    COUPON_MOVE: COUPON_MOVE_PREFIX,
 }
 """Each entry kind and the prefix its entries start with."""
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -28,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from farmtrace.chain.entry import EVENT_PREFIX as GATEWAY_EVENT_PREFIX
+from farmtrace.chain.signed_entry import frame, unframe
 from farmtrace.wire.protocol import ProtocolError, check_device_id
 
 __all__ = [
@@ -45,8 +44,6 @@ __all__ = [
 ]
 
 EVENT_PREFIX = GATEWAY_EVENT_PREFIX
-_HEAD = struct.Struct(">Qq")
-_SIG = 64
 _MAX_BODY = 8192
 
 
@@ -81,52 +78,6 @@ def canonical_body(body: dict[str, str]) -> bytes:
         if not isinstance(key, str) or not isinstance(value, str):
             raise EventEntryError(f"event field {key!r} must be a string")
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def frame(prefix: bytes, seq: int, time_ms: int, signer: str, data: bytes) -> bytes:
-    """The signed bytes of an operator entry (events ``FE``, lot declarations ``FL``): prefix,
-    seq and time, the length-prefixed ASCII signer, the length-prefixed body ``data``."""
-    raw_signer = signer.encode("ascii")
-    return (
-        prefix
-        + _HEAD.pack(seq, time_ms)
-        + bytes([len(raw_signer)])
-        + raw_signer
-        + struct.pack(">I", len(data))
-        + data
-    )
-
-
-def unframe(
-    payload: bytes, prefix: bytes, noun: str, not_this: str, error: type[Exception]
-) -> tuple[int, int, str, Any, bytes, bytes]:
-    """Split an operator entry into ``(seq, time_ms, signer, parsed JSON body, signed bytes,
-    signature)``; raise ``error`` naming the flaw, worded with ``noun`` ("event",
-    "declaration"); ``not_this`` is the message for a payload without ``prefix``. The caller
-    checks the body and that re-encoding gives the same bytes."""
-    if not payload.startswith(prefix):
-        raise error(not_this)
-    if len(payload) < len(prefix) + _HEAD.size + 1 + 4 + _SIG:
-        raise error(f"{noun} entry is truncated")
-    signed, signature = payload[:-_SIG], payload[-_SIG:]
-    pos = len(prefix)
-    seq, time_ms = _HEAD.unpack_from(signed, pos)
-    pos += _HEAD.size
-    n = signed[pos]
-    signer_raw = signed[pos + 1 : pos + 1 + n]
-    pos += 1 + n
-    if len(signer_raw) != n or pos + 4 > len(signed):
-        raise error(f"{noun} entry is truncated in its signer")
-    (length,) = struct.unpack_from(">I", signed, pos)
-    pos += 4
-    if pos + length != len(signed):
-        raise error(f"{noun} body length does not match the entry's size")
-    try:
-        signer = signer_raw.decode("ascii")
-        body = json.loads(signed[pos:].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise error(f"{noun} signer or body is not valid ASCII/JSON") from None
-    return seq, time_ms, signer, body, signed, signature
 
 
 def signature_ok(signer: str, signed: bytes, signature: bytes, public_key: bytes) -> bool:
