@@ -15,6 +15,10 @@ Tables, and who may change what:
 * ``blocks``: the block headers by ``(chain_id, height)``; ``header`` holds the canonical bytes,
   the other columns repeat header fields for lookups (the audit checks they agree). Append-only.
 * ``checkpoints``: every signed checkpoint by ``(chain_id, size)``. Append-only.
+* ``block_hashes``: per block, the roots of its batch tree's aligned runs of ``2**level``
+  entries (revision 0010; ``farmtrace.store.block_hashes``), so a reading's proof reads its run,
+  not the whole block. Derived data, checked against the header's root before use; blocks
+  sealed before revision 0010 have none. Append-only.
 * ``quarantine``: rejected messages with their reason and raw bytes. Append-only. A row with
   ``signed_rejection`` true is a reading its device's registered key signed and the gateway
   rejected on its content: its ``(device_id, seq)`` is decided and counts for the device's
@@ -75,6 +79,7 @@ __all__ = [
     "APPEND_ONLY_TABLES",
     "ApiKeyRow",
     "Base",
+    "BlockHashesRow",
     "BlockRow",
     "ChainKeyRow",
     "ChainRow",
@@ -150,6 +155,18 @@ class BlockRow(Base):
     first_index: Mapped[int] = mapped_column(BigInteger)
     size: Mapped[int] = mapped_column(Integer)
     time_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class BlockHashesRow(Base):
+    """The roots of block ``height``'s aligned runs of ``2**level`` entries, left to right, 32
+    bytes each (revision 0010). Append-only."""
+
+    __tablename__ = "block_hashes"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    height: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    level: Mapped[int] = mapped_column(Integer)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CheckpointRow(Base):
@@ -316,6 +333,7 @@ APPEND_ONLY_TABLES = (
     "chain_keys",
     "entries",
     "blocks",
+    "block_hashes",
     "checkpoints",
     "quarantine",
     "drop_floors",

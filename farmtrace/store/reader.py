@@ -4,8 +4,14 @@
 (``ChainReader.open(db_url, origin)`` or ``ChainReader(engine, chain_id, origin)``), and the
 ledger uses one too. It is safe to share between threads.
 
-Everything a proof is built from is append-only, so its caches never go stale: a block's header
-and batch tree are fixed once the block exists (LRU by height), the chain log's tree is
+A reading's inclusion proof in its block comes from the block's stored run roots and the
+entries of the reading's run of 8 (``farmtrace.store.block_hashes``): three indexed reads, no
+tree rebuilt, whatever the block's size. A block without stored run roots (sealed before
+revision 0010), or whose run does not check against its sealed root, is proved from all its
+entries as before.
+
+Everything a proof is built from is append-only, so its caches never go stale: a block's header,
+run roots and batch tree are fixed once the block exists (LRU by height), the chain log's tree is
 extended, never changed (a cached one can only be too short, and is then extended), and a
 tlog-proof is fixed by ``(height, checkpoint size)``. A batch tree is cached only after its root
 matched the block header's. The only moving part is which checkpoint is the latest; with
@@ -19,12 +25,14 @@ import threading
 import time
 from array import array
 from itertools import accumulate
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from farmtrace.chain.block import BlockHeader
 from farmtrace.rust_core import MerkleTree
+from farmtrace.store.block_hashes import RUN, run_proof
 from farmtrace.store.cache import LRU
 from farmtrace.store.database import Database, database_errors
 from farmtrace.store.engine import create_db_engine, describe_url
@@ -91,7 +99,9 @@ class ChainReader:
 
     ``batch_trees`` is how many blocks' batch trees are cached (headers and tlog-proofs: four
     times as many); ``checkpoint_ttl`` is how long, in seconds, :meth:`latest_checkpoint` may
-    answer a checkpoint it read before (0: always read it).
+    answer a checkpoint it read before (0: always read it). ``stored_hashes=False`` ignores the
+    blocks' stored run roots and proves every entry from its whole block (the path of blocks
+    that have none; benchmarks compare the two).
     """
 
     def __init__(
@@ -102,8 +112,10 @@ class ChainReader:
         *,
         batch_trees: int = 64,
         checkpoint_ttl: float = 0.0,
+        stored_hashes: bool = True,
     ) -> None:
         self.engine = engine
+        self.stored_hashes = stored_hashes
         self.chain_id = chain_id
         self.origin = origin
         self._lock = threading.Lock()
@@ -112,6 +124,7 @@ class ChainReader:
         self._trees: LRU[int, MerkleTree] = LRU(batch_trees)
         self._headers: LRU[int, tuple[BlockHeader, bytes]] = LRU(batch_trees * 4)
         self._tlog: LRU[tuple[int, int, int], str] = LRU(batch_trees * 4)
+        self._runs: LRU[int, bytes] = LRU(batch_trees * 4)  # b"": the block has none stored
         self._building: dict[int, threading.Lock] = {}
         self._building_lock = threading.Lock()
         self._ttl = checkpoint_ttl
@@ -122,6 +135,15 @@ class ChainReader:
         self._entry_sql = (
             "SELECT block_height, index_in_block, kind, device_id, seq, timestamp_ms, "
             f"received_at, payload FROM entries WHERE chain_id = {mark} AND global_index = {mark}"
+        )
+        self._block_sql = (
+            "SELECT b.header, h.hashes FROM blocks AS b LEFT JOIN block_hashes AS h "
+            "ON h.chain_id = b.chain_id AND h.height = b.height "
+            f"WHERE b.chain_id = {mark} AND b.height = {mark}"
+        )
+        self._run_sql = (
+            f"SELECT payload FROM entries WHERE chain_id = {mark} AND global_index >= {mark} "
+            f"AND global_index < {mark} ORDER BY global_index"
         )
 
     @classmethod
@@ -171,20 +193,8 @@ class ChainReader:
         The API's hot path: a pooled driver connection and one prepared query, with none of
         SQLAlchemy's per-statement work.
         """
-        try:
-            conn = self.engine.raw_connection()
-        except Exception as exc:
-            raise DatabaseError(f"cannot read entry {global_index}: {type(exc).__name__}") from None
-        try:
-            cursor = conn.cursor()
-            cursor.execute(self._entry_sql, (self.chain_id, global_index))
-            row = cursor.fetchone()
-            cursor.close()
-        except Exception as exc:
-            conn.invalidate()
-            raise DatabaseError(f"cannot read entry {global_index}: {type(exc).__name__}") from None
-        finally:
-            conn.close()  # back to the pool, which ends the read's transaction
+        rows = self._raw(self._entry_sql, (self.chain_id, global_index), f"entry {global_index}")
+        row = rows[0] if rows else None
         if row is None:
             raise NotFoundError(f"no entry {global_index} in chain {self.origin}")
         height, position, kind, device, seq, ts, received, payload = row
@@ -207,17 +217,38 @@ class ChainReader:
         found = self._headers.get(height)
         if found is not None:
             return found
-        with database_errors(f"reading block {height}"), self.engine.connect() as conn:
-            header = conn.execute(
-                select(BLOCKS.c.header).where(
-                    BLOCKS.c.chain_id == self.chain_id, BLOCKS.c.height == height
-                )
-            ).scalar()
-        if header is None:
+        return self._read_block(height)[0]
+
+    def _read_block(self, height: int) -> tuple[tuple[BlockHeader, bytes], bytes]:
+        """Block ``height``'s header (parsed and stored bytes) and stored run roots (``b""``
+        when it has none), read in one query and cached."""
+        rows = self._raw(self._block_sql, (self.chain_id, height), f"block {height}")
+        if not rows:
             raise NotFoundError(f"no block {height} in chain {self.origin}")
-        found = BlockHeader.parse(bytes(header)), bytes(header)
+        header, runs = bytes(rows[0][0]), b"" if rows[0][1] is None else bytes(rows[0][1])
+        found = BlockHeader.parse(header), header
         self._headers.put(height, found)
-        return found
+        self._runs.put(height, runs)
+        return found, runs
+
+    def _raw(self, sql: str, params: tuple[int, ...], what: str) -> list[tuple[Any, ...]]:
+        """The rows of one read on a pooled driver connection: the hot path, with none of
+        SQLAlchemy's per-statement work. :class:`DatabaseError` if it cannot be read."""
+        try:
+            conn = self.engine.raw_connection()
+        except Exception as exc:
+            raise DatabaseError(f"cannot read {what}: {type(exc).__name__}") from None
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            rows = [tuple(row) for row in cursor.fetchall()]
+            cursor.close()
+        except Exception as exc:
+            conn.invalidate()
+            raise DatabaseError(f"cannot read {what}: {type(exc).__name__}") from None
+        finally:
+            conn.close()  # back to the pool, which ends the read's transaction
+        return rows
 
     def block_payloads(self, header: BlockHeader) -> list[bytes]:
         """The entries of one block, in batch order."""
@@ -317,14 +348,46 @@ class ChainReader:
         if checkpoint is None or entry.block_height >= checkpoint.size:
             raise NotFoundError(f"entry {global_index} is not yet covered by a checkpoint")
         header, header_bytes = self.block(entry.block_height)
-        tree = self._batch_tree(header, check_root)
+        path = self._inclusion_proof(entry, header, check_root)
         return ReadingProof(
             entry=entry,
-            inclusion_proof=tuple(tree.inclusion_proof(entry.index_in_block)),
+            inclusion_proof=tuple(path),
             block=header,
             block_bytes=header_bytes,
             tlog_proof=self.tlog_proof(header.height, checkpoint),
         )
+
+    def _inclusion_proof(
+        self, entry: StoredEntry, header: BlockHeader, check_root: bool
+    ) -> list[bytes]:
+        """``entry``'s audit path in its block: from the block's stored run roots and the
+        entries of its run when those check against the sealed root, else from the whole
+        block (:meth:`_batch_tree`, which names a mismatch)."""
+        tree = self._trees.get(header.height)
+        if tree is None and self.stored_hashes:
+            runs = self._runs.get(header.height)
+            if runs is None:
+                runs = self._read_block(header.height)[1]
+            if runs:
+                path = run_proof(
+                    entry.index_in_block,
+                    header.size,
+                    header.root,
+                    self._run_entries(header, entry.index_in_block),
+                    runs,
+                )
+                if path is not None:
+                    return path
+        if tree is None:
+            tree = self._batch_tree(header, check_root)
+        return tree.inclusion_proof(entry.index_in_block)
+
+    def _run_entries(self, header: BlockHeader, index_in_block: int) -> list[bytes]:
+        """The payloads of the run of ``RUN`` entries holding entry ``index_in_block``."""
+        start = header.first_index + index_in_block // RUN * RUN
+        end = min(start + RUN, header.first_index + header.size)
+        rows = self._raw(self._run_sql, (self.chain_id, start, end), f"entries {start}..{end - 1}")
+        return [bytes(payload) for (payload,) in rows]
 
     def cached_proof(self, global_index: int) -> ReadingProof | None:
         """:meth:`reading_proof` relative to the latest checkpoint when all but the entry is
