@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from farmtrace.bench import anchoring as anchoring_bench
 from farmtrace.bench import api_flood, ingest_command
 from farmtrace.bench import api_load as api_bench
 from farmtrace.bench import startup as startup_bench
@@ -55,6 +56,7 @@ def register(sub: Any) -> None:
     startup_bench.register(kinds)  # the gateway's start-up check (farmtrace/bench/startup.py)
     api_flood.register(kinds)  # checkpoint latency under a flood (farmtrace/bench/api_flood.py)
     tiles_bench.register(kinds)  # C2SP tiles served, cold and cached (farmtrace/bench/tiles.py)
+    anchoring_bench.register(kinds)  # accepted → anchored (farmtrace/bench/anchoring.py)
 
 
 def _positive(text: str) -> int:
