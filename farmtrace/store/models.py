@@ -61,6 +61,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -78,6 +79,12 @@ __all__ = [
     "API_TABLES",
     "APPEND_ONLY_TABLES",
     "ApiKeyRow",
+    "BackerContactRow",
+    "CampaignEntryRow",
+    "CampaignRow",
+    "CouponMoveRow",
+    "CouponRow",
+    "PledgeRow",
     "Base",
     "BlockHashesRow",
     "BlockRow",
@@ -324,6 +331,125 @@ class LotEventRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class CampaignRow(Base):
+    """A harvest campaign and the head of its own entry chain (revision 0011).
+
+    ``cseq``/``head`` are the last campaign entry's number and state; every new entry is written
+    with a compare-and-set on ``cseq`` and a primary key on ``(campaign_id, cseq)`` in
+    ``campaign_entries``, so concurrent writers can never fork the chain. The CHECK keeps the
+    coupons issued within the cap whatever the code above does."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        CheckConstraint("issued <= cap", name="campaigns_issued_within_cap"),
+        CheckConstraint(
+            "redeemed + voided <= issued", name="campaigns_redeemed_voided_within_issued"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    gcn: Mapped[str] = mapped_column(String(13), unique=True)
+    farm: Mapped[str] = mapped_column(String(64))
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(20))
+    terms: Mapped[str] = mapped_column(Text)
+    cap: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[int] = mapped_column(BigInteger)
+    signer: Mapped[str] = mapped_column(String(128))
+    cseq: Mapped[int] = mapped_column(BigInteger)
+    head: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    issued: Mapped[int] = mapped_column(BigInteger)
+    redeemed: Mapped[int] = mapped_column(BigInteger)
+    voided: Mapped[int] = mapped_column(BigInteger)
+    harvested: Mapped[int | None] = mapped_column(BigInteger)
+    shortfall: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CampaignEntryRow(Base):
+    """Each signed campaign entry (``FC``), by its place in the campaign's chain. Append-only."""
+
+    __tablename__ = "campaign_entries"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    cseq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    op: Mapped[str] = mapped_column(String(16))
+    signer: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class PledgeRow(Base):
+    """A backer's pledge: holder key and coupon count; no personal data (that is in
+    ``backer_contacts``). The payment reference is kept only as its SHA-256."""
+
+    __tablename__ = "pledges"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    payment_sha256: Mapped[str | None] = mapped_column(String(64))
+    first_serial: Mapped[int | None] = mapped_column(BigInteger)
+    refunded: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class BackerContactRow(Base):
+    """How to reach a backer and where to deliver: personal, off the chain, and deletable
+    (``farmtrace privacy erase``)."""
+
+    __tablename__ = "backer_contacts"
+
+    pledge_id: Mapped[str] = mapped_column(ForeignKey("pledges.id"), primary_key=True)
+    contact: Mapped[str | None] = mapped_column(Text)
+    delivery: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CouponRow(Base):
+    """A coupon's current state: its holder, head state, moves so far and status."""
+
+    __tablename__ = "coupons"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(64))
+    moves: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    pledge_id: Mapped[str] = mapped_column(String(32))
+
+
+class CouponMoveRow(Base):
+    """Each spend of a coupon state: a transfer, a redemption or a void. Append-only.
+
+    The unique ``(campaign_id, serial, prev)`` is the double-spend guard: the database refuses a
+    second spend of one state, on SQLite and PostgreSQL alike, whichever API worker tries."""
+
+    __tablename__ = "coupon_moves"
+    __table_args__ = (UniqueConstraint("campaign_id", "serial", "prev"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    move: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    op: Mapped[str] = mapped_column(String(16))
+    prev: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(64))
+    holder: Mapped[str | None] = mapped_column(String(64))
+    price_amount: Mapped[int | None] = mapped_column(BigInteger)
+    price_currency: Mapped[str | None] = mapped_column(String(3))
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 API_TABLES = ("api_keys", "lots", "lot_stages", "lot_events")
 """The provenance API's tables (early API builds created them themselves; revision 0002
 adopts those)."""
@@ -337,6 +463,8 @@ APPEND_ONLY_TABLES = (
     "checkpoints",
     "quarantine",
     "drop_floors",
+    "campaign_entries",
+    "coupon_moves",
     "witness_cosignatures",
 )
 """Tables whose rows the database itself refuses to UPDATE or DELETE (see the migrations)."""
