@@ -33,15 +33,26 @@ def test_small_run_reports_every_figure_and_reconciles(tmp_path: Path) -> None:
     for round_ in report["rounds"]:
         assert round_["reconcile"] == {"stored": 2000, "distinct": 2000, "devices_complete": 20}
         assert round_["bare"]["drain"]["distinct"] == 2000
+        # The bare drain is the subscriber's capacity: its stream is published unpaced.
+        assert round_["bare"]["paced"] is False
+        assert round_["bare"]["publish"]["messages"] == 2000
         gateway = round_["gateway"]["report"]
         assert gateway["accepted"] == 2000 and gateway["rejected"] == {}
         assert round_["gateway"]["accepted_per_s"] > 0
         assert gateway["receive_to_commit_s"]["p99"] is not None
+        # Latency from the publisher's timestamp, broker backlog included.
+        from_publish = round_["gateway"]["publish_to_commit_s"]
+        assert set(from_publish) == {"p50", "p90", "p99", "max"}
+        assert from_publish["p50"] <= from_publish["p99"] <= from_publish["max"]
+        assert round_["gateway"]["publish_to_receive_s"]["max"] <= from_publish["max"]
+    spread = report["spread"]
+    for name in ("gateway_per_s", "bare_per_s", "gateway_over_bare", "publish_to_commit_p99_s"):
+        assert spread[name]["min"] <= spread[name]["median"] <= spread[name]["max"]
     names = [t["name"] for t in report["targets"]]
     assert names == [
         "gateway accepted readings/s",
-        "gateway / bare drain",
-        "p99 receive-to-commit",
+        "gateway (offered 2,000/s) / bare drain at capacity",
+        "p99 publish-to-commit",
         "readings lost",
         "readings duplicated",
         "bare drain: lost",

@@ -65,6 +65,9 @@ def test_small_hostile_run_reconciles_and_stores_no_hostile_message(tmp_path: Pa
     for run in (clean, hostile):
         assert run["reconcile"] == {"stored": 2000, "distinct": 2000, "devices_complete": 20}
         assert run["gateway"]["accepted_per_s"] > 0
+        # Latency of the honest readings from their publish time, in both runs.
+        from_publish = run["gateway"]["publish_to_commit_s"]
+        assert from_publish["p50"] <= from_publish["p99"] <= from_publish["max"]
     mix = report["hostile_mix"]
     assert mix["honest"] == 2000 and mix["hostile"] == 500 and mix["stored_hostile"] == 0
     gateway = hostile["gateway"]["report"]

@@ -3,10 +3,16 @@
 1. Pre-sign the stream before any timed window (the load generator shares our cores): N devices
    with their own Ed25519 keys, ``rate x seconds`` readings in all, interleaved by seq like a
    fleet, written to a pool file.
-2. **Bare drain**: a paho subscriber that acknowledges each message on receipt drains the stream
-   while the publisher sends it at ``rate`` (QoS 1, bounded in-flight window).
+2. **Bare drain, at capacity**: a paho subscriber that acknowledges each message on receipt
+   drains the stream while the publisher sends it as fast as its window allows (QoS 1, bounded
+   in-flight window, unpaced): the stream queues in the broker, so the drain rate is what a bare
+   subscriber can take, not what was offered.
 3. **Gateway**: ``farmtrace gateway`` (a subprocess, as deployed) ingests the same stream from the
-   same broker into a fresh chain; its run report gives receive-to-commit latencies.
+   same broker into a fresh chain, offered at ``rate`` (or unpaced with ``--unpaced``).
+   Latency counts from **publish**: the publisher records each message's publish time, and a
+   reader polling the database every ``COMMIT_POLL_S`` the time each block became visible
+   (committed; late by at most the poll period), so a backlog waiting in the broker is counted.
+   The gateway's own receive-to-commit figures (from its ``on_message``) are reported beside.
 4. Reconcile by device and seq: every reading stored once, nothing missing.
 5. With ``--hostile-share S``, the gateway again, on a fresh chain, with the hostile corpus
    making ``S`` of the stream (``ingest_hostile.py``), the honest readings offered at the same
@@ -27,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -36,11 +43,44 @@ from typing import Any
 
 from farmtrace.bench.ingest_broker import free_port, parse_broker, start_broker
 from farmtrace.bench.ingest_hostile import HostileMix, write_hostile_pool
-from farmtrace.bench.ingest_pool import device_id, sign_pool
+from farmtrace.bench.ingest_pool import FARM, device_id, sign_pool
 
 __all__ = ["IngestBenchConfig", "IngestBenchResult", "Round", "run"]
 
 ROOT = Path(__file__).resolve().parents[2]
+COMMIT_POLL_S = 0.02
+
+
+class CommitWatcher:
+    """Polls a database every ``COMMIT_POLL_S`` and notes when each checkpoint size (block
+    count) was first seen: block ``h`` was committed by the first time the size reached
+    ``h + 1``."""
+
+    def __init__(self, db_url: str) -> None:
+        from farmtrace.store.counts import ChainCounter
+
+        self._counter = ChainCounter(db_url)
+        self.seen: list[tuple[float, int]] = []  # (Unix time, checkpoint size), size rising
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="commit-watcher", daemon=True)
+        self._thread.start()
+
+    def _look(self) -> None:
+        counts = self._counter.read()
+        if counts is not None and (not self.seen or counts.checkpoint_size > self.seen[-1][1]):
+            self.seen.append((time.time(), counts.checkpoint_size))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(COMMIT_POLL_S):
+            self._look()
+
+    def stop(self) -> list[tuple[float, int]]:
+        """Stop polling after one last look; what was seen."""
+        self._stop.set()
+        self._thread.join()
+        self._look()
+        self._counter.close()
+        return self.seen
 
 
 @dataclass(frozen=True)
@@ -59,6 +99,7 @@ class IngestBenchConfig:
     repeat: int = 1
     hostile_share: float = 0.0
     hostile_fill: int = 0
+    unpaced: bool = False  # publish the gateway's stream as fast as possible too
 
     def __post_init__(self) -> None:
         if self.hostile_fill and not self.hostile_share:
@@ -94,6 +135,8 @@ class Round:
     devices_complete: int = 0
     hostile: Round | None = None  # the gateway run with the hostile mix (no bare drain)
     database_bytes: int = 0  # the SQLite database's size after the run (with its WAL)
+    publish_to_commit: dict[str, float] | None = None  # seconds, honest readings, p50..max
+    publish_to_receive: dict[str, float] | None = None  # the broker's share of it
 
     @property
     def gateway_rate(self) -> float:
@@ -211,15 +254,21 @@ def _publisher(
     config: IngestBenchConfig,
     name: str,
     mix: HostileMix | None = None,
+    unpaced: bool = False,
 ) -> subprocess.Popen[bytes]:
+    """The publisher of the pool (or the hostile pool) at ``config.rate``, or as fast as its
+    window allows when ``unpaced`` (rate 0); it writes ``<name>.times`` (publish times)."""
     pool, rate = "pool.bin", config.rate
     if mix is not None:  # the honest readings at the clean rate, the junk on top
         pool, rate = "pool-hostile.bin", config.rate * mix.messages / mix.honest
+    if unpaced:
+        rate = 0.0
     with open(workdir / f"{name}.log", "wb") as log:
         return subprocess.Popen(
             _load("publish", "--host", host, "--port", str(port), "--pool",
                   str(workdir / pool), "--rate", str(rate), "--inflight",
-                  str(config.inflight), "--out", str(workdir / f"{name}.json")),
+                  str(config.inflight), "--out", str(workdir / f"{name}.json"),
+                  "--times", str(workdir / f"{name}.times")),
             stdout=log, stderr=log, cwd=ROOT,
         )  # fmt: skip
 
@@ -263,7 +312,8 @@ def _bare_phase(
         )  # fmt: skip
     _wait(lambda: ready.exists() or drain.poll() is not None, 30, "the bare subscriber")
     name = f"publish-bare{suffix}"
-    publisher = _publisher(workdir, host, port, config, name)
+    # Unpaced: the bare subscriber's capacity, the baseline the gateway is judged against.
+    publisher = _publisher(workdir, host, port, config, name, unpaced=True)
     published = _finish(publisher, workdir / f"{name}.json", "the publisher", _timeout(config))
     return _finish(drain, out, "the bare subscriber", _timeout(config)), published
 
@@ -280,10 +330,15 @@ def _gateway_round(
     suffix: str,
     mix: HostileMix | None = None,
 ) -> None:
-    round_.gateway, round_.gateway_publish = _gateway_phase(
+    round_.gateway, round_.gateway_publish, commits = _gateway_phase(
         workdir, host, port, db_url, keys, tag, config, suffix, mix
     )
     round_.stored, round_.distinct, round_.devices_complete = _reconcile(db_url, tag, config)
+    pool = workdir / ("pool.bin" if mix is None else "pool-hostile.bin")
+    times = workdir / f"publish-gateway{suffix}.times"
+    round_.publish_to_commit, round_.publish_to_receive = _publish_latencies(
+        pool, times, db_url, tag, commits
+    )
     if db_url.startswith("sqlite:///"):
         path = Path(db_url.removeprefix("sqlite:///"))
         round_.database_bytes = sum(
@@ -301,7 +356,8 @@ def _gateway_phase(
     config: IngestBenchConfig,
     suffix: str,
     mix: HostileMix | None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], list[tuple[float, int]]]:
+    """The gateway's run report, the publisher's, and when each block was seen committed."""
     from farmtrace.store.device_registry import DeviceRegistry
 
     with DeviceRegistry.open(db_url) as registry:
@@ -320,6 +376,8 @@ def _gateway_phase(
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         gateway = subprocess.Popen(command, stdout=log, stderr=log, cwd=ROOT)
+    watcher: CommitWatcher | None = None
+    commits: list[tuple[float, int]] = []
     try:
         _wait(
             lambda: (
@@ -333,8 +391,9 @@ def _gateway_phase(
             raise RuntimeError(
                 f"the gateway exited: {log_path.read_text(errors='replace')[-2000:]}"
             )
+        watcher = CommitWatcher(db_url)
         name = f"publish-gateway{suffix}"
-        publisher = _publisher(workdir, host, port, config, name, mix)
+        publisher = _publisher(workdir, host, port, config, name, mix, unpaced=config.unpaced)
         published = _finish(publisher, workdir / f"{name}.json", "the publisher", _timeout(config))
         expect = config.messages if mix is None else mix.messages
         _wait(
@@ -344,6 +403,8 @@ def _gateway_phase(
         )
         _wait(lambda: _metric(metrics_port, "farmtrace_gateway_queue_depth") == 0, 60, "commits")
     finally:
+        if watcher is not None:
+            commits = watcher.stop()
         gateway.send_signal(signal.SIGTERM)
         try:
             gateway.wait(120)
@@ -352,7 +413,7 @@ def _gateway_phase(
     if not report.exists():
         raise RuntimeError(f"the gateway wrote no report: {log_path.read_text()[-2000:]}")
     data: dict[str, Any] = json.loads(report.read_text())
-    return data, published
+    return data, published, commits
 
 
 def _metric(port: int, name: str) -> float:
@@ -386,3 +447,53 @@ def _reconcile(db_url: str, tag: str, config: IngestBenchConfig) -> tuple[int, i
         1 for r in rows if r.distinct_seqs == k and r.lowest_seq == 1 and r.highest_seq == k
     )
     return stored, distinct, complete
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and max of ``values`` (nearest rank), in their unit; empty if none."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    last = len(ordered) - 1
+
+    def rank(q: float) -> float:
+        return ordered[min(last, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    return {"p50": rank(0.5), "p90": rank(0.9), "p99": rank(0.99), "max": ordered[last]}
+
+
+def _publish_latencies(
+    pool: Path, times: Path, db_url: str, tag: str, commits: list[tuple[float, int]]
+) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+    """Publish-to-commit and publish-to-receive of every stored honest reading, from the
+    publisher's times (pool order), the blocks' commit times seen by the :class:`CommitWatcher`
+    and the store's received times. The watcher stops only once the gateway's queue is empty;
+    a reading whose block it never saw counts as committed at its last look (a lower bound)."""
+    import bisect
+    from array import array
+
+    from farmtrace.bench.ingest_load import read_pool
+    from farmtrace.store.counts import reading_times
+    from farmtrace.wire import topics as wire_topics
+
+    if not times.exists():
+        return None, None
+    stamps = array("d")
+    stamps.frombytes(times.read_bytes())
+    names, messages = read_pool(pool)
+    published: dict[tuple[str, int], float] = {}
+    for (index, payload), stamp in zip(messages, stamps, strict=False):
+        if payload[:2] == b"FT" and len(payload) >= 11:
+            # The first copy's time: a replayed copy published later is not the reading's start.
+            published.setdefault((names[index], int.from_bytes(payload[3:11], "big")), stamp)
+    sizes = [size for _, size in commits]
+    to_commit, to_receive = [], []
+    for row in reading_times(db_url, device_id(tag, 0)[:-6]):
+        start = published.get((wire_topics.reading_topic(FARM, row.device_id), row.seq))
+        if start is None:
+            continue
+        to_receive.append(row.received_at - start)
+        seen = bisect.bisect_left(sizes, row.block_height + 1)
+        if commits:
+            to_commit.append(commits[min(seen, len(commits) - 1)][0] - start)
+    return quantiles(to_commit) or None, quantiles(to_receive) or None

@@ -17,13 +17,24 @@ def register(kinds: Any) -> None:
         "ingest",
         help="signed readings through a real broker into the gateway",
         description="Pre-sign readings for N devices, publish them through Mosquitto (started "
-        "here unless --broker) to a bare paho subscriber and then to `farmtrace gateway`, and "
-        "report the drain rates, receive-to-commit latency and reconciliation against the "
-        "gateway issue's targets.",
+        "here unless --broker) to a bare paho subscriber as fast as possible (its capacity) and "
+        "then to `farmtrace gateway` at --rate, and report the drain rates, publish-to-commit "
+        "latency and reconciliation against the gateway issue's targets.",
     )
     p.add_argument("--devices", type=_positive_int, default=1000, help="devices (1000)")
     p.add_argument("--seconds", type=_positive_float, default=20.0, help="window at --rate (20)")
-    p.add_argument("--rate", type=_positive_float, default=15_000.0, help="offered msg/s (15000)")
+    p.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=15_000.0,
+        help="msg/s offered to the gateway (15000); the stream is rate x seconds readings",
+    )
+    p.add_argument(
+        "--unpaced",
+        action="store_true",
+        help="publish the gateway's stream as fast as possible too (capacity against capacity; "
+        "publish-to-commit latency then measures the backlog and is not judged)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=5000, help="gateway batch (5000)")
     p.add_argument("--batch-age", type=_positive_float, default=1.0, help="seconds (1.0)")
     p.add_argument("--inflight", type=_positive_int, default=1000, help="publisher window (1000)")
@@ -105,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
             repeat=args.repeat,
             hostile_share=args.hostile_share,
             hostile_fill=args.hostile_fill,
+            unpaced=args.unpaced,
         )
         result = ingest.run(config, progress=None if args.json else progress)
     except (RuntimeError, ValueError, OSError) as exc:

@@ -9,7 +9,9 @@ share the machine's cores with the broker and the gateway the way separate progr
 * The **publisher** speaks MQTT 3.1.1 on a plain socket with every PUBLISH packet encoded before
   the window opens, so publishing costs microseconds and leaves the CPU to the broker and the
   consumer; it keeps at most ``--inflight`` messages unacknowledged (QoS 1) and paces itself to
-  ``--rate`` messages/s.
+  ``--rate`` messages/s (0: as fast as the window lets it, the stream queueing in the broker).
+  With ``--times`` it writes each message's publish time (Unix seconds, a float64 a message in
+  pool order, taken just before the write that sends it): latency is counted from there.
 * The **drain** subscriber is what the gateway is measured against: paho 2.x, MQTT 5, the same
   receive window as the gateway, QoS 1, and ``client.ack`` right after each message arrives.
 """
@@ -17,12 +19,14 @@ share the machine's cores with the broker and the gateway the way separate progr
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import socket
 import struct
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,8 +96,11 @@ def _recv_exact(sock: socket.socket, count: int) -> bytes:
     return data
 
 
-def publish(host: str, port: int, pool: Path, rate: float, inflight: int) -> dict[str, Any]:
-    """Publish the pool once, QoS 1, paced and flow-controlled; return timings."""
+def publish(
+    host: str, port: int, pool: Path, rate: float, inflight: int, times: Path | None = None
+) -> dict[str, Any]:
+    """Publish the pool once, QoS 1, paced (unless ``rate`` is 0) and flow-controlled; return
+    timings, and write each message's publish time to ``times`` if given."""
     topics, messages = read_pool(pool)
     encoded = [t.encode("utf-8") for t in topics]
     packets = [
@@ -128,6 +135,7 @@ def publish(host: str, port: int, pool: Path, rate: float, inflight: int) -> dic
     reader.start()
     started = time.monotonic()
     sent = 0
+    stamps = array("d")
     chunk = max(1, min(inflight // 4, 256))
     while sent < len(packets):
         with lock:
@@ -138,6 +146,7 @@ def publish(host: str, port: int, pool: Path, rate: float, inflight: int) -> dic
         pause = due - time.monotonic()
         if pause > 0:
             time.sleep(pause)
+        stamps.extend(itertools.repeat(time.time(), room))
         sock.sendall(b"".join(packets[sent : sent + room]))
         sent += room
     published = time.monotonic()
@@ -148,6 +157,8 @@ def publish(host: str, port: int, pool: Path, rate: float, inflight: int) -> dic
     finished = time.monotonic()
     sock.sendall(b"\xe0\x00")
     sock.close()
+    if times is not None:
+        times.write_bytes(stamps.tobytes())
     return {
         "messages": len(packets),
         "acked": acked,
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     pub.add_argument("--pool", type=Path, required=True)
     pub.add_argument("--rate", type=float, default=0.0)
     pub.add_argument("--inflight", type=int, default=1000)
+    pub.add_argument("--times", type=Path, help="write each message's publish time here")
     dra = sub.add_parser("drain")
     dra.add_argument("--expect", type=int, required=True)
     dra.add_argument("--window", type=int, required=True)
@@ -239,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.role == "publish":
-        result = publish(args.host, args.port, args.pool, args.rate, args.inflight)
+        result = publish(args.host, args.port, args.pool, args.rate, args.inflight, args.times)
     else:
         result = drain(args.host, args.port, args.expect, args.window, args.ready, args.idle)
     args.out.write_text(json.dumps(result) + "\n")

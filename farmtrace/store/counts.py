@@ -16,7 +16,15 @@ from farmtrace.store.engine import create_db_engine
 from farmtrace.store.errors import database_call
 from farmtrace.store.models import Base
 
-__all__ = ["ChainCounter", "ChainCounts", "DeviceSeqCounts", "device_seq_counts", "read_counts"]
+__all__ = [
+    "ChainCounter",
+    "ChainCounts",
+    "DeviceSeqCounts",
+    "ReadingTimes",
+    "device_seq_counts",
+    "read_counts",
+    "reading_times",
+]
 
 ENTRIES = Base.metadata.tables["entries"]
 
@@ -106,5 +114,37 @@ def device_seq_counts(db_url: str, device_prefix: str) -> list[DeviceSeqCounts]:
     engine = create_db_engine(db_url)
     try:
         return database_call("cannot count the stored readings", load)
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class ReadingTimes:
+    """Where a stored reading is and when it arrived: its block's height and the gateway's
+    ``received_at`` (Unix seconds)."""
+
+    device_id: str
+    seq: int
+    block_height: int
+    received_at: float
+
+
+def reading_times(db_url: str, device_prefix: str) -> list[ReadingTimes]:
+    """:class:`ReadingTimes` of every stored entry of a device whose ID starts with
+    ``device_prefix`` (a ``LIKE`` prefix), in no set order."""
+    query = select(
+        ENTRIES.c.device_id, ENTRIES.c.seq, ENTRIES.c.block_height, ENTRIES.c.received_at
+    ).where(ENTRIES.c.device_id.like(device_prefix + "%"))
+
+    def load() -> list[ReadingTimes]:
+        with engine.connect() as conn:
+            return [
+                ReadingTimes(device_id, int(seq), int(height), float(received))
+                for device_id, seq, height, received in conn.execute(query)
+            ]
+
+    engine = create_db_engine(db_url)
+    try:
+        return database_call("cannot read the stored readings' times", load)
     finally:
         engine.dispose()
