@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-import segno
-
 from farmtrace.demo.lots import SampleLot
+from farmtrace.qr import qr_terminal
 
 __all__ = ["farmtrace_command", "follow_up_commands", "print_links", "print_start", "shown_path"]
 
@@ -81,8 +80,8 @@ def print_links(
     lots: Sequence[SampleLot],
     out: TextIO,
 ) -> None:
-    """Each lot's page on ``page_base`` (the public URL), the first lot's QR code (segno,
-    terminal blocks) and :func:`follow_up_commands` against ``api_url``.
+    """Each lot's page on ``page_base`` (the public URL), the first lot's QR code
+    (:func:`farmtrace.qr.qr_terminal`) and :func:`follow_up_commands` against ``api_url``.
 
     The terminal QR code and the pack's own (``/v1/lots/{gtin}/{lot}/qr.png``, the lot's GS1
     Digital Link URI) name the same address, on ``page_base``.
@@ -95,7 +94,7 @@ def print_links(
     first = lots[0]
     out.write(f"\n{first.body['product_name']}, lot {first.lot}: {page_base}{first.path}\n")
     out.flush()
-    segno.make(page_base + first.path, error="m").terminal(out=out, compact=True, border=2)
+    qr_terminal(page_base + first.path, out)
     if page_base == api_url:  # this machine only
         out.write(
             "(for a phone on your network: --public-url http://ADDRESS-OF-THIS-MACHINE:PORT)\n"

@@ -19,9 +19,9 @@ from farmtrace.api.services.digital_link import DigitalLink, DigitalLinkError
 from farmtrace.api.services.epcis import lot_document
 from farmtrace.api.services.lots.declaration import DeclarationError
 from farmtrace.api.services.lots.store import LotRecord
-from farmtrace.api.services.qr import qr_png, qr_svg
 from farmtrace.api.services.views import event_public, lot_public
 from farmtrace.api.state import AppState
+from farmtrace.qr import qr_png, qr_svg
 
 __all__ = ["find_lot", "parse_identity", "router"]
 
