@@ -22,6 +22,7 @@ the database with it. Rules (``docs/commerce.md``, "Rules"):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from farmtrace.commerce.entries import (
@@ -39,7 +40,7 @@ from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import coupon_id
 from farmtrace.commerce.terms import CampaignTerms, parse_terms
 
-__all__ = ["CampaignReplay", "CouponState", "Violation"]
+__all__ = ["CampaignReplay", "CouponState", "Shortfall", "Violation", "check_statement"]
 
 
 class Violation(CommerceError):
@@ -66,7 +67,9 @@ class CouponState:
 
 
 @dataclass
-class _Shortfall:
+class Shortfall:
+    """A recorded shortfall decision and how many coupons it voided for refunds so far."""
+
     policy: str
     covered: int
     uncovered: int
@@ -79,8 +82,17 @@ class CampaignReplay:
     first broken rule. ``farm_key``: the farm's key as the verifier knows it (from a key history
     or a bundle's keys); ``None`` trusts the key the ``open`` entry names."""
 
-    def __init__(self, farm_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        farm_key: bytes | None = None,
+        coupon_loader: Callable[[int], CouponState | None] | None = None,
+        pledge_loader: Callable[[str], tuple[int, int] | None] | None = None,
+    ) -> None:
         self.expected_key = farm_key
+        # A replay resumed from a stored head (:meth:`resume`) loads the coupons and pledges an
+        # entry touches instead of holding every one.
+        self._load_coupon = coupon_loader
+        self._load_pledge = pledge_loader
         self.farm_key: bytes | None = None
         self.terms: CampaignTerms | None = None
         self.status = "none"
@@ -89,12 +101,41 @@ class CampaignReplay:
         self.head = GENESIS
         self.time_ms = 0
         self.harvested: int | None = None
-        self.shortfall: _Shortfall | None = None
+        self.shortfall: Shortfall | None = None
         self.coupons: dict[int, CouponState] = {}
         self.pledges: dict[str, int] = {}  # pledge id -> coupons issued
         self.refunded: dict[str, int] = defaultdict(int)  # pledge id -> minor units refunded
         self._transfers: dict[tuple[int, str], HolderStatement] = {}  # (serial, prev)
         self.transfers_applied = 0
+
+    @classmethod
+    def resume(
+        cls,
+        terms: CampaignTerms,
+        farm_key: bytes,
+        status: str,
+        totals: Totals,
+        cseq: int,
+        head: str,
+        time_ms: int,
+        harvested: int | None,
+        shortfall: Shortfall | None,
+        coupon_loader: Callable[[int], CouponState | None],
+        pledge_loader: Callable[[str], tuple[int, int] | None],
+    ) -> CampaignReplay:
+        """A replay positioned after entry ``cseq`` of a history already checked (the API's
+        own, read from its database), to judge the next entry by the same rules."""
+        replay = cls(farm_key, coupon_loader, pledge_loader)
+        replay.farm_key = farm_key
+        replay.terms = terms
+        replay.status = status
+        replay.totals = totals
+        replay.cseq = cseq
+        replay.head = head
+        replay.time_ms = time_ms
+        replay.harvested = harvested
+        replay.shortfall = shortfall
+        return replay
 
     # -- campaign entries ---------------------------------------------------------------------
 
@@ -170,7 +211,9 @@ class CampaignReplay:
                 raise Violation(
                     name, f"issues coupons past the cap: {t.issued + count} > {terms.cap}"
                 )
-            if body["pledge"] in self.pledges:
+            if body["pledge"] in self.pledges or (
+                self._load_pledge is not None and self._load_pledge(body["pledge"]) is not None
+            ):
                 raise Violation(name, "pledge already issued")
             try:
                 parse_address(body["holder"], "holder")
@@ -208,6 +251,10 @@ class CampaignReplay:
             return self._void(name, entry, terms)
         if op == "refund":
             pledge = body["pledge"]
+            if pledge not in self.pledges and self._load_pledge is not None:
+                loaded = self._load_pledge(pledge)
+                if loaded is not None:
+                    self.pledges[pledge], self.refunded[pledge] = loaded
             if pledge not in self.pledges:
                 raise Violation(name, "refund of a pledge that was never issued")
             if body["currency"] != terms.currency:
@@ -283,11 +330,15 @@ class CampaignReplay:
                 f"share={body['share']}, but the recount gives covered={covered} "
                 f"uncovered={uncovered} share={share}",
             )
-        self.shortfall = _Shortfall(body["policy"], covered, uncovered)
+        self.shortfall = Shortfall(body["policy"], covered, uncovered)
         return t
 
     def _coupon(self, name: str, serial: int) -> CouponState:
         coupon = self.coupons.get(serial)
+        if coupon is None and self._load_coupon is not None:
+            coupon = self._load_coupon(serial)
+            if coupon is not None:
+                self.coupons[serial] = coupon
         if coupon is None:
             raise Violation(name, f"coupon serial {serial} was never issued")
         self._advance(coupon)
@@ -341,7 +392,7 @@ class CampaignReplay:
             statement = decode_statement(b64decode_strict(body["statement"], "statement"))
         except CommerceError as exc:
             raise Violation(name, f"redeem statement: {exc}") from None
-        self._check_statement(name, coupon, statement, "redeem")
+        check_statement(name, coupon, statement, "redeem")
         coupon.status = "redeemed"
         coupon.moves += 1
         coupon.state = entry.state
@@ -349,28 +400,6 @@ class CampaignReplay:
         after = Totals(t.issued, t.redeemed + 1, t.voided)
         self._check_cover(name, after, terms)
         return after
-
-    def _check_statement(
-        self, name: str, coupon: CouponState, statement: HolderStatement, op: str
-    ) -> None:
-        if statement.op != op or statement.coupon != coupon.coupon:
-            raise Violation(name, f"the statement is not a {op} of coupon {coupon.coupon}")
-        if coupon.status != "active":
-            raise Violation(
-                name, f"coupon {coupon.coupon} is {coupon.status} and never moves again"
-            )
-        if statement.prev != coupon.state:
-            raise Violation(
-                name,
-                f"spends state {statement.prev} of coupon {coupon.coupon}, not its head "
-                f"{coupon.state}",
-            )
-        if statement.move != coupon.moves + 1:
-            raise Violation(name, f"is move {statement.move}, expected {coupon.moves + 1}")
-        if not verify_signature(
-            bytes.fromhex(coupon.holder), statement.signed_bytes, statement.signature
-        ):
-            raise Violation(name, f"not signed by the holder of coupon {coupon.coupon}")
 
     # -- holder transfers ---------------------------------------------------------------------
 
@@ -393,7 +422,7 @@ class CampaignReplay:
             if statement is None:
                 return
             name = f"transfer of coupon {coupon.coupon} move {statement.move}"
-            self._check_statement(name, coupon, statement, "transfer")
+            check_statement(name, coupon, statement, "transfer")
             assert statement.to is not None
             coupon.holder = statement.to
             coupon.state = statement.state
@@ -414,3 +443,24 @@ class CampaignReplay:
             if known.status != "active":
                 raise Violation(name, f"the coupon is {known.status} and never moves again")
             raise Violation(name, f"spends state {prev}, which is not in the coupon's history")
+
+
+def check_statement(name: str, coupon: CouponState, statement: HolderStatement, op: str) -> None:
+    """Whether ``statement`` may spend ``coupon``'s current state: the op and coupon it names,
+    the coupon still active, ``prev`` its head, the next move number, the holder's signature;
+    :class:`Violation` naming ``name`` otherwise."""
+    if statement.op != op or statement.coupon != coupon.coupon:
+        raise Violation(name, f"the statement is not a {op} of coupon {coupon.coupon}")
+    if coupon.status != "active":
+        raise Violation(name, f"coupon {coupon.coupon} is {coupon.status} and never moves again")
+    if statement.prev != coupon.state:
+        raise Violation(
+            name,
+            f"spends state {statement.prev} of coupon {coupon.coupon}, not its head {coupon.state}",
+        )
+    if statement.move != coupon.moves + 1:
+        raise Violation(name, f"is move {statement.move}, expected {coupon.moves + 1}")
+    if not verify_signature(
+        bytes.fromhex(coupon.holder), statement.signed_bytes, statement.signature
+    ):
+        raise Violation(name, f"not signed by the holder of coupon {coupon.coupon}")

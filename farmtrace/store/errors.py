@@ -78,3 +78,13 @@ def database_call(what: str, call: Callable[[], _T]) -> _T:
     except SQLAlchemyError as exc:
         origin = getattr(exc, "orig", None) or exc
         raise DatabaseError(f"{what}: {type(origin).__name__}: {origin}") from None
+
+
+class StateConflictError(StoreError):
+    """A write that names a state which is no longer current (a coupon state already spent, a
+    pledge already confirmed, a campaign entry another writer appended first); nothing was
+    written. ``current`` is the state that is current now, when there is one."""
+
+    def __init__(self, message: str, current: str | None = None) -> None:
+        super().__init__(message)
+        self.current = current

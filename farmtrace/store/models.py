@@ -363,7 +363,7 @@ class CampaignRow(Base):
     redeemed: Mapped[int] = mapped_column(BigInteger)
     voided: Mapped[int] = mapped_column(BigInteger)
     harvested: Mapped[int | None] = mapped_column(BigInteger)
-    shortfall: Mapped[str | None] = mapped_column(String(16))
+    shortfall: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
 
 

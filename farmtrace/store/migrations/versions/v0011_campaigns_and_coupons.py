@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("redeemed", sa.BigInteger(), nullable=False),
         sa.Column("voided", sa.BigInteger(), nullable=False),
         sa.Column("harvested", sa.BigInteger(), nullable=True),
-        sa.Column("shortfall", sa.String(16), nullable=True),
+        sa.Column("shortfall", sa.Text(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.CheckConstraint("issued <= cap", name="campaigns_issued_within_cap"),
         sa.CheckConstraint(
