@@ -156,16 +156,19 @@ def trusted_verifiers(state_dir: Path) -> list[Verifier]:
     return [load_signer(state_dir).verifier, *retired_verifiers(state_dir)]
 
 
-def write_private_file(path: Path, content: str, *, exclusive: bool = False) -> None:
-    """Write ``content`` to ``path`` atomically with mode 0600, synced to disk.
+def write_private_file(path: Path, content: str | bytes, *, exclusive: bool = False) -> None:
+    """Write ``content`` (text as UTF-8) to ``path`` atomically with mode 0600, synced to disk.
 
     With ``exclusive`` the call fails (:class:`KeyFileError`) if ``path`` already exists.
     """
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, content.encode("utf-8"))
+            view = memoryview(data)
+            while view:  # os.write may write less than it was given
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
