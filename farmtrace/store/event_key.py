@@ -50,6 +50,7 @@ __all__ = [
     "event_keys",
     "event_public_key",
     "load_event_key",
+    "load_key_file",
     "open_event_key",
     "rotate_event_key",
 ]
@@ -81,23 +82,29 @@ def event_public_key(key: Ed25519PrivateKey) -> str:
 def load_event_key(state_dir: Path) -> Ed25519PrivateKey | None:
     """The event key in ``state_dir``, ``None`` if there is none; :class:`KeyFileError` if the
     file is unusable (not a regular file of mode 0600, or not a hex Ed25519 seed)."""
-    path = Path(state_dir) / EVENT_KEY_FILE
+    return load_key_file(Path(state_dir) / EVENT_KEY_FILE, "event key")
+
+
+def load_key_file(path: Path, what: str) -> Ed25519PrivateKey | None:
+    """The Ed25519 key in ``path`` (a hex seed), ``None`` if there is none;
+    :class:`KeyFileError` naming ``what`` if the file is unusable (not a regular file of mode
+    0600, or not a hex Ed25519 seed)."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise KeyFileError(f"cannot read event key {path}: {exc.strerror}") from None
+        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror}") from None
     if not stat.S_ISREG(mode) or mode & 0o077:
         raise KeyFileError(
-            f"event key {path} must be a regular file of mode 0600 (it is {stat.S_IMODE(mode):04o})"
+            f"{what} {path} must be a regular file of mode 0600 (it is {stat.S_IMODE(mode):04o})"
         )
     try:
         return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(path.read_text("ascii").strip()))
     except (ValueError, UnicodeDecodeError):
-        raise KeyFileError(f"event key {path} is not a hex Ed25519 seed") from None
+        raise KeyFileError(f"{what} {path} is not a hex Ed25519 seed") from None
     except OSError as exc:
-        raise KeyFileError(f"cannot read event key {path}: {exc.strerror}") from None
+        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 def create_event_key(state_dir: Path, *, replace: bool = False) -> Ed25519PrivateKey:

@@ -9,6 +9,8 @@ The ``signing_keys`` table (revision 0007). Each row is one key of one ``kind``:
 * ``checkpoint``: a gateway's C2SP checkpoint key; ``scope`` the chain origin, ``public_key`` the
   verifier key, ``key_id`` ``<name>+<8 hex>``;
 * ``watermark``: a gateway's commit-watermark key (``FW``); ``scope`` the chain origin.
+* ``farm``: a farm's campaign key (``FC`` entries, ``farmtrace.store.farm_keys``); ``scope`` the
+  farm identifier, ``key_id`` ``farm.<16 hex>``, the signer of its entries.
 
 ``valid_from``/``valid_until`` are seconds since the epoch; ``valid_until`` is ``None`` while the
 key is current and is set exactly once, when a rotation (or a newer key recorded in its place)
@@ -33,6 +35,7 @@ from farmtrace.store.models import Base
 __all__ = [
     "KIND_CHECKPOINT",
     "KIND_EVENT",
+    "KIND_FARM",
     "KIND_WATERMARK",
     "KeyKind",
     "KeyPeriod",
@@ -44,11 +47,12 @@ __all__ = [
     "retire_keys_in",
 ]
 
-KeyKind = Literal["event", "checkpoint", "watermark"]
+KeyKind = Literal["event", "checkpoint", "watermark", "farm"]
 KIND_EVENT: KeyKind = "event"
 KIND_CHECKPOINT: KeyKind = "checkpoint"
 KIND_WATERMARK: KeyKind = "watermark"
-_KINDS = (KIND_EVENT, KIND_CHECKPOINT, KIND_WATERMARK)
+KIND_FARM: KeyKind = "farm"
+_KINDS = (KIND_EVENT, KIND_CHECKPOINT, KIND_WATERMARK, KIND_FARM)
 
 SIGNING_KEYS = Base.metadata.tables["signing_keys"]
 
