@@ -205,6 +205,9 @@ def _verify(args: argparse.Namespace) -> int:
     except BundleError as exc:
         print(f"FAIL  {exc}")
         return 1
+    if report.commerce is not None:
+        print(report.commerce.verdict())
+        return 0
     print(
         f"bundle verifies: {report.readings} readings, {report.events} anchored events, "
         f"{report.pending} pending"

@@ -19,7 +19,14 @@ from farmtrace.api.state import AppState
 from farmtrace.store.errors import NotFoundError
 from farmtrace.store.records import ReadingProof, StoredCheckpoint
 
-__all__ = ["BUNDLE_FORMAT", "build_bundle"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "Prover",
+    "add_block",
+    "build_bundle",
+    "chain_section",
+    "latest_checkpoints",
+]
 
 BUNDLE_FORMAT = "farmtrace-bundle/v2"
 
@@ -27,34 +34,10 @@ BUNDLE_FORMAT = "farmtrace-bundle/v2"
 def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[str, Any]:
     """The bundle of ``record`` as a JSON-ready dict."""
     # Every chain's checkpoint first: a series only holds readings those checkpoints cover.
-    latest = _latest_checkpoints(state)
+    latest = latest_checkpoints(state)
     plan = plan_series(state, record.stages, {o: cp.size for o, cp in latest.items()})
-    checkpoints: dict[str, StoredCheckpoint] = {}
-    blocks: dict[tuple[str, int], dict[str, Any]] = {}
-
-    def prove(origin: str, index: int) -> dict[str, Any] | None:
-        reader = state.chain(origin)
-        if origin not in checkpoints:
-            if origin not in latest:
-                return None
-            checkpoints[origin] = latest[origin]
-        try:
-            # The bundle is for a verifier to judge the stored rows itself: an entry altered in
-            # the database must reach it (and be named), so no root check here.
-            proof = reader.reading_proof(index, checkpoints[origin], check_root=False)
-        except NotFoundError:
-            return None  # stored after the bundle's checkpoint: not provable yet
-        if proof.entry.block_height >= checkpoints[origin].size:
-            return None
-        _add_block(blocks, origin, proof, proof.tlog_proof)
-        return {
-            "origin": origin,
-            "global_index": proof.entry.global_index,
-            "block_height": proof.entry.block_height,
-            "index_in_block": proof.entry.index_in_block,
-            "entry": b64(proof.entry.payload),
-            "inclusion_proof": [b64(h) for h in proof.inclusion_proof],
-        }
+    prover = Prover(state, latest)
+    prove = prover.prove
 
     reading_items = []
     for item in plan.readings:
@@ -106,8 +89,8 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
     return {
         "format": BUNDLE_FORMAT,
         "lot": lot,
-        "chains": [_chain(state, origin, cp) for origin, cp in sorted(checkpoints.items())],
-        "blocks": [blocks[k] for k in sorted(blocks)],
+        "chains": prover.chains(),
+        "blocks": prover.blocks(),
         "device_keys": {d: b64(k) for d, k in sorted(state.device_keys(devices).items())},
         # Each signer is the hash of its key, so a lot signed before a rotation names the
         # older key: the key history gives every signer the key that signed its records.
@@ -121,7 +104,55 @@ def build_bundle(state: AppState, link: DigitalLink, record: LotRecord) -> dict[
     }
 
 
-def _latest_checkpoints(state: AppState) -> dict[str, StoredCheckpoint]:
+class Prover:
+    """Proves entries against each chain's newest checkpoint (as of ``latest``), collecting the
+    ``chains`` and ``blocks`` sections of a bundle as it goes: every format of bundle proves its
+    items this way."""
+
+    def __init__(self, state: AppState, latest: dict[str, StoredCheckpoint] | None = None) -> None:
+        self.state = state
+        self.latest = latest_checkpoints(state) if latest is None else latest
+        self.checkpoints: dict[str, StoredCheckpoint] = {}
+        self._blocks: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def prove(self, origin: str, index: int) -> dict[str, Any] | None:
+        """The proof fields of entry ``index`` of chain ``origin`` (``origin``,
+        ``global_index``, ``block_height``, ``index_in_block``, ``entry``, ``inclusion_proof``),
+        or ``None`` when the bundle's checkpoint of that chain does not cover it yet."""
+        reader = self.state.chain(origin)
+        if origin not in self.checkpoints:
+            if origin not in self.latest:
+                return None
+            self.checkpoints[origin] = self.latest[origin]
+        try:
+            # The bundle is for a verifier to judge the stored rows itself: an entry altered in
+            # the database must reach it (and be named), so no root check here.
+            proof = reader.reading_proof(index, self.checkpoints[origin], check_root=False)
+        except NotFoundError:
+            return None  # stored after the bundle's checkpoint: not provable yet
+        if proof.entry.block_height >= self.checkpoints[origin].size:
+            return None
+        add_block(self._blocks, origin, proof, proof.tlog_proof)
+        return {
+            "origin": origin,
+            "global_index": proof.entry.global_index,
+            "block_height": proof.entry.block_height,
+            "index_in_block": proof.entry.index_in_block,
+            "entry": b64(proof.entry.payload),
+            "inclusion_proof": [b64(h) for h in proof.inclusion_proof],
+        }
+
+    def chains(self) -> list[dict[str, Any]]:
+        """The ``chains`` section: each chain a proof was made against."""
+        return [chain_section(self.state, o, cp) for o, cp in sorted(self.checkpoints.items())]
+
+    def blocks(self) -> list[dict[str, Any]]:
+        """The ``blocks`` section: each block a proof was made in, in (origin, height) order."""
+        return [self._blocks[k] for k in sorted(self._blocks)]
+
+
+def latest_checkpoints(state: AppState) -> dict[str, StoredCheckpoint]:
+    """Each chain's newest checkpoint, by origin (chains with none left out)."""
     found = {}
     for origin in state.origins():
         checkpoint = state.chain(origin).latest_checkpoint(fresh=True)
@@ -130,7 +161,9 @@ def _latest_checkpoints(state: AppState) -> dict[str, StoredCheckpoint]:
     return found
 
 
-def _chain(state: AppState, origin: str, checkpoint: StoredCheckpoint) -> dict[str, Any]:
+def chain_section(state: AppState, origin: str, checkpoint: StoredCheckpoint) -> dict[str, Any]:
+    """A bundle's ``chains`` item: the checkpoint, the chain's verifier keys and the key
+    hand-overs up to the checkpoint."""
     keys = state.verifier_keys(origin)
     reader = state.chain(origin)
     return {
@@ -141,9 +174,10 @@ def _chain(state: AppState, origin: str, checkpoint: StoredCheckpoint) -> dict[s
     }
 
 
-def _add_block(
+def add_block(
     blocks: dict[tuple[str, int], dict[str, Any]], origin: str, proof: ReadingProof, tlog: str
 ) -> None:
+    """Add the ``blocks`` item of ``proof``'s block (header and tlog-proof) once."""
     key = (origin, proof.block.height)
     if key not in blocks:
         blocks[key] = {

@@ -1,6 +1,7 @@
 """``farmtrace verify BUNDLE --key VKEY``: check a lot bundle offline with the plain-Python
 reference only (``farmtrace.tlog``, ``farmtrace.wire.protocol``, the event encoding; no Rust, no
-network).
+network). Campaign and coupon bundles (``docs/commerce.md``) are told apart by their
+``format`` and checked by :mod:`farmtrace.api.services.verify_commerce`.
 
 Checked, in order (``docs/bundle.md``): each chain's checkpoint is signed by one of the given
 keys, or by a key that a chain of key hand-overs leads to from one of them (``key_handovers``,
@@ -19,8 +20,6 @@ the bundle's ``lot`` equals the newest version's. The first failure stops the ch
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from farmtrace.api.services.bundle_proofs import BundleError
+from farmtrace.api.services.bundle_proofs import b64_field as _b64
+from farmtrace.api.services.bundle_proofs import check_blocks as _blocks
+from farmtrace.api.services.bundle_proofs import check_checkpoints as _checkpoints
+from farmtrace.api.services.bundle_proofs import check_inclusion as _inclusion
+from farmtrace.api.services.bundle_proofs import get_field as _get
 from farmtrace.api.services.coldchain.ack import open_ack
 from farmtrace.api.services.coldchain.errors import ColdChainError
 from farmtrace.api.services.lots.declaration import (
@@ -42,16 +47,15 @@ from farmtrace.api.services.lots.event_entry import EventEntryError, signer_id
 from farmtrace.api.services.lots.event_entry import decode as decode_event
 from farmtrace.api.services.lots.event_entry import verify as verify_event
 from farmtrace.api.services.series_rule import BundleReading, Gap, SeriesError, check_series
-from farmtrace.api.services.witnessed import PolicyFailure, witnessed
+from farmtrace.api.services.verify_commerce import (
+    COMMERCE_FORMATS,
+    CommerceSummary,
+    verify_commerce,
+)
 from farmtrace.chain.block import BlockHeader
-from farmtrace.chain.errors import ChainError
-from farmtrace.chain.rotation import rotation_successor
-from farmtrace.tlog.checkpoint import SignedCheckpoint, open_checkpoint
-from farmtrace.tlog.errors import TlogError, UnverifiedNote
-from farmtrace.tlog.merkle import leaf_hash, verify_inclusion
+from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Verifier
 from farmtrace.tlog.policy import Policy
-from farmtrace.tlog.proof import TlogProof, verify_tlog_proof
 from farmtrace.wire.protocol import ProtocolError
 from farmtrace.wire.protocol import decode as decode_reading
 from farmtrace.wire.protocol import verify as verify_reading
@@ -62,10 +66,6 @@ FORMAT = "farmtrace-bundle/v2"
 # Bundles of format v1 (before lot declarations and complete series) prove less than this
 # verifier checks; they are refused with a remedy rather than passed on weaker rules.
 _OLDER_FORMATS = {"farmtrace-bundle/v1": "it proves neither the lot's facts nor complete series"}
-
-
-class BundleError(ValueError):
-    """A bundle that does not verify; the message names the item and what failed."""
 
 
 @dataclass
@@ -80,21 +80,7 @@ class Report:
     gaps: list[Gap] = field(default_factory=list)
     declarations: int = 0
     declarations_pending: int = 0
-
-
-def _b64(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise BundleError(f"{what}: expected a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise BundleError(f"{what}: not valid base64") from None
-
-
-def _get(obj: Any, key: str, kind: type, what: str) -> Any:
-    if not isinstance(obj, dict) or not isinstance(obj.get(key), kind):
-        raise BundleError(f"{what}: missing or malformed field {key!r}")
-    return obj[key]
+    commerce: CommerceSummary | None = None  # a campaign or coupon bundle's findings
 
 
 def verify_bundle(
@@ -130,6 +116,10 @@ def verify_bundle(
             f"bundle format is {fmt!r}, expected {FORMAT!r}: {_OLDER_FORMATS[fmt]};"
             " download the lot's bundle again"
         )
+    if fmt in COMMERCE_FORMATS:
+        report.commerce = verify_commerce(bundle, verifiers, ok, policy)
+        report.pending = report.commerce.pending
+        return report
     if fmt != FORMAT:
         raise BundleError(f"bundle format is {fmt!r}, expected {FORMAT!r}")
     lot = _get(bundle, "lot", dict, "bundle")
@@ -283,131 +273,6 @@ def _ack(
         raise BundleError(f"{what}: unknown status {status!r}")
     _inclusion(item, what, entry, headers)
     return True
-
-
-def _checkpoints(
-    bundle: dict[str, Any],
-    verifiers: list[Verifier],
-    ok: Callable[[str], None],
-    policy: Policy | None = None,
-) -> tuple[dict[str, SignedCheckpoint], dict[str, list[Verifier]]]:
-    found: dict[str, SignedCheckpoint] = {}
-    trusted: dict[str, list[Verifier]] = {}
-    for chain in _get(bundle, "chains", list, "bundle"):
-        origin = _get(chain, "origin", str, "chain")
-        note = _get(chain, "checkpoint", str, f"chain {origin}")
-        trusted[origin] = _follow_handovers(chain, origin, verifiers, ok)
-        try:
-            found[origin] = open_checkpoint(note, trusted[origin], origin)
-        except TlogError as exc:
-            raise BundleError(f"checkpoint of chain {origin}: {exc}") from None
-        cp = found[origin].checkpoint
-        ok(f"checkpoint of {origin}: size {cp.size}, signature verifies with the given key")
-        if policy is not None:
-            try:
-                ok(witnessed(note, policy, trusted[origin], origin))
-            except PolicyFailure as exc:
-                raise BundleError(str(exc)) from None
-    return found, trusted
-
-
-def _follow_handovers(
-    chain: dict[str, Any], origin: str, verifiers: list[Verifier], ok: Callable[[str], None]
-) -> list[Verifier]:
-    """The given keys plus each key a hand-over signed by an already trusted key names.
-
-    A hand-over none of the trusted keys signed is passed over (it cannot add trust); one that a
-    trusted key signed must be well formed and also signed by the key it names.
-    """
-    trusted = list(verifiers)
-    handovers = chain.get("key_handovers", [])
-    if not isinstance(handovers, list):
-        raise BundleError(f"chain {origin}: malformed field 'key_handovers'")
-    for i, note in enumerate(handovers):
-        what = f"key hand-over {i} of chain {origin}"
-        if not isinstance(note, str):
-            raise BundleError(f"{what}: expected a signed note")
-        try:
-            body = open_checkpoint(note, trusted, origin).checkpoint
-        except UnverifiedNote:
-            continue
-        except TlogError as exc:
-            raise BundleError(f"{what}: {exc}") from None
-        try:
-            successor = rotation_successor(body)
-        except ChainError as exc:
-            raise BundleError(f"{what}: {exc}") from None
-        if successor is None:
-            raise BundleError(f"{what}: names no successor key")
-        if any(v.vkey == successor.vkey for v in trusted):
-            continue
-        try:
-            open_checkpoint(note, [successor], origin)
-        except TlogError:
-            raise BundleError(f"{what}: not signed by the key it names") from None
-        trusted.append(successor)
-        ok(
-            f"key hand-over of {origin} at size {body.size}: a trusted key vouches for "
-            f"{successor.name}+{successor.key_id:08x}"
-        )
-    return trusted
-
-
-def _blocks(
-    bundle: dict[str, Any],
-    checkpoints: dict[str, SignedCheckpoint],
-    trusted: dict[str, list[Verifier]],
-    ok: Callable[[str], None],
-) -> dict[tuple[str, int], BlockHeader]:
-    headers: dict[tuple[str, int], BlockHeader] = {}
-    for block in _get(bundle, "blocks", list, "bundle"):
-        origin = _get(block, "origin", str, "block")
-        height = _get(block, "height", int, f"block of {origin}")
-        what = f"block {height} of {origin}"
-        raw = _get(block, "header", str, what).encode("ascii", "replace")
-        try:
-            header = BlockHeader.parse(raw)
-        except ChainError as exc:
-            raise BundleError(f"{what}: header does not parse: {exc}") from None
-        if header.origin != origin or header.height != height:
-            raise BundleError(f"{what}: header says block {header.height} of {header.origin}")
-        signed = checkpoints.get(origin)
-        if signed is None:
-            raise BundleError(f"{what}: the bundle has no checkpoint of that chain")
-        proof_text = _get(block, "tlog_proof", str, what)
-        try:
-            proof = TlogProof.parse(proof_text)
-            if proof.checkpoint != signed.text:
-                raise BundleError(f"{what}: tlog-proof is not relative to the bundle's checkpoint")
-            verify_tlog_proof(proof, raw, trusted[origin], origin)
-        except TlogError as exc:
-            raise BundleError(f"{what}: tlog-proof fails: {exc}") from None
-        if proof.index != height:
-            raise BundleError(f"{what}: tlog-proof is for leaf {proof.index}")
-        headers[(origin, height)] = header
-    ok(f"{len(headers)} block headers: each in its chain log (C2SP tlog-proof)")
-    return headers
-
-
-def _inclusion(
-    item: Any, what: str, entry: bytes, headers: dict[tuple[str, int], BlockHeader]
-) -> None:
-    origin = _get(item, "origin", str, what)
-    height = _get(item, "block_height", int, what)
-    index = _get(item, "index_in_block", int, what)
-    global_index = _get(item, "global_index", int, what)
-    header = headers.get((origin, height))
-    if header is None:
-        raise BundleError(f"{what}: its block {height} of {origin} is not in the bundle")
-    if global_index != header.first_index + index:
-        raise BundleError(f"{what}: global index does not match its place in block {height}")
-    proof = [_b64(h, f"{what} proof hash") for h in _get(item, "inclusion_proof", list, what)]
-    try:
-        good = verify_inclusion(leaf_hash(entry), index, header.size, proof, header.root)
-    except TlogError:
-        good = False
-    if not good:
-        raise BundleError(f"{what}: not in block {height} (batch inclusion proof does not match)")
 
 
 def _reading(item: Any, i: int, keys: dict[str, bytes]) -> tuple[str, bytes]:
