@@ -24,7 +24,7 @@ from farmtrace.store.database import Database
 
 __all__ = ["SCOPES", "ApiKey", "check_key", "create_key", "revoke_key"]
 
-SCOPES = ("lots:write", "events:write", "excursions:ack")
+SCOPES = ("lots:write", "events:write", "excursions:ack", "campaigns:write", "coupons:redeem")
 """Scopes a key can hold: creating lots, recording events, acknowledging excursions."""
 
 _PREFIX = "ftk_"

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 
 from farmtrace.api.errors import NotFound
 from farmtrace.api.http.ratelimit import RateLimiter
+from farmtrace.api.services.campaigns import CampaignService
 from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.api.services.lots.event_key import event_keys, open_event_key
 from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.settings import Settings
+from farmtrace.store.campaigns import Campaigns
 from farmtrace.store.chain_keys import chain_verifier_keys
 from farmtrace.store.database import Database, open_database
+from farmtrace.store.farm_keys import FarmKeys
 from farmtrace.store.lots import Lots
 from farmtrace.store.reader import ChainReader, chains_in
 from farmtrace.store.registry import public_keys
@@ -26,6 +29,7 @@ class AppState:
     database: Database
     lots: LotStore
     limiter: RateLimiter
+    campaigns: CampaignService
     _chains: dict[str, ChainReader] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _device_keys: dict[str, bytes] = field(default_factory=dict)
@@ -46,7 +50,11 @@ class AppState:
             database.close()
             raise
         limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
-        return cls(settings, database, LotStore(Lots(database), key), limiter)
+        lots = LotStore(Lots(database), key)
+        campaigns = CampaignService(
+            Campaigns(database), FarmKeys(database, settings.state_dir), lots
+        )
+        return cls(settings, database, lots, limiter, campaigns)
 
     def origins(self) -> list[str]:
         """Every chain's origin, oldest first."""
@@ -85,6 +93,10 @@ class AppState:
     def verifier_keys(self, origin: str) -> list[str]:
         """Every checkpoint verifier key the chain recorded (current and retired)."""
         return chain_verifier_keys(self.database, self.chain(origin).chain_id)
+
+    def farm_keys(self, signers: set[str]) -> dict[str, bytes]:
+        """The public key of each farm signer of ``signers`` (current or retired)."""
+        return self.campaigns.farm_keys.public_keys(signers)
 
     def event_keys(self, signers: set[str]) -> dict[str, bytes]:
         """The public key of each event-key signer of ``signers`` (the key that signed its

@@ -221,11 +221,12 @@ class CampaignView:
         ).scalar_one_or_none()
         return 0 if value is None else int(value)
 
-    def active_coupons(self, limit: int) -> list[CouponRecord]:
+    def active_coupons(self, limit: int, newest_first: bool = False) -> list[CouponRecord]:
+        order = COUPONS.c.serial.desc() if newest_first else COUPONS.c.serial
         rows = self.conn.execute(
             select(COUPONS)
             .where(COUPONS.c.campaign_id == self.campaign_id, COUPONS.c.status == "active")
-            .order_by(COUPONS.c.serial)
+            .order_by(order)
             .limit(limit)
         )
         return [_coupon(r, "") for r in rows]

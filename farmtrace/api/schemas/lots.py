@@ -24,7 +24,9 @@ __all__ = [
     "StagePublic",
 ]
 
-EventKind = Literal["harvest", "cooling", "packing", "storing", "shipping", "receiving"]
+EventKind = Literal[
+    "harvest", "cooling", "packing", "storing", "shipping", "receiving", "retail_selling"
+]
 
 BIZ_STEPS: dict[str, str] = {
     "harvest": "commissioning",
@@ -33,6 +35,7 @@ BIZ_STEPS: dict[str, str] = {
     "storing": "storing",
     "shipping": "shipping",
     "receiving": "receiving",
+    "retail_selling": "retail_selling",
 }
 """Each event kind's CBV 2.0 business step (pre-cooling holds the lot in a cold room)."""
 
