@@ -16,14 +16,23 @@ from support.commerce_chain import (
     anchor,
     failed_history,
     funded_history,
+    seal_pending,
     seed_key,
+    store_history,
     verify,
 )
 
-from farmtrace.api.services.commerce_bundle import assemble_bundle
+from farmtrace.api.services.commerce_bundle import (
+    assemble_bundle,
+    build_campaign_bundle,
+    build_coupon_bundle,
+)
 from farmtrace.api.services.verify import BundleError
+from farmtrace.api.settings import Settings
+from farmtrace.api.state import AppState
 from farmtrace.cli import main
 from farmtrace.commerce.entries import Totals, farm_signer, sign_campaign_entry
+from farmtrace.commerce.errors import CommerceError
 
 Bundle = dict[str, Any]
 
@@ -267,3 +276,45 @@ def test_farmtrace_verify_command(
     assert "FAIL  campaign entry 5 (harvested): expected campaign entry 4 next" in (
         capsys.readouterr().out
     )
+
+
+def test_bundles_built_from_the_store(tmp_path: Path) -> None:
+    """What the API serves: the store's campaign written as the API writes it, pending until a
+    gateway seals it, then anchored; both bundles verify, and unknown names are refused."""
+    db_url = f"sqlite:///{tmp_path}/db.sqlite"
+    history = funded_history()
+    f = history.farm
+    state = AppState.open(Settings(db_url=db_url, state_dir=tmp_path / "api"))
+    try:
+        store_history(history, state.database)
+        pending = build_campaign_bundle(state, f.terms.campaign)
+        assert (pending["chains"], pending["blocks"]) == ([], [])
+        assert {i["status"] for i in pending["entries"] + pending["moves"]} == {"pending-anchoring"}
+        vkey = seal_pending(db_url, tmp_path)
+        summary = verify(pending, vkey).commerce
+        assert summary is not None and (summary.anchored, summary.pending) == (0, 9)
+        bundle = build_campaign_bundle(state, f.terms.campaign)
+        assert [base64.b64decode(i["entry"]) for i in bundle["entries"]] == [
+            e.payload for e in history.entries
+        ]
+        summary = verify(bundle, vkey).commerce
+        assert summary is not None
+        assert (summary.entries, summary.anchored, summary.pending) == (6, 9, 0)
+        assert summary.totals == Totals(4, 1, 0)
+        coupon = build_coupon_bundle(state, f.coupon(1))
+        assert len(coupon["moves"]) == 2
+        found = verify(coupon, vkey).commerce
+        assert found is not None and found.coupon is not None
+        assert (found.coupon.status, found.coupon.moves) == ("redeemed", 3)
+        for call, name, kind in (
+            (build_campaign_bundle, "0614141000029", "not-found"),
+            (build_campaign_bundle, "0614141000013", "invalid"),
+            (build_coupon_bundle, f.coupon(11), "not-found"),
+            (build_coupon_bundle, "06141410000290", "invalid"),
+            (build_coupon_bundle, "06141410000291", "not-found"),
+        ):
+            with pytest.raises(CommerceError) as caught:
+                call(state, name)
+            assert caught.value.kind == kind, name
+    finally:
+        state.database.close()

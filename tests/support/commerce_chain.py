@@ -8,6 +8,7 @@ writes the bundle. Histories are whatever the test signs, valid or not: the chai
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,17 @@ from farmtrace.api.services.commerce_bundle import HeldEntry, assemble_bundle
 from farmtrace.api.services.verify import Report, verify_bundle
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState
-from farmtrace.commerce.entries import CampaignEntry, HolderStatement, Totals, statement_signer
+from farmtrace.commerce.entries import (
+    CampaignEntry,
+    HolderStatement,
+    Totals,
+    decode_statement,
+    statement_signer,
+)
+from farmtrace.commerce.gcn import parse_coupon_id
+from farmtrace.commerce.replay import CampaignReplay
+from farmtrace.store.campaigns import CampaignChange, Campaigns, IssuedCoupons, NewCampaign, Spend
+from farmtrace.store.database import Database
 from farmtrace.store.ledger import Ledger
 from farmtrace.store.pending import queue_entry
 from farmtrace.store.records import PendingReading
@@ -159,3 +170,98 @@ def anchor(
 def verify(bundle: dict[str, Any], vkey: str) -> Report:
     """``farmtrace verify`` of ``bundle``'s JSON, quietly."""
     return verify_bundle(json.dumps(bundle).encode(), [vkey], say=lambda _line: None)
+
+
+def store_history(history: History, database: Database) -> int:
+    """Write ``history`` through the store (``farmtrace.store.campaigns``) as the API would:
+    pledges, each campaign entry with its effects, each transfer; its campaign's id. The rules
+    are not judged here (the chain and the verifier judge them)."""
+    store = Campaigns(database)
+    terms = history.farm.terms
+    replay = CampaignReplay()
+    campaign_id = 0
+    for signed in history.order:
+        if isinstance(signed, HolderStatement):
+            assert signed.to is not None
+            _, serial = parse_coupon_id(signed.coupon)
+            store.transfer(
+                campaign_id,
+                serial,
+                signed.move,
+                signed.prev,
+                signed.state,
+                signed.to,
+                signed.price,
+                signed.time_ms,
+                signed.payload,
+                statement_signer(signed.coupon),
+            )
+            replay.add_transfer(signed)
+            continue
+        entry = signed
+        body = entry.body
+        if entry.op == "issue":
+            store.add_pledge(
+                campaign_id, body["pledge"], body["holder"], body["count"],
+                body["count"] * terms.price, None, None,
+            )  # fmt: skip
+        spends = _spends(replay, entry)
+        replay.apply(entry)
+        change = CampaignChange(
+            entry.op,
+            entry.payload,
+            entry.state,
+            entry.time_ms,
+            replay.status,
+            replay.totals.issued,
+            replay.totals.redeemed,
+            replay.totals.voided,
+            replay.harvested,
+            None if replay.shortfall is None else replay.shortfall.policy,
+            IssuedCoupons(
+                body["pledge"], body["holder"], body["first"], body["count"],
+                body["payment_sha256"],
+            ) if entry.op == "issue" else None,
+            spends,
+            (body["pledge"], body["amount"]) if entry.op == "refund" else None,
+        )  # fmt: skip
+
+        def build(*args: Any, _change: CampaignChange = change, _seq: int = entry.seq) -> Any:
+            seq = args[0] if len(args) == 1 else args[1]
+            assert seq == _seq, f"the store gave seq {seq}, the entry was signed with {_seq}"
+            return _change
+
+        if entry.op == "open":
+            head = store.create(
+                NewCampaign(
+                    terms.campaign, terms.farm, terms.gtin, terms.lot,
+                    terms.canonical().decode(), terms.cap, terms.target, entry.signer,
+                ),
+                build,
+            )  # fmt: skip
+            assert head is not None
+            campaign_id = head.id
+        else:
+            assert store.append(terms.campaign, build) is not None
+    return campaign_id
+
+
+def _spends(replay: CampaignReplay, entry: CampaignEntry) -> tuple[Spend, ...]:
+    body = entry.body
+    if entry.op == "redeem":
+        statement = decode_statement(base64.b64decode(body["statement"]))
+        return (Spend(body["serial"], statement.move, statement.prev, "redeem", statement.payload),)
+    if entry.op == "void":
+        spends = []
+        for serial, prev in body["coupons"]:
+            coupon = replay.coupons[serial]
+            spends.append(Spend(serial, coupon.moves + 1, prev, "void"))
+        return tuple(spends)
+    return ()
+
+
+def seal_pending(db_url: str, tmp: Path) -> str:
+    """Seal everything queued in ``pending_entries`` into a block; the chain's verifier key."""
+    with Ledger.open(db_url, tmp / "gw", ORIGIN) as ledger:
+        ledger.append_batch([])
+        return ledger.verifier_key

@@ -31,9 +31,12 @@ from farmtrace.commerce.entries import (
     decode_campaign_entry,
     decode_statement,
     farm_signer,
+    statement_signer,
 )
 from farmtrace.commerce.errors import CommerceError
-from farmtrace.commerce.gcn import parse_coupon_id
+from farmtrace.commerce.gcn import coupon_id, parse_coupon_id, validate_gcn
+from farmtrace.store.campaigns import CampaignHead, Campaigns
+from farmtrace.store.lots import Anchor
 
 __all__ = ["HeldEntry", "assemble_bundle", "build_campaign_bundle", "build_coupon_bundle"]
 
@@ -132,10 +135,51 @@ def _serial_of(payload: bytes) -> int | None:
 
 
 def build_campaign_bundle(state: AppState, gcn: str) -> dict[str, Any]:
-    """The campaign bundle of campaign ``gcn`` (format ``farmtrace-campaign-bundle/v1``)."""
-    raise NotImplementedError
+    """The campaign bundle of campaign ``gcn`` (format ``farmtrace-campaign-bundle/v1``): its
+    entries 1..n and every transfer of its coupons, as stored now.
+    :class:`~farmtrace.commerce.errors.CommerceError` for a malformed GCN (``invalid``) or an
+    unknown campaign (``not-found``)."""
+    store, head = _campaign(state, validate_gcn(gcn))
+    return assemble_bundle(state, head.gcn, _entries(store, head), _transfers(store, head))
 
 
 def build_coupon_bundle(state: AppState, coupon: str) -> dict[str, Any]:
-    """The coupon bundle of ``coupon`` (format ``farmtrace-coupon-bundle/v1``)."""
-    raise NotImplementedError
+    """The coupon bundle of ``coupon`` (format ``farmtrace-coupon-bundle/v1``): its campaign's
+    entries 1..n, its own transfers and those of the coupons already redeemed or void.
+    :class:`~farmtrace.commerce.errors.CommerceError` for a malformed coupon ID (``invalid``)
+    or an unknown campaign or coupon (``not-found``)."""
+    gcn, serial = parse_coupon_id(coupon)
+    store, head = _campaign(state, gcn)
+    if store.coupon(gcn, serial) is None:
+        raise CommerceError(f"coupon {coupon} was never issued", "not-found")
+    return assemble_bundle(state, head.gcn, _entries(store, head), _transfers(store, head), coupon)
+
+
+def _campaign(state: AppState, gcn: str) -> tuple[Campaigns, CampaignHead]:
+    store = Campaigns(state.database)
+    head = store.get(gcn)
+    if head is None:
+        raise CommerceError(f"no campaign {gcn}", "not-found")
+    return store, head
+
+
+def _anchor(anchor: Anchor | None) -> tuple[str, int] | None:
+    return None if anchor is None else (anchor.origin, anchor.global_index)
+
+
+def _entries(store: Campaigns, head: CampaignHead) -> list[HeldEntry]:
+    return [HeldEntry(e.payload, _anchor(e.anchor)) for e in store.entries(head.id)]
+
+
+def _transfers(store: Campaigns, head: CampaignHead) -> list[HeldEntry]:
+    """Every holder transfer of the campaign's coupons, by serial and move (redemptions and
+    voids are in the campaign's entries already)."""
+
+    def stream(serial: int) -> str:
+        return statement_signer(coupon_id(head.gcn, serial))
+
+    return [
+        HeldEntry(m.payload, _anchor(m.anchor))
+        for m in store.moves(head.id, stream=stream)
+        if m.op == "transfer" and m.payload is not None
+    ]
