@@ -141,9 +141,13 @@ class ChainReader:
             "ON h.chain_id = b.chain_id AND h.height = b.height "
             f"WHERE b.chain_id = {mark} AND b.height = {mark}"
         )
-        self._run_sql = (
-            f"SELECT payload FROM entries WHERE chain_id = {mark} AND global_index >= {mark} "
-            f"AND global_index < {mark} ORDER BY global_index"
+        # The entry and its neighbours within a run's length either side: its run's entries
+        # are among them, so one read gives both.
+        self._near_sql = (
+            "SELECT global_index, block_height, index_in_block, kind, device_id, seq, "
+            "timestamp_ms, received_at, payload FROM entries "
+            f"WHERE chain_id = {mark} AND global_index >= {mark} AND global_index <= {mark} "
+            "ORDER BY global_index"
         )
 
     @classmethod
@@ -194,9 +198,11 @@ class ChainReader:
         SQLAlchemy's per-statement work.
         """
         rows = self._raw(self._entry_sql, (self.chain_id, global_index), f"entry {global_index}")
-        row = rows[0] if rows else None
-        if row is None:
+        if not rows:
             raise NotFoundError(f"no entry {global_index} in chain {self.origin}")
+        return self._stored_entry(global_index, rows[0])
+
+    def _stored_entry(self, global_index: int, row: tuple[Any, ...]) -> StoredEntry:
         height, position, kind, device, seq, ts, received, payload = row
         return StoredEntry(
             origin=self.origin,
@@ -341,14 +347,17 @@ class ChainReader:
         matches what was sealed: no proof is served). ``check_root=False`` serves a proof of
         what is stored even then, for a verifier that is to judge the stored rows itself.
         """
-        entry = self.entry(global_index)
+        entry, run = self._entry_and_run(global_index)
         checkpoint = at or self.latest_checkpoint()
         if at is None and (checkpoint is None or entry.block_height >= checkpoint.size):
             checkpoint = self.latest_checkpoint(fresh=True)  # the cached one may be too old
         if checkpoint is None or entry.block_height >= checkpoint.size:
             raise NotFoundError(f"entry {global_index} is not yet covered by a checkpoint")
         header, header_bytes = self.block(entry.block_height)
-        path = self._inclusion_proof(entry, header, check_root)
+        path = self._stored_path(entry, run, header)
+        if path is None:
+            tree = self._batch_tree(header, check_root)
+            path = tree.inclusion_proof(entry.index_in_block)
         return ReadingProof(
             entry=entry,
             inclusion_proof=tuple(path),
@@ -357,56 +366,71 @@ class ChainReader:
             tlog_proof=self.tlog_proof(header.height, checkpoint),
         )
 
-    def _inclusion_proof(
-        self, entry: StoredEntry, header: BlockHeader, check_root: bool
-    ) -> list[bytes]:
-        """``entry``'s audit path in its block: from the block's stored run roots and the
-        entries of its run when those check against the sealed root, else from the whole
-        block (:meth:`_batch_tree`, which names a mismatch)."""
-        tree = self._trees.get(header.height)
-        if tree is None and self.stored_hashes:
-            runs = self._runs.get(header.height)
-            if runs is None:
-                runs = self._read_block(header.height)[1]
-            if runs:
-                path = run_proof(
-                    entry.index_in_block,
-                    header.size,
-                    header.root,
-                    self._run_entries(header, entry.index_in_block),
-                    runs,
-                )
-                if path is not None:
-                    return path
-        if tree is None:
-            tree = self._batch_tree(header, check_root)
-        return tree.inclusion_proof(entry.index_in_block)
+    def _entry_and_run(self, global_index: int) -> tuple[StoredEntry, list[bytes]]:
+        """The entry at ``global_index`` and the payloads of its run of ``RUN`` entries in its
+        block, in one indexed read; :class:`NotFoundError` if the entry is not stored."""
+        rows = self._raw(
+            self._near_sql,
+            (self.chain_id, max(0, global_index - RUN + 1), global_index + RUN - 1),
+            f"entry {global_index}",
+        )
+        found = next((row for row in rows if row[0] == global_index), None)
+        if found is None:
+            raise NotFoundError(f"no entry {global_index} in chain {self.origin}")
+        entry = self._stored_entry(global_index, found[1:])
+        run = entry.index_in_block // RUN
+        return entry, [
+            bytes(row[8]) for row in rows if row[1] == entry.block_height and row[2] // RUN == run
+        ]
 
-    def _run_entries(self, header: BlockHeader, index_in_block: int) -> list[bytes]:
-        """The payloads of the run of ``RUN`` entries holding entry ``index_in_block``."""
-        start = header.first_index + index_in_block // RUN * RUN
-        end = min(start + RUN, header.first_index + header.size)
-        rows = self._raw(self._run_sql, (self.chain_id, start, end), f"entries {start}..{end - 1}")
-        return [bytes(payload) for (payload,) in rows]
+    def _stored_path(
+        self, entry: StoredEntry, run: list[bytes], header: BlockHeader
+    ) -> list[bytes] | None:
+        """``entry``'s audit path in its block from a cached checked batch tree, or from the
+        block's stored run roots and ``run`` (its run's payloads) when those check against
+        the sealed root; ``None`` when only the whole block can prove it (no stored run
+        roots, or they or the run do not check: :meth:`_batch_tree` names a mismatch)."""
+        tree = self._trees.get(header.height)
+        if tree is not None:
+            return tree.inclusion_proof(entry.index_in_block)
+        if not self.stored_hashes:
+            return None
+        runs = self._runs.get(header.height)
+        if runs is None:
+            runs = self._read_block(header.height)[1]
+        if not runs:
+            return None
+        return run_proof(entry.index_in_block, header.size, header.root, run, runs)
 
     def cached_proof(self, global_index: int) -> ReadingProof | None:
-        """:meth:`reading_proof` relative to the latest checkpoint when all but the entry is
-        cached (cheap enough for an event loop), else ``None``; :class:`NotFoundError` if the
-        entry is not stored."""
-        entry = self.entry(global_index)
+        """:meth:`reading_proof` relative to the latest checkpoint when it takes nothing but
+        indexed reads (cheap enough for an event loop): the checkpoint is cached, the chain
+        log is loaded, and the block's batch tree is cached or its run roots are stored.
+        Else ``None``; :class:`NotFoundError` if the entry is not stored."""
+        entry, run = self._entry_and_run(global_index)
         at, checkpoint = self._latest
         if checkpoint is None or time.monotonic() - at >= self._ttl:
             return None
         if entry.block_height >= checkpoint.size:
             return None
-        header = self._headers.get(entry.block_height)
-        tree = self._trees.get(entry.block_height)  # cached only once its root checked
-        tlog = self._tlog.get((entry.block_height, checkpoint.size, len(checkpoint.note)))
-        if header is None or tree is None or tlog is None:
+        height = entry.block_height
+        key = (height, checkpoint.size, len(checkpoint.note))
+        tlog = self._tlog.get(key)
+        if tlog is None:
+            log = self._log_tree
+            if log is None or log.size != checkpoint.size:
+                return None  # loading or cutting the chain log's tree is no work for a loop
+            tlog = build_tlog_proof(height, log.inclusion_proof(height), checkpoint.note)
+            self._tlog.put(key, tlog)
+        header = self._headers.get(height)
+        if header is None:
+            header = self._read_block(height)[0]
+        path = self._stored_path(entry, run, header[0])
+        if path is None:
             return None
         return ReadingProof(
             entry=entry,
-            inclusion_proof=tuple(tree.inclusion_proof(entry.index_in_block)),
+            inclusion_proof=tuple(path),
             block=header[0],
             block_bytes=header[1],
             tlog_proof=tlog,
