@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.farmtrace-installed
 RUST_SOURCES := farmtrace/rust_core.pyi Cargo.toml rust_core/Cargo.toml $(wildcard rust_core/src/*.rs rust_core/src/*/*.rs)
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-fast test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest bench-api sim-bundle demo ci clean
+.PHONY: help install build test test-fast test-python test-rust test-js lint fmt bench bench-core bench-sim bench-ingest bench-api bench-report sim-bundle demo ci clean
 
 help: ## List the developer commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,11 +62,15 @@ bench-core: install ## farmtrace bench core (Merkle build, SHA-256 ceiling, Ed25
 bench-sim: install ## python -m farmtrace.sim bench: 1,000 simulated devices at 1 reading/s for 60 s (local mosquitto)
 	$(BIN)/python -m farmtrace.sim bench
 
-bench-ingest: install ## farmtrace bench ingest: signed readings through Mosquitto into the gateway vs a bare subscriber
+bench-ingest: install ## farmtrace bench ingest: signed readings through Mosquitto into the gateway vs a bare subscriber at capacity
 	$(BIN)/farmtrace bench ingest
 
-bench-api: install ## farmtrace bench api: reading proofs/s and p99 over HTTP with 1M readings stored (cached DB)
+bench-api: install ## farmtrace bench api: reading proofs/s and p99 over HTTP, 1M readings stored in blocks of 20-100 (cached DB), cold, warm and rate-limited
 	$(BIN)/farmtrace bench api
+
+BENCH_REPORT ?= bench-report
+bench-report: install ## farmtrace bench all: every benchmark at small sizes, $(BENCH_REPORT)/report.md with SVG plots
+	$(BIN)/farmtrace bench all --out $(BENCH_REPORT)
 
 sim-bundle: ## dist/farmtrace-sim.tar.gz: the simulator for a Raspberry Pi (needs only paho-mqtt, cryptography)
 	mkdir -p dist

@@ -110,7 +110,9 @@ def prepare(state: Path, readings: int, block: tuple[int, int], devices: int) ->
     state.mkdir(parents=True, exist_ok=True)
     path = database_path(state, block)
     url = f"sqlite:///{path}"
-    with Ledger.open(url, state / "gateway", ORIGIN) as ledger:
+    # The gateway's state (its key and last signed checkpoint) belongs to this database alone.
+    gateway_state = state / f"gateway-blocks-{block[0]}-{block[1]}"
+    with Ledger.open(url, gateway_state, ORIGIN) as ledger:
         have = ledger.entry_count
         if have >= readings:
             print(f"reusing {have:,} readings in {path}", file=sys.stderr)
