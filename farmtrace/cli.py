@@ -22,6 +22,7 @@ _COMMAND_MODULES = (
     "farmtrace.api.commands",
     "farmtrace.demo.command",
     "farmtrace.witness.command",
+    "farmtrace.wallet.command",
 )
 
 
