@@ -10,6 +10,7 @@ from typing import Any
 from farmtrace.bench import anchoring as anchoring_bench
 from farmtrace.bench import api_flood, ingest_command, suite
 from farmtrace.bench import api_load as api_bench
+from farmtrace.bench import proofs as proofs_bench
 from farmtrace.bench import startup as startup_bench
 from farmtrace.bench import tiles as tiles_bench
 
@@ -56,6 +57,7 @@ def register(sub: Any) -> None:
     startup_bench.register(kinds)  # the gateway's start-up check (farmtrace/bench/startup.py)
     api_flood.register(kinds)  # checkpoint latency under a flood (farmtrace/bench/api_flood.py)
     tiles_bench.register(kinds)  # C2SP tiles served, cold and cached (farmtrace/bench/tiles.py)
+    proofs_bench.register(kinds)  # cold proofs, realistic blocks (farmtrace/bench/proofs.py)
     suite.register(
         kinds
     )  # every benchmark, small, one report with plots (farmtrace/bench/suite.py)

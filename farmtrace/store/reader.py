@@ -171,11 +171,26 @@ class ChainReader:
         )
 
     @classmethod
-    def open(cls, db_url: str, origin: str, *, checkpoint_ttl: float = 0.0) -> ChainReader:
+    def open(
+        cls,
+        db_url: str,
+        origin: str,
+        *,
+        checkpoint_ttl: float = 0.0,
+        batch_trees: int = 64,
+        stored_hashes: bool = True,
+    ) -> ChainReader:
         """A reader of chain ``origin`` in the database at ``db_url`` (which must exist)."""
         engine = create_db_engine(db_url)
         try:
-            reader = cls(engine, chain_id_of(engine, origin), origin, checkpoint_ttl=checkpoint_ttl)
+            reader = cls(
+                engine,
+                chain_id_of(engine, origin),
+                origin,
+                batch_trees=batch_trees,
+                checkpoint_ttl=checkpoint_ttl,
+                stored_hashes=stored_hashes,
+            )
         except SQLAlchemyError as exc:
             engine.dispose()
             raise DatabaseError(f"cannot read {describe_url(db_url)}: {exc}") from None

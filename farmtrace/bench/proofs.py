@@ -1,0 +1,375 @@
+"""``farmtrace bench proofs``: reading proofs with a cold cache, realistic blocks, long-tail access.
+
+1. A chain of ``--readings`` real signed readings in blocks of a random size within
+   ``--block-size`` (default 20..100: a gateway sealing every second on a small farm), kept in
+   ``<state>/proofs-<readings>-<lo>-<hi>.db`` and reused when it is there. Built by the ledger's
+   own append (``Ledger.append_batch``, the gateway's write path), readings signed in worker
+   processes.
+2. What the database holds: bytes per reading stored (the file, counted rows), and the part of
+   it that is the blocks' stored run roots (``block_hashes``), so the size without them (the
+   schema before revision 0010) is printed beside it.
+3. In process, side by side on the same database, each with a fresh reader (cold caches; the
+   operating system's page cache is whatever it is): ``rebuild``, the path of blocks without
+   stored hashes (every entry of the block read and its tree rebuilt), and ``stored``, the proof
+   from the block's stored run roots and the entries of the reading's run. ``--threads`` threads
+   ask for proofs of readings drawn uniformly from all of them (every block equally likely: the
+   long tail a consumer scanning old lots meets) for ``--seconds``.
+4. With ``--http``: ``farmtrace api`` started fresh (cold) on the database, ``--concurrency``
+   keep-alive clients in a separate process asking ``/v1/readings/{random}/proof`` for
+   ``--seconds``; the rate limit lifted (one client address makes all the load).
+
+Targets (issue 18): at least 1,000 proofs/s with p99 at most 50 ms, cold, at 10 M readings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "register", "run"]
+
+ORIGIN = "farmtrace.example/bench-proofs"
+_SEED = b"farmtrace-bench-proofs/"
+
+
+def _device_key(device: str) -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(_SEED + device.encode()).digest())
+
+
+def _sign_range(args: tuple[int, int, int]) -> list[tuple[str, int, int, bytes]]:
+    """Readings ``start .. stop - 1`` signed by their devices (reading n is device n % devices)."""
+    from farmtrace.wire.protocol import Measurement, Reading, sign
+
+    start, stop, devices = args
+    keys: dict[str, Any] = {}
+    out = []
+    for n in range(start, stop):
+        device, seq = f"bench-{n % devices:04d}", n // devices + 1
+        key = keys.get(device)
+        if key is None:
+            key = keys[device] = _device_key(device)
+        ts = 1_767_225_600_000 + n * 10
+        reading = Reading(
+            device, seq, ts, "bench/room", "LOT-B", (Measurement("Temperature", 2.5, "CEL"),)
+        )
+        out.append((device, seq, ts, sign(reading, key)))
+    return out
+
+
+def prepare(state: Path, readings: int, low: int, high: int, devices: int) -> Path:
+    """The bench database, filled with ``readings`` signed readings in blocks of ``low`` to
+    ``high`` (a seeded draw, so a rebuild makes the same blocks)."""
+    from farmtrace.store.bench_db import skip_fsync
+    from farmtrace.store.ledger import Ledger
+    from farmtrace.store.records import PendingReading
+
+    state.mkdir(parents=True, exist_ok=True)
+    path = state / f"proofs-{readings}-{low}-{high}.db"
+    with Ledger.open(f"sqlite:///{path}", state / f"gateway-{path.stem}", ORIGIN) as ledger:
+        have = ledger.entry_count
+        if have >= readings:
+            return path
+        skip_fsync(ledger.engine)  # building only: the same rows, no wait for the disk
+        ledger.register_devices(
+            {
+                f"bench-{d:04d}": _device_key(f"bench-{d:04d}").public_key().public_bytes_raw()
+                for d in range(devices)
+            }
+        )
+        sizes = random.Random(f"{readings}/{low}/{high}")
+        started = time.monotonic()
+        chunk = 20_000
+        ranges = [(s, min(s + chunk, readings), devices) for s in range(have, readings, chunk)]
+        with ProcessPoolExecutor(max(1, os.cpu_count() or 2)) as pool:
+            pending: list[tuple[str, int, int, bytes]] = []
+            for signed in pool.map(_sign_range, ranges):
+                pending += signed
+                while len(pending) >= high or (
+                    pending and ledger.entry_count + len(pending) >= readings
+                ):
+                    size = min(sizes.randint(low, high), len(pending))
+                    now = time.time()
+                    block, pending = pending[:size], pending[size:]
+                    ledger.append_batch([PendingReading(d, s, t, p, now) for d, s, t, p in block])
+                print(
+                    f"\rstored {ledger.entry_count:,} readings in {ledger.size:,} blocks "
+                    f"({time.monotonic() - started:.0f} s)",
+                    end="",
+                    file=sys.stderr,
+                )
+        print(file=sys.stderr)
+    return path
+
+
+def storage(path: Path) -> dict[str, Any]:
+    """Bytes per stored reading: the whole file, and without the ``block_hashes`` table."""
+    from farmtrace.store.bench_db import sqlite_storage
+
+    size = sqlite_storage(path)
+    return {
+        "readings_stored": size.readings,
+        "entries_stored": size.entries,
+        "blocks": size.blocks,
+        "mean_block": round(size.entries / max(size.blocks, 1), 1),
+        "file_bytes": size.file_bytes,
+        "bytes_per_reading": round(size.bytes_per_reading(), 1),
+        "block_hashes_bytes": sum(n for k, n in size.tables.items() if "block_hashes" in k),
+        "bytes_per_reading_without_block_hashes": round(
+            size.bytes_per_reading(without=("block_hashes",)), 1
+        ),
+    }
+
+
+def _percentiles(latencies: list[float], elapsed: float, count: int) -> dict[str, Any]:
+    latencies.sort()
+    return {
+        "proofs": count,
+        "seconds": round(elapsed, 2),
+        "proofs_per_s": round(count / elapsed, 1),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 3),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 3),
+        "max_ms": round(latencies[-1] * 1000, 3),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 3),
+    }
+
+
+def in_process(path: Path, stored_hashes: bool, seconds: float, threads: int) -> dict[str, Any]:
+    """Proofs of uniformly random readings from a fresh reader, ``threads`` at a time."""
+    from farmtrace.store.reader import ChainReader
+
+    # The API's reader settings (farmtrace.api.state.AppState.chain).
+    reader = ChainReader.open(
+        f"sqlite:///{path}",
+        ORIGIN,
+        batch_trees=2048,
+        checkpoint_ttl=1.0,
+        stored_hashes=stored_hashes,
+    )
+    try:
+        total = reader.entry_count()
+        begin = time.perf_counter()
+        reader.reading_proof(random.randrange(total))  # the first one loads the chain log
+        first_ms = (time.perf_counter() - begin) * 1000
+        latencies: list[float] = []
+        stop = time.monotonic() + seconds
+
+        def worker(seed: int) -> None:
+            draw = random.Random(seed)
+            mine = []
+            while time.monotonic() < stop:
+                index = draw.randrange(total)
+                at = time.perf_counter()
+                reader.reading_proof(index)
+                mine.append(time.perf_counter() - at)
+            latencies.extend(mine)
+
+        started = time.monotonic()
+        pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        result = _percentiles(latencies, time.monotonic() - started, len(latencies))
+        result["first_proof_ms"] = round(first_ms, 1)
+        return result
+    finally:
+        reader.close()
+
+
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    """One keep-alive HTTP/1.1 GET on an open connection; the status code."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return int(head[9:12])
+
+
+async def _load(port: int, total: int, seconds: float, concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    stop = time.monotonic() + seconds
+
+    async def client(seed: int) -> None:
+        draw = random.Random(seed)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.monotonic() < stop:
+                path = f"/v1/readings/{draw.randrange(total)}/proof"
+                request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+                at = time.perf_counter()
+                status = await _get(reader, writer, request)
+                latencies.append(time.perf_counter() - at)
+                if status != 200:
+                    errors[status] = errors.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(n) for n in range(concurrency)))
+    result = _percentiles(
+        latencies, time.monotonic() - started, len(latencies) - sum(errors.values())
+    )
+    result["errors"] = errors
+    return result
+
+
+def over_http(
+    path: Path, state: Path, seconds: float, concurrency: int, workers: int
+) -> dict[str, Any]:
+    """A fresh ``farmtrace api`` on the database, loaded from a separate process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    total = storage(path)["entries_stored"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "farmtrace", "api", "--db", f"sqlite:///{path}",
+         "--port", str(port), "--state", str(state / "api"), "--workers", str(workers)],
+        env=os.environ | {"FARMTRACE_API_RATE_PER_S": "1e9", "FARMTRACE_API_RATE_BURST": "1e9"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("farmtrace bench proofs: the API did not start") from None
+                time.sleep(0.2)
+        load = subprocess.run(
+            [sys.executable, "-m", "farmtrace.bench.proofs", "--load", str(port),
+             "--total", str(total), "--seconds", str(seconds), "--concurrency", str(concurrency)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if load.returncode != 0:
+            raise SystemExit(f"farmtrace bench proofs: the load failed: {load.stderr[-2000:]}")
+        report: dict[str, Any] = json.loads(load.stdout)
+        return report
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _block_sizes(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("..")
+    try:
+        lo, hi = int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N or LOW..HIGH") from None
+    if not 1 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 1 <= LOW <= HIGH")
+    return lo, hi
+
+
+def run(args: argparse.Namespace) -> int:
+    low, high = args.block_size
+    started = time.monotonic()
+    path = prepare(args.state, args.readings, low, high, args.devices)
+    built_s = time.monotonic() - started
+    result: dict[str, Any] = {"database": str(path), "prepare_s": round(built_s, 1)}
+    result["storage"] = storage(path)
+    result["load_average_before"] = round(os.getloadavg()[0], 2)
+    result["cores"] = os.cpu_count()
+    result["in_process"] = {
+        mode: in_process(path, mode == "stored", args.seconds, args.threads)
+        for mode in ("rebuild", "stored")
+    }
+    if args.http:
+        result["http_stored_cold"] = over_http(
+            path, args.state, args.seconds, args.concurrency, args.workers
+        )
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    st = result["storage"]
+    print(
+        f"{st['readings_stored']:,} readings stored in {st['blocks']:,} blocks "
+        f"(mean {st['mean_block']}), {path}\n"
+        f"  {st['bytes_per_reading']} bytes per reading; without block_hashes "
+        f"{st['bytes_per_reading_without_block_hashes']} "
+        f"(block_hashes {st['block_hashes_bytes']:,} bytes)\n"
+        f"load average before {result['load_average_before']} on {result['cores']} cores\n"
+        f"in process, fresh reader each, {args.threads} threads, {args.seconds} s, "
+        "uniformly random readings:"
+    )
+    for mode, r in result["in_process"].items():
+        print(
+            f"  {mode:8} {r['proofs_per_s']:>9,.0f} proofs/s  p50 {r['p50_ms']:.3f} ms  "
+            f"p99 {r['p99_ms']:.3f} ms  max {r['max_ms']:.1f} ms  first {r['first_proof_ms']} ms"
+        )
+    if args.http:
+        r = result["http_stored_cold"]
+        print(
+            f"over HTTP, fresh server ({args.workers} workers), {args.concurrency} clients, "
+            f"{args.seconds} s:\n  stored   {r['proofs_per_s']:>9,.0f} proofs/s  "
+            f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms  "
+            f"errors {r['errors'] or 'none'}"
+        )
+    return 0
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state", type=Path, default=Path.home() / ".cache" / "farmtrace" / "bench-proofs"
+    )
+    parser.add_argument("--readings", type=int, default=1_000_000)
+    parser.add_argument(
+        "--block-size",
+        type=_block_sizes,
+        default=(20, 100),
+        help="readings per block: N or LOW..HIGH",
+    )
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=4, help="in-process proof threads")
+    parser.add_argument("--http", action="store_true", help="also over HTTP, a fresh server")
+    parser.add_argument("--concurrency", type=int, default=16, help="HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--json", action="store_true")
+
+
+def register(kinds: Any) -> None:
+    """Add ``proofs`` to ``farmtrace bench``'s kinds."""
+    parser = kinds.add_parser(
+        "proofs", help="cold reading proofs/s and p99, realistic blocks, long-tail access"
+    )
+    _add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m farmtrace.bench.proofs")
+    _add_arguments(parser)
+    parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--total", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.load:
+        report = asyncio.run(_load(args.load, args.total, args.seconds, args.concurrency))
+        print(json.dumps(report))
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
