@@ -3,53 +3,18 @@ naming its cause, and the stored history replaying clean under the reference rul
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.api import GTIN, LOT
-from support.commerce import address
+from support.commerce import DAY, NOW_MS, Clock, address
 
 from farmtrace.api.services.campaigns import CampaignService
-from farmtrace.api.settings import Settings
-from farmtrace.api.state import AppState
 from farmtrace.commerce.entries import decode_campaign_entry, decode_statement, sign_statement
 from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import check_digit, coupon_id
 from farmtrace.commerce.replay import CampaignReplay
 
 GCN = "950600013435" + check_digit("950600013435")
-NOW_MS = 1_900_000_000_000
-DAY = 86_400_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ms = NOW_MS
-
-    def __call__(self) -> float:
-        return self.ms / 1000
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[tuple[CampaignService, Clock]]:
-    from support.api import lot_body
-
-    from farmtrace.api.schemas.lots import LotCreate
-
-    state = AppState.open(
-        Settings(db_url=f"sqlite:///{tmp_path / 'c.db'}", state_dir=tmp_path / "api")
-    )
-    try:
-        assert state.lots.create(LotCreate.model_validate(lot_body(["dev-1"])), GTIN)
-        clock = Clock()
-        svc = CampaignService(
-            state.campaigns.campaigns, state.campaigns.farm_keys, state.lots, clock
-        )
-        yield svc, clock
-    finally:
-        state.close()
 
 
 def terms(**over: object) -> dict[str, object]:

@@ -21,6 +21,18 @@ GCN = "061414100001" + check_digit("061414100001")
 GTIN = "0061414100003" + check_digit("0061414100003")
 T0 = 1_800_000_000_000
 DAY = 86_400_000
+NOW_MS = 1_900_000_000_000
+"""The service tests' "now" (tests/commerce/conftest.py)."""
+
+
+class Clock:
+    """A settable clock for the campaign service (ms since the epoch)."""
+
+    def __init__(self) -> None:
+        self.ms = NOW_MS
+
+    def __call__(self) -> float:
+        return self.ms / 1000
 
 
 def terms_json(**overrides: Any) -> dict[str, Any]:
