@@ -58,7 +58,9 @@ def register(sub: Any) -> None:
     revoke.add_argument("--name", required=True)
     revoke.set_defaults(func=_revoke_key)
 
-    verify = sub.add_parser("verify", help="check a lot bundle offline (plain Python only)")
+    verify = sub.add_parser(
+        "verify", help="check a lot, campaign or coupon bundle offline (plain Python only)"
+    )
     verify.add_argument("bundle", type=Path)
     verify.add_argument("--key", action="append", default=[], help="C2SP verifier key")
     verify.add_argument(
