@@ -135,32 +135,39 @@ def _address(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _coupon_rows(answer: Any) -> list[dict[str, Any]]:
-    rows = answer.get("coupons") if isinstance(answer, dict) else answer
-    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise WalletError("the API's list of coupons is not a JSON list of objects")
+COUPON_COLUMNS = ("coupon", "status", "moves", "state")
+LIST_LIMIT = 500  # the most coupons GET /v1/coupons lists in one answer
+
+
+def _coupon_rows(answer: Any) -> list[tuple[str, ...]]:
+    """``(coupon, status, moves, state)`` of each coupon the API listed."""
+    if not isinstance(answer, list):
+        raise WalletError("the API's list of coupons is not a JSON list")
+    rows = []
+    for item in answer:
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str | int) for k in COUPON_COLUMNS
+        ):
+            raise WalletError(f"the API listed a coupon without {', '.join(COUPON_COLUMNS)}")
+        rows.append(tuple(str(item[k]) for k in COUPON_COLUMNS))
     return rows
 
 
 def _coupons(args: argparse.Namespace) -> int:
     address = address_of(load_key(_key_file(args)))
-    rows = _coupon_rows(_api(args).get("/v1/coupons", holder=address))
+    answer = _api(args).get("/v1/coupons", holder=address, limit=str(LIST_LIMIT))
+    rows = _coupon_rows(answer)
     if not rows:
         print(f"no coupons held by {address}", file=sys.stderr)
         return EXIT_OK
-    table = [("COUPON", "STATUS", "MOVES", "STATE")]
-    for row in rows:
-        name = row.get("coupon") or f"{row.get('campaign', '?')}{row.get('serial', '?')}"
-        table.append(
-            (str(name), str(row.get("status")), str(row.get("moves")), str(row.get("state")))
-        )
-    widths = [max(len(line[i]) for line in table) for i in range(3)]
+    table = [tuple(c.upper() for c in COUPON_COLUMNS), *rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COUPON_COLUMNS))]
     for line in table:
         print(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
-            + "  "
-            + line[3]
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         )
+    if len(rows) >= LIST_LIMIT:
+        print(f"(the API lists at most {LIST_LIMIT} coupons; more may be held)", file=sys.stderr)
     return EXIT_OK
 
 

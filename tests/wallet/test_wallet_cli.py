@@ -438,3 +438,14 @@ def test_an_api_url_must_be_a_base_url(url: str) -> None:
 
 def test_an_api_url_loses_its_trailing_slash() -> None:
     assert check_api_url("http://h:1/base/") == "http://h:1/base"
+
+
+@pytest.mark.parametrize(
+    "answer", [{"coupons": []}, [{"coupon": "1", "status": "active", "moves": 0}], [None]]
+)
+def test_a_coupon_list_that_is_not_the_apis_is_refused(
+    world: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, answer: Any
+) -> None:
+    monkeypatch.setattr(world.api, "get", lambda path, **query: answer)
+    code, out, err = run(capsys, "coupons", "--file", world.files["alice"], "--api", API)
+    assert (code, out) == (2, "") and "the API" in err and "list" in err
