@@ -3,13 +3,16 @@ handlers ``main`` registers once, as ``{"error": code, "detail": message}``).
 
 A route raises :class:`ApiError` for what it judges itself (a malformed GTIN, a missing key)
 and lets every ``farmtrace.store`` error through: :func:`from_store_error` maps it, so that a
-missing thing is always 404 and only a database that cannot be reached is 503.
+missing thing is always 404 and only a database that cannot be reached is 503. Commerce rules
+refuse with :class:`~farmtrace.commerce.errors.CommerceError`, mapped by its ``kind`` in
+:func:`from_commerce_error` (422 malformed, 404 unknown, 409 refused by the current state).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from farmtrace.commerce.errors import CommerceError
 from farmtrace.store.errors import (
     ChainMismatchError,
     DatabaseError,
@@ -17,6 +20,7 @@ from farmtrace.store.errors import (
     InconsistentCheckpointError,
     InvalidEntryError,
     NotFoundError,
+    StateConflictError,
     StoreError,
 )
 
@@ -29,6 +33,8 @@ __all__ = [
     "StoreInconsistent",
     "Unauthorized",
     "Unavailable",
+    "Unprocessable",
+    "from_commerce_error",
     "from_store_error",
 ]
 
@@ -74,6 +80,13 @@ class Conflict(ApiError):
     code = "conflict"
 
 
+class Unprocessable(ApiError):
+    """Well-formed JSON whose values a rule refuses (a bad check digit, an unknown currency)."""
+
+    status = 422
+    code = "invalid"
+
+
 class StoreInconsistent(ApiError):
     """The stored chain contradicts what was signed (a server fault, not a transient one)."""
 
@@ -92,6 +105,7 @@ _STORE_ERRORS: dict[type[StoreError], tuple[type[ApiError], str | None]] = {
     NotFoundError: (NotFound, None),
     InvalidEntryError: (BadRequest, None),
     DeviceRegistryError: (Conflict, None),
+    StateConflictError: (Conflict, None),
     DatabaseError: (Unavailable, "the database is unavailable; try again"),
     ChainMismatchError: (StoreInconsistent, "the stored chain does not match what was signed"),
     InconsistentCheckpointError: (
@@ -113,3 +127,16 @@ def from_store_error(exc: StoreError) -> ApiError:
             answer, detail = _STORE_ERRORS[cls]
             return answer(str(exc) if detail is None else detail)
     return ApiError("internal error")
+
+
+_COMMERCE_ERRORS: dict[str, type[ApiError]] = {
+    "invalid": Unprocessable,
+    "not-found": NotFound,
+    "conflict": Conflict,
+}
+
+
+def from_commerce_error(exc: CommerceError) -> ApiError:
+    """The answer to a refusal of the commerce rules, by its ``kind``; the detail is its
+    message, which names the field or the state at fault (never a secret)."""
+    return _COMMERCE_ERRORS.get(exc.kind, Unprocessable)(str(exc))

@@ -16,14 +16,25 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from farmtrace.api.deps import RateLimited
-from farmtrace.api.errors import ApiError, from_store_error
+from farmtrace.api.errors import ApiError, from_commerce_error, from_store_error
 from farmtrace.api.http.bodylimit import BodyLimit
 from farmtrace.api.http.headers import SECURITY_HEADERS, SecurityHeaders
 from farmtrace.api.http.ratelimit import CostlyGate, RateLimiter
 from farmtrace.api.http.redirects import OwnLocation
-from farmtrace.api.routes import chain, docs, excursions, lots, resolver, tiles
+from farmtrace.api.routes import (
+    campaigns,
+    chain,
+    coupon_links,
+    coupons,
+    docs,
+    excursions,
+    lots,
+    resolver,
+    tiles,
+)
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState
+from farmtrace.commerce.errors import CommerceError
 from farmtrace.store.errors import StoreError
 
 __all__ = ["SECURITY_HEADERS", "app_from_env", "create_app"]
@@ -99,7 +110,10 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(lots.router)
     app.include_router(excursions.router)
+    app.include_router(campaigns.router)
+    app.include_router(coupons.router)
     app.include_router(resolver.router)
+    app.include_router(coupon_links.router)
     app.include_router(docs.router)
     # Before /static, whose mount would otherwise take these paths.
     app.mount(docs.ASSETS_URL, docs.SwaggerAssets(), name="swagger-ui")
@@ -117,6 +131,12 @@ def _errors(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.detail, exc.headers)
+
+    @app.exception_handler(CommerceError)
+    async def commerce_error(_request: Request, exc: CommerceError) -> JSONResponse:
+        # The one mapping of the commerce rules' refusals (kind: invalid, not-found, conflict).
+        answer = from_commerce_error(exc)
+        return _error(answer.status, answer.code, answer.detail)
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_request: Request, exc: RateLimited) -> JSONResponse:

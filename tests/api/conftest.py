@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body, serve
+from support.commerce_api import shop
 from support.postgres import pg_url, postgres_server
 
 # Re-exported for test modules that import them from here.
@@ -20,6 +21,7 @@ __all__ = [
     "postgres_server",
     "served",
     "served_on_both",
+    "shop",
 ]
 
 

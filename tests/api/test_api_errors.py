@@ -7,7 +7,8 @@ import pytest
 from support.api import GTIN, Served
 from support.tamper import alter_reading_value
 
-from farmtrace.api.errors import from_store_error
+from farmtrace.api.errors import from_commerce_error, from_store_error
+from farmtrace.commerce.errors import CommerceError, ErrorKind
 from farmtrace.store import errors
 
 # Each store error class, the status and code it is answered with, and whether the client sees
@@ -16,6 +17,7 @@ EXPECTED: dict[type[errors.StoreError], tuple[int, str, bool]] = {
     errors.NotFoundError: (404, "not-found", True),
     errors.InvalidEntryError: (400, "bad-request", True),
     errors.DeviceRegistryError: (409, "conflict", True),
+    errors.StateConflictError: (409, "conflict", True),
     errors.DatabaseError: (503, "storage", False),
     errors.ChainMismatchError: (500, "inconsistent-store", False),
     errors.InconsistentCheckpointError: (500, "inconsistent-store", False),
@@ -45,6 +47,19 @@ def test_store_error_maps_to_its_status(cls: type[errors.StoreError]) -> None:
     answer = from_store_error(cls("sqlite:////srv/secret.db: what went wrong"))
     assert (answer.status, answer.code) == (status, code)
     assert ("secret.db" in answer.detail) == shows_message
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [("invalid", 422, "invalid"), ("not-found", 404, "not-found"), ("conflict", 409, "conflict")],
+)
+def test_commerce_refusals_map_by_kind(kind: ErrorKind, status: int, code: str) -> None:
+    answer = from_commerce_error(CommerceError("coupon 1: state abc is spent", kind))
+    assert (answer.status, answer.code, answer.detail) == (
+        status,
+        code,
+        "coupon 1: state abc is spent",
+    )
 
 
 def test_a_subclass_gets_its_parents_answer() -> None:
