@@ -255,6 +255,7 @@ def test_a_stored_entry_that_does_not_decode_reaches_the_verifier(funded: Anchor
         verify(bundle, funded.vkey)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("coupon", [None, 1], ids=["campaign", "coupon"])
 def test_farmtrace_verify_command(
     funded: Anchored, tmp_path: Path, capsys: pytest.CaptureFixture[str], coupon: int | None
@@ -278,6 +279,7 @@ def test_farmtrace_verify_command(
     )
 
 
+@pytest.mark.slow
 def test_bundles_built_from_the_store(tmp_path: Path) -> None:
     """What the API serves: the store's campaign written as the API writes it, pending until a
     gateway seals it, then anchored; both bundles verify, and unknown names are refused."""
