@@ -71,16 +71,34 @@ PostEntry = Callable[[int], Accepted]
 ``RuntimeError`` naming the answer when it did not."""
 
 
+UNAVAILABLE_RETRIES = 10
+UNAVAILABLE_PAUSE_S = 0.2
+
+
 class ApiClient:
-    """One keep-alive HTTP/1.1 connection to the API, with a bearer token (loopback only)."""
+    """One keep-alive HTTP/1.1 connection to the API, with a bearer token (loopback only).
+
+    A 503 (the API's "the database is unavailable; try again", nothing changed) is retried
+    after a short pause, as a client would, at most :data:`UNAVAILABLE_RETRIES` times, and
+    counted in ``unavailable`` so that the report shows it."""
 
     def __init__(self, port: int, token: str | None = None) -> None:
         self._port = port
         self._token = token
         self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.unavailable = 0
 
     def call(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
         """Send one request; the status and the decoded JSON answer (``None`` if not JSON)."""
+        for _ in range(UNAVAILABLE_RETRIES):
+            status, answer = self._call_once(method, path, body)
+            if status != 503:
+                break
+            self.unavailable += 1
+            time.sleep(UNAVAILABLE_PAUSE_S)
+        return status, answer
+
+    def _call_once(self, method: str, path: str, body: object | None) -> tuple[int, Any]:
         headers = {"Connection": "keep-alive"}
         data = None
         if body is not None:
@@ -483,7 +501,7 @@ def run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
         levels = []
         for rate in args.readings_per_s:
             traffic.rate = rate
-            sent_before = traffic.sent
+            sent_before, unavailable_before = traffic.sent, api.unavailable
             traffic.start()
             try:
                 rounds = [
@@ -492,7 +510,9 @@ def run(where: Path, args: argparse.Namespace) -> dict[str, Any]:
                 ]
             finally:
                 traffic.stop()
-            levels.append(_level(rate, traffic.sent - sent_before, rounds))
+            level = _level(rate, traffic.sent - sent_before, rounds)
+            level["api_unavailable_retried"] = api.unavailable - unavailable_before
+            levels.append(level)
     finally:
         if watch is not None:
             watch.stop()
@@ -591,7 +611,8 @@ def _text(result: dict[str, Any]) -> str:
             f"  {traffic}:",
             f"    p50 {figure('p50_ms')}   p99 {figure('p99_ms')}   max {figure('max_ms')}",
             f"    {level['posted']} posted, {level['posted'] - level['not_anchored']} anchored, "
-            f"{level['proofs_served']} proofs served"
+            f"{level['proofs_served']} proofs served; "
+            f"{level['api_unavailable_retried']} answers 503 retried"
             + (f", {level['not_anchored']} NOT anchored" if level["not_anchored"] else "")
             + (f", proofs refused {level['proofs_refused']}" if level["proofs_refused"] else ""),
         ]
