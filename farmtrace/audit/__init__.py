@@ -1,8 +1,10 @@
 """``farmtrace audit``: recompute everything from the database and name the first bad item.
 
 :func:`run_audit` checks every chain in the database (see :mod:`farmtrace.audit.chain` for the
-checks), checks every stored drop floor's signature (:mod:`farmtrace.audit.floors`) and gathers
-per-device figures. It stops at the first failure and reports it in the
+checks), the signed records beside them (:mod:`farmtrace.audit.records`), every campaign and
+coupon (:mod:`farmtrace.audit.commerce`: the reference rules replayed over the stored entries
+and transfers, and the tables checked against the replay), checks every stored drop floor's
+signature (:mod:`farmtrace.audit.floors`) and gathers per-device figures. It stops at the first failure and reports it in the
 returned :class:`AuditReport`; it raises only when the database itself cannot be read.
 
 Checkpoint signatures are checked with the keys given for a chain's origin (``--key``, or the
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from farmtrace.audit.chain import audit_chain
+from farmtrace.audit.commerce import CommerceFailure, audit_commerce
 from farmtrace.audit.devices import device_summaries
 from farmtrace.audit.floors import FloorFailure, verified_floors
 from farmtrace.audit.records import RecordFailure, check_records
@@ -44,6 +47,11 @@ def run_audit(
         _audit_chains(reads, keys, recorded, report)
         if report.ok:
             _audit_records(reads, report)
+        if report.ok:
+            try:
+                audit_commerce(reads, report.commerce)
+            except CommerceFailure as failure:
+                report.fail_item("", failure.item, failure.reason)
         try:
             floors = verified_floors(reads)
         except FloorFailure as failure:

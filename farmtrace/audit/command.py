@@ -1,5 +1,6 @@
 """The chain commands: ``farmtrace audit``, ``farmtrace keys show``, ``rotate`` and
-``rotate-event`` (the API's event key).
+``rotate-event`` (the API's event key), and ``farmtrace privacy erase`` (backers' personal
+details, which the audit does not need).
 
 Exit codes: 0 when all is well, 1 when the audit found a bad item, 2 when the command could
 not run (unreadable database, malformed key, missing state).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,10 +27,11 @@ from farmtrace.tlog.note import Verifier
 __all__ = ["register"]
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+_PLEDGE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def register(sub: Any) -> None:
-    """Add ``audit`` and ``keys`` to the ``farmtrace`` command."""
+    """Add ``audit``, ``keys`` and ``privacy`` to the ``farmtrace`` command."""
     audit = sub.add_parser(
         "audit",
         help="recompute and check every chain in a database",
@@ -96,6 +99,29 @@ def register(sub: Any) -> None:
     history.add_argument("--db", required=True, metavar="URL")
     history.add_argument("--json", action="store_true", help="print a JSON list")
     history.set_defaults(func=_keys_history)
+
+    privacy = sub.add_parser("privacy", help="personal data kept off the chain")
+    privacy_actions = privacy.add_subparsers(
+        dest="privacy_command", metavar="ACTION", required=True
+    )
+    erase = privacy_actions.add_parser(
+        "erase",
+        help="delete backers' contact and delivery details (the chain and coupons stay)",
+        description="Delete the contact and delivery details backers gave with their pledges "
+        "(table backer_contacts), of the pledges named or of all; campaigns, pledges, coupons "
+        "and every signed entry stay as they are, so 'farmtrace audit' still passes. Prints "
+        "how many pledges' details were deleted.",
+    )
+    which = erase.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--pledge",
+        action="append",
+        metavar="ID",
+        help="a pledge ID (32 hex digits, as the API returned it); repeatable",
+    )
+    which.add_argument("--all", action="store_true", help="every backer's details")
+    erase.add_argument("--db", required=True, metavar="URL", help="sqlite:///PATH or postgresql://")
+    erase.set_defaults(func=_privacy_erase)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -205,4 +231,27 @@ def _keys_history(args: argparse.Namespace) -> int:
         print(
             f"{p.kind:<10} {scope:<32} {p.key_id:<40} {when(p.valid_from)}  {when(p.valid_until)}"
         )
+    return EXIT_OK
+
+
+def _privacy_erase(args: argparse.Namespace) -> int:
+    from farmtrace.store.campaigns import Campaigns
+    from farmtrace.store.database import open_database
+
+    pledges: list[str] | None = None if args.all else list(args.pledge)
+    for pledge in pledges or ():
+        if not _PLEDGE_ID.fullmatch(pledge):
+            print(
+                f"farmtrace privacy erase: pledge ID {pledge!r} is not 32 lowercase hex digits",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
+    try:
+        with open_database(args.db) as database:
+            erased = Campaigns(database).erase_contacts(pledges)
+    except StoreError as exc:
+        print(f"farmtrace privacy erase: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    scope = "of every pledge" if pledges is None else f"of {len(pledges)} pledge IDs given"
+    print(f"erased {erased} backers' contact and delivery details ({scope})")
     return EXIT_OK

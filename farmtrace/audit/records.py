@@ -8,7 +8,8 @@
   them); an event's (``FE``) seq, time and signer must agree with its row and its signature
   must verify with the event key of that signer in the key history (``signing_keys``), and the
   lot it names (``gtin``, ``lot``) must be the lot its row is filed under. Every pending entry
-  and every entry that is not a reading must have its lot record.
+  and every entry that is not a reading must have its lot record, except campaign entries and
+  coupon transfers, which :mod:`farmtrace.audit.commerce` accounts for.
 * **Keys**: each chain's recorded keys (``chain_keys``) must be in the key history as that
   chain's checkpoint keys and back, and every key that signed one of its checkpoints (a
   trusted key, ``--key``/``--state``, or a recorded one) must be recorded.
@@ -25,13 +26,14 @@ import struct
 from collections.abc import Sequence
 
 from farmtrace import rust_core
-from farmtrace.chain.entry import EVENT_PREFIX
+from farmtrace.chain.entry import CAMPAIGN, COUPON_MOVE, EVENT_PREFIX, kind_of
 from farmtrace.store.audit_reads import AuditReads
 from farmtrace.wire.protocol import ProtocolError, decode
 
 __all__ = ["RecordFailure", "check_records"]
 
 _SIGNATURE = 64
+_COMMERCE_KINDS = (CAMPAIGN, COUPON_MOVE)
 _EVENT_HEAD = struct.Struct(">Qq")
 
 
@@ -81,7 +83,9 @@ def _check_lot_records(reads: AuditReads) -> None:
         if kind == "event"
     }
     anchored = {(d, s): p for _, _, _, d, s, p in reads.signed_entries() if d is not None}
-    pending = {(d, s): (t, p) for d, s, t, p in reads.pending()}
+    pending = {
+        (d, s): (t, p) for d, s, t, p in reads.pending() if kind_of(p) not in _COMMERCE_KINDS
+    }
     lots = reads.lots()
     records: set[tuple[str, int]] = set()
     for row_id, lot_id, signer, seq, time_ms, payload in reads.lot_events():
@@ -110,7 +114,7 @@ def _check_lot_records(reads: AuditReads) -> None:
                 f"pending entry (signer {device_id} seq {seq})", "has no lot record"
             )
     for chain_id, index, kind, by, number, _ in reads.signed_entries():
-        if (by, number) not in records:
+        if kind not in _COMMERCE_KINDS and (by, number) not in records:
             raise RecordFailure(
                 f"{kind} entry {index} of chain {chain_id} (signer {by} seq {number})",
                 "has no lot record",

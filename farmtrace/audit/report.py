@@ -6,6 +6,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from farmtrace.audit.commerce import CommerceSummary
+
 __all__ = [
     "AuditFailure",
     "AuditReport",
@@ -129,6 +131,8 @@ class AuditReport:
     quarantine_refused: dict[str, int] = field(default_factory=dict)
     """Rejected messages counted but not stored, past the quarantine's bounds, per reason."""
     quarantine_refused_by_device: list[RefusedSummary] = field(default_factory=list)
+    commerce: CommerceSummary = field(default_factory=CommerceSummary)
+    """Campaigns and coupons replayed (:mod:`farmtrace.audit.commerce`)."""
 
     def fail(self, failure: AuditFailure) -> None:
         self.fail_item(failure.origin, failure.item, failure.reason)
@@ -159,6 +163,8 @@ class AuditReport:
             if len(chain.signers) > 1:
                 runs = "; ".join(run.text() for run in chain.signers)
                 lines.append(f"  checkpoints signed: {runs}")
+        if self.commerce.campaigns:
+            lines.append(self.commerce.text())
         with_gaps = [d for d in self.devices if d.gap_count]
         lines.append(
             f"{len(self.devices)} devices, {self.readings} readings; "

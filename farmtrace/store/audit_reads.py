@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, Connection, Integer, func, literal, null, select, union_all
 from sqlalchemy.exc import SQLAlchemyError
 
-from farmtrace.chain.entry import READING
+from farmtrace.chain.entry import CAMPAIGN, COUPON_MOVE, READING
 from farmtrace.store.dropfloors import stored_floors
 from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import DatabaseError, StoreError
@@ -29,7 +29,16 @@ from farmtrace.store.records import StoredCheckpoint, StoredEntry, StoredFloor
 from farmtrace.store.refused import RefusedCount, refused_counts
 from farmtrace.store.state import CHECKPOINT_FILE
 
-__all__ = ["AuditReads", "SeqRow", "StoredBlock", "open_for_audit", "recorded_checkpoint"]
+__all__ = [
+    "AuditReads",
+    "CampaignRowRead",
+    "CouponRowRead",
+    "MoveRowRead",
+    "SeqRow",
+    "StoredBlock",
+    "open_for_audit",
+    "recorded_checkpoint",
+]
 
 BLOCKS = Base.metadata.tables["blocks"]
 CHAINS = Base.metadata.tables["chains"]
@@ -42,6 +51,10 @@ LOT_EVENTS = Base.metadata.tables["lot_events"]
 PENDING = Base.metadata.tables["pending_entries"]
 SIGNING_KEYS = Base.metadata.tables["signing_keys"]
 LOTS = Base.metadata.tables["lots"]
+CAMPAIGNS = Base.metadata.tables["campaigns"]
+CAMPAIGN_ENTRIES = Base.metadata.tables["campaign_entries"]
+COUPONS = Base.metadata.tables["coupons"]
+MOVES = Base.metadata.tables["coupon_moves"]
 
 _ENTRY_ROWS = 5000
 _SEQ_ROWS = 20_000
@@ -61,6 +74,58 @@ class StoredBlock:
     first_index: int
     size: int
     time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRowRead:
+    """A ``campaigns`` row as stored (the audit recomputes every column but ``id``)."""
+
+    id: int
+    gcn: str
+    farm: str
+    gtin: str
+    lot: str
+    terms: str
+    cap: int
+    target: int
+    signer: str
+    cseq: int
+    head: str
+    status: str
+    issued: int
+    redeemed: int
+    voided: int
+    harvested: int | None
+    shortfall: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CouponRowRead:
+    """A ``coupons`` row as stored."""
+
+    serial: int
+    holder: str
+    state: str
+    moves: int
+    status: str
+    pledge: str
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRowRead:
+    """A ``coupon_moves`` row as stored: a transfer carries the holder's statement, a
+    redemption the redeem statement, a void nothing."""
+
+    serial: int
+    move: int
+    op: str
+    prev: str
+    state: str
+    holder: str | None
+    price_amount: int | None
+    price_currency: str | None
+    time_ms: int
+    payload: bytes | None
 
 
 def recorded_checkpoint(state_dir: Path) -> str | None:
@@ -283,3 +348,122 @@ class AuditReads:
             ).order_by(SIGNING_KEYS.c.id)
         )
         return [(int(i), str(k), str(c), str(p), str(d)) for i, k, c, p, d in rows]
+
+    # -- campaigns and coupons (farmtrace.audit.commerce) ---------------------------------------
+
+    def campaigns(self) -> list[CampaignRowRead]:
+        """Every campaign row, by ID."""
+        rows = self._conn.execute(select(CAMPAIGNS).order_by(CAMPAIGNS.c.id))
+        return [
+            CampaignRowRead(
+                int(r.id),
+                str(r.gcn),
+                str(r.farm),
+                str(r.gtin),
+                str(r.lot),
+                str(r.terms),
+                int(r.cap),
+                int(r.target),
+                str(r.signer),
+                int(r.cseq),
+                str(r.head),
+                str(r.status),
+                int(r.issued),
+                int(r.redeemed),
+                int(r.voided),
+                None if r.harvested is None else int(r.harvested),
+                r.shortfall,
+            )
+            for r in rows
+        ]
+
+    def campaign_entries(
+        self, campaign_id: int
+    ) -> list[tuple[int, str, str, int, int, str, bytes]]:
+        """The campaign's stored entries by ``cseq``: ``(cseq, op, signer, seq, time_ms, state,
+        payload)``."""
+        rows = self._conn.execute(
+            select(
+                CAMPAIGN_ENTRIES.c.cseq,
+                CAMPAIGN_ENTRIES.c.op,
+                CAMPAIGN_ENTRIES.c.signer,
+                CAMPAIGN_ENTRIES.c.seq,
+                CAMPAIGN_ENTRIES.c.time_ms,
+                CAMPAIGN_ENTRIES.c.state,
+                CAMPAIGN_ENTRIES.c.payload,
+            )
+            .where(CAMPAIGN_ENTRIES.c.campaign_id == campaign_id)
+            .order_by(CAMPAIGN_ENTRIES.c.cseq)
+        )
+        return [
+            (int(c), str(o), str(g), int(s), int(t), str(h), bytes(p))
+            for c, o, g, s, t, h, p in rows
+        ]
+
+    def coupons(self, campaign_id: int) -> list[CouponRowRead]:
+        """The campaign's coupon rows by serial."""
+        rows = self._conn.execute(
+            select(
+                COUPONS.c.serial,
+                COUPONS.c.holder,
+                COUPONS.c.state,
+                COUPONS.c.moves,
+                COUPONS.c.status,
+                COUPONS.c.pledge_id,
+            )
+            .where(COUPONS.c.campaign_id == campaign_id)
+            .order_by(COUPONS.c.serial)
+        )
+        return [
+            CouponRowRead(int(n), str(h), str(s), int(m), str(t), str(p))
+            for n, h, s, m, t, p in rows
+        ]
+
+    def coupon_moves(self, campaign_id: int) -> list[MoveRowRead]:
+        """The campaign's coupon moves by serial and move number, as stored."""
+        rows = self._conn.execute(
+            select(
+                MOVES.c.serial,
+                MOVES.c.move,
+                MOVES.c.op,
+                MOVES.c.prev,
+                MOVES.c.state,
+                MOVES.c.holder,
+                MOVES.c.price_amount,
+                MOVES.c.price_currency,
+                MOVES.c.time_ms,
+                MOVES.c.payload,
+            )
+            .where(MOVES.c.campaign_id == campaign_id)
+            .order_by(MOVES.c.serial, MOVES.c.move)
+        )
+        return [
+            MoveRowRead(
+                int(r.serial),
+                int(r.move),
+                str(r.op),
+                str(r.prev),
+                str(r.state),
+                r.holder,
+                None if r.price_amount is None else int(r.price_amount),
+                r.price_currency,
+                int(r.time_ms),
+                None if r.payload is None else bytes(r.payload),
+            )
+            for r in rows
+        ]
+
+    def commerce_entries(self) -> dict[tuple[str, int], tuple[int, int, bytes]]:
+        """Every anchored campaign entry and coupon transfer by ``(device_id, seq)`` (its
+        signer and seq), as ``(chain_id, global_index, payload)``; the kind column is the one
+        the chain audit checked against each entry's bytes."""
+        rows = self._conn.execute(
+            select(
+                ENTRIES.c.device_id,
+                ENTRIES.c.seq,
+                ENTRIES.c.chain_id,
+                ENTRIES.c.global_index,
+                ENTRIES.c.payload,
+            ).where(ENTRIES.c.kind.in_([CAMPAIGN, COUPON_MOVE]))
+        )
+        return {(str(d), int(s)): (int(c), int(i), bytes(p)) for d, s, c, i, p in rows}
