@@ -3,13 +3,23 @@ to change or remove chain rows (append-only triggers), whatever client asks."""
 
 from __future__ import annotations
 
+import base64
+import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
+from support.api import GTIN, LOT, lot_body
+from support.commerce import DAY, address
 from support.readings import batch, devices
 
+from farmtrace.api.schemas.lots import LotCreate
+from farmtrace.api.settings import Settings
+from farmtrace.api.state import AppState
+from farmtrace.commerce.entries import sign_statement
+from farmtrace.commerce.gcn import check_digit, coupon_id
 from farmtrace.store.dropfloors import StoredFloor, record_floors
 from farmtrace.store.engine import create_db_engine
 from farmtrace.store.ledger import Ledger
@@ -24,7 +34,7 @@ ORIGIN = "farmtrace.example/gw-1"
 @pytest.fixture
 def filled(db_url: str, tmp_path: Path) -> str:
     """A database with one chain of two blocks, a device, a quarantined message, a drop
-    floor and a witness cosignature."""
+    floor, a witness cosignature, and a campaign with a coupon that was transferred once."""
     devs = devices(3)
     with Ledger.open(db_url, tmp_path / "state", ORIGIN) as ledger:
         ledger.register_devices({d.device_id: d.public_key for d in devs})
@@ -36,7 +46,42 @@ def filled(db_url: str, tmp_path: Path) -> str:
         line = "\u2014 witness.example/w1 AAAAAQ==\n"
         cosignature = StoredCosignature(2, "witness.example/w1+00000001+BAAA", line, 1, 1.0)
         assert WitnessCosignatures(ledger.reader).record(cosignature)
+    add_campaign_with_a_transfer(db_url, tmp_path / "api")
     return db_url
+
+
+def add_campaign_with_a_transfer(db_url: str, state_dir: Path) -> None:
+    """Through the API's campaign service: a campaign (entries 1-2: open, issue) and one
+    holder-signed transfer of its coupon 1, so campaign_entries and coupon_moves hold rows."""
+    gcn = "950600013435" + check_digit("950600013435")
+    now = int(time.time() * 1000)
+    terms = {
+        "campaign": gcn,
+        "farm": "greenacre",
+        "gtin": GTIN,
+        "lot": LOT,
+        "per_coupon": {"quantity": 5, "unit": "KGM"},
+        "price": {"amount": 4500, "currency": "CNY"},
+        "target": 1,
+        "cap": 2,
+        "opens_ms": now - DAY,
+        "deadline_ms": now + 10 * DAY,
+        "delivery": {"from_ms": now + 20 * DAY, "until_ms": now + 30 * DAY},
+        "text": {"zh": "每张券兑换5公斤生菜。", "en": "Each coupon is 5 kg of lettuce."},
+    }
+    alice, bob = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    state = AppState.open(Settings(db_url=db_url, state_dir=state_dir))
+    try:
+        assert state.lots.create(LotCreate.model_validate(lot_body(["dev-0000"])), GTIN)
+        service = state.campaigns
+        service.create(terms)
+        service.confirm(gcn, service.pledge(gcn, address(alice), 1, None, None).id, "ref-1")
+        coupon = coupon_id(gcn, 1)
+        _, record = service.coupon(coupon)
+        statement = sign_statement(1, now, "transfer", coupon, record.state, alice, to=address(bob))
+        service.transfer(coupon, base64.b64encode(statement.payload).decode())
+    finally:
+        state.close()
 
 
 def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
@@ -45,7 +90,7 @@ def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0010"
+        assert current_revision(engine) == head_revision() == "0011"
     finally:
         engine.dispose()
 
