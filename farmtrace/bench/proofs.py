@@ -178,13 +178,16 @@ def in_process(path: Path, stored_hashes: bool, seconds: float, threads: int) ->
                 mine.append(time.perf_counter() - at)
             latencies.extend(mine)
 
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
         for thread in pool:
             thread.start()
         for thread in pool:
             thread.join()
         result = _percentiles(latencies, time.monotonic() - started, len(latencies))
+        result["cpu_us_per_proof"] = round(
+            (time.process_time() - cpu) / max(len(latencies), 1) * 1e6, 1
+        )
         result["first_proof_ms"] = round(first_ms, 1)
         return result
     finally:
@@ -243,7 +246,8 @@ def over_http(
     server = subprocess.Popen(
         [sys.executable, "-m", "farmtrace", "api", "--db", f"sqlite:///{path}",
          "--port", str(port), "--state", str(state / "api"), "--workers", str(workers)],
-        env=os.environ | {"FARMTRACE_API_RATE_PER_S": "1e9", "FARMTRACE_API_RATE_BURST": "1e9"},
+        env=os.environ
+        | {"FARMTRACE_API_RATE_PER_S": "1e9", "FARMTRACE_API_RATE_BURST": "1000000000"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -257,6 +261,7 @@ def over_http(
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("farmtrace bench proofs: the API did not start") from None
                 time.sleep(0.2)
+        used = _tree_cpu_seconds(server.pid)
         load = subprocess.run(
             [sys.executable, "-m", "farmtrace.bench.proofs", "--load", str(port),
              "--total", str(total), "--seconds", str(seconds), "--concurrency", str(concurrency)],
@@ -265,10 +270,24 @@ def over_http(
         if load.returncode != 0:
             raise SystemExit(f"farmtrace bench proofs: the load failed: {load.stderr[-2000:]}")
         report: dict[str, Any] = json.loads(load.stdout)
+        used = _tree_cpu_seconds(server.pid) - used
+        report["server_cpu_us_per_proof"] = round(used / max(report["proofs"], 1) * 1e6, 1)
         return report
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its descendants (the API's workers)
+    so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return 0.0
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(_tree_cpu_seconds(int(c)) for c in children)
 
 
 def _block_sizes(text: str) -> tuple[int, int]:
@@ -316,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
     for mode, r in result["in_process"].items():
         print(
             f"  {mode:8} {r['proofs_per_s']:>9,.0f} proofs/s  p50 {r['p50_ms']:.3f} ms  "
-            f"p99 {r['p99_ms']:.3f} ms  max {r['max_ms']:.1f} ms  first {r['first_proof_ms']} ms"
+            f"p99 {r['p99_ms']:.3f} ms  max {r['max_ms']:.1f} ms  first {r['first_proof_ms']} ms  "
+            f"CPU {r['cpu_us_per_proof']} us/proof"
         )
     if args.http:
         r = result["http_stored_cold"]
@@ -324,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
             f"over HTTP, fresh server ({args.workers} workers), {args.concurrency} clients, "
             f"{args.seconds} s:\n  stored   {r['proofs_per_s']:>9,.0f} proofs/s  "
             f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms  "
-            f"errors {r['errors'] or 'none'}"
+            f"errors {r['errors'] or 'none'}  server CPU {r['server_cpu_us_per_proof']} us/proof"
         )
     return 0
 
