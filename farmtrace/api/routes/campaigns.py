@@ -47,7 +47,9 @@ State = Annotated[AppState, Depends(get_state)]
 Gcn = Annotated[
     str, Path(max_length=64, description="GS1 Global Coupon Number: 13 digits, check digit")
 ]
-PledgeId = Annotated[str, Path(max_length=64, description="the pledge's 32 hex digits")]
+PledgeId = Annotated[
+    str, Path(pattern="^[0-9a-f]{32}$", description="the pledge's ID: 32 lowercase hex digits")
+]
 Writer = Annotated[ApiKey, Depends(require_scope("campaigns:write"))]
 
 

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
+_PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Text without control characters other than tab and line breaks (PostgreSQL refuses NUL)."""
 _ADDRESS = "an Ed25519 public key: 64 lowercase hex digits"
 MAX_STATEMENT = 8192
 """The longest base64 holder statement accepted (a statement's body is a few hundred bytes)."""
@@ -151,8 +153,8 @@ class PledgeCreate(BaseModel):
 
     holder: str = Field(min_length=1, max_length=128, description=_ADDRESS)
     count: int = Field(ge=1, le=MAX_CAP)
-    contact: str | None = Field(default=None, min_length=1, max_length=500)
-    delivery: str | None = Field(default=None, min_length=1, max_length=500)
+    contact: str | None = Field(default=None, min_length=1, max_length=500, pattern=_PLAIN)
+    delivery: str | None = Field(default=None, min_length=1, max_length=500, pattern=_PLAIN)
 
 
 class PledgeConfirm(BaseModel):
@@ -162,7 +164,7 @@ class PledgeConfirm(BaseModel):
         extra="forbid", strict=True, json_schema_extra={"examples": [{"payment_reference": "b-1"}]}
     )
 
-    payment_reference: str = Field(min_length=1, max_length=200)
+    payment_reference: str = Field(min_length=1, max_length=200, pattern=_PLAIN)
 
 
 class RefundCreate(BaseModel):

@@ -477,6 +477,12 @@ class CampaignService:
             if replay.harvested is None:
                 raise CommerceError("record the harvest first", "conflict")
             covered = replay.harvested // terms.quantity
+            if t.redeemed + t.outstanding <= covered:
+                raise CommerceError(
+                    f"there is no shortfall: the harvest covers {covered} coupons, "
+                    f"{t.redeemed + t.outstanding} are redeemed or outstanding",
+                    "conflict",
+                )
             fields = {
                 "policy": policy,
                 "covered": covered,
