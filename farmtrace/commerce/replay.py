@@ -40,7 +40,19 @@ from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import coupon_id
 from farmtrace.commerce.terms import CampaignTerms, parse_terms
 
-__all__ = ["CampaignReplay", "CouponState", "Shortfall", "Violation", "check_statement"]
+__all__ = [
+    "CampaignReplay",
+    "CouponState",
+    "Shortfall",
+    "SignatureCheck",
+    "Violation",
+    "check_statement",
+]
+
+SignatureCheck = Callable[[bytes, bytes, bytes], bool]
+"""``(public_key, signed_bytes, signature) -> valid``: how a replay checks a signature
+(:func:`~farmtrace.commerce.entries.verify_signature` unless told otherwise; the audit gives one
+that looks up signatures it checked in bulk, with the same verdicts)."""
 
 
 class Violation(CommerceError):
@@ -80,15 +92,18 @@ class CampaignReplay:
     """Feed campaign entries in ``cseq`` order (:meth:`apply`) and holder transfers in any order
     (:meth:`add_transfer`), then :meth:`finish`. Every method raises :class:`Violation` at the
     first broken rule. ``farm_key``: the farm's key as the verifier knows it (from a key history
-    or a bundle's keys); ``None`` trusts the key the ``open`` entry names."""
+    or a bundle's keys); ``None`` trusts the key the ``open`` entry names. ``verify`` checks
+    each farm and holder signature (:data:`SignatureCheck`)."""
 
     def __init__(
         self,
         farm_key: bytes | None = None,
         coupon_loader: Callable[[int], CouponState | None] | None = None,
         pledge_loader: Callable[[str], tuple[int, int] | None] | None = None,
+        verify: SignatureCheck = verify_signature,
     ) -> None:
         self.expected_key = farm_key
+        self._verify = verify
         # A replay resumed from a stored head (:meth:`resume`) loads the coupons and pledges an
         # entry touches instead of holding every one.
         self._load_coupon = coupon_loader
@@ -152,7 +167,7 @@ class CampaignReplay:
         elif self.terms is None:
             raise Violation(name, "the first campaign entry must be open")
         assert self.farm_key is not None and self.terms is not None
-        if entry.signer != farm_signer(self.farm_key) or not verify_signature(
+        if entry.signer != farm_signer(self.farm_key) or not self._verify(
             self.farm_key, entry.signed_bytes, entry.signature
         ):
             raise Violation(name, "not signed by the farm key the campaign opened with")
@@ -392,7 +407,7 @@ class CampaignReplay:
             statement = decode_statement(b64decode_strict(body["statement"], "statement"))
         except CommerceError as exc:
             raise Violation(name, f"redeem statement: {exc}") from None
-        check_statement(name, coupon, statement, "redeem")
+        check_statement(name, coupon, statement, "redeem", self._verify)
         coupon.status = "redeemed"
         coupon.moves += 1
         coupon.state = entry.state
@@ -422,7 +437,7 @@ class CampaignReplay:
             if statement is None:
                 return
             name = f"transfer of coupon {coupon.coupon} move {statement.move}"
-            check_statement(name, coupon, statement, "transfer")
+            check_statement(name, coupon, statement, "transfer", self._verify)
             assert statement.to is not None
             coupon.holder = statement.to
             coupon.state = statement.state
@@ -445,10 +460,16 @@ class CampaignReplay:
             raise Violation(name, f"spends state {prev}, which is not in the coupon's history")
 
 
-def check_statement(name: str, coupon: CouponState, statement: HolderStatement, op: str) -> None:
+def check_statement(
+    name: str,
+    coupon: CouponState,
+    statement: HolderStatement,
+    op: str,
+    verify: SignatureCheck = verify_signature,
+) -> None:
     """Whether ``statement`` may spend ``coupon``'s current state: the op and coupon it names,
-    the coupon still active, ``prev`` its head, the next move number, the holder's signature;
-    :class:`Violation` naming ``name`` otherwise."""
+    the coupon still active, ``prev`` its head, the next move number, the holder's signature
+    (checked with ``verify``); :class:`Violation` naming ``name`` otherwise."""
     if statement.op != op or statement.coupon != coupon.coupon:
         raise Violation(name, f"the statement is not a {op} of coupon {coupon.coupon}")
     if coupon.status != "active":
@@ -460,7 +481,5 @@ def check_statement(name: str, coupon: CouponState, statement: HolderStatement, 
         )
     if statement.move != coupon.moves + 1:
         raise Violation(name, f"is move {statement.move}, expected {coupon.moves + 1}")
-    if not verify_signature(
-        bytes.fromhex(coupon.holder), statement.signed_bytes, statement.signature
-    ):
+    if not verify(bytes.fromhex(coupon.holder), statement.signed_bytes, statement.signature):
         raise Violation(name, f"not signed by the holder of coupon {coupon.coupon}")

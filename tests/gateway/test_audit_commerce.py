@@ -195,6 +195,7 @@ def test_clean_campaign_passes_with_counts(shop: Shop) -> None:
     # void and redeem still queued.
     assert commerce["campaign_entries"] == 8
     assert (commerce["anchored"], commerce["pending"]) == (7, 5)
+    assert commerce["signatures"] == 8 + 4 + 1  # each entry, transfer and redeem statement once
 
 
 def forge_without_spend_once(shop: Shop) -> None:
