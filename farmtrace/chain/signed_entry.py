@@ -65,6 +65,7 @@ def unframe(
     try:
         signer = signer_raw.decode("ascii")
         body = json.loads(signed[pos:].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: arrays or objects nested deeper than the parser goes.
         raise error(f"{noun} signer or body is not valid ASCII/JSON") from None
     return seq, time_ms, signer, body, signed, signature

@@ -4,13 +4,17 @@ fails ``farmtrace verify`` naming the item (``docs/commerce.md``, "Bundles")."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
+import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support.commerce_chain import (
     Anchored,
     anchor,
@@ -21,6 +25,7 @@ from support.commerce_chain import (
     store_history,
     verify,
 )
+from support.fast import examples
 from support.tamper import delete_rows, flip_byte, update_row
 
 from farmtrace.api.services.commerce_bundle import (
@@ -28,11 +33,16 @@ from farmtrace.api.services.commerce_bundle import (
     build_campaign_bundle,
     build_coupon_bundle,
 )
-from farmtrace.api.services.verify import BundleError
+from farmtrace.api.services.verify import BundleError, verify_bundle
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState
 from farmtrace.cli import main
-from farmtrace.commerce.entries import Totals, farm_signer, sign_campaign_entry
+from farmtrace.commerce.entries import (
+    Totals,
+    decode_statement,
+    farm_signer,
+    sign_campaign_entry,
+)
 from farmtrace.commerce.errors import CommerceError
 
 Bundle = dict[str, Any]
@@ -358,3 +368,69 @@ def test_rows_altered_in_the_database_reach_the_verifier(tmp_path: Path) -> None
             verify(build_campaign_bundle(state, gcn), vkey)
     finally:
         state.database.close()
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, (*path, k))] + [path]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))] + [path]
+    return [path]
+
+
+def _set(bundle: Bundle, path: tuple[Any, ...], value: Any) -> None:
+    target: Any = bundle
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=examples(300), deadline=None)
+@given(data=st.data())
+def test_any_mutation_fails_as_a_bundle_error_or_passes(
+    funded: Anchored, data: st.DataObject
+) -> None:
+    """Whatever is changed, ``farmtrace verify`` answers with a verdict, never a crash."""
+    coupon = data.draw(st.sampled_from([None, funded.history.farm.coupon(1)]))
+    bundle = funded.bundle(coupon)
+    if data.draw(st.booleans()):
+        key = data.draw(st.sampled_from(["entries", "moves"]))
+        i = data.draw(st.integers(0, len(bundle[key]) - 1))
+        payload = bytearray(base64.b64decode(bundle[key][i]["entry"]))
+        at = data.draw(st.integers(0, len(payload) - 1))
+        payload[at] ^= data.draw(st.integers(1, 255))
+        _set_entry(bundle, i, bytes(payload), key)
+    else:
+        paths = [p for p in _leaves(bundle) if p]
+        _set(bundle, data.draw(st.sampled_from(paths)), data.draw(JSON_VALUES))
+    with contextlib.suppress(BundleError):
+        verify(bundle, funded.vkey)
+
+
+def test_a_deeply_nested_body_is_a_bundle_error(funded: Anchored) -> None:
+    bundle = funded.bundle()
+    entry = funded.history.entries[1]
+    nested = b"[" * 100_000 + b"]" * 100_000
+    head = entry.signed_bytes[: 3 + 16 + 1 + len(entry.signer)]
+    signed = head + struct.pack(">I", len(nested)) + nested
+    _set_entry(bundle, 1, signed + funded.history.farm.key.sign(signed))
+    with pytest.raises(BundleError, match=r"^entries\[1\]: campaign entry does not decode"):
+        verify(bundle, funded.vkey)
+    with pytest.raises(BundleError, match="bundle is not JSON"):
+        verify_bundle(b"[" * 100_000, [funded.vkey])
+    # The same framing serves holder statements the API decodes from anyone: a refusal, not a crash.
+    move = funded.history.moves[0]
+    head = move.signed_bytes[: 3 + 16 + 1 + len("coupon.") + len(move.coupon)]
+    signed = head + struct.pack(">I", len(nested)) + nested
+    with pytest.raises(CommerceError, match="not valid ASCII/JSON"):
+        decode_statement(signed + bytes(64))

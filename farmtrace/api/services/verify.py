@@ -108,7 +108,7 @@ def verify_bundle(
         verifiers += [v for v in policy.logs if all(v.vkey != k.vkey for k in verifiers)]
     try:
         bundle = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BundleError(f"bundle is not JSON: {exc}") from None
     fmt = _get(bundle, "format", str, "bundle")
     if fmt in _OLDER_FORMATS:
