@@ -120,13 +120,6 @@ class CommerceSummary:
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class _Held:
-    what: str
-    payload: bytes
-    anchored: bool
-
-
 def verify_commerce(
     bundle: dict[str, Any],
     verifiers: list[Verifier],
