@@ -27,8 +27,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_process(db_url: str, state: Path) -> Iterator[str]:
-    """``farmtrace api`` on a free 127.0.0.1 port (default rate limit), until the block ends."""
+def api_process(
+    db_url: str, state: Path, workers: int = 1, rate: float | None = None
+) -> Iterator[str]:
+    """``farmtrace api`` on a free 127.0.0.1 port, until the block ends: ``workers`` processes,
+    the default rate limit unless ``rate`` (requests per second and burst) is given."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -42,10 +45,12 @@ def api_process(db_url: str, state: Path) -> Iterator[str]:
             str(port),
             "--state",
             str(state),
+            "--workers",
+            str(workers),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **_rate_env(rate)},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -64,6 +69,12 @@ def api_process(db_url: str, state: Path) -> Iterator[str]:
         process.wait(timeout=START_TIMEOUT_S)
         if process.stderr is not None:
             process.stderr.close()
+
+
+def _rate_env(rate: float | None) -> dict[str, str]:
+    if rate is None:
+        return {}
+    return {"FARMTRACE_API_RATE_PER_S": str(rate), "FARMTRACE_API_RATE_BURST": str(int(rate))}
 
 
 @contextmanager
