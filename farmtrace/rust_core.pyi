@@ -192,6 +192,8 @@ def verify_ed25519_batch(
     ``Ed25519PublicKey.verify`` gives it (the RFC 8032 cofactorless check with ``S < L``, as in
     OpenSSL): a key that is not a curve point, a corrupted signature or message all fail. Checks
     are independent (no batch equation), so a verdict never depends on the other claims.
+    Decompressed keys are kept in a process-wide cache (up to 65,536 keys, emptied when full),
+    since a device signs many readings with one key; a cached key gives the same verdicts.
 
     Raises :class:`InvalidBuffer` when the buffers do not describe the same n (the message says
     which), ``TypeError`` for non-buffer arguments.

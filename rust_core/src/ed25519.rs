@@ -10,9 +10,15 @@
 //! torsion component in `R` or in the key is rejected on its own yet accepted inside some batches
 //! (see the ed25519-dalek README, "weak keys"). The gateway must accept exactly what an offline
 //! verifier with `cryptography` accepts, so the verdicts here never depend on the batch.
-//! Decompressed keys are cached per worker task, since a sensor signs many readings with one key.
+//!
+//! Decompressed keys are kept in a process-wide cache ([`KEY_CACHE_LIMIT`] keys, emptied when
+//! full): a sensor signs many readings with one key, and decompressing it (a square root in the
+//! field) costs about a quarter of a check. A cached key is exactly what
+//! `VerifyingKey::from_bytes` returned for those 32 bytes (including "not a curve point"), so
+//! the cache never changes a verdict.
 
 use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use rayon::prelude::*;
@@ -103,20 +109,94 @@ impl<'a> PackedClaims<'a> {
     }
 }
 
-type KeyCache = HashMap<[u8; PUBLIC_KEY_LEN], Option<VerifyingKey>>;
+/// The most decompressed keys the process-wide cache holds (about 200 bytes each); when it is
+/// full it is emptied, so hostile traffic naming ever new keys costs memory only up to here.
+pub const KEY_CACHE_LIMIT: usize = 65_536;
 
-fn verifies(claim: &SignedMessage<'_>, keys: &mut KeyCache) -> bool {
-    let (Ok(key), Ok(signature)) = (
-        <[u8; PUBLIC_KEY_LEN]>::try_from(claim.public_key),
-        <[u8; SIGNATURE_LEN]>::try_from(claim.signature),
-    ) else {
-        return false;
-    };
-    // A key that is not a curve point fails every signature; remember that too.
-    let key = keys
-        .entry(key)
-        .or_insert_with(|| VerifyingKey::from_bytes(&key).ok());
-    let Some(key) = key else {
+/// `None` caches "these 32 bytes are not a curve point": such a key fails every signature.
+type Decompressed = Option<VerifyingKey>;
+
+fn key_cache() -> &'static RwLock<HashMap<[u8; PUBLIC_KEY_LEN], Decompressed>> {
+    static CACHE: OnceLock<RwLock<HashMap<[u8; PUBLIC_KEY_LEN], Decompressed>>> = OnceLock::new();
+    CACHE.get_or_init(|| RwLock::new(HashMap::new()))
+}
+
+/// Number of keys in the process-wide cache (for tests and diagnostics).
+pub fn cached_keys() -> usize {
+    key_cache()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .len()
+}
+
+/// The decompressed keys of a call: `keys[slot[i]]` is claim `i`'s key, `None` when its 32
+/// bytes are not a curve point or the claim's key or signature has the wrong length (`slot[i]`
+/// is then `NO_KEY`).
+struct ResolvedKeys {
+    keys: Vec<Decompressed>,
+    slot: Vec<usize>,
+}
+
+const NO_KEY: usize = usize::MAX;
+
+/// Look every distinct key up once: in the process-wide cache, else decompress it (and add it).
+/// A poisoned lock is still usable: the map is only ever read, extended or emptied whole.
+fn resolve_keys<'a, F>(count: usize, claim: &F) -> ResolvedKeys
+where
+    F: Fn(usize) -> SignedMessage<'a>,
+{
+    let mut index: HashMap<[u8; PUBLIC_KEY_LEN], usize> = HashMap::new();
+    let mut keys: Vec<Decompressed> = Vec::new();
+    let mut slot = Vec::with_capacity(count);
+    let mut missing: Vec<usize> = Vec::new();
+    let mut distinct: Vec<[u8; PUBLIC_KEY_LEN]> = Vec::new();
+    {
+        let cache = key_cache()
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for i in 0..count {
+            let claim = claim(i);
+            let (Ok(key), true) = (
+                <[u8; PUBLIC_KEY_LEN]>::try_from(claim.public_key),
+                claim.signature.len() == SIGNATURE_LEN,
+            ) else {
+                slot.push(NO_KEY);
+                continue;
+            };
+            let next = keys.len();
+            let at = *index.entry(key).or_insert(next);
+            if at == next {
+                match cache.get(&key) {
+                    Some(found) => keys.push(*found),
+                    None => {
+                        keys.push(None);
+                        missing.push(at);
+                    }
+                }
+                distinct.push(key);
+            }
+            slot.push(at);
+        }
+    }
+    if !missing.is_empty() {
+        for &at in &missing {
+            keys[at] = VerifyingKey::from_bytes(&distinct[at]).ok();
+        }
+        let mut cache = key_cache()
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() + missing.len() > KEY_CACHE_LIMIT {
+            cache.clear();
+        }
+        for &at in missing.iter().take(KEY_CACHE_LIMIT) {
+            cache.insert(distinct[at], keys[at]);
+        }
+    }
+    ResolvedKeys { keys, slot }
+}
+
+fn verifies(claim: &SignedMessage<'_>, key: Option<&VerifyingKey>) -> bool {
+    let (Some(key), Ok(signature)) = (key, <[u8; SIGNATURE_LEN]>::try_from(claim.signature)) else {
         return false;
     };
     key.verify(claim.message, &Signature::from_bytes(&signature))
@@ -129,19 +209,24 @@ pub fn failed_signatures<'a, F>(count: usize, claim: F, workers: &Workers) -> Ve
 where
     F: Fn(usize) -> SignedMessage<'a> + Sync,
 {
-    let check = |keys: &mut KeyCache, i: usize| (!verifies(&claim(i), keys)).then_some(i);
+    let resolved = resolve_keys(count, &claim);
+    let check = |i: usize| {
+        let key = match resolved.slot[i] {
+            NO_KEY => None,
+            at => resolved.keys[at].as_ref(),
+        };
+        (!verifies(&claim(i), key)).then_some(i)
+    };
     if workers.parallel_for(count, PARALLEL_MIN_SIGNATURES) {
         workers.install(|| {
             (0..count)
                 .into_par_iter()
                 .with_min_len(PARALLEL_MIN_SIGNATURES / 2)
-                .map_init(KeyCache::new, check)
-                .flatten()
+                .filter_map(check)
                 .collect()
         })
     } else {
-        let mut keys = KeyCache::new();
-        (0..count).filter_map(|i| check(&mut keys, i)).collect()
+        (0..count).filter_map(check).collect()
     }
 }
 
@@ -181,6 +266,23 @@ mod tests {
         assert_eq!(failures(&items, &Workers::sequential()), expected);
         assert_eq!(failures(&items, &Workers::new(Some(2)).unwrap()), expected);
         assert!(failures(&claims(0), &Workers::sequential()).is_empty());
+    }
+
+    #[test]
+    fn cached_keys_give_the_same_verdicts_on_later_calls() {
+        let mut items = claims(40);
+        items[5].0 = [0xff; 32]; // not a curve point: cached as such
+        items[6].2[0] ^= 1;
+        let expected = vec![5, 6];
+        assert_eq!(failures(&items, &Workers::sequential()), expected);
+        assert!(cached_keys() >= 2);
+        // Second call: every key now comes from the cache, the verdicts do not move.
+        assert_eq!(failures(&items, &Workers::sequential()), expected);
+        assert_eq!(failures(&items, &Workers::new(Some(2)).unwrap()), expected);
+        // A good signature under the bad key's bytes still fails; a valid key still works.
+        items[5] = claims(6)[5].clone();
+        items[6] = claims(7)[6].clone();
+        assert!(failures(&items, &Workers::sequential()).is_empty());
     }
 
     #[test]
