@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from farmtrace.api.errors import NotFound
 from farmtrace.api.http.ratelimit import RateLimiter
+from farmtrace.api.services.answer_cache import AnswerCache
 from farmtrace.api.services.campaigns import CampaignService
 from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.api.services.lots.event_key import event_keys, open_event_key
@@ -14,6 +15,7 @@ from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.settings import Settings
 from farmtrace.store.campaigns import Campaigns
 from farmtrace.store.chain_keys import chain_verifier_keys
+from farmtrace.store.data_version import DataVersion
 from farmtrace.store.database import Database, open_database
 from farmtrace.store.farm_keys import FarmKeys
 from farmtrace.store.lots import Lots
@@ -34,6 +36,7 @@ class AppState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _device_keys: dict[str, bytes] = field(default_factory=dict)
     _default: str | None = None
+    _answers: AnswerCache | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> AppState:
@@ -55,6 +58,15 @@ class AppState:
             Campaigns(database), FarmKeys(database, settings.state_dir), lots
         )
         return cls(settings, database, lots, limiter, campaigns)
+
+    @property
+    def answers(self) -> AnswerCache:
+        """Lot pages and bundles, kept until the next commit to the database."""
+        if self._answers is None:
+            with self._lock:
+                if self._answers is None:
+                    self._answers = AnswerCache(DataVersion(self.database))
+        return self._answers
 
     def origins(self) -> list[str]:
         """Every chain's origin, oldest first."""
@@ -124,4 +136,6 @@ class AppState:
         return chains_in(self.database)
 
     def close(self) -> None:
+        if self._answers is not None:
+            self._answers.version.close()
         self.database.close()

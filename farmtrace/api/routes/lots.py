@@ -43,7 +43,9 @@ def find_lot(state: AppState, gtin: str, lot: str) -> tuple[DigitalLink, LotReco
     """The stored lot; 400 for a malformed identity, 404 for an unknown one."""
     link = parse_identity(gtin, lot)
     assert link.lot is not None
-    record = state.lots.get(link.gtin, link.lot)
+    found = link.gtin, link.lot
+    # The same (frozen) record until the next commit to the database.
+    record = state.answers.get(("lot", *found), lambda: state.lots.get(*found))
     if record is None:
         raise NotFound(f"no lot {link.lot!r} of GTIN {link.gtin}")
     return link, record
@@ -130,12 +132,20 @@ def create_event(
 
 
 @router.get("/{gtin}/{lot}/bundle", dependencies=[Depends(rate_limit)])
-def bundle(gtin: Gtin, lot: Lot, state: State) -> JSONResponse:
+def bundle(gtin: Gtin, lot: Lot, state: State) -> Response:
     """Everything to verify the lot offline (``docs/bundle.md``); ``farmtrace verify`` checks it."""
-    link, record = find_lot(state, gtin, lot)
-    return JSONResponse(
-        build_bundle(state, link, record),
-        headers={"Content-Disposition": f'attachment; filename="{link.gtin}-{record.lot}.json"'},
+
+    def make() -> tuple[bytes, str]:
+        link, record = find_lot(state, gtin, lot)
+        body = bytes(JSONResponse(build_bundle(state, link, record)).body)
+        return body, f"{link.gtin}-{record.lot}"
+
+    # The same bundle until the next commit to the database: kept meanwhile.
+    body, name = state.answers.get(("bundle", gtin, lot), make)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
     )
 
 

@@ -42,8 +42,14 @@ _KINDS = {
 }
 
 
-def build_page(state: AppState, link: DigitalLink, record: LotRecord, base: str) -> ProductPage:
-    """The page's view model for a lot."""
+def build_page(
+    state: AppState,
+    link: DigitalLink,
+    record: LotRecord,
+    base: str,
+    now: datetime | None = None,
+) -> ProductPage:
+    """The page's view model for a lot, made at ``now`` (default: the current time)."""
     klass = PRODUCT_CLASSES.get(record.product_class)
     named = {s.place_id: s.name for s in record.stages if s.place_id}
     events = tuple(
@@ -120,7 +126,7 @@ def build_page(state: AppState, link: DigitalLink, record: LotRecord, base: str)
             certifications=tuple(record.details.certifications),
             location=record.details.farm_location or record.origin_region,
         ),
-        generated_at=datetime.now(UTC),
+        generated_at=datetime.now(UTC) if now is None else now,
         display_tz=record.details.time_zone,
     )
 
@@ -156,6 +162,18 @@ def render_lot_page(
     base: str,
     requested_lang: str | None = None,
 ) -> str:
-    """The provenance page's HTML in the language asked for (``?lang=``) or the browser's."""
+    """The provenance page's HTML in the language asked for (``?lang=``) or the browser's.
+
+    The same page until the next commit to the database or the next minute (the page says
+    when it was made, to the minute): kept in ``state.answers`` meanwhile.
+    """
     lang = choose_language(accept_language, requested_lang)
-    return render_page(build_page(state, link, record, base), lang, lang_hrefs=lang_links())
+    now = datetime.now(UTC)
+    minute = int(now.timestamp()) // 60
+
+    def render() -> str:
+        return render_page(
+            build_page(state, link, record, base, now), lang, lang_hrefs=lang_links()
+        )
+
+    return state.answers.get(("page", link.gtin, record.lot, record.id, lang, base, minute), render)

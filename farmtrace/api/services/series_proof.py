@@ -138,7 +138,9 @@ def lot_gaps(state: AppState, stages: Sequence[StageRecord]) -> list[Gap]:
     """The gaps of a lot's series as of each chain's latest checkpoint (for the page)."""
     covered = {}
     for origin in state.origins():
-        checkpoint = state.chain(origin).latest_checkpoint()
+        # Fresh, not the reader's copy of up to a second ago: the page is kept until the next
+        # commit (state.answers), so it must be as of that commit.
+        checkpoint = state.chain(origin).latest_checkpoint(fresh=True)
         if checkpoint is not None:
             covered[origin] = checkpoint.size
     return plan_series(state, stages, covered, payloads=False).gaps
