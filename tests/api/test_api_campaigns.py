@@ -200,6 +200,7 @@ def test_failed_campaign_voids_coupons_and_lists_refunds(shop: Shop) -> None:
     assert refused.status_code == 409 and "failed" in refused.json()["detail"]
     owed = client.get(f"/v1/campaigns/{GCN}/refunds", headers=shop.farm)
     assert owed.status_code == 200, owed.text
+    assert owed.headers["cache-control"] == "no-store"
     assert owed.json() == [
         {
             "pledge": pledge,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,10 +25,12 @@ from support.commerce import Clock, address
 __all__ = [
     "DAY",
     "GCN",
+    "HOLDER_KEY",
     "NOW_MS",
     "Shop",
     "address",
     "replay_all",
+    "seed_campaign",
     "shop",
     "sign_transfer",
     "terms",
@@ -140,3 +143,30 @@ def replay_all(shop: Shop) -> CampaignReplay:
         replay.apply(decode_campaign_entry(entry.payload))
     replay.finish()
     return replay
+
+
+HOLDER_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+"""A fixed holder key, so that paths and queries naming its address can be constants."""
+
+
+def seed_campaign(client: TestClient, farm: dict[str, str]) -> str:
+    """Open campaign :data:`GCN` for the served lot on the real clock and issue one coupon to
+    :data:`HOLDER_KEY` (``farm``: headers of a ``campaigns:write`` key); the coupon's ID."""
+    now = int(time.time() * 1000)
+    body = terms(
+        opens_ms=now - DAY,
+        deadline_ms=now + 10 * DAY,
+        delivery={"from_ms": now + 20 * DAY, "until_ms": now + 30 * DAY},
+    )
+    assert client.post("/v1/campaigns", json=body, headers=farm).status_code == 201
+    pledged = client.post(
+        f"/v1/campaigns/{GCN}/pledges", json={"holder": address(HOLDER_KEY), "count": 1}
+    )
+    assert pledged.status_code == 201, pledged.text
+    confirmed = client.post(
+        f"/v1/campaigns/{GCN}/pledges/{pledged.json()['pledge']}/confirm",
+        json={"payment_reference": "seed"},
+        headers=farm,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    return str(confirmed.json()["coupons"][0])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from farmtrace.api.auth import ApiKey
 from farmtrace.api.deps import get_state, rate_limit, require_scope
@@ -153,10 +153,11 @@ def settle(gcn: Gcn, state: State, _key: Writer) -> CampaignChangesPublic:
 
 
 @router.get("/{gcn}/refunds", response_model=list[RefundPublic], responses=ERRORS)
-def refunds(gcn: Gcn, state: State, _key: Writer) -> list[RefundPublic]:
+def refunds(gcn: Gcn, state: State, _key: Writer, response: Response) -> list[RefundPublic]:
     """The refunds the farm owes: a failed campaign's pledges in full, a refund shortfall's
     voided coupons at their price; with what was recorded as refunded and the backer's
-    contact where it is still kept."""
+    contact where it is still kept (personal data: the answer is never stored by a cache)."""
+    response.headers["Cache-Control"] = "no-store"
     return [
         RefundPublic(
             pledge=r.pledge,
