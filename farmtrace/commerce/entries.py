@@ -35,6 +35,7 @@ from farmtrace.chain.signed_entry import frame, unframe
 from farmtrace.commerce.canonical import MAX_INT, canonical_json, check_value
 from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import MAX_SERIAL, parse_coupon_id, validate_gcn
+from farmtrace.commerce.points import address_problem
 from farmtrace.commerce.units import validate_currency
 
 __all__ = [
@@ -95,10 +96,9 @@ def parse_address(value: object, where: str = "address") -> bytes:
     if not isinstance(value, str) or not _HEX64.fullmatch(value):
         raise CommerceError(f"{where}: expected 64 lowercase hex digits (an Ed25519 public key)")
     raw = bytes.fromhex(value)
-    try:
-        Ed25519PublicKey.from_public_bytes(raw)
-    except ValueError:
-        raise CommerceError(f"{where}: not a valid Ed25519 public key") from None
+    problem = address_problem(raw)
+    if problem is not None:
+        raise CommerceError(f"{where}: not a usable Ed25519 public key: {problem}")
     return raw
 
 
