@@ -2,15 +2,17 @@
 settle, a holder's transfer with a declared price, a second spend refused naming the head,
 harvest, a redemption linked to the shipping event), a failed campaign's refunds, a pro-rata
 shortfall, the GS1 Digital Link (``/255/``) answers, and the stored history replaying clean
-under the reference rules. Bad input of every endpoint is in ``test_api_campaigns_bad.py``."""
+under the reference rules; on SQLite and on PostgreSQL. Bad input of every endpoint is in
+``test_api_campaigns_bad.py``."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from support.api import GTIN, LOT
+from support.api import GTIN, LOT, Served
 from support.commerce_api import (
     DAY,
     GCN,
@@ -23,6 +25,13 @@ from support.commerce_api import (
 
 from farmtrace.commerce.entries import decode_campaign_entry, fingerprint, sign_statement
 from farmtrace.commerce.gcn import coupon_id
+
+
+@pytest.fixture
+def served(served_on_both: Served) -> Served:
+    """These tests run on SQLite and on PostgreSQL."""
+    return served_on_both
+
 
 SHIPPING = {
     "kind": "shipping",

@@ -4,7 +4,8 @@ count of stored campaigns, coupons and moves are as before).
 
 Malformed or wrong-length keys, bad signatures, a stale or unknown previous state, an unknown
 or void coupon, pledges to a closed or failed campaign, over-cap pledges, negative or
-overflowing amounts, unknown currencies and units, extra fields, numbers sent as text."""
+overflowing amounts, unknown currencies and units, extra fields, numbers sent as text. On
+SQLite and on PostgreSQL (which refuses text that SQLite stores, such as NUL)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from support.api import GTIN, LOT
+from support.api import GTIN, LOT, Served
 from support.commerce_api import DAY, GCN, Shop, address, sign_transfer, terms
 
 from farmtrace.chain.entry import COUPON_MOVE_PREFIX
@@ -28,6 +29,12 @@ C1 = coupon_id(GCN, 1)
 OTHER_GCN = "950600013436" + check_digit("950600013436")
 BAD_CHECK = GCN[:12] + str((int(GCN[12]) + 1) % 10)
 MISSING_PLEDGE = "0" * 32
+
+
+@pytest.fixture
+def served(served_on_both: Served) -> Served:
+    """These tests run on SQLite and on PostgreSQL."""
+    return served_on_both
 
 
 def snapshot(shop: Shop) -> dict[str, Any]:
