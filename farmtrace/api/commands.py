@@ -50,7 +50,10 @@ def register(sub: Any) -> None:
     create.add_argument("--db", required=True)
     create.add_argument("--name", required=True)
     create.add_argument(
-        "--scope", action="append", required=True, help="lots:write, events:write, excursions:ack"
+        "--scope",
+        action="append",
+        required=True,
+        help="lots:write, events:write, excursions:ack, campaigns:write, coupons:redeem",
     )
     create.set_defaults(func=_create_key)
     revoke = keys_sub.add_parser("revoke", help="revoke every live key of a name")
