@@ -73,6 +73,14 @@ async def _call(app: Any, path: str, query: str, headers: dict[str, str]) -> tup
     return status, b"".join(chunks)
 
 
+def _forget_answers(app: Any) -> None:
+    """Drop the answers kept until the next commit (as a commit would); nothing on a checkout
+    that keeps none."""
+    kept = getattr(app.state.farmtrace, "_answers", None)
+    if kept is not None:
+        kept._answers = type(kept._answers)(kept._answers.capacity)
+
+
 def measure(state: Path, runs: int, paths: list[str]) -> dict[str, Any]:
     """Cold and warm server time of each path's page and bundle, in this process."""
     import asyncio
@@ -98,16 +106,30 @@ def measure(state: Path, runs: int, paths: list[str]) -> dict[str, Any]:
                 "bundle": (f"/v1/lots/{gtin}/{lot}/bundle", {}),
             }
             for kind, (url, headers) in targets.items():
-                times = []
+                times, cpu = [], []
                 body = b""
                 for _ in range(runs + 1):
-                    begin = time.perf_counter()
+                    begin, used = time.perf_counter(), time.process_time()
                     status, body = await _call(app, url, "", headers)
                     times.append((time.perf_counter() - begin) * 1000)
+                    cpu.append((time.process_time() - used) * 1000)
                     if status != 200:
                         raise SystemExit(f"{url}: {status} {body[:300]!r}")
                 warm = times[1:]
+                # After a commit: what is kept until the next commit is gone, the rest (the
+                # readers' caches of what never changes) stays.
+                missed, missed_cpu = [], []
+                for _ in range(runs):
+                    _forget_answers(app)
+                    begin, used = time.perf_counter(), time.process_time()
+                    status, _ = await _call(app, url, "", headers)
+                    missed.append((time.perf_counter() - begin) * 1000)
+                    missed_cpu.append((time.process_time() - used) * 1000)
                 out[f"{kind} {path}"] = {
+                    "cold_cpu_ms": round(cpu[0], 2),
+                    "warm_cpu_median_ms": round(statistics.median(cpu[1:]), 2),
+                    "after_commit_cpu_median_ms": round(statistics.median(missed_cpu), 2),
+                    "after_commit_median_ms": round(statistics.median(missed), 2),
                     "cold_ms": round(times[0], 2),
                     "warm_median_ms": round(statistics.median(warm), 2),
                     "warm_min_ms": round(min(warm), 2),
@@ -166,13 +188,20 @@ def main() -> int:
                           for k, s in results.items()}))  # fmt: skip
         return 0
     print(f"server time in ms, in process; cold = first request of a fresh app, warm = median "
-          f"(min-max) of the next {args.runs}")  # fmt: skip
-    print(f"{'side':8} {'what':6} {'lot':38} {'cold':>8} {'warm':>8} {'range':>15} {'bytes':>8}")
+          f"(min-max) of the next {args.runs}; after commit = median of {args.runs} with what is "
+          "kept until the next commit dropped before each")  # fmt: skip
+    print("(CPU: the process's CPU time per request, all threads: less sensitive to a busy "
+          "machine than the wall-clock figures)")  # fmt: skip
+    print(f"{'side':8} {'what':6} {'lot':38} {'cold':>8} {'warm':>8} {'range':>15} "
+          f"{'after commit':>12} {'CPU cold':>8} {'warm':>6} {'commit':>6} {'bytes':>8}")  # fmt: skip
     for label, rows in results.items():
         for key, r in rows.items():
             kind, path = key.split(" ", 1)
             print(f"{label:8} {kind:6} {path:38} {r['cold_ms']:8.1f} {r['warm_median_ms']:8.2f} "
-                  f"{r['warm_min_ms']:7.2f}-{r['warm_max_ms']:<7.2f} {r['bytes']:>8}")  # fmt: skip
+                  f"{r['warm_min_ms']:7.2f}-{r['warm_max_ms']:<7.2f} "
+                  f"{r['after_commit_median_ms']:12.2f} {r['cold_cpu_ms']:8.1f} "
+                  f"{r['warm_cpu_median_ms']:6.2f} {r['after_commit_cpu_median_ms']:6.1f} "
+                  f"{r['bytes']:>8}")  # fmt: skip
     if len(sides) == 2:
         same = [
             k

@@ -11,7 +11,8 @@ revision 0010), or whose run does not check against its sealed root, is proved f
 entries as before.
 
 Everything a proof is built from is append-only, so its caches never go stale: a block's header,
-run roots and batch tree are fixed once the block exists (LRU by height), the chain log's tree is
+run roots and batch tree are fixed once the block exists (LRU by height), so is an entry with
+its audit path once checked against the sealed root (LRU by index), the chain log's tree is
 extended, never changed (a cached one can only be too short, and is then extended), and a
 tlog-proof is fixed by ``(height, checkpoint size)``. A batch tree is cached only after its root
 matched the block header's. The only moving part is which checkpoint is the latest; with
@@ -125,6 +126,9 @@ class ChainReader:
         self._headers: LRU[int, tuple[BlockHeader, bytes]] = LRU(batch_trees * 4)
         self._tlog: LRU[tuple[int, int, int], str] = LRU(batch_trees * 4)
         self._runs: LRU[int, bytes] = LRU(batch_trees * 4)  # b"": the block has none stored
+        # An entry with its audit path in its block, once checked against the sealed root: a
+        # bundle proves the same anchored entries again and again.
+        self._proved: LRU[int, tuple[StoredEntry, tuple[bytes, ...]]] = LRU(batch_trees * 4)
         self._building: dict[int, threading.Lock] = {}
         self._building_lock = threading.Lock()
         self._ttl = checkpoint_ttl
@@ -362,17 +366,29 @@ class ChainReader:
         matches what was sealed: no proof is served). ``check_root=False`` serves a proof of
         what is stored even then, for a verifier that is to judge the stored rows itself.
         """
-        entry, run = self._entry_and_run(global_index)
+        proved = self._proved.get(global_index)
+        run: list[bytes] = []
+        if proved is None:
+            entry, run = self._entry_and_run(global_index)
+        else:
+            entry = proved[0]
         checkpoint = at or self.latest_checkpoint()
         if at is None and (checkpoint is None or entry.block_height >= checkpoint.size):
             checkpoint = self.latest_checkpoint(fresh=True)  # the cached one may be too old
         if checkpoint is None or entry.block_height >= checkpoint.size:
             raise NotFoundError(f"entry {global_index} is not yet covered by a checkpoint")
         header, header_bytes = self.block(entry.block_height)
-        path = self._stored_path(entry, run, header)
-        if path is None:
-            tree = self._batch_tree(header, check_root)
-            path = tree.inclusion_proof(entry.index_in_block)
+        if proved is None:
+            path = self._stored_path(entry, run, header)  # checked when found
+            checked = path is not None
+            if path is None:
+                tree = self._batch_tree(header, check_root)
+                path = tree.inclusion_proof(entry.index_in_block)
+                checked = self._trees.get(header.height) is tree  # kept only once checked
+            if checked:
+                self._proved.put(global_index, (entry, tuple(path)))
+        else:
+            path = list(proved[1])
         return ReadingProof(
             entry=entry,
             inclusion_proof=tuple(path),
