@@ -92,6 +92,7 @@ def test_a_campaign_from_opening_to_redemption(shop: Shop) -> None:
     c1 = coupon_id(GCN, 1)
     before = client.get(f"/v1/coupons/{c1}").json()
     assert before["holder"] == address(alice) and before["status"] == "active"
+    assert (before["gcn"], before["serial"]) == (GCN, 1)
     assert before["fingerprint"] == fingerprint(alice.public_key().public_bytes_raw())
     stmt = sign_transfer(shop, c1, before["state"], alice, address(bob), price=(5000, "CNY"))
     moved = client.post(f"/v1/coupons/{c1}/transfers", json={"statement": stmt})
@@ -313,3 +314,29 @@ def test_bundles_of_a_campaign_and_a_coupon_verify(shop: Shop, tmp_path: Path) -
     assert client.get(f"/v1/campaigns/{GCN[:12]}1/bundle").status_code in (404, 422)
     bad = client.get("/v1/coupons/12345/bundle")
     assert bad.status_code == 422 and "coupon" in bad.json()["detail"]
+
+
+def test_entries_and_transfers_show_their_anchors_once_a_block_holds_them(shop: Shop) -> None:
+    from support.api import ORIGIN
+
+    from farmtrace.store.ledger import Ledger
+
+    client = shop.client
+    alice, bob = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    shop.open_and_issue(alice, 1)
+    c1 = coupon_id(GCN, 1)
+    head = client.get(f"/v1/coupons/{c1}").json()["state"]
+    stmt = sign_transfer(shop, c1, head, alice, address(bob), price=(4000, "CNY"))
+    client.post(f"/v1/coupons/{c1}/transfers", json={"statement": stmt}).raise_for_status()
+    pending = client.get(f"/v1/coupons/{c1}").json()["history"]
+    assert [h["anchored"] for h in pending] == [False, False]
+    with Ledger.open(shop.served.db_url, shop.served.tmp / "gw", ORIGIN) as ledger:
+        ledger.append_batch([])  # the gateway's idle sweep of pending entries
+    history = client.get(f"/v1/coupons/{c1}").json()["history"]
+    assert [(h["kind"], h["anchored"], h["origin"]) for h in history] == [
+        ("issue", True, ORIGIN),
+        ("transfer", True, ORIGIN),
+    ]
+    assert history[0]["global_index"] < history[1]["global_index"]
+    entries = client.get(f"/v1/campaigns/{GCN}").json()["entries"]
+    assert all(e["anchored"] and e["origin"] == ORIGIN for e in entries), entries

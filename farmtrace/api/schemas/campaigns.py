@@ -481,8 +481,11 @@ class CouponHistoryItem(BaseModel):
 
 
 class CouponSummary(BaseModel):
+    """A coupon: its ID (AI 255: ``gcn`` and ``serial``), holder, status and current state."""
+
     coupon: str
     campaign: str
+    gcn: str
     serial: int
     holder: str
     fingerprint: str
@@ -502,6 +505,7 @@ class CouponPublic(CouponSummary):
                 {
                     "coupon": COUPON_EXAMPLE,
                     "campaign": GCN_EXAMPLE,
+                    "gcn": GCN_EXAMPLE,
                     "serial": 1,
                     "holder": HOLDER_EXAMPLE,
                     "fingerprint": "9a3c5e7f1b2d4c6e",

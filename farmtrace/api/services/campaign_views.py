@@ -239,6 +239,7 @@ def coupon_summary(state: AppState, record: CouponRecord) -> CouponSummary:
     return CouponSummary(
         coupon=coupon,
         campaign=record.gcn,
+        gcn=record.gcn,
         serial=record.serial,
         holder=record.holder,
         fingerprint=fingerprint(bytes.fromhex(record.holder)),
