@@ -576,8 +576,12 @@ class CampaignService:
                 f"state is {exc.current}",
                 "conflict",
             ) from None
-        _, after = self.coupon(coupon)
-        return after
+        # The store moved the coupon only from exactly ``record`` (state, moves, active), so
+        # what this transfer made is known without reading the coupon again (two queries
+        # less per transfer; a later transfer landing meanwhile does not change this answer).
+        return dataclasses.replace(
+            record, holder=statement.to, state=statement.state, moves=statement.move
+        )
 
     def redeem(
         self, coupon: str, encoded: object, event_signer: str, event_seq: int
