@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import rfc8032
+from support.fast import examples
 
 from farmtrace.commerce.entries import parse_address
 from farmtrace.commerce.errors import CommerceError
@@ -53,3 +57,24 @@ def test_small_order_points_are_refused(encoded: str) -> None:
 def test_malformed_addresses_name_the_flaw(encoded: str, why: str) -> None:
     with pytest.raises(CommerceError, match=why):
         parse_address(encoded)
+
+
+def _reference_problem(raw: bytes) -> bool:
+    """RFC 8032's reference: decoding fails, or 8 times the point is the neutral element."""
+    point = rfc8032._point_decompress(raw)
+    if point is None:
+        return True
+    return rfc8032._point_equal(rfc8032._point_mul(8, point), (0, 1, 1, 0))
+
+
+@settings(max_examples=examples(300))
+@given(
+    st.one_of(
+        st.binary(min_size=32, max_size=32),
+        st.builds(lambda: Ed25519PrivateKey.generate().public_key().public_bytes_raw()),
+        st.integers(0, 2**255 - 1).map(lambda y: y.to_bytes(32, "little")),
+        st.sampled_from([bytes.fromhex(h) for h in SMALL_ORDER]),
+    )
+)
+def test_agrees_with_the_rfc_8032_reference(raw: bytes) -> None:
+    assert (address_problem(raw) is not None) == _reference_problem(raw)
