@@ -309,7 +309,11 @@ class ChainReader:
         return found
 
     def log_tree(self, size: int) -> MerkleTree:
-        """A tree over the first ``size`` or more block hashes (the chain log), cached."""
+        """A tree over the first ``size`` or more block hashes (the chain log), cached.
+
+        Extended to ``size`` exactly, not to every stored block: a proof at the checkpoint of
+        that size then needs no tree cut back to it (:func:`tree_at` rebuilds the whole log).
+        """
         with self._lock:
             tree = self._log_tree
             if tree is None or tree.size < size:
@@ -319,7 +323,11 @@ class ChainReader:
                         bytes(h)
                         for (h,) in conn.execute(
                             select(BLOCKS.c.header)
-                            .where(BLOCKS.c.chain_id == self.chain_id, BLOCKS.c.height >= known)
+                            .where(
+                                BLOCKS.c.chain_id == self.chain_id,
+                                BLOCKS.c.height >= known,
+                                BLOCKS.c.height < size,
+                            )
                             .order_by(BLOCKS.c.height)
                         )
                     ]
