@@ -53,21 +53,31 @@ PledgeId = Annotated[
 Writer = Annotated[ApiKey, Depends(require_scope("campaigns:write"))]
 
 
-def _error(description: str) -> dict[str, object]:
+def _error(description: str, code: str, detail: str) -> dict[str, object]:
     return {
         "description": description,
-        "content": {
-            "application/json": {
-                "example": {"error": "conflict", "detail": "campaign 0950600013439 is failed"}
-            }
-        },
+        "content": {"application/json": {"example": {"error": code, "detail": detail}}},
     }
 
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    404: _error("unknown campaign, pledge or coupon"),
-    409: _error("refused by the current state (closed, over the cap, a stale coupon state)"),
-    422: _error("malformed input; the detail names the field"),
+    404: _error(
+        "unknown campaign, pledge, coupon or lot event",
+        "not-found",
+        "campaign 0950600013439 not found",
+    ),
+    409: _error(
+        "refused by the current state: a closed or failed campaign, the cap, a redeemed or "
+        "void coupon, a stale coupon state (the detail names the current one)",
+        "conflict",
+        "coupon 09506000134391: state 5f1d... was already spent; its current state is 9a3c...",
+    ),
+    422: _error(
+        "malformed input: the detail names the field (a list of fields for a body or "
+        "parameter that fails the schema, as invalid-request)",
+        "invalid",
+        "price.currency: 'XYZ' is not an active ISO 4217 currency code",
+    ),
 }
 """The error answers every commerce operation documents: ``{"error", "detail"}``."""
 
