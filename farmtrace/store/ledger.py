@@ -247,16 +247,17 @@ class Ledger:
             duplicates = tuple(repeated + sorted(stored))
             # Integrate entries signed elsewhere (lot events) that wait for a block.
             looked_at = time.time()
-            waiting = pending_entries(conn, MAX_PENDING_PER_BLOCK, self._pending.since)
+            since, full = self._pending.start(looked_at)
+            waiting = pending_entries(conn, MAX_PENDING_PER_BLOCK, since)
             taken = {(r.device_id, r.seq) for r in fresh}
             fresh += [p for p in waiting if (p.device_id, p.seq) not in taken]
             if not fresh:
-                self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
+                self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at, full)
                 return BatchResult(None, None, 0, duplicates)
             header, log, note, leaves = self._seal(fresh)
             self._insert(conn, header, fresh, note, leaves)
         failpoints.hit(failpoints.APPEND_AFTER_COMMIT)
-        self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at)
+        self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at, full)
         self._advance(header, log, note)
         self._state.write_checkpoint(note.text)
         if self._handover is not None:
@@ -267,12 +268,13 @@ class Ledger:
         """Whether any pending entry waits for a block: one read through the ``created_at``
         index from the :class:`PendingFloor`, outside any write transaction."""
         looked_at = time.time()
+        since, full = self._pending.start(looked_at)
         try:
             with self._engine.connect() as conn:
-                waiting = pending_entries(conn, 1, self._pending.since)
+                waiting = pending_entries(conn, 1, since)
         except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot look at the pending entries: {_reason(exc)}") from None
-        self._pending.looked(len(waiting), 1, looked_at)
+        self._pending.looked(len(waiting), 1, looked_at, full)
         return bool(waiting)
 
     def _end_handover(self) -> None:

@@ -16,8 +16,10 @@ from farmtrace.store.models import Base
 from farmtrace.store.records import PendingReading
 
 __all__ = [
+    "FULL_LOOK_EVERY_S",
     "LOOKBACK_S",
     "MAX_PENDING_PER_BLOCK",
+    "RECENT_S",
     "PendingFloor",
     "next_seq",
     "pending_entries",
@@ -37,19 +39,45 @@ Covers clock differences between the API's hosts and the gateway's, and transact
 commit long after they stamped ``created_at``."""
 
 
+RECENT_S = 30.0
+"""How far back the frequent looks reach (:meth:`PendingFloor.start`)."""
+
+FULL_LOOK_EVERY_S = 60.0
+"""How often a look reaches back the whole :data:`LOOKBACK_S` instead of :data:`RECENT_S`."""
+
+
 class PendingFloor:
     """Where a ledger's next look at ``pending_entries`` may start (``created_at``).
 
     The first look scans everything; once a look found every pending entry (fewer than its
     limit), later looks start :data:`LOOKBACK_S` before that moment, through the
     ``created_at`` index, so their cost follows recent events, not all events ever queued.
+
+    Rows stay in ``pending_entries`` after they are integrated (the table is append-only), and
+    a look walks every row of its window to find the few not yet in ``entries``: at a thousand
+    coupon transfers a second, an hour's window is millions of rows per block. So most looks
+    reach back only :data:`RECENT_S` (entries are normally queued moments before the gateway
+    looks), and one look every :data:`FULL_LOOK_EVERY_S` reaches back the whole
+    :data:`LOOKBACK_S`: an entry whose transaction committed long after it stamped
+    ``created_at``, or stamped by a host whose clock lags, still gets a block, a minute late
+    at most.
     """
 
     def __init__(self) -> None:
         self.since = float("-inf")
+        self._last_full = float("-inf")
 
-    def looked(self, found: int, limit: int, at: float) -> None:
-        if found < limit:
+    def start(self, now: float) -> tuple[float, bool]:
+        """Where a look at ``now`` starts, and whether it is a full look."""
+        if now - self._last_full >= FULL_LOOK_EVERY_S or now < self._last_full:
+            return self.since, True
+        return max(self.since, now - RECENT_S), False
+
+    def looked(self, found: int, limit: int, at: float, full: bool = True) -> None:
+        """Record a look at ``at`` that found ``found`` entries of at most ``limit``."""
+        # Only a complete full look tells that nothing older waits; a recent look saw too little.
+        if found < limit and full:
+            self._last_full = at
             self.since = max(self.since, at - LOOKBACK_S)
 
 
