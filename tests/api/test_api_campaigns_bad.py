@@ -29,6 +29,8 @@ C1 = coupon_id(GCN, 1)
 OTHER_GCN = "950600013436" + check_digit("950600013436")
 BAD_CHECK = GCN[:12] + str((int(GCN[12]) + 1) % 10)
 MISSING_PLEDGE = "0" * 32
+NOT_ON_CURVE = "02" + "ff" * 31  # 64 hex digits that are no point of the curve
+SMALL_ORDER = "01" + "00" * 31  # the identity: anyone could sign for it
 
 
 @pytest.fixture
@@ -152,6 +154,7 @@ def test_bad_and_unknown_names_in_reads(funded: tuple[Shop, Ed25519PrivateKey]) 
         ("ab" * 31, "64 lowercase hex"),
         ("AB" * 32, "64 lowercase hex"),
         ("zz" * 32, "64 lowercase hex"),
+        (NOT_ON_CURVE, "not a point on the curve"),
     ):
         refused(shop, client.get("/v1/coupons", params={"holder": holder}), 422, named)
     refused(shop, client.get("/v1/coupons"), 422, "holder")
@@ -172,6 +175,8 @@ BAD_PLEDGES: list[tuple[dict[str, Any], int, list[str]]] = [
     ({"holder": "ab" * 33, "count": 1}, 422, ["holder", "64 lowercase hex"]),
     ({"holder": "AB" * 32, "count": 1}, 422, ["holder", "64 lowercase hex"]),
     ({"holder": "g" * 64, "count": 1}, 422, ["holder", "64 lowercase hex"]),
+    ({"holder": NOT_ON_CURVE, "count": 1}, 422, ["holder", "not a point on the curve"]),
+    ({"holder": SMALL_ORDER, "count": 1}, 422, ["holder", "small order"]),
     ({"holder": "HOLDER", "count": 0}, 422, ["count"]),
     ({"holder": "HOLDER", "count": -2}, 422, ["count"]),
     ({"holder": "HOLDER", "count": 2**70}, 422, ["count"]),
@@ -340,7 +345,12 @@ def test_bad_transfers_are_refused_naming_the_flaw(
     send(base64.b64encode(redeem.payload).decode(), 422, "redeem")
     # Malformed recipient keys, negative or overflowing prices, unknown currencies.
     body: dict[str, Any] = {"op": "transfer", "coupon": C1, "prev": head}
-    for to, named in (("ab" * 31, "64 lowercase hex"), ("AB" * 32, "64 lowercase hex")):
+    for to, named in (
+        ("ab" * 31, "64 lowercase hex"),
+        ("AB" * 32, "64 lowercase hex"),
+        (NOT_ON_CURVE, "not a point on the curve"),
+        (SMALL_ORDER, "small order"),
+    ):
         send(_framed(C1, body | {"to": to}, alice), 422, named)
     for price, named in (
         ({"amount": -1, "currency": "CNY"}, "price"),
