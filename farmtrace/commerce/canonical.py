@@ -38,6 +38,11 @@ def check_value(value: Any, where: str = "body") -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CommerceError(f"{where}: object keys must be strings")
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                # Else json.dumps would fail on it below, uncaught, instead of naming it.
+                raise CommerceError(f"{where}: an object key with no UTF-8 form") from None
             check_value(item, f"{where}.{key}")
     else:
         raise CommerceError(f"{where}: {type(value).__name__} is not allowed")

@@ -287,7 +287,7 @@ export function checkValue(value, where = "body") {
     value.forEach((item, i) => checkValue(item, `${where}[${i}]`));
   } else if (typeof value === "object") {
     for (const key of keysOf(value)) {
-      if (utf8Encode(key) === null) throw new CommerceError(`${where}.${key}: text with no UTF-8 form`);
+      if (utf8Encode(key) === null) throw new CommerceError(`${where}: an object key with no UTF-8 form`);
       checkValue(/** @type {any} */ (value)[key], `${where}.${key}`);
     }
   } else {
