@@ -57,7 +57,7 @@ export const CHECKS = Object.freeze(["checkpoint", "blocks", "signatures", "batc
  */
 
 /** A failure that ends the check (a stage or the bundle's structure is broken). */
-class Stop extends Error {}
+export class Stop extends Error {}
 
 /**
  * Verify a bundle against the published verifier key(s).
@@ -109,7 +109,7 @@ export async function verifyBundle(bundle, vkeys) {
   return report;
 }
 
-class Context {
+export class Context {
   /** @param {BundleReport} report */
   constructor(report) {
     this.report = report;
@@ -148,7 +148,7 @@ class Context {
  * @param {Context} ctx
  * @returns {any}
  */
-function get(obj, key, kind, what, ctx) {
+export function get(obj, key, kind, what, ctx) {
   const value = obj !== null && typeof obj === "object" && !Array.isArray(obj) ? /** @type {any} */ (obj)[key] : undefined;
   const good =
     kind === "array" ? Array.isArray(value)
@@ -166,7 +166,7 @@ function get(obj, key, kind, what, ctx) {
  * @param {Context} ctx
  * @returns {Uint8Array}
  */
-function b64(value, what, check, ctx) {
+export function b64(value, what, check, ctx) {
   if (typeof value !== "string") ctx.stop(check, `${what}: expected a base64 string`);
   const bytes = decodeBase64(/** @type {string} */ (value));
   if (bytes === null) ctx.stop(check, `${what}: not valid base64`);
@@ -352,7 +352,7 @@ function keyMap(ctx, map, label) {
  * @param {Verifier[]} verifiers
  * @returns {Promise<Map<string, ChainCheckpoint>>}
  */
-async function checkpoints(ctx, bundle, verifiers) {
+export async function checkpoints(ctx, bundle, verifiers) {
   /** @type {Map<string, ChainCheckpoint>} */
   const found = new Map();
   for (const chain of get(bundle, "chains", "array", "bundle", ctx)) {
@@ -442,7 +442,7 @@ function sameKey(a, b) {
  * @param {Map<string, ChainCheckpoint>} chains
  * @returns {Promise<Map<string, import("./block.js").BlockHeader>>}
  */
-async function blocks(ctx, bundle, chains) {
+export async function blocks(ctx, bundle, chains) {
   ctx.started("blocks");
   /** @type {Map<string, import("./block.js").BlockHeader>} */
   const headers = new Map();
@@ -523,7 +523,7 @@ async function reading(ctx, item, i, keys) {
  * @param {Map<string, import("./block.js").BlockHeader>} headers
  * @returns {Promise<boolean>}
  */
-async function inclusion(ctx, item, what, entry, headers) {
+export async function inclusion(ctx, item, what, entry, headers) {
   const origin = get(item, "origin", "string", what, ctx);
   const height = get(item, "block_height", "int", what, ctx);
   const index = get(item, "index_in_block", "int", what, ctx);
