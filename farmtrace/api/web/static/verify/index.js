@@ -22,6 +22,23 @@ export {
   firstDifference,
 } from "./declaration.js";
 export { ALG_COSIGNATURE_V1, CosignatureVerifier, cosignaturesOf, cosignedMessage } from "./cosignature.js";
+export {
+  CampaignReplay,
+  CommerceError,
+  Violation,
+  addressProblem,
+  checkDigit,
+  couponId,
+  decodeCampaignEntry,
+  decodeStatement,
+  farmSigner,
+  fingerprint,
+  parseAddress,
+  parseCouponId,
+  parseTerms,
+  termsSha256,
+  validateGcn,
+} from "./commerce.js";
 export { ERROR_CODES, TlogError } from "./errors.js";
 export {
   EMPTY_ROOT,
