@@ -145,7 +145,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--verify-threads",
         type=_positive_int,
-        help="signature-check threads (default: 1 on up to 2 cores, else every core)",
+        help="signature-check threads (default: every core)",
     )
     p.add_argument(
         "--quarantine-keep-bytes",

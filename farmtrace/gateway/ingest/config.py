@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -123,13 +122,14 @@ class IngestConfig:
 
     @property
     def signature_threads(self) -> int | None:
-        """Threads for the bulk signature check: as given; else one on a machine of two cores
-        or fewer (there the check competes with the network and commit threads and the broker,
-        and splitting it only adds overhead: ~51 µs of CPU a signature on one thread, ~59 on
-        two, measured here), every core (``None``) on larger ones."""
-        if self.verify_threads is not None:
-            return self.verify_threads
-        return 1 if (os.cpu_count() or 1) <= 2 else None
+        """Threads for the bulk signature check: as given, else every core (``None``).
+
+        The batcher thread does everything else of a reading's admission, so checking on it
+        alone capped the gateway near 20 k readings/s. Two threads cost about the CPU of one
+        now that a check costs ~20 µs (keys cached, AVX-512 IFMA where present; docs/ed25519.md):
+        once ~51 µs on one thread against ~59 on two, which is why two-core machines used one.
+        """
+        return self.verify_threads
 
     @property
     def reading_filter(self) -> str:
