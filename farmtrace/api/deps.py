@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated
 
@@ -9,10 +10,19 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from farmtrace.api.auth import ApiKey, check_key
+from farmtrace.api.errors import Unprocessable
 from farmtrace.api.http.ratelimit import cost_of
 from farmtrace.api.state import AppState
 
-__all__ = ["RateLimited", "client_of", "get_state", "rate_limit", "require_scope", "state_of"]
+__all__ = [
+    "RateLimited",
+    "client_of",
+    "get_state",
+    "rate_limit",
+    "require_scope",
+    "state_of",
+    "unique_json_keys",
+]
 
 
 _BEARER = HTTPBearer(
@@ -81,3 +91,30 @@ def require_scope(scope: str) -> Callable[..., ApiKey]:
         return check_key(state_of(request).database, request.headers.get("authorization"), scope)
 
     return check
+
+
+def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise Unprocessable(
+                f"body: the key {key!r} appears twice in one object; send each field once"
+            )
+        seen[key] = value
+    return seen
+
+
+async def unique_json_keys(request: Request) -> None:
+    """Dependency: a JSON body with a key twice in one object is refused (422) instead of
+    read as its last value. Campaign terms and commerce requests become signed entries; a
+    client whose own parser kept the first ``"cap"`` must not have the farm sign the second.
+    Malformed JSON is left to the body's validation, which names it."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    body = await request.body()  # Starlette keeps it: FastAPI reads the same bytes again
+    if not body:
+        return
+    try:
+        json.loads(body, object_pairs_hook=_refuse_duplicates)
+    except (ValueError, RecursionError):
+        return

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from farmtrace.api.auth import ApiKey
-from farmtrace.api.deps import get_state, rate_limit, require_scope
+from farmtrace.api.deps import get_state, rate_limit, require_scope, unique_json_keys
 from farmtrace.api.schemas.campaigns import (
     CampaignChangesPublic,
     CampaignPublic,
@@ -42,7 +42,11 @@ from farmtrace.commerce.gcn import coupon_id
 
 __all__ = ["ERRORS", "router"]
 
-router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"], dependencies=[Depends(rate_limit)])
+router = APIRouter(
+    prefix="/v1/campaigns",
+    tags=["campaigns"],
+    dependencies=[Depends(rate_limit), Depends(unique_json_keys)],
+)
 State = Annotated[AppState, Depends(get_state)]
 Gcn = Annotated[
     str, Path(max_length=64, description="GS1 Global Coupon Number: 13 digits, check digit")

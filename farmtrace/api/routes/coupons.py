@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from farmtrace.api.auth import ApiKey
-from farmtrace.api.deps import get_state, rate_limit, require_scope
+from farmtrace.api.deps import get_state, rate_limit, require_scope, unique_json_keys
 from farmtrace.api.routes.campaigns import ERRORS
 from farmtrace.api.schemas.campaigns import (
     CouponPublic,
@@ -33,7 +33,11 @@ from farmtrace.commerce.gcn import coupon_id
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/coupons", tags=["coupons"], dependencies=[Depends(rate_limit)])
+router = APIRouter(
+    prefix="/v1/coupons",
+    tags=["coupons"],
+    dependencies=[Depends(rate_limit), Depends(unique_json_keys)],
+)
 State = Annotated[AppState, Depends(get_state)]
 Coupon = Annotated[
     str,
