@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import hashlib
 import json
 import secrets
@@ -94,6 +95,13 @@ def parse_terms_time(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise CommerceError("expected milliseconds since the epoch")
     return value
+
+
+def _when(ms: int) -> str:
+    """A campaign time as people read it beside the integer the terms hold: ``1796615842527 ms
+    (2026-12-07T03:57:22Z)``; a message should not make a farmer convert epoch milliseconds."""
+    iso = datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{ms} ms ({iso})"
 
 
 def _shortfall_json(shortfall: Shortfall | None) -> str | None:
@@ -312,14 +320,21 @@ class CampaignService:
 
     def _check_pledgeable(self, head: CampaignHead, terms: CampaignTerms, count: int) -> None:
         now = self.now_ms()
-        if head.status not in ("open", "funded") or head.harvested is not None:
+        if head.status not in ("open", "funded"):
             raise CommerceError(
                 f"campaign {head.gcn} is {head.status}: no more pledges", "conflict"
             )
+        if head.harvested is not None:
+            raise CommerceError(
+                f"campaign {head.gcn} is harvested already: no more pledges", "conflict"
+            )
         if now < terms.opens_ms:
-            raise CommerceError(f"campaign {head.gcn} opens at {terms.opens_ms} ms", "conflict")
+            raise CommerceError(f"campaign {head.gcn} opens at {_when(terms.opens_ms)}", "conflict")
         if now > terms.deadline_ms:
-            raise CommerceError(f"campaign {head.gcn} passed its deadline", "conflict")
+            raise CommerceError(
+                f"campaign {head.gcn} passed its deadline, {_when(terms.deadline_ms)}",
+                "conflict",
+            )
         if head.issued + count > terms.cap:
             raise CommerceError(
                 f"count: {count} coupons would pass the cap ({head.issued} of {terms.cap} issued)",
@@ -393,7 +408,7 @@ class CampaignService:
         if self.now_ms() <= terms.deadline_ms:
             raise CommerceError(
                 f"campaign {gcn} has {head.issued} of {terms.target} coupons and is open until "
-                f"its deadline ({terms.deadline_ms} ms)",
+                f"its deadline, {_when(terms.deadline_ms)}",
                 "conflict",
             )
         done = [self._judged(gcn, self._simple("failed"))[1]]
@@ -510,7 +525,7 @@ class CampaignService:
             if self.now_ms() <= terms.delivery_until_ms:
                 raise CommerceError(
                     f"campaign {gcn} has coupons outstanding until its delivery window ends "
-                    f"({terms.delivery_until_ms} ms)",
+                    f"at {_when(terms.delivery_until_ms)}",
                     "conflict",
                 )
             done += self._void_all(gcn, "expired", None)
@@ -523,7 +538,14 @@ class CampaignService:
     ) -> tuple[CampaignHead, CouponRecord, HolderStatement]:
         if not isinstance(encoded, str):
             raise CommerceError("statement: expected base64 text")
-        statement = decode_statement(b64decode_strict(encoded, "statement"))
+        try:
+            statement = decode_statement(b64decode_strict(encoded, "statement"))
+        except CommerceError as exc:
+            message = str(exc)
+            # The decoder names the part of the statement; the client knows the field.
+            if not message.startswith("statement"):
+                message = f"statement: {message}"
+            raise CommerceError(message, exc.kind) from None
         if statement.coupon != coupon:
             raise CommerceError(f"statement: names coupon {statement.coupon}, not {coupon}")
         if statement.op != op:
