@@ -198,10 +198,33 @@ class ShortfallCreate(BaseModel):
     policy: Literal["pro-rata", "refund"]
 
 
+_TRANSFER_EXAMPLE = (
+    "RkgBAAAAAAAAAAEAAAGiTqZIEBVjb3Vwb24uMDYxNDE0MTAwMDAxMjcAAADmeyJjb3Vwb24iOiIwNjE0MTQxMDAw"
+    "MDEyNyIsIm9wIjoidHJhbnNmZXIiLCJwcmV2IjoiNTgxZjNhNTgwMTYyYzkzZGY0YWZlYTQwZDUyODVjMTEyZWUw"
+    "ZTkyNDJjODNhZTNmNzJlYzU4MmNmMzlmYTk5OSIsInByaWNlIjp7ImFtb3VudCI6NDgwMCwiY3VycmVuY3kiOiJD"
+    "TlkifSwidG8iOiI4MTM5NzcwZWE4N2QxNzVmNTZhMzU0NjZjMzRjN2VjY2NiOGQ4YTkxYjRlZTM3YTI1ZGY2MGY1"
+    "YjhmYzliMzk0In1DsG4f0T87yyGneLOND/AZAf/nOYvCT3WQPwBKc8VPNNHeRMPBmX3LuPKICkZKteYzn6J6XjoN"
+    "M+d9RUzcUWcA"
+)
+"""A transfer of coupon 06141410000127 (move 1) with a declared price of 4800 CNY, as
+``farmtrace.commerce.entries.sign_statement`` makes it (docs/commerce.md)."""
+_REDEEM_EXAMPLE = (
+    "RkgBAAAAAAAAAAIAAAGiTqcLYBVjb3Vwb24uMDYxNDE0MTAwMDAxMjcAAABzeyJjb3Vwb24iOiIwNjE0MTQxMDAw"
+    "MDEyNyIsIm9wIjoicmVkZWVtIiwicHJldiI6IjMyNWI4MTIzMzBmNjg5NzZhM2Y0YmNiOTBiZGViNmIzYmRhZDA1"
+    "YWFlZWM4NTFiMTIxODYzNDQwMTU1NTlmZjEifZ5G7B11GG+FlwrqOe0rdTaH7eEufSu0RsJ4wxnlC2NRdFGjvwsW"
+    "VPEtZX1peqIaCvU+KbZAFYEuQMYBd1eSSwQ="
+)
+"""The new holder's redeem statement for the same coupon (move 2)."""
+
+
 class TransferCreate(BaseModel):
     """A transfer statement signed by the coupon's holder (``FH 01`` bytes in base64)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"statement": _TRANSFER_EXAMPLE}]},
+    )
 
     statement: str = Field(min_length=1, max_length=MAX_STATEMENT, description="base64")
 
@@ -219,7 +242,18 @@ class RedemptionCreate(BaseModel):
     """A holder's signed redeem statement (base64), confirmed by the farm and linked to the
     lot event where the goods left (shipping or retail_selling)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "statement": _REDEEM_EXAMPLE,
+                    "event": {"signer": "farmtrace-api.96c6397aa71db444", "seq": 2},
+                }
+            ]
+        },
+    )
 
     statement: str = Field(min_length=1, max_length=MAX_STATEMENT, description="base64")
     event: EventRef
