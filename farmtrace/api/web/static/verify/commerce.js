@@ -1086,9 +1086,9 @@ export class CampaignReplay {
         throw new Violation(name, "refunds follow a failed campaign or a refund shortfall");
       }
       const owed = /** @type {number} */ (this.pledges.get(pledge)) * terms.price;
-      const so_far = this.refunded.get(pledge) ?? 0;
-      if (so_far + body.amount > owed) throw new Violation(name, `refunds more than the pledge paid (${owed})`);
-      this.refunded.set(pledge, so_far + body.amount);
+      const soFar = this.refunded.get(pledge) ?? 0;
+      if (soFar + body.amount > owed) throw new Violation(name, `refunds more than the pledge paid (${owed})`);
+      this.refunded.set(pledge, soFar + body.amount);
       return t;
     }
     if (op === "harvested") {
@@ -1098,7 +1098,7 @@ export class CampaignReplay {
       return t;
     }
     if (op === "shortfall") return this.decideShortfall(name, entry, terms);
-    if (op === "redeem") return this.redeem(name, entry, terms);
+    if (op === "redeem") return this.redeem(name, entry);
     if (op === "closed") {
       if (this.status !== "funded" && this.status !== "failed") {
         throw new Violation(name, `closed while the campaign is ${this.status}`);
@@ -1194,8 +1194,8 @@ export class CampaignReplay {
     return { issued: t.issued, redeemed: t.redeemed, voided: t.voided + items.length };
   }
 
-  /** @param {string} name @param {CampaignEntry} entry @param {CampaignTerms} terms */
-  async redeem(name, entry, terms) {
+  /** @param {string} name @param {CampaignEntry} entry */
+  async redeem(name, entry) {
     const t = this.totals;
     if (this.status !== "funded") throw new Violation(name, `redeemed while the campaign is ${this.status}`);
     if (this.harvested === null) throw new Violation(name, "redeemed before the harvest was recorded");
@@ -1217,7 +1217,6 @@ export class CampaignReplay {
     coupon.history.push(["redeem", entry.payload, entry.state]);
     const after = { issued: t.issued, redeemed: t.redeemed + 1, voided: t.voided };
     this.checkCover(name, after);
-    void terms;
     return after;
   }
 
