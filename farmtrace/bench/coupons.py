@@ -461,7 +461,11 @@ def _anchoring(
 ) -> dict[str, Any]:
     """Start Mosquitto and a gateway, let it seal the backlog, then time transfers and
     confirmations from accepted to anchored."""
-    from farmtrace.commerce.entries import sign_statement, statement_signer
+    from farmtrace.commerce.entries import (
+        decode_campaign_entry,
+        sign_statement,
+        statement_signer,
+    )
 
     host, port, broker = start_broker(where)
     processes.append(broker)
@@ -531,7 +535,15 @@ def _anchoring(
             confirm_answers.append(at - sent)
             if status != 200:
                 raise RuntimeError(f"a confirmation answered {status}: {str(issued)[:300]}")
-            return Accepted((farm_signer, int(issued["cseq"])), at)
+            # The entry is queued under the farm's own sequence (one farm signs every campaign
+            # of its own), not the campaign's cseq: read it from the issue entry itself.
+            status, coupon = api.call("GET", f"/v1/coupons/{issued['coupons'][0]}")
+            if status != 200:
+                raise RuntimeError(f"reading an issued coupon answered {status}")
+            entry = decode_campaign_entry(base64.b64decode(coupon["history"][0]["entry"]))
+            if entry.signer != farm_signer or entry.cseq != int(issued["cseq"]):
+                raise RuntimeError(f"the issue entry of {issued['coupons'][0]} is not cseq's")
+            return Accepted((entry.signer, entry.seq), at)
 
         rng = random.Random(20261207)
         timeout = 30 + 10 * args.batch_age
