@@ -97,3 +97,19 @@ def test_the_openapi_examples_of_holder_statements_decode(shop: Shop) -> None:
     assert decode_statement(base64.b64decode(transfer)).op == "transfer"
     assert decode_statement(base64.b64decode(redeem)).op == "redeem"
     assert schemas["RedemptionCreate"]["examples"][0]["event"]["seq"] >= 1
+
+
+def test_a_farm_action_the_rules_refuse_names_the_campaign_and_the_next_step(
+    shop: Shop,
+) -> None:
+    alice = Ed25519PrivateKey.generate()
+    shop.open_and_issue(alice, 1)
+    early = shop.client.post(
+        f"/v1/campaigns/{GCN}/harvest", json={"quantity": 5}, headers=shop.farm
+    )
+    assert early.status_code == 409
+    assert early.json()["detail"] == (
+        f"campaign {GCN}: harvest recorded while the campaign is open; settle it first "
+        f"(POST /v1/campaigns/{GCN}/settle) once its target is reached or its deadline has "
+        "passed"
+    )

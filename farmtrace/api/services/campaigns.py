@@ -388,7 +388,15 @@ class CampaignService:
         try:
             return self._append(gcn, make)
         except Violation as exc:
-            raise CommerceError(exc.reason, "conflict") from None
+            # The reason is the reference rules' (the same words verify prints); the farm
+            # calling the API also needs to know which campaign and what to do next.
+            message = f"campaign {gcn}: {exc.reason}"
+            if exc.reason.endswith("while the campaign is open"):
+                message += (
+                    f"; settle it first (POST /v1/campaigns/{gcn}/settle) once its target is "
+                    "reached or its deadline has passed"
+                )
+            raise CommerceError(message, "conflict") from None
 
     def _simple(self, op: str, fields: dict[str, Any] | None = None) -> Callable[..., _Made]:
         def make(replay: CampaignReplay, view: CampaignView, head: CampaignHead) -> _Made:
