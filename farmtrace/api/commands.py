@@ -62,10 +62,26 @@ def register(sub: Any) -> None:
     revoke.set_defaults(func=_revoke_key)
 
     verify = sub.add_parser(
-        "verify", help="check a lot, campaign or coupon bundle offline (plain Python only)"
+        "verify",
+        help="check a lot, campaign or coupon bundle offline (plain Python only)",
+        description="Check a bundle downloaded from the API, offline, with the plain-Python "
+        "reference (no Rust, no network): a lot's (farmtrace-bundle/v2, GET "
+        "/v1/lots/{gtin}/{lot}/bundle, docs/bundle.md), a campaign's "
+        "(farmtrace-campaign-bundle/v1, GET /v1/campaigns/{gcn}/bundle) or a coupon's "
+        "(farmtrace-coupon-bundle/v1, GET /v1/coupons/{coupon}/bundle; docs/commerce.md). "
+        "Checkpoint signatures, block headers and inclusion proofs, every signed entry, and for "
+        "campaigns and coupons the replay of the rules with the caps recounted. Prints each "
+        "check; exit 0 if it verifies, 1 naming the first failure, 2 if it could not run "
+        "(unreadable file, no key).",
     )
-    verify.add_argument("bundle", type=Path)
-    verify.add_argument("--key", action="append", default=[], help="C2SP verifier key")
+    verify.add_argument("bundle", type=Path, help="the bundle's JSON file")
+    verify.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        help="C2SP verifier key of the gateway whose chain anchors the bundle ('farmtrace "
+        "keys show --state DIR'); repeatable",
+    )
     verify.add_argument(
         "--policy",
         type=Path,
