@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.readings import batch, devices
-from support.tamper import flip_byte, update_row
+from support.tamper import delete_rows, flip_byte, update_row
 
 from farmtrace.store import ChainMismatchError
 from farmtrace.store.block_hashes import RUN, run_proof, run_roots
@@ -113,5 +113,26 @@ def test_a_tampered_run_is_proved_from_the_block_which_names_it(
             list(proof.inclusion_proof),
             proof.block.root,
         )
+    finally:
+        reader.close()
+
+
+def test_blocks_without_stored_hashes_are_proved_from_the_whole_block(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A database from before revision 0010 has no block_hashes rows: the same proofs."""
+    with Ledger.open(db_url, tmp_path / "state", ORIGIN) as ledger:
+        ledger.append_batch(batch(devices(5), range(4)))  # one block of 20
+        ledger.append_batch(batch(devices(5), range(4, 5)))  # one block of 5
+    with_rows = ChainReader.open(db_url, ORIGIN)
+    try:
+        expected = [with_rows.reading_proof(i).inclusion_proof for i in range(25)]
+    finally:
+        with_rows.close()
+    assert delete_rows(db_url, "block_hashes", "height = :h", {"h": 0}) == 1
+    reader = ChainReader.open(db_url, ORIGIN)
+    try:
+        assert [reader.reading_proof(i).inclusion_proof for i in range(25)] == expected
+        assert reader._runs.get(0) == b""  # read, and known to have none
     finally:
         reader.close()
