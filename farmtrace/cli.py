@@ -29,7 +29,8 @@ _COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="farmtrace",
-        description="Checkable farm data: signed readings, Merkle batches, signed checkpoints.",
+        description="Checkable farm data: signed readings, Merkle batches, signed checkpoints; "
+        "harvest campaigns and product coupons on the same chain (docs/commerce.md).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in _COMMAND_MODULES:
