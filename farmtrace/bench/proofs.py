@@ -236,9 +236,15 @@ async def _load(port: int, total: int, seconds: float, concurrency: int) -> dict
 
 
 def over_http(
-    path: Path, state: Path, seconds: float, concurrency: int, workers: int
+    path: Path,
+    state: Path,
+    seconds: float,
+    concurrency: int,
+    workers: int,
+    checkout: Path | None = None,
 ) -> dict[str, Any]:
-    """A fresh ``farmtrace api`` on the database, loaded from a separate process."""
+    """A fresh ``farmtrace api`` on the database, loaded from a separate process; the server
+    runs ``checkout``'s code when given (another commit's tree, to compare on one database)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -247,7 +253,9 @@ def over_http(
         [sys.executable, "-m", "farmtrace", "api", "--db", f"sqlite:///{path}",
          "--port", str(port), "--state", str(state / "api"), "--workers", str(workers)],
         env=os.environ
-        | {"FARMTRACE_API_RATE_PER_S": "1e9", "FARMTRACE_API_RATE_BURST": "1000000000"},
+        | {"FARMTRACE_API_RATE_PER_S": "1e9", "FARMTRACE_API_RATE_BURST": "1000000000"}
+        | ({} if checkout is None else {"PYTHONPATH": str(checkout)}),
+        cwd=checkout,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -303,6 +311,7 @@ def _block_sizes(text: str) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     low, high = args.block_size
+    args.state = args.state.resolve()  # the server may run in another checkout's directory
     started = time.monotonic()
     path = prepare(args.state, args.readings, low, high, args.devices)
     built_s = time.monotonic() - started
@@ -317,6 +326,10 @@ def run(args: argparse.Namespace) -> int:
     if args.http:
         result["http_stored_cold"] = over_http(
             path, args.state, args.seconds, args.concurrency, args.workers
+        )
+    if args.server_checkout is not None:
+        result["http_checkout_cold"] = over_http(
+            path, args.state, args.seconds, args.concurrency, args.workers, args.server_checkout
         )
     if args.json:
         print(json.dumps(result))
@@ -346,6 +359,14 @@ def run(args: argparse.Namespace) -> int:
             f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms  "
             f"errors {r['errors'] or 'none'}  server CPU {r['server_cpu_us_per_proof']} us/proof"
         )
+    if args.server_checkout is not None:
+        r = result["http_checkout_cold"]
+        print(
+            f"over HTTP, fresh server from {args.server_checkout}:\n  checkout "
+            f"{r['proofs_per_s']:>9,.0f} proofs/s  p50 {r['p50_ms']:.2f} ms  "
+            f"p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms  errors {r['errors'] or 'none'}  "
+            f"server CPU {r['server_cpu_us_per_proof']} us/proof"
+        )
     return 0
 
 
@@ -366,6 +387,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http", action="store_true", help="also over HTTP, a fresh server")
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--server-checkout",
+        type=Path,
+        help="also over HTTP with this checkout's server code (e.g. an older commit's tree with "
+        "the built rust_core and this database's migrations), on the same database",
+    )
     parser.add_argument("--json", action="store_true")
 
 
