@@ -410,7 +410,9 @@ class ChainReader:
         block, in one indexed read; :class:`NotFoundError` if the entry is not stored."""
         rows = self._raw(
             self._near_sql,
-            (self.chain_id, max(0, global_index - RUN + 1), global_index + RUN - 1),
+            # Capped at the largest SQL integer: an index near it would overflow the driver's
+            # 64-bit parameter (a 503 for GET /v1/readings/9223372036854775806/proof).
+            (self.chain_id, max(0, global_index - RUN + 1), min(global_index + RUN - 1, 2**63 - 1)),
             f"entry {global_index}",
         )
         found = next((row for row in rows if row[0] == global_index), None)
