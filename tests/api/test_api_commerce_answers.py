@@ -113,3 +113,21 @@ def test_a_farm_action_the_rules_refuse_names_the_campaign_and_the_next_step(
         f"(POST /v1/campaigns/{GCN}/settle) once its target is reached or its deadline has "
         "passed"
     )
+
+
+def test_a_control_character_in_a_backers_contact_is_named_not_a_pattern(shop: Shop) -> None:
+    shop.client.post("/v1/campaigns", json=terms(), headers=shop.farm).raise_for_status()
+    bob = Ed25519PrivateKey.generate()
+    answer = shop.client.post(
+        f"/v1/campaigns/{GCN}/pledges",
+        json={"holder": address(bob), "count": 1, "contact": "Li Wei\x00 138"},
+    )
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body", "contact"]
+    assert "control character U+0000 at position 6" in error["msg"]
+    fine = shop.client.post(
+        f"/v1/campaigns/{GCN}/pledges",
+        json={"holder": address(bob), "count": 1, "delivery": "山东省寿光市\n一路3号\t门口"},
+    )
+    assert fine.status_code == 201, fine.text

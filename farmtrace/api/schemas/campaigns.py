@@ -9,9 +9,10 @@ money is an integer of the currency's minor units.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from farmtrace.commerce.canonical import MAX_INT
 from farmtrace.commerce.terms import MAX_CAP, MAX_PRICE, MAX_QUANTITY, MAX_TEXT
@@ -53,6 +54,36 @@ __all__ = [
 _STRICT = ConfigDict(extra="forbid", strict=True)
 _PLAIN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 """Text without control characters other than tab and line breaks (PostgreSQL refuses NUL)."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain(text: str) -> str:
+    """``text`` unless it has a control character: the answer names the character and where,
+    not the regular expression (which a client could not act on)."""
+    found = _CONTROL.search(text)
+    if found is not None:
+        raise ValueError(
+            f"control character U+{ord(found.group()):04X} at position {found.start()}: "
+            "only tab and line breaks are allowed"
+        )
+    return text
+
+
+_PLAIN_SCHEMA = {"pattern": _PLAIN}
+_Text500 = Annotated[
+    str,
+    Field(min_length=1, max_length=500, json_schema_extra=_PLAIN_SCHEMA),
+    AfterValidator(_plain),
+]
+"""Contact or delivery text: 1..500 characters without control characters but tab and line
+breaks (PostgreSQL refuses NUL); the pattern is still published in the schema."""
+_Text200 = Annotated[
+    str,
+    Field(min_length=1, max_length=200, json_schema_extra=_PLAIN_SCHEMA),
+    AfterValidator(_plain),
+]
+
+
 _ADDRESS = "an Ed25519 public key: 64 lowercase hex digits"
 MAX_STATEMENT = 8192
 """The longest base64 holder statement accepted (a statement's body is a few hundred bytes)."""
@@ -153,8 +184,8 @@ class PledgeCreate(BaseModel):
 
     holder: str = Field(min_length=1, max_length=128, description=_ADDRESS)
     count: int = Field(ge=1, le=MAX_CAP)
-    contact: str | None = Field(default=None, min_length=1, max_length=500, pattern=_PLAIN)
-    delivery: str | None = Field(default=None, min_length=1, max_length=500, pattern=_PLAIN)
+    contact: _Text500 | None = None
+    delivery: _Text500 | None = None
 
 
 class PledgeConfirm(BaseModel):
@@ -164,7 +195,7 @@ class PledgeConfirm(BaseModel):
         extra="forbid", strict=True, json_schema_extra={"examples": [{"payment_reference": "b-1"}]}
     )
 
-    payment_reference: str = Field(min_length=1, max_length=200, pattern=_PLAIN)
+    payment_reference: _Text200
 
 
 class RefundCreate(BaseModel):
