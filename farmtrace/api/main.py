@@ -153,7 +153,15 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, "http", exc.detail, dict(exc.headers or {}))
+        detail = exc.detail
+        if exc.status_code == 400 and detail == _UNPARSED_BODY:
+            # FastAPI's words name no cause; these are the ones its JSON decoding leaves
+            # (malformed JSON itself is a 422 naming the position).
+            detail = (
+                "body: cannot be read as JSON (not UTF-8, nested too deep, or an integer of "
+                "more than 4300 digits)"
+            )
+        return _error(exc.status_code, "http", detail, dict(exc.headers or {}))
 
     @app.exception_handler(StoreError)
     async def store_error(_request: Request, exc: StoreError) -> JSONResponse:
@@ -169,6 +177,10 @@ def _errors(app: FastAPI) -> None:
         # Starlette's ServerErrorMiddleware answers with this, then re-raises so that the
         # server logs the traceback; the client learns nothing of the exception.
         return _error(500, "internal", "internal error")
+
+
+_UNPARSED_BODY = "There was an error parsing the body"
+"""FastAPI's 400 detail when decoding the JSON body raised something other than a JSON error."""
 
 
 def app_from_env() -> FastAPI:

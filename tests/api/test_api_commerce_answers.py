@@ -131,3 +131,19 @@ def test_a_control_character_in_a_backers_contact_is_named_not_a_pattern(shop: S
         json={"holder": address(bob), "count": 1, "delivery": "山东省寿光市\n一路3号\t门口"},
     )
     assert fine.status_code == 201, fine.text
+
+
+def test_a_body_json_cannot_decode_says_why_it_might_be(shop: Shop) -> None:
+    shop.client.post("/v1/campaigns", json=terms(), headers=shop.farm).raise_for_status()
+    for raw in (
+        b'{"holder": "\xff\xfe", "count": 1}',
+        b"[" * 100_000,
+        b'{"count": ' + b"9" * 5000 + b"}",
+    ):
+        answer = shop.client.post(
+            f"/v1/campaigns/{GCN}/pledges",
+            content=raw,
+            headers={"Content-Type": "application/json"},
+        )
+        assert answer.status_code == 400
+        assert answer.json()["detail"].startswith("body: cannot be read as JSON (not UTF-8")
