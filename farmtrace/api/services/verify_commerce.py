@@ -320,7 +320,8 @@ def _caps_line(summary: CommerceSummary, replay: CampaignReplay) -> str:
     if summary.harvested is None:
         return line + "; no harvest recorded yet"
     line += (
-        f"; harvested {summary.harvested} {terms.unit} covers {summary.covered} coupons of "
+        f"; harvested {summary.harvested} {terms.unit} covers {summary.covered} "
+        f"coupon{'' if summary.covered == 1 else 's'} of "
         f"{terms.quantity} {terms.unit}, redeemed + outstanding = {t.redeemed + t.outstanding}"
     )
     if summary.shortfall is not None:
@@ -359,8 +360,14 @@ def _coupon(
 
 def _coupon_line(c: CouponFindings) -> str:
     steps = ", ".join(f"{k} {s[:12]}… {'anchored' if a else 'pending'}" for k, s, a in c.history)
+    # A redeemed or void coupon never moves again (the rules), so its bundle proves its end;
+    # an active one's may be followed by a transfer newer than the bundle.
+    tail = (
+        "a later transfer may exist beyond what the bundle holds"
+        if c.status == "active"
+        else f"{c.status}, it never moves again"
+    )
     return (
         f"coupon {c.coupon}: {c.status}, holder {c.holder_fingerprint}, state {c.state}, "
-        f"{c.moves} holder moves; chain issue → head: {steps}; a later transfer may exist "
-        "beyond what the bundle holds"
+        f"{c.moves} holder moves; chain issue → head: {steps}; {tail}"
     )
