@@ -336,38 +336,44 @@ def test_bundles_built_from_the_store(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_rows_altered_in_the_database_reach_the_verifier(tmp_path: Path) -> None:
     """Someone with write access to the database: a campaign entry's stored chain bytes altered,
-    a transfer deleted. The bundle serves what is stored; the verifier names the item."""
+    a transfer deleted. A bundle built by an API process started after the change serves what is
+    stored, and the verifier names the item. (A process that already proved an entry keeps the
+    bytes it checked against the sealed root: it goes on serving the true entry.)"""
     db_url = f"sqlite:///{tmp_path}/db.sqlite"
     history = funded_history()
     gcn = history.farm.terms.campaign
+
+    def bundle_now() -> Bundle:
+        state = AppState.open(Settings(db_url=db_url, state_dir=tmp_path / "api"))
+        try:
+            return build_campaign_bundle(state, gcn)
+        finally:
+            state.database.close()
+
     state = AppState.open(Settings(db_url=db_url, state_dir=tmp_path / "api"))
     try:
         store_history(history, state.database)
-        vkey = seal_pending(db_url, tmp_path)
-        verify(build_campaign_bundle(state, gcn), vkey)
-        index = build_campaign_bundle(state, gcn)["entries"][2]["global_index"]
-        altered = flip_byte(history.entries[2].payload, len(history.entries[2].payload) - 1)
-        assert update_row(db_url, "entries", {"global_index": index}, {"payload": altered}) == 1
-        with pytest.raises(
-            BundleError,
-            match=r"^campaign entry 3 \(issue\) at entries\[2\]: signature does not verify",
-        ):
-            verify(build_campaign_bundle(state, gcn), vkey)
-        assert (
-            update_row(
-                db_url, "entries", {"global_index": index}, {"payload": history.entries[2].payload}
-            )
-            == 1
-        )
-        verify(build_campaign_bundle(state, gcn), vkey)
-        where = "serial = 1 AND move = 1"
-        assert delete_rows(db_url, "coupon_moves", where, {}) == 1
-        with pytest.raises(
-            BundleError, match=r"^campaign entry 6 \(redeem\): spends state [0-9a-f]{64} of coupon"
-        ):
-            verify(build_campaign_bundle(state, gcn), vkey)
     finally:
         state.database.close()
+    vkey = seal_pending(db_url, tmp_path)
+    verify(bundle_now(), vkey)
+    index = bundle_now()["entries"][2]["global_index"]
+    altered = flip_byte(history.entries[2].payload, len(history.entries[2].payload) - 1)
+    assert update_row(db_url, "entries", {"global_index": index}, {"payload": altered}) == 1
+    with pytest.raises(
+        BundleError,
+        match=r"^campaign entry 3 \(issue\) at entries\[2\]: signature does not verify",
+    ):
+        verify(bundle_now(), vkey)
+    restored = {"payload": history.entries[2].payload}
+    assert update_row(db_url, "entries", {"global_index": index}, restored) == 1
+    verify(bundle_now(), vkey)
+    where = "serial = 1 AND move = 1"
+    assert delete_rows(db_url, "coupon_moves", where, {}) == 1
+    with pytest.raises(
+        BundleError, match=r"^campaign entry 6 \(redeem\): spends state [0-9a-f]{64} of coupon"
+    ):
+        verify(bundle_now(), vkey)
 
 
 def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
