@@ -508,9 +508,11 @@ def _db(call: Callable[[], _T]) -> _T:
 
 
 def _reason(exc: BaseException | None) -> str:
+    """The driver's error class and message on one line (PostgreSQL adds CONTEXT lines, which
+    would split a log line and hide what follows the message)."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
-        return f"{type(exc.orig).__name__}: {exc.orig}".strip()
-    return str(exc)
+        return " ".join(f"{type(exc.orig).__name__}: {exc.orig}".split())
+    return " ".join(str(exc).split())
 
 
 def _describe(url: str) -> str:

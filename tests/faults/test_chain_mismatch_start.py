@@ -143,6 +143,7 @@ def block_header(url: str, height: int) -> bytes:
 def lose_last_block(url: str, state: Path, origin: str) -> None:
     delete_rows(url, "checkpoints", "size = 3", {})
     delete_rows(url, "entries", "block_height = 2", {})
+    delete_rows(url, "block_hashes", "height = 2", {})
     delete_rows(url, "blocks", "height = 2", {})
 
 

@@ -120,8 +120,12 @@ def hold_and_check(
 ) -> int:
     """While the database is unwritable: the gateway says ``cause`` and counts the failure, it
     stores and acknowledges nothing more while readings keep arriving. Returns the count held."""
-    wait_for(lambda: cause in gateway.log(), 60, f"the gateway to report {cause!r}")
-    line = next(ln for ln in gateway.log().splitlines() if cause in ln)
+    # The committer's line: the idle sweep of pending entries may report the same cause first.
+    def refused() -> list[str]:
+        return [ln for ln in gateway.log().splitlines() if cause in ln and "(commit)" in ln]
+
+    wait_for(lambda: bool(refused()), 60, f"the gateway to report {cause!r} on commit")
+    line = refused()[0]
     assert "not acknowledging, retrying" in line, line
     held = count()
     published = flow.published
