@@ -120,6 +120,7 @@ def hold_and_check(
 ) -> int:
     """While the database is unwritable: the gateway says ``cause`` and counts the failure, it
     stores and acknowledges nothing more while readings keep arriving. Returns the count held."""
+
     # The committer's line: the idle sweep of pending entries may report the same cause first.
     def refused() -> list[str]:
         return [ln for ln in gateway.log().splitlines() if cause in ln and "(commit)" in ln]
