@@ -51,7 +51,8 @@ from farmtrace.commerce.entries import (
 from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import coupon_id
 from farmtrace.commerce.replay import CampaignReplay, CouponState, Violation
-from farmtrace.store.audit_reads import AuditReads, CampaignRowRead, CouponRowRead, MoveRowRead
+from farmtrace.store.audit_reads import AuditReads, MoveRowRead
+from farmtrace.store.campaigns import CampaignHead, CouponRecord
 
 __all__ = ["CommerceFailure", "CommerceSummary", "audit_commerce"]
 
@@ -133,7 +134,7 @@ def audit_commerce(reads: AuditReads, summary: CommerceSummary) -> None:
             )
 
 
-def _audit_campaign(reads: AuditReads, row: CampaignRowRead, ctx: _Context) -> None:
+def _audit_campaign(reads: AuditReads, row: CampaignHead, ctx: _Context) -> None:
     name = f"campaign {row.gcn}"
     stored = reads.campaign_entries(row.id)
     if not stored:
@@ -295,9 +296,7 @@ def _price(move: MoveRowRead) -> tuple[int, str] | None:
     return (move.price_amount, move.price_currency)  # type: ignore[return-value]
 
 
-def _check_campaign_row(
-    name: str, row: CampaignRowRead, replay: CampaignReplay, signer: str
-) -> None:
+def _check_campaign_row(name: str, row: CampaignHead, replay: CampaignReplay, signer: str) -> None:
     terms = replay.terms
     assert terms is not None
     totals = replay.totals
@@ -337,7 +336,7 @@ def _check_coupons(
     gcn: str,
     entries: list[CampaignEntry],
     replay: CampaignReplay,
-    rows: list[CouponRowRead],
+    rows: list[CouponRecord],
     moves: list[MoveRowRead],
 ) -> None:
     """Each ``coupons`` row and each coupon's moves against its replayed history."""

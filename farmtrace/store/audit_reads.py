@@ -20,6 +20,7 @@ from sqlalchemy import BigInteger, Connection, Integer, func, literal, null, sel
 from sqlalchemy.exc import SQLAlchemyError
 
 from farmtrace.chain.entry import CAMPAIGN, COUPON_MOVE, READING
+from farmtrace.store.campaigns import CampaignHead, CouponRecord, campaign_head, coupon_record
 from farmtrace.store.dropfloors import stored_floors
 from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import DatabaseError, StoreError
@@ -31,8 +32,6 @@ from farmtrace.store.state import CHECKPOINT_FILE
 
 __all__ = [
     "AuditReads",
-    "CampaignRowRead",
-    "CouponRowRead",
     "MoveRowRead",
     "SeqRow",
     "StoredBlock",
@@ -74,41 +73,6 @@ class StoredBlock:
     first_index: int
     size: int
     time_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignRowRead:
-    """A ``campaigns`` row as stored (the audit recomputes every column but ``id``)."""
-
-    id: int
-    gcn: str
-    farm: str
-    gtin: str
-    lot: str
-    terms: str
-    cap: int
-    target: int
-    signer: str
-    cseq: int
-    head: str
-    status: str
-    issued: int
-    redeemed: int
-    voided: int
-    harvested: int | None
-    shortfall: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class CouponRowRead:
-    """A ``coupons`` row as stored."""
-
-    serial: int
-    holder: str
-    state: str
-    moves: int
-    status: str
-    pledge: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,31 +315,10 @@ class AuditReads:
 
     # -- campaigns and coupons (farmtrace.audit.commerce) ---------------------------------------
 
-    def campaigns(self) -> list[CampaignRowRead]:
+    def campaigns(self) -> list[CampaignHead]:
         """Every campaign row, by ID."""
         rows = self._conn.execute(select(CAMPAIGNS).order_by(CAMPAIGNS.c.id))
-        return [
-            CampaignRowRead(
-                int(r.id),
-                str(r.gcn),
-                str(r.farm),
-                str(r.gtin),
-                str(r.lot),
-                str(r.terms),
-                int(r.cap),
-                int(r.target),
-                str(r.signer),
-                int(r.cseq),
-                str(r.head),
-                str(r.status),
-                int(r.issued),
-                int(r.redeemed),
-                int(r.voided),
-                None if r.harvested is None else int(r.harvested),
-                r.shortfall,
-            )
-            for r in rows
-        ]
+        return [campaign_head(r) for r in rows]
 
     def campaign_entries(
         self, campaign_id: int
@@ -400,24 +343,12 @@ class AuditReads:
             for c, o, g, s, t, h, p in rows
         ]
 
-    def coupons(self, campaign_id: int) -> list[CouponRowRead]:
-        """The campaign's coupon rows by serial."""
+    def coupons(self, campaign_id: int) -> list[CouponRecord]:
+        """The campaign's coupon rows by serial (``gcn`` left empty: the caller knows it)."""
         rows = self._conn.execute(
-            select(
-                COUPONS.c.serial,
-                COUPONS.c.holder,
-                COUPONS.c.state,
-                COUPONS.c.moves,
-                COUPONS.c.status,
-                COUPONS.c.pledge_id,
-            )
-            .where(COUPONS.c.campaign_id == campaign_id)
-            .order_by(COUPONS.c.serial)
+            select(COUPONS).where(COUPONS.c.campaign_id == campaign_id).order_by(COUPONS.c.serial)
         )
-        return [
-            CouponRowRead(int(n), str(h), str(s), int(m), str(t), str(p))
-            for n, h, s, m, t, p in rows
-        ]
+        return [coupon_record(r, "") for r in rows]
 
     def coupon_moves(self, campaign_id: int) -> list[MoveRowRead]:
         """The campaign's coupon moves by serial and move number, as stored."""

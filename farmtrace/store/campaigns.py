@@ -46,6 +46,8 @@ __all__ = [
     "PledgeRecord",
     "Spend",
     "StoredCampaignEntry",
+    "campaign_head",
+    "coupon_record",
 ]
 
 CAMPAIGNS = Base.metadata.tables["campaigns"]
@@ -209,7 +211,7 @@ class CampaignView:
                 COUPONS.c.campaign_id == self.campaign_id, COUPONS.c.serial == serial
             )
         ).first()
-        return None if row is None else _coupon(row, "")
+        return None if row is None else coupon_record(row, "")
 
     def last_time_ms(self, cseq: int) -> int:
         """The time of the campaign's entry ``cseq`` (0 if there is none)."""
@@ -229,7 +231,7 @@ class CampaignView:
             .order_by(order)
             .limit(limit)
         )
-        return [_coupon(r, "") for r in rows]
+        return [coupon_record(r, "") for r in rows]
 
     def pledge(self, pledge_id: str) -> PledgeRecord | None:
         row = self.conn.execute(
@@ -240,7 +242,8 @@ class CampaignView:
         return None if row is None else _pledge(row)
 
 
-def _head(row: Any) -> CampaignHead:
+def campaign_head(row: Any) -> CampaignHead:
+    """A ``campaigns`` row as a :class:`CampaignHead`."""
     return CampaignHead(
         int(row.id),
         row.gcn,
@@ -263,7 +266,8 @@ def _head(row: Any) -> CampaignHead:
     )
 
 
-def _coupon(row: Any, gcn: str) -> CouponRecord:
+def coupon_record(row: Any, gcn: str) -> CouponRecord:
+    """A ``coupons`` row as a :class:`CouponRecord` of campaign ``gcn``."""
     return CouponRecord(
         int(row.campaign_id),
         gcn,
@@ -350,7 +354,7 @@ class Campaigns:
                         row = c.execute(
                             select(CAMPAIGNS).where(CAMPAIGNS.c.id == campaign_id)
                         ).one()
-                        return _head(row)
+                        return campaign_head(row)
                 except IntegrityError:
                     if attempt == _ATTEMPTS - 1:
                         raise
@@ -373,7 +377,7 @@ class Campaigns:
                         row = c.execute(select(CAMPAIGNS).where(CAMPAIGNS.c.gcn == gcn)).first()
                         if row is None:
                             return None
-                        head = _head(row)
+                        head = campaign_head(row)
                         seq = next_seq(c, head.signer)
                         change = build(head, seq, CampaignView(c, head.id))
                         now = time.time()
@@ -396,7 +400,7 @@ class Campaigns:
                         self._write_entry(c, head.id, head.cseq + 1, head.signer, seq, change, now)
                         self._apply(c, head, change)
                         after = c.execute(select(CAMPAIGNS).where(CAMPAIGNS.c.id == head.id)).one()
-                        return _head(after), change
+                        return campaign_head(after), change
                 except (IntegrityError, _Retry) as exc:
                     if isinstance(exc, IntegrityError) and _is_spend_conflict(exc):
                         raise StateConflictError(
@@ -662,12 +666,12 @@ class Campaigns:
     def get(self, gcn: str) -> CampaignHead | None:
         with database_errors("reading a campaign"), self.database.engine.connect() as c:
             row = c.execute(select(CAMPAIGNS).where(CAMPAIGNS.c.gcn == gcn)).first()
-            return None if row is None else _head(row)
+            return None if row is None else campaign_head(row)
 
     def listed(self, limit: int = 100, offset: int = 0) -> list[CampaignHead]:
         with database_errors("listing campaigns"), self.database.engine.connect() as c:
             rows = c.execute(select(CAMPAIGNS).order_by(CAMPAIGNS.c.id).limit(limit).offset(offset))
-            return [_head(r) for r in rows]
+            return [campaign_head(r) for r in rows]
 
     def all_ids(self) -> list[tuple[int, str]]:
         """Every campaign's ``(id, gcn)``, oldest first (for the audit)."""
@@ -715,7 +719,7 @@ class Campaigns:
                 .join(CAMPAIGNS, CAMPAIGNS.c.id == COUPONS.c.campaign_id)
                 .where(CAMPAIGNS.c.gcn == gcn, COUPONS.c.serial == serial)
             ).first()
-            return None if row is None else _coupon(row, gcn)
+            return None if row is None else coupon_record(row, gcn)
 
     def coupons_held(self, holder: str, limit: int = 500) -> list[CouponRecord]:
         """Coupons whose current holder is ``holder`` (any status), by campaign and serial."""
@@ -727,7 +731,7 @@ class Campaigns:
                 .order_by(COUPONS.c.campaign_id, COUPONS.c.serial)
                 .limit(limit)
             )
-            return [_coupon(r, r.gcn) for r in rows]
+            return [coupon_record(r, r.gcn) for r in rows]
 
     def moves(
         self,
