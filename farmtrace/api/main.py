@@ -22,15 +22,20 @@ from farmtrace.api.http.headers import SECURITY_HEADERS, SecurityHeaders
 from farmtrace.api.http.ratelimit import CostlyGate, RateLimiter
 from farmtrace.api.http.redirects import OwnLocation
 from farmtrace.api.routes import (
+    campaign_pages,
     campaigns,
     chain,
+    communities,
+    community_pages,
     coupon_links,
     coupons,
     docs,
     excursions,
     lots,
+    market,
     resolver,
     tiles,
+    wallet_page,
 )
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState
@@ -114,6 +119,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(coupons.router)
     app.include_router(resolver.router)
     app.include_router(coupon_links.router)
+    app.include_router(market.router)
+    app.include_router(campaign_pages.router)
+    app.include_router(wallet_page.router)
+    app.include_router(communities.router)
+    app.include_router(community_pages.router)
     app.include_router(docs.router)
     # Before /static, whose mount would otherwise take these paths.
     app.mount(docs.ASSETS_URL, docs.SwaggerAssets(), name="swagger-ui")

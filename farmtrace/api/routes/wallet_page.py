@@ -1,0 +1,9 @@
+"""The browser wallet's page, /wallet (issue 16)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["router"]
+
+router = APIRouter()
