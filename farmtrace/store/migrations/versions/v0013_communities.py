@@ -9,8 +9,8 @@ balance and the state its next transfer must spend; the CHECK keeps balances non
 append-only) and ``community_transfers`` (each holder-signed spend of a member state; unique
 ``(community_id, sender, prev)``: a state is spent once; append-only).
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels = None
 depends_on = None
 
