@@ -821,11 +821,13 @@ function checkCampaignBody(raw) {
 }
 
 /**
- * The signed bytes of an operator entry (signed_entry.frame).
+ * The signed bytes of an operator entry (signed_entry.frame). Exported for the browser wallet,
+ * which signs holder statements with it (static/wallet/statements.js).
  * @param {readonly number[]} prefix @param {bigint} seq @param {bigint} timeMs
  * @param {string} signer @param {Uint8Array} data
+ * @returns {Uint8Array}
  */
-function frame(prefix, seq, timeMs, signer, data) {
+export function frame(prefix, seq, timeMs, signer, data) {
   const out = new Uint8Array(prefix.length + 16 + 1 + signer.length + 4 + data.length);
   const view = new DataView(out.buffer);
   out.set(prefix, 0);
