@@ -39,6 +39,9 @@ Tables, and who may change what:
   witness_key)``, the line as the witness returned it. Append-only (revision 0009).
 * ``devices``: the device registry. Rows are never deleted; the only update allowed is setting
   ``revoked_at`` once.
+* ``coupon_listings`` and ``listing_offers``: the coupon market (revision 0012;
+  ``farmtrace.store.listings``): holder-signed listings kept with their ``ended`` reason for
+  history, and buyers' signed requests to buy (wallet addresses only). Off the chain.
 
 The provenance API's tables (revision 0002; ``farmtrace.store.api_keys`` and
 ``farmtrace.store.lots`` query them):
@@ -72,6 +75,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -88,11 +92,13 @@ __all__ = [
     "ChainKeyRow",
     "ChainRow",
     "CheckpointRow",
+    "CouponListingRow",
     "CouponMoveRow",
     "CouponRow",
     "DeviceRow",
     "DropFloorRow",
     "EntryRow",
+    "ListingOfferRow",
     "LotEventRow",
     "LotRow",
     "LotStageRow",
@@ -447,6 +453,54 @@ class CouponMoveRow(Base):
     price_currency: Mapped[str | None] = mapped_column(String(3))
     time_ms: Mapped[int] = mapped_column(BigInteger)
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+
+class CouponListingRow(Base):
+    """A holder-signed offer to sell one coupon state at a price (revision 0012; off the chain,
+    ``farmtrace.store.listings``). ``ended`` is set once, when the listed state stops being the
+    coupon's head or the holder withdraws; the partial unique index keeps one open listing per
+    coupon."""
+
+    __tablename__ = "coupon_listings"
+    __table_args__ = (
+        CheckConstraint("price_amount >= 0", name="coupon_listings_price_not_negative"),
+        Index(
+            "uq_coupon_listings_open",
+            "campaign_id",
+            "serial",
+            unique=True,
+            sqlite_where=text("ended IS NULL"),
+            postgresql_where=text("ended IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    serial: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(64))
+    seller: Mapped[str] = mapped_column(String(64))
+    price_amount: Mapped[int] = mapped_column(BigInteger)
+    price_currency: Mapped[str] = mapped_column(String(3))
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(String(128))
+    ended: Mapped[str | None] = mapped_column(String(16))
+    ended_state: Mapped[str | None] = mapped_column(String(64))
+    ended_time_ms: Mapped[int | None] = mapped_column(BigInteger)
+    withdraw_signature: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ListingOfferRow(Base):
+    """A buyer's signed request to buy a listed coupon: the buyer's wallet address only."""
+
+    __tablename__ = "listing_offers"
+
+    listing_id: Mapped[str] = mapped_column(ForeignKey("coupon_listings.id"), primary_key=True)
+    buyer: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[float] = mapped_column(Float)
 
 
