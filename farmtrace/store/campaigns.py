@@ -673,6 +673,17 @@ class Campaigns:
             rows = c.execute(select(CAMPAIGNS).order_by(CAMPAIGNS.c.id).limit(limit).offset(offset))
             return [campaign_head(r) for r in rows]
 
+    def for_lot(self, gtin: str, lot: str, limit: int = 20) -> list[CampaignHead]:
+        """Campaigns for the lot ``(gtin, lot)``, oldest first (for the lot's page)."""
+        with database_errors("listing a lot's campaigns"), self.database.engine.connect() as c:
+            rows = c.execute(
+                select(CAMPAIGNS)
+                .where(CAMPAIGNS.c.gtin == gtin, CAMPAIGNS.c.lot == lot)
+                .order_by(CAMPAIGNS.c.id)
+                .limit(limit)
+            )
+            return [campaign_head(r) for r in rows]
+
     def all_ids(self) -> list[tuple[int, str]]:
         """Every campaign's ``(id, gcn)``, oldest first (for the audit)."""
         with database_errors("listing campaigns"), self.database.engine.connect() as c:

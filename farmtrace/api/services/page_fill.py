@@ -15,6 +15,7 @@ from farmtrace.api.services.page.gaps import page_gaps
 from farmtrace.api.services.page.language import choose_language
 from farmtrace.api.services.page.model import (
     Anchoring,
+    CampaignLink,
     ConditionView,
     EventKind,
     Farm,
@@ -118,6 +119,10 @@ def build_page(
             for s in record.stages
         ),
         revised_at=record.revised_at,
+        campaigns=tuple(
+            CampaignLink(h.gcn, f"/campaigns/{h.gcn}", h.status)
+            for h in state.campaigns.campaigns.for_lot(record.gtin, record.lot)
+        ),
         conditions=tuple(conditions),
         farm=Farm(
             name=record.farm,

@@ -22,6 +22,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "expiry": ("Best before", "保质期至"),
     "origin": ("Origin", "产地"),
     "other_language": ("中文", "English"),
+    # the lot's harvest campaigns (pages in farmtrace/api/services/campaign_page)
+    "campaigns_heading": ("Harvest campaigns for this lot", "本批次的预售活动"),
+    "campaign_item": ("Campaign {gcn}", "活动 {gcn}"),
+    "campaign_open": ("open for pledges", "认购中"),
+    "campaign_funded": ("funded", "已达成目标"),
+    "campaign_failed": ("failed", "未达成目标"),
+    "campaign_closed": ("closed", "已结束"),
     # verification badge
     "verify_heading": ("Proof", "防伪验证"),
     "state_idle": (

@@ -27,6 +27,7 @@ from farmtrace.api.services.coldchain import Assessment, Rule, Sample, assess
 
 __all__ = [
     "Anchoring",
+    "CampaignLink",
     "ConditionView",
     "EventKind",
     "Farm",
@@ -217,6 +218,16 @@ class SeriesGap:
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignLink:
+    """A harvest campaign for the lot: its GCN, its page's path and its status (``open``,
+    ``funded``, ``failed``, ``closed``)."""
+
+    gcn: str
+    href: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProductPage:
     """Everything the consumer's page shows for one lot.
 
@@ -249,3 +260,5 @@ class ProductPage:
     """When the lot's signed declaration was last revised (None: never); the page says so."""
     gaps: tuple[SeriesGap, ...] = ()
     """Readings missing inside the lot's series, by stage and device: shown as gaps."""
+    campaigns: tuple[CampaignLink, ...] = ()
+    """Harvest campaigns for this lot, linked from a small section of their own."""

@@ -35,6 +35,7 @@ from farmtrace.api.services.page.i18n import count_words, t
 from farmtrace.api.services.page.language import choose_language
 from farmtrace.api.services.page.model import (
     Anchoring,
+    CampaignLink,
     EventKind,
     Farm,
     Lang,
@@ -101,6 +102,7 @@ def render_page(
             render_gaps(view.gaps, lang),
             _timeline(view.events, tz, lang),
             _proof_details(view, lang),
+            _campaigns(view.campaigns, lang),
             _farm(view.farm, lang) if view.farm is not None else "",
             _scans(view.scans, tz, lang) if view.scans is not None else "",
             _footer(view, tz, lang),
@@ -287,6 +289,22 @@ def _proof_details(view: ProductPage, lang: Lang) -> str:
         '<section class="facts-section" aria-labelledby="facts-h">'
         f'<h2 id="facts-h">{_e(t(lang, "tagline"))}</h2>'
         f'<dl class="facts">{"".join(facts)}</dl></section>'
+    )
+
+
+def _campaigns(campaigns: tuple[CampaignLink, ...], lang: Lang) -> str:
+    """Links to the lot's harvest campaigns (nothing when it has none)."""
+    if not campaigns:
+        return ""
+    items = "".join(
+        f'<li><a href="{_e(c.href)}">{_e(t(lang, "campaign_item", gcn=c.gcn))}</a> '
+        f'<span class="status">{_e(t(lang, "campaign_" + c.status))}</span></li>'
+        for c in campaigns
+        if c.status in ("open", "funded", "failed", "closed")
+    )
+    return (
+        '<section class="campaigns" id="campaigns" aria-labelledby="campaigns-h">'
+        f'<h2 id="campaigns-h">{_e(t(lang, "campaigns_heading"))}</h2><ul>{items}</ul></section>'
     )
 
 
