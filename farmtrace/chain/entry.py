@@ -16,6 +16,9 @@ __all__ = [
     "ACK_PREFIX",
     "CAMPAIGN",
     "CAMPAIGN_PREFIX",
+    "COMMUNITY",
+    "COMMUNITY_PREFIX",
+    "COMMUNITY_TRANSFER_PREFIX",
     "COUPON_MOVE",
     "COUPON_MOVE_PREFIX",
     "DECLARATION",
@@ -65,6 +68,17 @@ COUPON_MOVE = "coupon-move"
 COUPON_MOVE_PREFIX = b"FH\x01"
 """First bytes of every holder statement (transfer or redeem): ``FH`` then version 1."""
 
+COMMUNITY = "community"
+"""The kind of community entries: a value community's rules versions, mints, transfers and
+distributions, signed by its operator key (``docs/community.md``)."""
+
+COMMUNITY_PREFIX = b"FV\x01"
+"""First bytes of every community entry: ``FV`` then the community format's version 1."""
+
+COMMUNITY_TRANSFER_PREFIX = b"FW\x01"
+"""First bytes of a member's token transfer statement (``FW`` then version 1). Not a kind of its
+own: a statement reaches the chain only inside the operator's ``transfer`` community entry."""
+
 KIND_PREFIXES: dict[str, bytes] = {
     READING: READING_PREFIX,
     EVENT: EVENT_PREFIX,
@@ -72,6 +86,7 @@ KIND_PREFIXES: dict[str, bytes] = {
     DECLARATION: DECLARATION_PREFIX,
     CAMPAIGN: CAMPAIGN_PREFIX,
     COUPON_MOVE: COUPON_MOVE_PREFIX,
+    COMMUNITY: COMMUNITY_PREFIX,
 }
 """Each entry kind and the prefix its entries start with."""
 
