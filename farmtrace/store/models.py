@@ -42,6 +42,12 @@ Tables, and who may change what:
 * ``coupon_listings`` and ``listing_offers``: the coupon market (revision 0012;
   ``farmtrace.store.listings``): holder-signed listings kept with their ``ended`` reason for
   history, and buyers' signed requests to buy (wallet addresses only). Off the chain.
+* ``communities``, ``community_rules``, ``community_entries``, ``community_members``,
+  ``community_postings`` and ``community_transfers``: value communities (revision 0013;
+  ``farmtrace.store.communities``): each community's signed rules versions and entries (no
+  fork: primary key on ``eseq``), member balances and states, each entry's balance changes,
+  and each holder transfer (a member state is spent once: primary key on ``prev``). Every table
+  but ``communities`` and ``community_members`` is append-only.
 
 The provenance API's tables (revision 0002; ``farmtrace.store.api_keys`` and
 ``farmtrace.store.lots`` query them):
@@ -92,6 +98,12 @@ __all__ = [
     "ChainKeyRow",
     "ChainRow",
     "CheckpointRow",
+    "CommunityEntryRow",
+    "CommunityMemberRow",
+    "CommunityPostingRow",
+    "CommunityRow",
+    "CommunityRulesRow",
+    "CommunityTransferRow",
     "CouponListingRow",
     "CouponMoveRow",
     "CouponRow",
@@ -456,7 +468,6 @@ class CouponMoveRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
-
 class CouponListingRow(Base):
     """A holder-signed offer to sell one coupon state at a price (revision 0012; off the chain,
     ``farmtrace.store.listings``). ``ended`` is set once, when the listed state stops being the
@@ -504,6 +515,105 @@ class ListingOfferRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
 
 
+class CommunityRow(Base):
+    """A value community and the head of its own entry chain (revision 0013).
+
+    ``eseq``/``head`` are the last community entry's number and state; every new entry is
+    written with a compare-and-set on ``eseq`` and a primary key on ``(community_id, eseq)``
+    in ``community_entries``, so concurrent writers never fork the chain. ``supply`` and
+    ``members`` are the replay's totals after the head; the CHECK keeps the supply whole."""
+
+    __tablename__ = "communities"
+    __table_args__ = (CheckConstraint("supply >= 0", name="communities_supply_not_negative"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    community: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str] = mapped_column(String(128))
+    operator_key: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[int] = mapped_column(BigInteger)
+    eseq: Mapped[int] = mapped_column(BigInteger)
+    head: Mapped[str] = mapped_column(String(64))
+    supply: Mapped[int] = mapped_column(BigInteger)
+    members: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CommunityRulesRow(Base):
+    """Each signed rules version of a community and the entry from which it applies.
+    Append-only."""
+
+    __tablename__ = "community_rules"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    from_eseq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CommunityEntryRow(Base):
+    """Each signed community entry, by its place in the community's chain. Append-only."""
+
+    __tablename__ = "community_entries"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    eseq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    op: Mapped[str] = mapped_column(String(16))
+    signer: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CommunityMemberRow(Base):
+    """A member key's balance and the state its next transfer must spend."""
+
+    __tablename__ = "community_members"
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="community_members_balance_not_negative"),
+    )
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(64))
+    moves: Mapped[int] = mapped_column(BigInteger)
+
+
+class CommunityPostingRow(Base):
+    """Each change of a member's balance by an entry: the member's history. Append-only."""
+
+    __tablename__ = "community_postings"
+    __table_args__ = (Index("ix_community_postings_address", "community_id", "address"),)
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    eseq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    delta: Mapped[int] = mapped_column(BigInteger)
+    op: Mapped[str] = mapped_column(String(16))
+
+
+class CommunityTransferRow(Base):
+    """Each holder-signed spend of a member state. Append-only.
+
+    The primary key ``(community_id, sender, prev)`` is the double-spend guard: the database
+    refuses a second spend of one state, on SQLite and PostgreSQL alike."""
+
+    __tablename__ = "community_transfers"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prev: Mapped[str] = mapped_column(String(64), primary_key=True)
+    eseq: Mapped[int] = mapped_column(BigInteger)
+    recipient: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 API_TABLES = ("api_keys", "lots", "lot_stages", "lot_events")
 """The provenance API's tables (early API builds created them themselves; revision 0002
 adopts those)."""
@@ -520,5 +630,9 @@ APPEND_ONLY_TABLES = (
     "campaign_entries",
     "coupon_moves",
     "witness_cosignatures",
+    "community_rules",
+    "community_entries",
+    "community_postings",
+    "community_transfers",
 )
 """Tables whose rows the database itself refuses to UPDATE or DELETE (see the migrations)."""

@@ -90,7 +90,7 @@ def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
         assert current_revision(engine) is None
         upgrade(engine)
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0011"
+        assert current_revision(engine) == head_revision() == "0013"
     finally:
         engine.dispose()
 
