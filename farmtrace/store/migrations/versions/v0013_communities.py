@@ -107,9 +107,7 @@ def upgrade() -> None:
             ["communities.id"],
             name="fk_community_postings_community_id_communities",
         ),
-        sa.PrimaryKeyConstraint(
-            "community_id", "eseq", "address", name="pk_community_postings"
-        ),
+        sa.PrimaryKeyConstraint("community_id", "eseq", "address", name="pk_community_postings"),
     )
     op.create_index(
         "ix_community_postings_address", "community_postings", ["community_id", "address"]
