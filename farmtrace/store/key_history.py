@@ -11,6 +11,10 @@ The ``signing_keys`` table (revision 0007). Each row is one key of one ``kind``:
 * ``watermark``: a gateway's commit-watermark key (``FW``); ``scope`` the chain origin.
 * ``farm``: a farm's campaign key (``FC`` entries, ``farmtrace.store.farm_keys``); ``scope`` the
   farm identifier, ``key_id`` ``farm.<16 hex>``, the signer of its entries.
+* ``community``: a value community's operator key (``FV`` entries,
+  ``farmtrace.store.community_keys``); ``scope`` the community ID, ``key_id``
+  ``operator.<16 hex>`` (the key's fingerprint; every entry's frame signer is
+  ``community.<ID>`` whichever key signed it).
 
 ``valid_from``/``valid_until`` are seconds since the epoch; ``valid_until`` is ``None`` while the
 key is current and is set exactly once, when a rotation (or a newer key recorded in its place)
@@ -34,6 +38,7 @@ from farmtrace.store.models import Base
 
 __all__ = [
     "KIND_CHECKPOINT",
+    "KIND_COMMUNITY",
     "KIND_EVENT",
     "KIND_FARM",
     "KIND_WATERMARK",
@@ -47,12 +52,13 @@ __all__ = [
     "retire_keys_in",
 ]
 
-KeyKind = Literal["event", "checkpoint", "watermark", "farm"]
+KeyKind = Literal["event", "checkpoint", "watermark", "farm", "community"]
 KIND_EVENT: KeyKind = "event"
 KIND_CHECKPOINT: KeyKind = "checkpoint"
 KIND_WATERMARK: KeyKind = "watermark"
 KIND_FARM: KeyKind = "farm"
-_KINDS = (KIND_EVENT, KIND_CHECKPOINT, KIND_WATERMARK, KIND_FARM)
+KIND_COMMUNITY: KeyKind = "community"
+_KINDS = (KIND_EVENT, KIND_CHECKPOINT, KIND_WATERMARK, KIND_FARM, KIND_COMMUNITY)
 
 SIGNING_KEYS = Base.metadata.tables["signing_keys"]
 
