@@ -28,6 +28,7 @@ from farmtrace.demo.broker import (
     gateway_login,
     start_broker,
 )
+from farmtrace.demo.campaign import run_campaign
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import create_sample_lots
 from farmtrace.demo.state import DemoState, default_state_dir
@@ -49,6 +50,11 @@ TIME_WINDOW = "3650d"
 # Stop order: devices first (they flush), then the gateway commits and acknowledges, then the
 # API; the broker last, so nothing in flight loses its peer.
 STOP_ORDER = ("simulator", "gateway", "api", "broker")
+LOT_SCOPES = ("lots:write", "events:write")
+"""The demo's key for its lots and their events."""
+FARM_SCOPES = ("campaigns:write", "coupons:redeem")
+"""The farm's key for its harvest campaign: open it, confirm payments, settle, record the
+harvest, confirm redemptions (the API signs the entries with the farm's key)."""
 
 
 def register(sub: Any) -> None:
@@ -163,11 +169,15 @@ class _Demo:
             started = time.monotonic()
             wait_until(self._has_block, FIRST_BLOCK_TIMEOUT_S, "the first block", self.supervisor)
             if state.api_key is None:
-                state.api_key = self._create_api_key()
+                state.api_key = self._create_api_key("farmtrace-demo", LOT_SCOPES)
+                state.save(self.dir)
+            if state.farm_api_key is None:
+                state.farm_api_key = self._create_api_key("farmtrace-demo-farm", FARM_SCOPES)
                 state.save(self.dir)
             base = self._start_api()
             lots = create_sample_lots(base, state.api_key, state.start)
-            print_links(self.args.public_url, base, self.dir, lots, sys.stdout)
+            campaign = run_campaign(base, state.api_key, state.farm_api_key, self.dir, state.start)
+            print_links(self.args.public_url, base, self.dir, lots, sys.stdout, campaign)
             summary = SummaryLine(self.db_url, sys.stdout)
             self._watch(summary, state, base_elapsed, started)
         finally:
@@ -338,23 +348,11 @@ class _Demo:
         counts = read_counts(self.db_url)
         return counts is not None and counts.blocks > 0
 
-    def _create_api_key(self) -> str:
-        out = self._command(
-            "farmtrace api-keys create",
-            [
-                *_farmtrace(),
-                "api-keys",
-                "create",
-                "--db",
-                self.db_url,
-                "--name",
-                "farmtrace-demo",
-                "--scope",
-                "lots:write",
-                "--scope",
-                "events:write",
-            ],
-        )
+    def _create_api_key(self, name: str, scopes: tuple[str, ...]) -> str:
+        argv = [*_farmtrace(), "api-keys", "create", "--db", self.db_url, "--name", name]
+        for scope in scopes:
+            argv += ["--scope", scope]
+        out = self._command("farmtrace api-keys create", argv)
         return out.strip().splitlines()[0]
 
     def _start_api(self) -> str:

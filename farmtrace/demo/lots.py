@@ -23,7 +23,7 @@ from typing import Any
 from farmtrace.demo.errors import DemoError
 from farmtrace.sim.scenario import load
 
-__all__ = ["SampleLot", "create_sample_lots", "sample_lots"]
+__all__ = ["SampleLot", "create_sample_lots", "request", "sample_lots", "sample_stage"]
 
 _TIMEOUT_S = 30.0
 # The farm's places: (SGLN, name people read). Company prefix 4012345, as the simulator's
@@ -93,9 +93,9 @@ def sample_lots(start: datetime) -> list[SampleLot]:
             "farm": "Greenacre Farm",
             "origin_region": "Gelderland, NL",
             "stages": [
-                _stage("field", _FIELD_NORTH, "field-north", start, 0, 15),
-                _stage("room", _COLDROOM, "coldroom-1", start, 15, 35),
-                _stage("truck", _TRUCK, "truck-1", start, 35, 50),
+                sample_stage("field", _FIELD_NORTH, "field-north", start, 0, 15),
+                sample_stage("room", _COLDROOM, "coldroom-1", start, 15, 35),
+                sample_stage("truck", _TRUCK, "truck-1", start, 35, 50),
             ],
         },
         [
@@ -115,7 +115,7 @@ def sample_lots(start: datetime) -> list[SampleLot]:
             "product_class": "tomatoes",
             "farm": "Greenacre Farm",
             "origin_region": "Gelderland, NL",
-            "stages": [_stage("field", _FIELD_SOUTH, "field-south", start, 0, 45)],
+            "stages": [sample_stage("field", _FIELD_SOUTH, "field-south", start, 0, 45)],
         },
         [
             _event("harvest", start, 40, _FIELD_SOUTH, "Greenacre harvest crew"),
@@ -125,7 +125,7 @@ def sample_lots(start: datetime) -> list[SampleLot]:
     return [lettuce, tomatoes]
 
 
-def _stage(
+def sample_stage(
     kind: str,
     place: tuple[str, str],
     environment: str,
@@ -133,6 +133,8 @@ def _stage(
     begin: float,
     end: float,
 ) -> dict[str, Any]:
+    """A stage of ``kind`` at ``place`` naming the simulator's devices in ``environment``,
+    from ``begin`` to ``end`` minutes after ``start``."""
     place_id, name = place
     stage = {
         "kind": kind,
@@ -150,10 +152,10 @@ def create_sample_lots(base_url: str, api_key: str, start: datetime) -> list[Sam
     """Create the sample lots and their missing events through the API at ``base_url``."""
     lots = sample_lots(start)
     for sample in lots:
-        status, answer = _request(base_url, "POST", "/v1/lots", api_key, sample.body)
+        status, answer = request(base_url, "POST", "/v1/lots", api_key, sample.body)
         if status not in (201, 409):
             raise DemoError(f"creating lot {sample.lot}: HTTP {status}: {answer}")
-        status, answer = _request(base_url, "GET", f"/v1/lots/{sample.gtin}/{sample.lot}")
+        status, answer = request(base_url, "GET", f"/v1/lots/{sample.gtin}/{sample.lot}")
         if status != 200:
             raise DemoError(f"reading lot {sample.lot}: HTTP {status}: {answer}")
         recorded = {event["kind"] for event in answer.get("events", [])}
@@ -161,7 +163,7 @@ def create_sample_lots(base_url: str, api_key: str, start: datetime) -> list[Sam
             if event["kind"] in recorded:
                 continue
             path = f"/v1/lots/{sample.gtin}/{sample.lot}/events"
-            status, answer = _request(base_url, "POST", path, api_key, event)
+            status, answer = request(base_url, "POST", path, api_key, event)
             if status != 201:
                 raise DemoError(
                     f"recording {event['kind']} of {sample.lot}: HTTP {status}: {answer}"
@@ -169,9 +171,11 @@ def create_sample_lots(base_url: str, api_key: str, start: datetime) -> list[Sam
     return lots
 
 
-def _request(
+def request(
     base_url: str, method: str, path: str, api_key: str | None = None, body: Any = None
 ) -> tuple[int, Any]:
+    """``(status, JSON answer)`` of one API request (with ``api_key`` as a Bearer token);
+    :class:`DemoError` only when no answer came."""
     headers = {"Accept": "application/json"}
     data = None
     if body is not None:

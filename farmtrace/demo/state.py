@@ -1,9 +1,10 @@
 """The demo's state directory and ``demo.json``, which lets a second run resume the first.
 
 Layout: ``broker/`` (configuration, Mosquitto's persistence), ``sim/`` (device keys, outbox),
-``gateway/`` (the chain's key and origin, the MQTT client ID), ``api/`` (the event key),
+``gateway/`` (the chain's key and origin, the MQTT client ID), ``api/`` (the event key, the farm key),
 ``farmtrace.db`` (SQLite), ``logs/`` (one file per process), ``demo.json`` (mode 0600: the
-demo's API key, the simulated start and how much simulated time has passed).
+demo's API keys, the simulated start and how much simulated time has passed), ``wallets/``
+(the simulated backers' wallet keys) and ``campaign.json`` (the pledges the farm confirmed).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class DemoState:
 
     sim_start: str  # ISO 8601 UTC: the simulated time of the first run's start
     sim_elapsed_s: float = 0.0  # simulated seconds run so far, over every run
-    api_key: str | None = None
+    api_key: str | None = None  # lots:write, events:write
+    farm_api_key: str | None = None  # campaigns:write, coupons:redeem (the harvest campaign)
 
     @property
     def start(self) -> datetime:
