@@ -1,0 +1,124 @@
+"""Market statements (farmtrace/commerce/listing.py): their exact bytes, their refusals, and the
+browser builder (static/market/listing.js) giving the same bytes, run by node from here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_js_verifier import REPO_ROOT, require_node
+
+from farmtrace.commerce.errors import CommerceError
+from farmtrace.commerce.listing import (
+    DOMAIN,
+    list_statement,
+    listing_id,
+    offer_statement,
+    withdraw_statement,
+)
+
+SELLER = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+BUYER = "8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394"
+STATE = "581f3a580162c93df4afea40d5285c112ee0e9242c83ae3f72ec582cf39fa999"
+COUPON = "06141410000127"
+T = 1796615842527
+
+LIST: dict[str, Any] = {
+    "coupon": COUPON,
+    "state": STATE,
+    "seller": SELLER,
+    "amount": 4800,
+    "currency": "CNY",
+    "timeMs": T,
+}
+
+
+def _py(op: str, fields: dict[str, Any]) -> bytes:
+    if op == "list":
+        return list_statement(
+            fields["coupon"],
+            fields["state"],
+            fields["seller"],
+            fields["amount"],
+            fields["currency"],
+            fields["timeMs"],
+        )
+    if op == "withdraw":
+        return withdraw_statement(fields["listing"], fields["timeMs"])
+    return offer_statement(fields["listing"], fields["buyer"], fields["timeMs"])
+
+
+VALID: list[tuple[str, dict[str, Any]]] = [
+    ("list", LIST),
+    ("list", {**LIST, "amount": 0, "currency": "JPY"}),
+    ("list", {**LIST, "coupon": "0614141000012999999999999", "amount": 2**53 - 1}),
+    ("withdraw", {"listing": "3f0c842ad552e85597ad4393ee218889", "timeMs": T}),
+    ("offer", {"listing": "3f0c842ad552e85597ad4393ee218889", "buyer": BUYER, "timeMs": 1}),
+]
+INVALID: list[tuple[str, dict[str, Any]]] = [
+    ("list", {**LIST, "amount": -1}),
+    ("list", {**LIST, "amount": 2**53}),
+    ("list", {**LIST, "currency": "XYZ"}),
+    ("list", {**LIST, "currency": "cny"}),
+    ("list", {**LIST, "state": STATE.upper()}),
+    ("list", {**LIST, "seller": SELLER[:-1]}),
+    ("list", {**LIST, "coupon": "0614141000013"}),
+    ("list", {**LIST, "timeMs": 0}),
+    ("withdraw", {"listing": "3F0C842AD552E85597AD4393EE218889", "timeMs": T}),
+    ("offer", {"listing": "3f0c842ad552e85597ad4393ee218889", "buyer": "00", "timeMs": T}),
+]
+
+
+def test_a_listing_statement_is_the_domain_line_and_canonical_json() -> None:
+    signed = list_statement(COUPON, STATE, SELLER, 4800, "CNY", T)
+    assert (
+        signed
+        == DOMAIN
+        + (
+            '{"coupon":"06141410000127","op":"list","price":{"amount":4800,"currency":"CNY"},'
+            f'"seller":"{SELLER}","state":"{STATE}","time_ms":{T}}}'
+        ).encode()
+    )
+    assert listing_id(signed) == "3f0c842ad552e85597ad4393ee218889"
+    # Never mistakable for a chain entry or a holder statement (those start "F?" and a version).
+    assert not signed.startswith(b"F")
+
+
+@pytest.mark.parametrize(("op", "fields"), INVALID)
+def test_malformed_fields_are_refused_naming_them(op: str, fields: dict[str, Any]) -> None:
+    with pytest.raises(CommerceError):
+        _py(op, fields)
+
+
+@pytest.mark.slow  # runs node
+def test_the_browser_builder_gives_the_same_bytes(tmp_path: Path) -> None:
+    node = require_node()
+    vectors = {
+        "source": "farmtrace/commerce/listing.py",
+        "valid": [
+            {
+                "op": op,
+                "fields": fields,
+                "hex": _py(op, fields).hex(),
+                "listing_id": listing_id(_py(op, fields)) if op == "list" else None,
+            }
+            for op, fields in VALID
+        ],
+        "invalid": [{"op": op, "fields": fields} for op, fields in INVALID],
+    }
+    path = tmp_path / "market-listing-vectors.json"
+    path.write_text(json.dumps(vectors))
+    done = subprocess.run(
+        [node, "--test", "tests/js/market_listing.test.mjs"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "MARKET_LISTING_VECTORS": str(path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "# pass 3" in done.stdout, done.stdout[-2000:]
