@@ -24,8 +24,16 @@ from farmtrace.store.database import Database
 
 __all__ = ["SCOPES", "ApiKey", "check_key", "create_key", "revoke_key"]
 
-SCOPES = ("lots:write", "events:write", "excursions:ack", "campaigns:write", "coupons:redeem")
-"""Scopes a key can hold: creating lots, recording events, acknowledging excursions."""
+SCOPES = (
+    "lots:write",
+    "events:write",
+    "excursions:ack",
+    "campaigns:write",
+    "coupons:redeem",
+    "community:write",
+)
+"""Scopes a key can hold: creating lots, recording events, acknowledging excursions, running
+campaigns, redeeming coupons, and a value community operator's records (``community:write``)."""
 
 _PREFIX = "ftk_"
 _SHAPE = re.compile(r"ftk_[A-Za-z0-9_-]{43}")

@@ -53,7 +53,8 @@ def register(sub: Any) -> None:
         "--scope",
         action="append",
         required=True,
-        help="lots:write, events:write, excursions:ack, campaigns:write, coupons:redeem",
+        help="lots:write, events:write, excursions:ack, campaigns:write, coupons:redeem, "
+        "community:write",
     )
     create.set_defaults(func=_create_key)
     revoke = keys_sub.add_parser("revoke", help="revoke every live key of a name")
