@@ -2,7 +2,7 @@
 
 Every community entry is written by :meth:`Communities.append` (or :meth:`Communities.create`
 for the first) in one write transaction: the community's head is read, the caller's ``build``
-signs the next entry from it (under the operator signer's next sequence number) and judges it
+signs the next entry from it (under its place ``n``, which is also its frame's seq) and judges it
 with the reference rules, and the entry, the community's new head and totals, the member
 balances and states it changes, its postings, the rules version it declares, the transfer it
 spends and the pending-anchoring queue row are written together. Two database rules make
@@ -34,7 +34,7 @@ from farmtrace.store.database import Database, database_errors
 from farmtrace.store.errors import StateConflictError
 from farmtrace.store.lots import Anchor
 from farmtrace.store.models import Base
-from farmtrace.store.pending import next_seq, queue_entry
+from farmtrace.store.pending import queue_entry
 from farmtrace.store.records import PendingReading
 
 __all__ = [
@@ -274,8 +274,9 @@ class Communities:
     def create(
         self, new: NewCommunity, build_genesis: Callable[[int], CommunityChange]
     ) -> CommunityHead | None:
-        """Store a new community and its first entry (``build_genesis(seq)`` signs it), queued
-        for the chain, in one transaction; ``None`` if the community's ID is taken."""
+        """Store a new community and its first entry (``build_genesis(1)`` signs it), queued
+        for the chain under ``(operator, 1)``, in one transaction; ``None`` if the community's
+        ID is taken."""
         for attempt in range(_ATTEMPTS):
             with database_errors("creating a community"):
                 try:
@@ -284,8 +285,7 @@ class Communities:
                             select(COMMUNITIES.c.id).where(COMMUNITIES.c.community == new.community)
                         ).first():
                             return None
-                        seq = next_seq(c, new.operator)
-                        change = build_genesis(seq)
+                        change = build_genesis(1)
                         now = time.time()
                         community_id = c.execute(
                             insert(COMMUNITIES)
@@ -303,7 +303,7 @@ class Communities:
                             )
                             .returning(COMMUNITIES.c.id)
                         ).scalar_one()
-                        self._write(c, community_id, 1, new.operator, seq, change, now)
+                        self._write(c, community_id, 1, new.operator, 1, change, now)
                         row = c.execute(
                             select(COMMUNITIES).where(COMMUNITIES.c.id == community_id)
                         ).one()
@@ -320,8 +320,9 @@ class Communities:
     ) -> tuple[CommunityHead, CommunityChange] | None:
         """Sign and store the community's next entry; ``None`` if there is no such community.
 
-        ``build(head, seq, view)`` gets the community's head, the operator signer's next
-        sequence number and reads inside the transaction, and returns the signed, judged entry
+        ``build(head, n, view)`` gets the community's head, the entry's place ``n`` (its frame's
+        seq: a community entry is queued for the chain under ``(operator, n)``) and reads
+        inside the transaction, and returns the signed, judged entry
         and its effects (or raises, and nothing is written). A lost race on the head or the
         signer's sequence number is retried with the new head; a transfer whose state was spent
         meanwhile is :class:`StateConflictError` with the member's current state."""
@@ -336,7 +337,7 @@ class Communities:
                         if row is None:
                             return None
                         head = _head(row)
-                        seq = next_seq(c, head.operator)
+                        seq = head.eseq + 1
                         change = build(head, seq, CommunityView(c, head.id))
                         now = time.time()
                         moved = c.execute(
