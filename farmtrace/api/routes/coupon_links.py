@@ -3,8 +3,10 @@ coupon, ``/255/{gcn}`` its campaign.
 
 Both answer JSON (the coupon's or the campaign's view), and ``?linkType=all`` or
 ``Accept: application/linkset+json`` the RFC 9264 linkset of the links this resolver has for
-it, as ``/01/...`` does for a lot. There is no HTML page for them yet: a browser gets the
-JSON too (the responses say ``Vary: Accept``, so a later page does not meet stale caches).
+it, as ``/01/...`` does for a lot. A client whose ``Accept`` prefers ``text/html`` (a browser)
+gets the coupon's or the campaign's page instead
+(:mod:`farmtrace.api.routes.campaign_pages`, ``?lang=`` as on the lot's page); the responses
+say ``Vary: Accept``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from farmtrace.api.deps import get_state, rate_limit
+from farmtrace.api.routes.campaign_pages import coupon_or_campaign_page, prefers_html
 from farmtrace.api.routes.campaigns import ERRORS
 from farmtrace.api.routes.resolver import LINKSET
 from farmtrace.api.schemas.campaigns import CampaignPublic, CouponPublic
@@ -96,10 +99,15 @@ def coupon_linkset(base: str, coupon: str, gcn: str, gtin: str, lot: str) -> dic
     }
 
 
+def headers_link(base: str, code: str) -> str:
+    """The ``Link`` header naming the linkset of ``/255/{code}``."""
+    return f'<{base}/255/{code}?linkType=all>; rel="linkset"; type="{LINKSET}"'
+
+
 @router.get(
     "/255/{code}",
     response_model=CouponPublic | CampaignPublic,
-    responses={**ERRORS, 200: {"content": {LINKSET: {}}}},
+    responses={**ERRORS, 200: {"content": {LINKSET: {}, "text/html": {}}}},
 )
 def resolve_coupon(
     request: Request,
@@ -113,13 +121,21 @@ def resolve_coupon(
     ],
     link_type: Annotated[str | None, Query(alias="linkType", max_length=64)] = None,
     accept: Annotated[str | None, Header()] = None,
+    accept_language: Annotated[str | None, Header()] = None,
+    lang: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    """Resolve a coupon's (or, with the GCN alone, a campaign's) Digital Link: JSON, or the
-    linkset (see the module docstring)."""
+    """Resolve a coupon's (or, with the GCN alone, a campaign's) Digital Link: JSON, the
+    linkset, or for a browser its page (see the module docstring)."""
     base = str(request.base_url).rstrip("/")
     wants_linkset = link_type == "all" or LINKSET in (accept or "").lower()
+    if not wants_linkset and prefers_html(accept):
+        page = coupon_or_campaign_page(request, state, code, accept_language, lang)
+        page.headers["Vary"] = "Accept, Accept-Language"
+        if page.status_code == 200:  # the code is digits then: safe in a header
+            page.headers["Link"] = headers_link(base, code)
+        return page
     headers = {
-        "Link": f'<{base}/255/{code}?linkType=all>; rel="linkset"; type="{LINKSET}"',
+        "Link": headers_link(base, code),
         "Vary": "Accept",
     }
     if len(code) == 13:
