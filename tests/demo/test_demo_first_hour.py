@@ -20,9 +20,10 @@ from pydantic import ValidationError
 from farmtrace.api.services.digital_link import DigitalLink, DigitalLinkError, public_base_url
 from farmtrace.api.settings import Settings
 from farmtrace.cli import build_parser
+from farmtrace.demo.campaign import GCN, STORY_COUPON
 from farmtrace.demo.command import _public_address
 from farmtrace.demo.lots import sample_lots
-from farmtrace.demo.terminal import follow_up_commands, print_start
+from farmtrace.demo.terminal import campaign_commands, follow_up_commands, print_start
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -62,6 +63,20 @@ def test_readme_shows_the_commands_a_default_demo_prints() -> None:
     lines = readme_commands()
     for command in printed:
         assert command in lines, f"README.md lacks the demo's follow-up command:\n{command}"
+
+
+def test_readme_shows_the_campaign_commands_and_pages_a_default_demo_prints() -> None:
+    defaults = build_parser().parse_args(["demo"])
+    api = f"http://127.0.0.1:{defaults.port}"
+    printed = campaign_commands(
+        api, ROOT / defaults.state, GCN, cwd=ROOT, farmtrace=".venv/bin/farmtrace"
+    )
+    lines = readme_commands()
+    for command in printed:
+        assert command in lines, f"README.md lacks the demo's campaign command:\n{command}"
+    text = README.read_text("utf-8")
+    assert f"`{api}/campaigns/{GCN}`" in text
+    assert f"`{api}/255/{STORY_COUPON}`" in text
 
 
 def test_readme_names_no_lot_or_key_path_nothing_makes() -> None:
