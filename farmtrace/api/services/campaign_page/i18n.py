@@ -215,6 +215,6 @@ def quantity(lang: Lang, amount: int, unit: str) -> str:
 def money(amount: int, currency: str, digits: int) -> str:
     """``45.00 CNY`` from 4500 minor units of a currency with ``digits`` minor-unit digits."""
     if digits == 0:
-        return f"{amount:,} {currency}"
+        return f"{amount} {currency}"
     whole, minor = divmod(amount, 10**digits)
-    return f"{whole:,}.{minor:0{digits}d}\u00a0{currency}"
+    return f"{whole}.{minor:0{digits}d}\u00a0{currency}"

@@ -419,3 +419,45 @@ function verdict(s) {
   }
   return text;
 }
+
+/**
+ * @typedef {{ kind: string, state: string, anchored: boolean, holder: string | null,
+ *   holderFingerprint: string | null, price: { amount: number, currency: string } | null }} CouponStep
+ */
+
+/**
+ * The verified coupon's chain, step by step, with what each step says: the holder an `issue`
+ * entry or a `transfer` names (address and fingerprint) and the price a transfer declares;
+ * `redeem` and `void` name neither. Read from the replay's own bytes, so it is what the
+ * signatures cover (what the coupon page compares its history with). Empty unless `report` is
+ * a coupon bundle's report that verified.
+ * @param {CommerceReport} report
+ * @returns {Promise<CouponStep[]>}
+ */
+export async function couponSteps(report) {
+  const found = report.summary?.coupon;
+  if (!report.ok || !found || report.replay === null) return [];
+  const [, serial] = parseCouponId(found.coupon);
+  const coupon = report.replay.coupons.get(serial);
+  if (coupon === undefined) return [];
+  /** @type {CouponStep[]} */
+  const steps = [];
+  for (const [i, [kind, payload, state]] of coupon.history.entries()) {
+    /** @type {string | null} */
+    let holder = null;
+    /** @type {{ amount: number, currency: string } | null} */
+    let price = null;
+    if (kind === "issue") {
+      holder = String((await decodeCampaignEntry(payload)).body.holder);
+    } else if (kind === "transfer") {
+      const statement = await decodeStatement(payload);
+      holder = statement.to;
+      price = statement.price === null ? null : { amount: statement.price[0], currency: statement.price[1] };
+    }
+    steps.push({
+      kind, state, anchored: found.history[i]?.anchored ?? false, holder,
+      holderFingerprint: holder === null ? null : await fingerprint(fromHex(holder)), price,
+    });
+  }
+  return steps;
+}
