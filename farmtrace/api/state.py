@@ -9,12 +9,15 @@ from farmtrace.api.errors import NotFound
 from farmtrace.api.http.ratelimit import RateLimiter
 from farmtrace.api.services.answer_cache import AnswerCache
 from farmtrace.api.services.campaigns import CampaignService
+from farmtrace.api.services.communities import CommunityService
 from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.api.services.lots.event_key import event_keys, open_event_key
 from farmtrace.api.services.lots.store import LotStore
 from farmtrace.api.settings import Settings
 from farmtrace.store.campaigns import Campaigns
 from farmtrace.store.chain_keys import chain_verifier_keys
+from farmtrace.store.communities import Communities
+from farmtrace.store.community_keys import CommunityKeys
 from farmtrace.store.data_version import DataVersion
 from farmtrace.store.database import Database, open_database
 from farmtrace.store.farm_keys import FarmKeys
@@ -37,6 +40,7 @@ class AppState:
     _device_keys: dict[str, bytes] = field(default_factory=dict)
     _default: str | None = None
     _answers: AnswerCache | None = None
+    _communities: CommunityService | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> AppState:
@@ -67,6 +71,20 @@ class AppState:
                 if self._answers is None:
                     self._answers = AnswerCache(DataVersion(self.database))
         return self._answers
+
+    @property
+    def communities(self) -> CommunityService:
+        """The value communities (issue 17), made on first use: one per process, so every
+        request shares its operator keys and the replay kept at each community's head."""
+        if self._communities is None:
+            with self._lock:
+                if self._communities is None:
+                    self._communities = CommunityService(
+                        Communities(self.database),
+                        CommunityKeys(self.database, self.settings.state_dir),
+                        self.campaigns.campaigns,
+                    )
+        return self._communities
 
     def origins(self) -> list[str]:
         """Every chain's origin, oldest first."""
