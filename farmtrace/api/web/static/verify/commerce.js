@@ -39,7 +39,7 @@ const GTIN = /^[0-9]{14}$/;
 const LOT = /^[!-~]{1,20}$/;
 // Python's str.isspace() characters: what `value.strip()` removes.
 const PY_SPACE = "[\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
-const ONLY_SPACE = new RegExp(`^${PY_SPACE}*$`, "u");
+export const ONLY_SPACE = new RegExp(`^${PY_SPACE}*$`, "u");
 
 const CURRENCY_TABLE = `
 AED 2 AFN 2 ALL 2 AMD 2 ANG 2 AOA 2 ARS 2 AUD 2 AWG 2 AZN 2 BAM 2 BBD 2 BDT 2 BGN 2 BHD 3
@@ -103,10 +103,10 @@ export class JsonFloat {
 const KEY_ORDER = new WeakMap();
 
 /** @param {unknown} v @returns {v is Record<string, any>} */
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof JsonFloat);
+export const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof JsonFloat);
 
 /** @param {object} obj @returns {string[]} */
-const keysOf = (obj) => KEY_ORDER.get(obj) ?? Object.keys(obj);
+export const keysOf = (obj) => KEY_ORDER.get(obj) ?? Object.keys(obj);
 
 /**
  * Parse JSON text as Python's `json.loads` does: integers of any size (BigInt beyond 2^53 - 1),
@@ -296,7 +296,7 @@ export function checkValue(value, where = "body") {
 }
 
 /** @param {string} a @param {string} b */
-function byCodePoint(a, b) {
+export function byCodePoint(a, b) {
   const x = Array.from(a, (ch) => /** @type {number} */ (ch.codePointAt(0)));
   const y = Array.from(b, (ch) => /** @type {number} */ (ch.codePointAt(0)));
   for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
@@ -553,7 +553,7 @@ function termsText(obj, key, where) {
 }
 
 /** @param {object} obj @param {Iterable<string>} allowed */
-const unknownKeys = (obj, allowed) => {
+export const unknownKeys = (obj, allowed) => {
   const set = new Set(allowed);
   return keysOf(obj).filter((k) => !set.has(k)).sort(byCodePoint);
 };
@@ -655,7 +655,7 @@ const totalsRepr = (t) => `{'issued': ${t.issued}, 'redeemed': ${t.redeemed}, 'v
  * @param {string} noun
  * @param {string} notThis
  */
-function unframe(payload, prefix, noun, notThis) {
+export function unframe(payload, prefix, noun, notThis) {
   if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array");
   if (payload.length < prefix.length || prefix.some((b, i) => payload[i] !== b)) throw new CommerceError(notThis);
   if (payload.length < prefix.length + 16 + 1 + 4 + SIGNATURE_SIZE) throw new CommerceError(`${noun} entry is truncated`);
@@ -690,7 +690,7 @@ function unframe(payload, prefix, noun, notThis) {
 }
 
 /** @param {bigint} seq @param {bigint} timeMs @param {string} what */
-function frameChecks(seq, timeMs, what) {
+export function frameChecks(seq, timeMs, what) {
   if (!(seq >= 1n && seq <= BigInt(MAX_INT))) throw new CommerceError(`${what} seq ${seq} out of range 1..2**53-1`);
   if (!(timeMs >= 0n && timeMs <= BigInt(MAX_INT))) throw new CommerceError(`${what} time ${timeMs} out of range`);
 }
@@ -702,7 +702,7 @@ const KIND_NAMES = { string: "str", int: "int", object: "dict", array: "list" };
  * @param {"string" | "int" | "object" | "array"} kind @param {string} what
  * @returns {any}
  */
-function need(body, key, kind, what) {
+export function need(body, key, kind, what) {
   const value = Object.hasOwn(body, key) ? body[key] : undefined;
   const good =
     kind === "string" ? typeof value === "string"
@@ -714,7 +714,7 @@ function need(body, key, kind, what) {
 }
 
 /** @param {Record<string, any>} body @param {string} key @param {string} what @param {RegExp} [pattern] */
-function hex(body, key, what, pattern = HEX64) {
+export function hex(body, key, what, pattern = HEX64) {
   const value = need(body, key, "string", what);
   if (!pattern.test(value)) throw new CommerceError(`${what}: field ${pyRepr(key)} is not lowercase hex of the right length`);
   return /** @type {string} */ (value);
