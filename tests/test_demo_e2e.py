@@ -4,7 +4,8 @@ One test, in the order a user would see things: the demo starts from an empty st
 the lettuce lot's pack QR code (PNG) decodes to its Digital Link; Chromium opens that page and
 the in-browser check passes; the downloaded bundle passes ``farmtrace verify``; SIGTERM stops
 every process (none left behind); a second run resumes the same chain without duplicating the
-lots; then one stored reading is altered behind the database's back, ``farmtrace audit`` fails
+lots or the harvest campaign (tests/demo/test_demo_campaign.py checks the campaign itself);
+then one stored reading is altered behind the database's back, ``farmtrace audit`` fails
 naming it, and the page (served by ``farmtrace api`` on the same database) shows the failure.
 
 Without Chromium, zxing-cpp or iotcore the test skips, or fails under CI=true.
@@ -206,6 +207,8 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
         "the lettuce lot: readings in two stages, one of them cold, events anchored",
         first.process,
     )
+    # The demo prints its links after the campaign's story, which may end after the lot is ready.
+    wait_for(lambda: "Live summary:" in first.output(), "the demo's links", first.process)
     output = first.output()
     assert "the embedded broker" in output, output
     assert f"{first.base}/01/{GTIN}/10/{LOT}" in output
@@ -270,12 +273,17 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     entries_before = count(db_url, "SELECT COUNT(*) FROM entries")
     lots_before = count(db_url, "SELECT COUNT(*) FROM lots")
     events_before = count(db_url, "SELECT COUNT(*) FROM lot_events")
-    # lot_events holds both signed kinds: 8 supply-chain events (FE) and one lot declaration
-    # (FL, version 1) per lot.
+    # lot_events holds both signed kinds: 10 supply-chain events (FE: the two sample lots' 8,
+    # the campaign lot's harvest and retail selling) and one lot declaration (FL, version 1)
+    # per lot.
     declarations = count(
         db_url, "SELECT COUNT(*) FROM lot_events WHERE hex(substr(payload, 1, 2)) = '464C'"
     )
-    assert (lots_before, events_before - declarations, declarations) == (2, 8, 2)
+    assert (lots_before, events_before - declarations, declarations) == (3, 10, 3)
+    # The harvest campaign: 7 entries (open, 3 issues, funded, harvested, redeem), 2 transfers.
+    campaign_before = count(db_url, "SELECT COUNT(*) FROM campaign_entries")
+    moves_before = count(db_url, "SELECT COUNT(*) FROM coupon_moves")
+    assert campaign_before == 7
 
     # Second run: resumes the same chain, adds readings, creates no lot or event twice.
     # It names the public URL it is given in its QR codes (localhost: still this machine).
@@ -292,6 +300,8 @@ def test_demo_end_to_end(tmp_path: Path, demos: list[Demo]) -> None:
     assert count(db_url, "SELECT COUNT(*) FROM entries") > entries_before
     assert count(db_url, "SELECT COUNT(*) FROM lots") == lots_before
     assert count(db_url, "SELECT COUNT(*) FROM lot_events") == events_before
+    assert count(db_url, "SELECT COUNT(*) FROM campaign_entries") == campaign_before
+    assert count(db_url, "SELECT COUNT(*) FROM coupon_moves") == moves_before
     assert processes_mentioning(str(state)) == []
     audit = farmtrace("audit", "--db", db_url, "--state", str(state / "gateway"))
     assert audit.returncode == 0, audit.stdout + audit.stderr
