@@ -1,12 +1,16 @@
 """``farmtrace wallet``: create, show, export and import a holder's key; list its coupons,
-transfer one and produce the redeem statement a farm scans (docs/wallet.md)."""
+transfer one and produce the redeem statement a farm scans (docs/wallet.md); and the coupon
+market (docs/commerce.md, "Market"): list a coupon at a price, withdraw a listing, offer to buy
+one, see the offers received and sell to a buyer who offered."""
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ from farmtrace.commerce.canonical import MAX_INT
 from farmtrace.commerce.entries import parse_address
 from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import parse_coupon_id
+from farmtrace.commerce.listing import list_statement, offer_statement, withdraw_statement
 from farmtrace.commerce.units import validate_currency
 from farmtrace.qr import qr_png, qr_svg, qr_terminal
 from farmtrace.store.errors import KeyFileError
@@ -227,6 +232,132 @@ def _redeem(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- the coupon market -------------------------------------------------------------------------
+
+
+def _signature(key: Ed25519PrivateKey, signed: bytes) -> str:
+    return base64.b64encode(key.sign(signed)).decode("ascii")
+
+
+def _market_post(client: ApiClient, path: str, body: dict[str, Any], what: str) -> Any:
+    try:
+        return client.post(path, body)
+    except ApiRefused as exc:
+        raise ApiRefused(
+            exc.status, f"the API refused the {what} (HTTP {exc.status}): {exc}"
+        ) from None
+
+
+def _listing_id(value: str) -> str:
+    if len(value) != 32 or any(c not in "0123456789abcdef" for c in value):
+        raise WalletError(f"LISTING {value!r}: expected the listing's ID, 32 lowercase hex digits")
+    return value
+
+
+def _list(args: argparse.Namespace) -> int:
+    coupon = _coupon(args.coupon)
+    price = _price(args.price)
+    assert price is not None  # --price is required
+    key = load_key(_key_file(args))
+    client = _api(args)
+    head = _head(client, coupon)
+    seller = address_of(key)
+    if head.holder != seller:
+        raise WalletError(f"cannot list coupon {coupon}: it is held by {head.holder}", code=1)
+    now = int(time.time() * 1000)
+    signed = list_statement(coupon, head.state, seller, price[0], price[1], now)
+    body = {
+        "state": head.state,
+        "seller": seller,
+        "price": {"amount": price[0], "currency": price[1]},
+        "time_ms": now,
+        "signature": _signature(key, signed),
+    }
+    answer = _market_post(client, f"/v1/coupons/{coupon}/listings", body, "listing")
+    print(f"listing {answer.get('id') if isinstance(answer, dict) else '?'}")
+    print(f"coupon {coupon} at {price[0]} {price[1]} (minor units), state {head.state}")
+    return EXIT_OK
+
+
+def _withdraw(args: argparse.Namespace) -> int:
+    listing = _listing_id(args.listing)
+    key = load_key(_key_file(args))
+    now = int(time.time() * 1000)
+    body = {"time_ms": now, "signature": _signature(key, withdraw_statement(listing, now))}
+    _market_post(_api(args), f"/v1/listings/{listing}/withdraw", body, "withdrawal")
+    print(f"listing {listing} withdrawn")
+    return EXIT_OK
+
+
+def _offer(args: argparse.Namespace) -> int:
+    listing = _listing_id(args.listing)
+    key = load_key(_key_file(args))
+    buyer = address_of(key)
+    now = int(time.time() * 1000)
+    signed = offer_statement(listing, buyer, now)
+    body = {"buyer": buyer, "time_ms": now, "signature": _signature(key, signed)}
+    _market_post(_api(args), f"/v1/listings/{listing}/offers", body, "offer")
+    print(f"offer to buy listing {listing} recorded for {buyer}")
+    print("agree on payment with the seller; they transfer the coupon to this address")
+    return EXIT_OK
+
+
+def _offers(args: argparse.Namespace) -> int:
+    address = address_of(load_key(_key_file(args)))
+    answer = _api(args).get("/v1/listings", address=address)
+    if not isinstance(answer, dict):
+        raise WalletError("the API's market view is not a JSON object")
+    selling, offered = answer.get("selling") or [], answer.get("offered") or []
+    for item in selling:
+        state = item.get("ended") or "open"
+        price = item.get("price") or {}
+        print(
+            f"selling {item.get('id')}  {item.get('coupon')}  "
+            f"{price.get('amount')} {price.get('currency')}  {state}"
+        )
+        for offer in item.get("offers") or []:
+            print(f"  offer from {offer.get('buyer')}")
+    for item in offered:
+        state = item.get("ended") or "open"
+        price = item.get("price") or {}
+        print(
+            f"offered {item.get('id')}  {item.get('coupon')}  "
+            f"{price.get('amount')} {price.get('currency')}  {state}"
+        )
+    if not selling and not offered:
+        print(f"no listings or offers for {address}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _sell(args: argparse.Namespace) -> int:
+    listing_id = _listing_id(args.listing)
+    try:
+        to = parse_address(args.to.strip().lower(), "--to").hex()
+    except CommerceError as exc:
+        raise WalletError(str(exc)) from None
+    key = load_key(_key_file(args))
+    client = _api(args)
+    try:
+        listing = client.get(f"/v1/listings/{listing_id}")
+    except ApiRefused as exc:
+        raise ApiRefused(exc.status, f"listing {listing_id}: {exc}") from None
+    if not isinstance(listing, dict) or not isinstance(listing.get("price"), dict):
+        raise WalletError(f"the API's view of listing {listing_id} is malformed")
+    if listing.get("ended"):
+        raise WalletError(f"listing {listing_id} has ended ({listing['ended']})", code=1)
+    if to not in {o.get("buyer") for o in listing.get("offers") or []}:
+        raise WalletError(f"{to} has not offered on listing {listing_id}", code=1)
+    coupon = _coupon(str(listing.get("coupon")))
+    price = (int(listing["price"]["amount"]), str(listing["price"]["currency"]))
+    statement = sign_transfer(_head(client, coupon), key, to, price)
+    _market_post(
+        client, f"/v1/coupons/{coupon}/transfers", {"statement": encode(statement)}, "transfer"
+    )
+    print(f"coupon {coupon} sold to {to} at {price[0]} {price[1]} (minor units)")
+    print(f"state: {statement.state}")
+    return EXIT_OK
+
+
 def _export(args: argparse.Namespace) -> int:
     key = load_key(_key_file(args))
     print(EXPORT_WARNING.format(address=address_of(key)), end="", file=sys.stderr)
@@ -387,6 +518,58 @@ def register(sub: Any) -> None:
         help="write it to FILE instead of printing the text (mode 0600): a QR image for .png "
         "or .svg, else the base64 text",
     )
+    listed = action(
+        "list",
+        _list,
+        [key_file, api],
+        help="list a coupon on the market at a price",
+        description="Sign a listing of the coupon in its current state at a price and post it "
+        "(docs/commerce.md, Market). Buyers offer with their address; payment is arranged "
+        "outside farmtrace; the listing ends when the coupon moves.",
+    )
+    listed.add_argument("coupon", metavar="COUPON", help="the coupon ID (GCN and serial)")
+    listed.add_argument(
+        "--price",
+        nargs=2,
+        required=True,
+        metavar=("AMOUNT", "CURRENCY"),
+        help="minor units and the campaign's ISO 4217 code (4800 CNY is 48.00 yuan)",
+    )
+    withdrawn = action(
+        "withdraw",
+        _withdraw,
+        [key_file, api],
+        help="withdraw one of this wallet's listings",
+        description="Sign and post the withdrawal of a listing this wallet made.",
+    )
+    withdrawn.add_argument("listing", metavar="LISTING", help="the listing's ID (32 hex)")
+    offer = action(
+        "offer",
+        _offer,
+        [key_file, api],
+        help="ask to buy a listed coupon with this wallet's address",
+        description="Sign and post a request to buy a listing; the seller sees this wallet's "
+        "address (nothing else) and may transfer the coupon to it once payment is agreed.",
+    )
+    offer.add_argument("listing", metavar="LISTING", help="the listing's ID (32 hex)")
+    action(
+        "offers",
+        _offers,
+        [key_file, api],
+        help="show this wallet's listings, the offers they received, and its own offers",
+        description="List this wallet's listings with the buyers who offered on each, and the "
+        "listings this wallet offered on (GET /v1/listings?address=).",
+    )
+    sell = action(
+        "sell",
+        _sell,
+        [key_file, api],
+        help="sell a listed coupon to a buyer who offered",
+        description="Transfer the listing's coupon to --to (a buyer who offered on it), "
+        "declaring the listed price; the listing then ends as sold. Do it once paid.",
+    )
+    sell.add_argument("listing", metavar="LISTING", help="the listing's ID (32 hex)")
+    sell.add_argument("--to", required=True, metavar="ADDRESS", help="the buyer's address")
     export = action(
         "export",
         _export,
