@@ -273,6 +273,8 @@ def test_replay_agrees_with_the_reference_model(steps: list[tuple[Any, ...]]) ->
         assert all(b == 0 for a, b in model.balance.items() if a not in replay.members)
         assert replay.supply == model.supply == sum(replay.balances().values())
         assert replay.rules is not None and replay.rules.version == model.version
+        for state in replay.members.values():  # the history explains the balance
+            assert sum(line.delta for line in state.history) == state.balance
 
 
 def _sha(doc: dict[str, Any]) -> str:

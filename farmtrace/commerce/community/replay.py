@@ -221,8 +221,15 @@ class CommunityReplay:
             "rules_sha256": rules.sha256,
         }
 
+    def _grow(self, tokens: int) -> int:
+        """The supply after minting ``tokens``, refused past what an entry can state."""
+        if self.supply + tokens > MAX_INT:
+            raise CommerceError("the supply would exceed 2**53-1", "conflict")
+        return self.supply + tokens
+
     def _mint_body(self, op: str, member: str, minted: int, **inputs: Any) -> dict[str, Any]:
         validate_address(member, f"{op}: member")
+        self._grow(minted)
         body = self._common(op, self.supply + minted)
         body.update(version=self._in_force().version, member=member, minted=minted, **inputs)
         return body
@@ -272,7 +279,7 @@ class CommunityReplay:
         if rules.surplus == "reinvest":
             total = reinvest_tokens(rules, surplus)
             body["tokens"] = total
-            body["supply"] = self.supply + total
+            body["supply"] = self._grow(total)
         parts = pro_rata(total, self.balances())
         body.update(
             version=rules.version,
