@@ -379,6 +379,7 @@ def render_wallet_page(lang: Lang, lang_hrefs: Mapping[str, str]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light">'
         '<meta name="referrer" content="no-referrer">'
+        '<link rel="icon" href="data:,">'  # no favicon request (and no 404 in the console)
         f"<title>{_e(_t(lang, 'title'))}</title>{sheets}"
         f'<script type="module" src="{SCRIPT}"></script>'
         f"</head><body>{body}</body></html>\n"
