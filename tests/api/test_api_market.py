@@ -242,7 +242,11 @@ def test_refused_listings(shop: Shop) -> None:
     assert client.get("/v1/campaigns/0950600013439/listings").status_code in (404, 422)
     assert client.get(f"/v1/listings/{'0' * 32}").status_code == 404
     assert client.get("/v1/listings/not-an-id").status_code == 422
-    assert client.get("/campaigns/0950600013439/market").status_code in (404, 422)
+    unknown = client.get("/campaigns/0950600013439/market")
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("text/html")
+    assert "not found" in unknown.text
+    malformed = client.get("/campaigns/0950600013438/market")
+    assert malformed.status_code == 422 and "check digit" in malformed.text
     # Offers: by the seller, or badly signed, are refused.
     listing = client.post(url, json=listing_body(shop, c1, alice)).json()
     own = client.post(

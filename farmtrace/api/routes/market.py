@@ -29,10 +29,11 @@ from farmtrace.api.schemas.market import (
     WithdrawCreate,
 )
 from farmtrace.api.services.market import MarketService
-from farmtrace.api.services.market_page import render_market_page
+from farmtrace.api.services.market_page import render_market_missing, render_market_page
 from farmtrace.api.services.page.language import choose_language
 from farmtrace.api.state import AppState
 from farmtrace.commerce.entries import fingerprint
+from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import coupon_id
 from farmtrace.commerce.listing import list_statement
 from farmtrace.store.listings import ListingRecord, Listings
@@ -181,5 +182,11 @@ def market_page(gcn: Gcn, request: Request, state: State) -> HTMLResponse:
     language = choose_language(
         request.headers.get("accept-language"), request.query_params.get("lang")
     )
-    market = market_service(state).campaign(gcn)
+    try:
+        market = market_service(state).campaign(gcn)
+    except CommerceError as exc:
+        # A person followed a link: answer a page naming what was wrong, not JSON.
+        found = exc.kind != "not-found"
+        page = render_market_missing(gcn, language, str(exc), found)
+        return HTMLResponse(page, status_code=422 if found else 404)
     return HTMLResponse(render_market_page(market, language))

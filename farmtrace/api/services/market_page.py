@@ -119,6 +119,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "ended_redeemed": ("redeemed", "已兑换"),
     "ended_void": ("void", "已作废"),
     "not_found": ("No such campaign", "没有这个众筹"),
+    "malformed": ("Not a campaign number", "不是有效的众筹编号"),
     "script_needed": (
         "Listing and buying need JavaScript and a wallet in this browser.",
         "挂单和购买需要启用 JavaScript 并在此浏览器中有钱包。",
@@ -306,6 +307,31 @@ def _ended(market: CampaignMarket, lang: Lang) -> str:
     )
 
 
+def _document(lang: Lang, title: str, body: str, script: bool) -> str:
+    sheets = "".join(f'<link rel="stylesheet" href="{s}">' for s in STYLESHEETS)
+    module = f'<script type="module" src="{MARKET_SCRIPT}"></script>' if script else ""
+    return (
+        "<!doctype html>\n"
+        f'<html lang="{_HTML_LANG[lang]}">'
+        '<head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light">'
+        f"<title>{_e(title)}</title>{sheets}{module}"
+        f'</head><body class="commerce market-page"><main>{body}</main></body></html>\n'
+    )
+
+
+def render_market_missing(gcn: str, lang: Lang, detail: str, found: bool) -> str:
+    """The small page for an unknown (``found`` false: 404) or malformed (422) campaign number;
+    ``detail`` is the API's message naming what was wrong."""
+    heading = t(lang, "not_found" if not found else "malformed")
+    body = (
+        f'<header class="product notfound">{_top(lang, gcn)}'
+        f"<h1>{_e(heading)}</h1><p>{_e(detail)}</p></header>"
+    )
+    return _document(lang, heading, body, script=False)
+
+
 def render_market_page(market: CampaignMarket, lang: Lang) -> str:
     """The whole HTML document of a campaign's market in ``lang`` (``"en"`` or ``"zh"``)."""
     if lang not in ("en", "zh"):
@@ -339,14 +365,4 @@ def render_market_page(market: CampaignMarket, lang: Lang) -> str:
         + _ended(market, lang)
         + "</section>"
     )
-    sheets = "".join(f'<link rel="stylesheet" href="{s}">' for s in STYLESHEETS)
-    return (
-        "<!doctype html>\n"
-        f'<html lang="{_HTML_LANG[lang]}">'
-        '<head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="color-scheme" content="light">'
-        f"<title>{_e(t(lang, 'title', gcn=gcn))}</title>{sheets}"
-        f'<script type="module" src="{MARKET_SCRIPT}"></script>'
-        f'</head><body class="commerce market-page"><main>{body}</main></body></html>\n'
-    )
+    return _document(lang, t(lang, "title", gcn=gcn), body, script=True)
