@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from farmtrace.commerce.entries import decode_statement
 from farmtrace.commerce.errors import CommerceError
 from farmtrace.commerce.gcn import check_digit, coupon_id, validate_gcn
+from farmtrace.commerce.listing import list_statement, offer_statement
 from farmtrace.demo.errors import DemoError
 from farmtrace.demo.lots import SampleLot, request, sample_stage
 from farmtrace.wallet.client import ApiClient
@@ -132,6 +133,7 @@ class CampaignFigures:
     issued: int
     transferred: int  # transfers without a declared price
     sold: int  # transfers with a declared price
+    market_sold: int  # market listings that ended sold
     redeemed: int
     voided: int
     outstanding: int
@@ -144,7 +146,8 @@ class CampaignFigures:
         return (
             f"campaign {self.gcn} {self.status}: {self.pledges} pledges paid, {self.issued} "
             f"coupons issued (target {self.target}, cap {self.cap}), {self.transferred} "
-            f"transferred, {self.sold} sold, {self.redeemed} redeemed, {self.outstanding} "
+            f"transferred, {self.sold} sold ({self.market_sold} through the market), "
+            f"{self.redeemed} redeemed, {self.outstanding} "
             f"outstanding{harvest}; {self.entries} campaign entries, {self.anchored} anchored"
         )
 
@@ -173,6 +176,15 @@ def campaign_lot(start: datetime) -> SampleLot:
         },
         [],
     )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _sign(key: Ed25519PrivateKey, signed: bytes) -> str:
+    """A wallet's Ed25519 signature over a market statement, base64 as the API takes it."""
+    return base64.b64encode(key.sign(signed)).decode("ascii")
 
 
 def _minutes(span: timedelta) -> float:
@@ -308,7 +320,7 @@ class _Story:
             raise DemoError(f"creating lot {CAMPAIGN_LOT}: HTTP {status}: {answer}")
         status, answer = request(self.base, "GET", f"/v1/campaigns/{GCN}")
         if status == 404:
-            terms = campaign_terms(time.time_ns() // 1_000_000)
+            terms = campaign_terms(_now_ms())
             self.farm("POST", "/v1/campaigns", terms, ok=(201,))
         elif status != 200:
             raise DemoError(f"GET /v1/campaigns/{GCN}: HTTP {status}: {answer}")
@@ -360,11 +372,54 @@ class _Story:
             self.holder_signs("alice", STORY_COUPON, self.address("carol"), None)
 
     def sell(self) -> None:
-        """Coupon 1: carol sells it to dave for 20.00 EUR, paid outside farmtrace."""
+        """Coupon 1 through the coupon market: carol lists it at 20.00 EUR (a statement signed
+        by her wallet), dave offers to buy it (signed by his), they settle the payment outside
+        farmtrace, and carol completes the sale with her ordinary transfer to dave's address,
+        declaring the listed price; the market ends the listing as sold."""
         view = self.coupon(STORY_COUPON)
-        if view["status"] != "active" or view["holder"] != self.address("carol"):
+        carol, dave = self.address("carol"), self.address("dave")
+        if view["status"] != "active" or view["holder"] != carol:
             return
-        self.holder_signs("carol", STORY_COUPON, self.address("dave"), SALE_PRICE)
+        try:
+            listing = self._open_listing(carol, view["state"])
+            if listing is None:
+                now = _now_ms()
+                signed = list_statement(
+                    STORY_COUPON, view["state"], carol, SALE_PRICE, CURRENCY, now
+                )
+                body = {
+                    "state": view["state"],
+                    "seller": carol,
+                    "price": {"amount": SALE_PRICE, "currency": CURRENCY},
+                    "time_ms": now,
+                    "signature": _sign(self.keys["carol"], signed),
+                }
+                listing = self.wallet.post(f"/v1/coupons/{STORY_COUPON}/listings", body)
+            if not any(offer["buyer"] == dave for offer in listing["offers"]):
+                now = _now_ms()
+                signed = offer_statement(listing["id"], dave, now)
+                body = {
+                    "buyer": dave,
+                    "time_ms": now,
+                    "signature": _sign(self.keys["dave"], signed),
+                }
+                listing = self.wallet.post(f"/v1/listings/{listing['id']}/offers", body)
+        except (WalletError, CommerceError) as exc:
+            raise DemoError(f"selling coupon {STORY_COUPON} in the market: {exc}") from None
+        self.holder_signs("carol", STORY_COUPON, dave, int(listing["price"]["amount"]))
+
+    def _open_listing(self, seller: str, state: str) -> dict[str, Any] | None:
+        """``seller``'s open listing of the story coupon in ``state``, if a run made it."""
+        market = self.wallet.get("/v1/listings", address=seller)
+        for listing in market["selling"]:
+            if (
+                listing["coupon"] == STORY_COUPON
+                and listing["state"] == state
+                and listing["ended"] is None
+            ):
+                found: dict[str, Any] = listing
+                return found
+        return None
 
     def harvest(self) -> None:
         self.lot_event("harvest", HARVEST_AT, _FIELD_NORTH, "Greenacre harvest crew")
@@ -399,8 +454,9 @@ def run_campaign(
 
 
 def read_figures(base_url: str, gcn: str = GCN) -> CampaignFigures:
-    """The campaign's figures from ``GET /v1/campaigns/{gcn}`` (status, totals, entries) and
-    its bundle's transfers (``moves``: with a declared price a sale, else a transfer)."""
+    """The campaign's figures from ``GET /v1/campaigns/{gcn}`` (status, totals, entries), its
+    bundle's transfers (``moves``: with a declared price a sale, else a transfer) and its
+    market (``GET /v1/campaigns/{gcn}/listings``: listings that ended sold)."""
     status, view = request(base_url, "GET", f"/v1/campaigns/{gcn}")
     if status != 200:
         raise DemoError(f"GET /v1/campaigns/{gcn}: HTTP {status}: {view}")
@@ -419,6 +475,9 @@ def read_figures(base_url: str, gcn: str = GCN) -> CampaignFigures:
             transferred += 1
         else:
             sold += 1
+    status, market = request(base_url, "GET", f"/v1/campaigns/{gcn}/listings")
+    if status != 200:
+        raise DemoError(f"GET /v1/campaigns/{gcn}/listings: HTTP {status}: {market}")
     totals = view["totals"]
     entries = view["entries"]
     return CampaignFigures(
@@ -430,6 +489,7 @@ def read_figures(base_url: str, gcn: str = GCN) -> CampaignFigures:
         issued=totals["issued"],
         transferred=transferred,
         sold=sold,
+        market_sold=sum(1 for listing in market["ended"] if listing["ended"] == "sold"),
         redeemed=totals["redeemed"],
         voided=totals["voided"],
         outstanding=totals["outstanding"],

@@ -99,6 +99,7 @@ def print_campaign(page_base: str, state_dir: Path, campaign: CampaignFigures, o
     coupon_page = f"{page_base}/255/{STORY_COUPON}"
     wallets = shown_path(state_dir / WALLET_DIR)
     out.write(f"\nharvest campaign (backers' wallets in {wallets}/):\n  {campaign.line()}\n")
+    out.write(f"  its coupon market: {campaign_page}/market\n")
     out.write(f"\ncampaign page: {campaign_page}\n")
     out.flush()
     qr_terminal(campaign_page, out)

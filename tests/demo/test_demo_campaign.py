@@ -153,7 +153,7 @@ def check_printed_figures(output: str) -> None:
     line = re.search(rf"campaign {GCN} (\w+): (\d+) pledges paid, (\d+) coupons issued", output)
     assert line is not None, output[-3000:]
     assert line.groups() == ("funded", "3", str(ISSUED))
-    assert "1 transferred, 1 sold, 1 redeemed, 4 outstanding" in output
+    assert "1 transferred, 1 sold (1 through the market), 1 redeemed, 4 outstanding" in output
 
 
 def check_printed_pages(output: str, base: str) -> None:
@@ -189,6 +189,17 @@ def check_api(base: str, state: Path) -> None:
     # The backers' keys are the demo's own, mode 0600, and hold what the story says.
     dave = (state / "wallets" / "dave.key").stat()
     assert dave.st_mode & 0o077 == 0
+    # The sale went through the market: carol's listing ended sold when she transferred to dave.
+    market = get_json(f"{base}/v1/campaigns/{GCN}/listings")
+    assert market["open"] == []
+    (sold,) = market["ended"]
+    assert (sold["coupon"], sold["ended"]) == (STORY_COUPON, "sold")
+    assert sold["price"] == {"amount": 2000, "currency": "EUR"}
+    assert market["prices"] == [
+        {"coupon": STORY_COUPON, "time_ms": sold["ended_time_ms"], "price": sold["price"]}
+    ]
+    status, kind, _ = get(f"{base}/campaigns/{GCN}/market", "text/html")
+    assert (status, kind.split(";")[0]) == (200, "text/html")
     lot = get_json(f"{base}/v1/lots/04012345000016/{CAMPAIGN_LOT}")
     assert {e["kind"] for e in lot["events"]} == {"harvest", "retail_selling"}
 
