@@ -36,8 +36,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "status_closed": ("Closed", "已结束"),
     "funding_heading": ("Funding", "认购进度"),
     "funding_line": (
-        "{issued} of {target} coupons needed (cap {cap})",
-        "已发行 {issued} 张，目标 {target} 张（上限 {cap} 张）",
+        "{issued} coupons issued: target {target}, cap {cap}",
+        "已发行 {issued} 张：目标 {target} 张，上限 {cap} 张",
     ),
     "funding_bar": ("{issued} of {cap} coupons issued", "上限 {cap} 张中已发行 {issued} 张"),
     "coupons_heading": ("Coupons", "提货券"),
