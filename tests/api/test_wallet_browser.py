@@ -9,6 +9,7 @@ contract (farmtrace/api/services/wallet_page.py)."""
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -75,8 +76,6 @@ def issue(shop: Shop, holder: str, count: int) -> list[str]:
 
 def js(value: str) -> str:
     """A JavaScript string literal."""
-    import json
-
     return json.dumps(value)
 
 
@@ -175,5 +174,74 @@ def test_wallet_made_in_the_browser_receives_sends_and_redeems(
         refused = browser.evaluate("document.getElementById('send-result').textContent")
         assert f"cannot transfer coupon {first}: it is held by {address(bob)}" in refused
 
+        errors = [line for line in browser.console if "wallet_panel" not in line]
+        assert errors == [], errors
+
+
+def test_backup_file_made_on_the_page_restores_the_wallet(
+    live: str, shop: Shop, tmp_path: Path
+) -> None:
+    with Browser(tmp_path / "profile", lang="zh-CN") as browser:
+        browser.goto(f"{live}/wallet")
+        browser.wait_for(
+            "document.getElementById('wallet')?.dataset.state === 'empty'", what="page"
+        )
+        assert browser.evaluate("document.documentElement.lang") == "zh-Hans"
+        set_value(browser, "create-name", "手机")
+        browser.evaluate("document.getElementById('create-backup').checked = true")
+        browser.evaluate("document.getElementById('create-submit').click()")
+        browser.wait_for(
+            "document.getElementById('wallet').dataset.state === 'ready'", what="wallet"
+        )
+        mine = browser.evaluate("document.getElementById('wallet-address').dataset.address")
+        assert browser.evaluate("document.getElementById('backup-form').hidden") is False
+        for id_ in ("backup-passphrase", "backup-confirm"):
+            set_value(browser, id_, "a long passphrase")
+        browser.evaluate("document.getElementById('backup-submit').click()")
+        browser.wait_for("!document.getElementById('backup-download').hidden", what="backup file")
+        # Save the file as a person would: click the link, the browser downloads it.
+        downloads = tmp_path / "downloads"
+        downloads.mkdir()
+        browser.command(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        browser.evaluate("document.getElementById('backup-download').click()")
+        deadline = time.monotonic() + 30
+        while not [p for p in downloads.iterdir() if p.suffix == ".json"]:
+            assert time.monotonic() < deadline, "the backup file was not downloaded"
+            time.sleep(0.1)
+        (saved,) = [p for p in downloads.iterdir() if p.suffix == ".json"]
+        assert saved.name.startswith("farmtrace-wallet-")
+        text = saved.read_text()
+        backup = json.loads(text)
+        assert backup["format"] == "farmtrace-wallet-backup/v1" and backup["address"] == mine
+        assert backup["kdf"]["iterations"] >= 600_000
+
+        # Delete the wallet (two presses), then restore it from the file.
+        browser.evaluate("document.getElementById('wallet-delete').click()")
+        browser.evaluate("document.getElementById('wallet-delete').click()")
+        browser.wait_for(
+            "document.getElementById('wallet').dataset.state === 'empty'", what="deleted"
+        )
+        browser.evaluate(
+            "(() => { const d = new DataTransfer();"
+            f" d.items.add(new File([{js(text)}], 'backup.json', {{ type: 'application/json' }}));"
+            " document.getElementById('restore-file').files = d.files; })()"
+        )
+        set_value(browser, "restore-passphrase", "the wrong one")
+        browser.evaluate("document.getElementById('restore-submit').click()")
+        browser.wait_for(
+            "document.getElementById('wallet-message').dataset.kind === 'error'", what="refusal"
+        )
+        assert "wrong passphrase" in browser.evaluate(
+            "document.getElementById('wallet-message').textContent"
+        )
+        assert browser.evaluate("document.getElementById('wallet').dataset.state") == "empty"
+        set_value(browser, "restore-passphrase", "a long passphrase")
+        browser.evaluate("document.getElementById('restore-submit').click()")
+        browser.wait_for(
+            "document.getElementById('wallet').dataset.state === 'ready'", what="restored"
+        )
+        assert browser.evaluate("document.getElementById('wallet-address').dataset.address") == mine
         errors = [line for line in browser.console if "wallet_panel" not in line]
         assert errors == [], errors
