@@ -230,6 +230,9 @@ def _verify(args: argparse.Namespace) -> int:
     if report.commerce is not None:
         print(report.commerce.verdict())
         return 0
+    if report.community is not None:
+        print(report.community.verdict())
+        return 0
     print(
         f"bundle verifies: {report.readings} readings, {report.events} anchored events, "
         f"{report.pending} pending"

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.community_api import ADDR, KEYS, NOW_MS, barbershop
 
 from farmtrace.api.services.communities import CommunityService, replay_entries
 from farmtrace.commerce.community.entries import GENESIS, sign_transfer
@@ -21,22 +19,6 @@ from farmtrace.store.communities import Communities
 from farmtrace.store.community_keys import CommunityKeys
 from farmtrace.store.database import open_database
 from farmtrace.store.key_history import KIND_COMMUNITY, key_history
-
-ROOT = Path(__file__).resolve().parents[2]
-# The fixed test keys the shipped rule files name (docs/community.md, section 6; the seeds of
-# scripts/make_community_vectors.py): operator a0.., investor a1.., team a2.., customer a3..,
-# barber a4...
-SEEDS = {"operator": "a0", "investor": "a1", "team": "a2", "customer": "a3", "barber": "a4"}
-KEYS = {n: Ed25519PrivateKey.from_private_bytes(bytes.fromhex(s * 32)) for n, s in SEEDS.items()}
-ADDR = {n: k.public_key().public_bytes_raw().hex() for n, k in KEYS.items()}
-NOW_MS = 1_800_000_000_000
-
-
-def barbershop() -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(
-        (ROOT / "docs" / "communities" / "barbershop.json").read_text("utf-8")
-    )
-    return value
 
 
 class Clock:

@@ -1,7 +1,8 @@
 """``farmtrace verify BUNDLE --key VKEY``: check a lot bundle offline with the plain-Python
 reference only (``farmtrace.tlog``, ``farmtrace.wire.protocol``, the event encoding; no Rust, no
 network). Campaign and coupon bundles (``docs/commerce.md``) are told apart by their
-``format`` and checked by :mod:`farmtrace.api.services.verify_commerce`.
+``format`` and checked by :mod:`farmtrace.api.services.verify_commerce`; a member's community
+statement (``docs/community.md``) by :mod:`farmtrace.api.services.verify_community`.
 
 Checked, in order (``docs/bundle.md``): each chain's checkpoint is signed by one of the given
 keys, or by a key that a chain of key hand-overs leads to from one of them (``key_handovers``,
@@ -52,6 +53,11 @@ from farmtrace.api.services.verify_commerce import (
     CommerceSummary,
     verify_commerce,
 )
+from farmtrace.api.services.verify_community import (
+    COMMUNITY_STATEMENT,
+    StatementSummary,
+    verify_statement,
+)
 from farmtrace.chain.block import BlockHeader
 from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.note import Verifier
@@ -81,6 +87,7 @@ class Report:
     declarations: int = 0
     declarations_pending: int = 0
     commerce: CommerceSummary | None = None  # a campaign or coupon bundle's findings
+    community: StatementSummary | None = None  # a community statement's findings
 
 
 def verify_bundle(
@@ -119,6 +126,10 @@ def verify_bundle(
     if fmt in COMMERCE_FORMATS:
         report.commerce = verify_commerce(bundle, verifiers, ok, policy)
         report.pending = report.commerce.pending
+        return report
+    if fmt == COMMUNITY_STATEMENT:
+        report.community = verify_statement(bundle, verifiers, ok, policy)
+        report.pending = report.community.pending
         return report
     if fmt != FORMAT:
         raise BundleError(f"bundle format is {fmt!r}, expected {FORMAT!r}")
