@@ -26,6 +26,7 @@ Scripting contract (stable for end-to-end tests; ids unless noted):
 * Coupons: ``#coupons-refresh``, ``ul#coupon-list`` of ``li[data-coupon=ID]`` with
   ``data-status``, ``data-state``, ``data-moves``, a link ``a.coupon-link`` to ``/255/{ID}``, and
   buttons ``button[data-action=send|redeem]``.
+* ``section#send`` and ``section#redeem`` are hidden while the wallet holds no active coupon.
 * Send: ``#send-form`` (``#send-coupon`` select, ``#send-to``, ``#send-scan`` when the browser
   has BarcodeDetector and a camera, ``video#send-video``, ``#send-price-amount`` in major
   units, ``#send-price-currency``, ``#send-submit``); ``#send-result`` ``data-state``

@@ -121,6 +121,9 @@ async function loadCoupons() {
   list.replaceChildren(...coupons.map(couponItem));
   $("coupons-none").hidden = coupons.length > 0;
   const active = coupons.filter((c) => c.status === "active");
+  // Send and redeem need an active coupon; a result being shown keeps its section in view.
+  $("send").hidden = active.length === 0 && $("send-result").dataset.state === "idle";
+  $("redeem").hidden = active.length === 0 && $("redeem-result").dataset.state === "idle";
   for (const id of ["send-coupon", "redeem-coupon"]) {
     const select = $(id);
     const keep = select.value;
