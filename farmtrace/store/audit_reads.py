@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from farmtrace.chain.entry import CAMPAIGN, COUPON_MOVE, READING
 from farmtrace.store.campaigns import CampaignHead, CouponRecord, campaign_head, coupon_record
+from farmtrace.store.communities import CommunityAuditRows
 from farmtrace.store.dropfloors import stored_floors
 from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import DatabaseError, StoreError
@@ -133,6 +134,10 @@ class AuditReads:
         self._conn = conn
         self.database = database
         """The database's URL with any password hidden, for the report."""
+
+    def communities(self) -> CommunityAuditRows:
+        """The value-community tables' reads over this audit's connection."""
+        return CommunityAuditRows(self._conn)
 
     def chains(self) -> list[tuple[int, str]]:
         """Every chain as ``(chain_id, origin)``, by ID."""

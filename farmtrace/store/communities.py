@@ -39,6 +39,7 @@ from farmtrace.store.records import PendingReading
 
 __all__ = [
     "Communities",
+    "CommunityAuditRows",
     "CommunityChange",
     "CommunityHead",
     "CommunityView",
@@ -57,6 +58,7 @@ ENTRIES = Base.metadata.tables["community_entries"]
 MEMBERS = Base.metadata.tables["community_members"]
 POSTINGS = Base.metadata.tables["community_postings"]
 TRANSFERS = Base.metadata.tables["community_transfers"]
+CHAIN_ENTRIES = Base.metadata.tables["entries"]
 
 _ATTEMPTS = 8
 
@@ -582,3 +584,66 @@ class _SpentMeanwhile(_Retry):
 
 def _is_spend_conflict(exc: IntegrityError) -> bool:
     return "community_transfers" in str(exc.orig).lower()
+
+
+class CommunityAuditRows:
+    """Read-only queries of every community table over one connection, for ``farmtrace audit``
+    (:mod:`farmtrace.audit.community`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def communities(self) -> list[CommunityHead]:
+        return [
+            _head(r) for r in self._conn.execute(select(COMMUNITIES).order_by(COMMUNITIES.c.id))
+        ]
+
+    def entries(self, community_id: int) -> list[StoredCommunityEntry]:
+        rows = self._conn.execute(
+            select(ENTRIES).where(ENTRIES.c.community_id == community_id).order_by(ENTRIES.c.eseq)
+        )
+        return [_entry(r, None) for r in rows]
+
+    def rules(self, community_id: int) -> list[RulesRecord]:
+        return _rules(self._conn, community_id)
+
+    def members(self, community_id: int) -> list[MemberRecord]:
+        rows = self._conn.execute(
+            select(MEMBERS)
+            .where(MEMBERS.c.community_id == community_id)
+            .order_by(MEMBERS.c.address)
+        )
+        return [_member(r) for r in rows]
+
+    def postings(self, community_id: int) -> list[PostingRecord]:
+        rows = self._conn.execute(
+            select(POSTINGS)
+            .where(POSTINGS.c.community_id == community_id)
+            .order_by(POSTINGS.c.eseq, POSTINGS.c.address)
+        )
+        return [PostingRecord(int(r.eseq), r.address, int(r.delta), r.op) for r in rows]
+
+    def transfers(self, community_id: int) -> list[tuple[int, TransferSpend]]:
+        """Every stored transfer as ``(eseq, spend)``, in entry order."""
+        rows = self._conn.execute(
+            select(TRANSFERS)
+            .where(TRANSFERS.c.community_id == community_id)
+            .order_by(TRANSFERS.c.eseq)
+        )
+        return [
+            (int(r.eseq), TransferSpend(r.sender, r.prev, r.recipient, int(r.amount))) for r in rows
+        ]
+
+    def anchored(self, kind: str) -> dict[tuple[str, int], tuple[int, int, bytes]]:
+        """Every anchored entry of ``kind`` by ``(signer, seq)``, as ``(chain_id,
+        global_index, payload)``."""
+        rows = self._conn.execute(
+            select(
+                CHAIN_ENTRIES.c.device_id,
+                CHAIN_ENTRIES.c.seq,
+                CHAIN_ENTRIES.c.chain_id,
+                CHAIN_ENTRIES.c.global_index,
+                CHAIN_ENTRIES.c.payload,
+            ).where(CHAIN_ENTRIES.c.kind == kind)
+        )
+        return {(str(d), int(s)): (int(c), int(i), bytes(p)) for d, s, c, i, p in rows}
