@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Chinese text uses full-width punctuation on purpose)
 """The campaign page and the coupon page (issue 16): content in both languages, numbers equal to
 the API's JSON views, escaping, no backer's name or contact, and the negotiation at ``/255/``
 (browsers get the page, API clients keep JSON and the linkset)."""
@@ -225,3 +226,36 @@ def test_unknown_code_for_an_api_client_is_json(funded: Shop) -> None:
 )
 def test_prefers_html(accept: str | None, html: bool) -> None:
     assert prefers_html(accept) is html
+
+
+@pytest.mark.parametrize(
+    "code", ["ä", "%E4%B8%AD", "..", "0" * 64, "9" * 13, "950600013435" + "\u0662", " 1"]
+)
+@pytest.mark.parametrize("accept", [BROWSER, "application/json", None])
+def test_no_code_gets_a_server_error(funded: Shop, code: str, accept: str | None) -> None:
+    headers = {} if accept is None else {"Accept": accept}
+    for path in (f"/255/{code}", f"/campaigns/{code}"):
+        answer = funded.client.get(path, headers=headers)
+        assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
+
+
+def test_harvest_and_shortfall_decision_are_shown(funded: Shop) -> None:
+    harvest = funded.client.post(
+        f"/v1/campaigns/{GCN}/harvest", json={"quantity": 12}, headers=funded.farm
+    )
+    assert harvest.status_code == 200, harvest.text
+    decided = funded.client.post(
+        f"/v1/campaigns/{GCN}/shortfall", json={"policy": "pro-rata"}, headers=funded.farm
+    )
+    assert decided.status_code == 200, decided.text
+    api = funded.client.get(f"/v1/campaigns/{GCN}").json()
+    html = funded.client.get(f"/campaigns/{GCN}?lang=en").text
+    words = text_of(html)
+    assert "Harvested 12\u00a0kg: covers 2 coupons." in words
+    assert attr(html, "shortfall", "data-policy") == api["shortfall"]["policy"] == "pro-rata"
+    assert "(12\u00a0kg for 4 coupons). 2 covered, 2 not covered." in words
+    assert "This campaign takes no pledges now" in words and 'id="pledge-form"' not in html
+    coupon = text_of(funded.client.get(f"/255/{coupon_id(GCN, 2)}?lang=en", headers=HTML).text)
+    assert "an equal share of 12\u00a0kg among 4 coupons" in coupon
+    zh = text_of(funded.client.get(f"/campaigns/{GCN}?lang=zh").text)
+    assert "短缺处理决定" in zh and "已采收 12 公斤，可兑付 2 张券。" in zh

@@ -19,6 +19,7 @@ from farmtrace.api.services.coldchain import PRODUCT_CLASSES
 from farmtrace.api.services.digital_link import DigitalLink
 from farmtrace.api.services.lots.store import LotRecord
 from farmtrace.api.services.page.model import Localized, ProductPage
+from farmtrace.api.services.page.timefmt import zone
 from farmtrace.api.services.page_fill import build_page
 from farmtrace.api.state import AppState
 from farmtrace.commerce.entries import fingerprint
@@ -135,7 +136,12 @@ def _product(state: AppState, gtin: str, lot: str) -> tuple[Localized, str, LotR
         return Localized(gtin), "UTC", None
     klass = PRODUCT_CLASSES.get(record.product_class)
     name = Localized(record.product_name, None if klass is None else klass.title_zh)
-    return name, record.details.time_zone or "UTC", record
+    tz = record.details.time_zone or "UTC"
+    try:
+        zone(tz)
+    except ValueError:
+        tz = "UTC"  # a page must render: times in UTC, which the page says
+    return name, tz, record
 
 
 def _fingerprint(address: str | None) -> str | None:
