@@ -133,7 +133,7 @@ def test_copy_of_a_stored_reading_is_a_duplicate_until_the_device_was_told() -> 
     # No watermark published yet by this process: a resend, not a replay.
     assert outcomes(h.run(h.delivery(copy))) == [DUPLICATE_OUTCOME]
     # Watermark 3 confirmed by the broker just now: still within the grace period.
-    state.record_published(3, h.mono, GRACE)
+    state.record_published(3, h.mono, GRACE, h.mono)
     assert outcomes(h.run(h.delivery(copy))) == [DUPLICATE_OUTCOME]
     # Long after: a replay, unless the broker marks it as a redelivery.
     h.mono += GRACE + 1
@@ -150,7 +150,7 @@ def test_copy_of_a_stored_reading_is_a_duplicate_until_the_device_was_told() -> 
 def test_replay_is_quarantined_with_its_bytes() -> None:
     h = Harness()
     h.store(ALICE, 1, 2)
-    h.states[ALICE.device_id].record_published(2, h.mono, GRACE)
+    h.states[ALICE.device_id].record_published(2, h.mono, GRACE, h.mono)
     h.mono += GRACE + 1
     copy = h.stored[(ALICE.device_id, 1)]
     h.run(h.delivery(copy))
@@ -298,7 +298,7 @@ def test_judging_twice_gives_the_same_plan_and_leaves_state_alone() -> None:
 def test_record_published_keeps_few_entries_and_only_delays() -> None:
     state = DeviceState("d", SeqRuns())
     for i in range(1000):
-        state.record_published(i, 1000.0 + i * 0.01, GRACE)
+        state.record_published(i, 1000.0 + i * 0.01, GRACE, 1000.0 + i * 0.01)
     assert len(state.published) <= 12
     # Whatever was compacted, what counts as told is never newer than the truth.
     for t in (1000.0, 1005.0, 1009.99, 1015.0, 1030.0):

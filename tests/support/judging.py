@@ -116,8 +116,8 @@ class JudgingPath:
 
     def publish_watermarks(self, age: float) -> None:
         """Record every device's watermark as published ``age`` seconds ago (its PUBACK came),
-        as the committer does after a commit."""
+        as the committer does after a commit; the next message is judged at ``mono``."""
         for state in self.states.values():
             state.record_published(
-                state.committed.watermark, self.mono - age, self.config.replay_grace
+                state.committed.watermark, self.mono - age, self.config.replay_grace, self.mono
             )

@@ -113,6 +113,9 @@ class Committer:
         self._publications: dict[int, tuple[str, int]] = {}
         self._connects_seen = 0
         self._deferred: dict[str, DeviceState] = {}
+        # The arrival time of the newest message judged: any copy still to be judged arrived no
+        # earlier (batches keep arrival order), so what it was told is kept for it.
+        self._judged_mono = float("-inf")
         self.current: Batch | None = None
         self.failure: BaseException | None = None
         self.thread_cpu = 0.0
@@ -160,6 +163,7 @@ class Committer:
         self._verify(batch)
         t1 = time.monotonic()
         plan = self._retry("look up and judge", lambda: self._plan(batch))
+        self._judged_mono = max(self._judged_mono, batch.items[-1].delivery.received_mono)
         t2 = time.monotonic()
         result = self._retry("commit", lambda: self._write(batch, plan))
         if result is not None and result.duplicates:
@@ -457,11 +461,11 @@ class Committer:
             self._publish({s.device_id: s for s in self._states.values() if s.farm is not None})
         if self._deferred:
             self._publish(dict(self._deferred))
-        grace = self._config.replay_grace
+        grace, judged = self._config.replay_grace, self._judged_mono
         for mid, at in self._link.confirmed():
             entry = self._publications.pop(mid, None)
             known = self._states.get(entry[0]) if entry is not None else None
             if entry is not None and known is not None:
-                known.record_published(entry[1], at, grace)
+                known.record_published(entry[1], at, grace, judged)
         if self.on_tick is not None:
             self.on_tick()

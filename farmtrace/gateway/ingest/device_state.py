@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 
 from farmtrace.gateway.ingest.seqruns import SeqRuns
 
-__all__ = ["ARRIVAL_SAMPLES", "DeviceState"]
+__all__ = ["ARRIVAL_SAMPLES", "PUBLISHED_LIMIT", "DeviceState"]
 
 ARRIVAL_SAMPLES = 16
 """How many recent arrival intervals the silence monitor keeps per device."""
 
 _PUBLISHED_SLOTS = 8
+
+PUBLISHED_LIMIT = 64
+"""At most this many watermark publications are remembered per device: a bound on memory should
+judging fall far behind the PUBACKs (the committer publishes a device's watermark at most every
+``WATERMARK_INTERVAL_S``, 0.5 s, so this covers half a minute of it)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -47,20 +52,33 @@ class DeviceState:
     duplicates: int = 0
     rejected: int = 0
 
-    def record_published(self, watermark: int, now_mono: float, grace: float) -> None:
+    def record_published(
+        self, watermark: int, now_mono: float, grace: float, judged_mono: float
+    ) -> None:
         """Remember that the broker holds ``watermark`` since ``now_mono`` (its PUBACK came).
+
+        ``judged_mono`` is the arrival time of the newest message already judged. Messages are
+        judged in arrival order, so every copy still to be judged arrived at or after it, and
+        :meth:`told_watermark` is asked only for such times. An entry is dropped only once no
+        such time can need it: a PUBACK often comes after a copy arrived and before its batch
+        is judged, and pruning against the PUBACK's own time would drop the entry that copy
+        needs (what it was told would fall back to an older watermark or 0, and a replay would
+        be counted as a duplicate instead of being quarantined).
 
         At most a few entries per grace period are kept: a publication closer than
         ``grace / 8`` to the previous one replaces it, which only ever makes an earlier
-        watermark look published later than it was (so fewer copies count as replays).
+        watermark look published later than it was (so fewer copies count as replays). Past
+        ``PUBLISHED_LIMIT`` entries the oldest goes, with the same effect.
         """
         published = self.published
         if len(published) >= 2 and now_mono - published[-1][0] < grace / _PUBLISHED_SLOTS:
             published[-1] = (now_mono, watermark)
         else:
             published.append((now_mono, watermark))
-        cutoff = now_mono - grace
+        cutoff = min(now_mono, judged_mono) - grace
         while len(published) >= 2 and published[1][0] <= cutoff:
+            published.popleft()
+        while len(published) > PUBLISHED_LIMIT:
             published.popleft()
 
     def told_watermark(self, now_mono: float, grace: float) -> int:
