@@ -175,6 +175,15 @@ function couponItem(c) {
 
 // -- wallets ------------------------------------------------------------------------------------
 
+/** Ask the browser not to evict this site's storage (the keys) under storage pressure. */
+async function keepStorage() {
+  try {
+    await navigator.storage?.persist?.();
+  } catch {
+    // Not granted or not offered: the loss warning and the backup are what protects the keys.
+  }
+}
+
 function disarmDelete() {
   const button = $("wallet-delete");
   if (button.dataset.armed) {
@@ -190,6 +199,7 @@ function wireWallets() {
       const made = await createWallet($("create-name").value, { extractable: $("create-backup").checked });
       $("create-name").value = "";
       $("create-backup").checked = false;
+      await keepStorage();
       await render();
       message(t("created", { name: made.name }));
     });
@@ -261,6 +271,7 @@ function wireBackup() {
       const restored = await importBackup(await file.text(), $("restore-passphrase").value);
       $("restore-passphrase").value = "";
       $("restore-file").value = "";
+      await keepStorage();
       await render();
       message(t("restored", { name: restored.name }));
     });
