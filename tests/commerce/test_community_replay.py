@@ -300,7 +300,7 @@ def test_pledges_mint_once_and_can_be_checked_against_their_campaign() -> None:
     )
     op.put(r.body_work(ADDR["worker"], 90, REF))
     assert r.member(ADDR["worker"]).balance == 20_045
-    checked = CommunityReplay(pledge_check=lambda e: "its issue entry is not in the campaign")
+    checked = CommunityReplay(pledge_check=lambda e, r: "its issue entry is not in the campaign")
     checked.apply(op.entries[0])
     with pytest.raises(
         Violation, match="community entry 2 \\(pledge\\): its issue entry is not in the campaign"
@@ -356,3 +356,37 @@ def test_rules_parse_is_the_same_for_the_published_document() -> None:
     op = barbershop()
     published = op.entries[0].body["rules"]
     assert parse_rules(published).sha256 == op.entries[0].body["rules_sha256"]
+
+
+def test_pledge_mints_are_checked_against_the_campaign_entries() -> None:
+    from support.commerce import Farm
+
+    from farmtrace.commerce.community.pledges import campaign_pledge_check
+
+    farm = Farm()  # terms: 4500 CNY minor units per coupon
+    farm.open()
+    issue = farm.issue(KEYS["backer"], 2, pledge="12" * 16)
+    other = farm.issue(KEYS["worker"], 1, pledge="34" * 16)
+    op = Operator(KEYS["coop-operator"])
+    r = CommunityReplay(pledge_check=campaign_pledge_check(farm.entries))
+    op.replay = r
+    op.put(r.body_rules(rules_doc("farm-coop")))
+    gcn = farm.terms.campaign
+
+    def pledge(**changes: Any) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "member": ADDR["backer"],
+            "campaign": gcn,
+            "pledge": "12" * 16,
+            "issue_sha256": issue.state,
+            "amount": 9_000,
+        }
+        fields.update(changes)
+        return r.body_pledge(**fields)
+
+    _refused(op, pledge(issue_sha256="ee" * 32), f"its issue entry {'ee' * 32} is not among")
+    _refused(op, pledge(issue_sha256=other.state), "not the campaign's issue of that pledge")
+    _refused(op, pledge(member=ADDR["worker"]), "were issued to")
+    _refused(op, pledge(amount=9_001), "amount 9001 is not the pledge's 2 coupons at 4500 = 9000")
+    op.put(pledge())
+    assert r.member(ADDR["backer"]).balance == 9  # 10 % of 90 CNY at 1 CNY a share

@@ -58,9 +58,10 @@ __all__ = [
     "Violation",
 ]
 
-PledgeCheck = Callable[[CommunityEntry], str | None]
-"""Given a ``pledge`` entry, why its campaign pledge does not back it (``None`` if it does): a
-verifier holding the campaign's entries checks the issue entry's hash, holder and amount."""
+PledgeCheck = Callable[[CommunityEntry, CommunityRules], str | None]
+"""Given a ``pledge`` entry and the rules in force, why its campaign pledge does not back it
+(``None`` if it does): a verifier holding the campaign's entries checks the issue entry's hash,
+holder and amount (:func:`farmtrace.commerce.community.pledges.campaign_pledge_check`)."""
 
 MINT_OPS = ("deposit", "service", "work", "pledge")
 
@@ -398,7 +399,7 @@ class CommunityReplay:
             if earlier is not None:
                 raise CommerceError(f"pledge {body['pledge']} was minted on at entry {earlier}")
             if self._pledge_check is not None:
-                problem = self._pledge_check(entry)
+                problem = self._pledge_check(entry, rules)
                 if problem is not None:
                     raise CommerceError(problem)
             effect.pledge = body["pledge"]
