@@ -3,7 +3,9 @@
 :func:`run_audit` checks every chain in the database (see :mod:`farmtrace.audit.chain` for the
 checks), the signed records beside them (:mod:`farmtrace.audit.records`), every campaign and
 coupon (:mod:`farmtrace.audit.commerce`: the reference rules replayed over the stored entries
-and transfers, and the tables checked against the replay), checks every stored drop floor's
+and transfers, and the tables checked against the replay), every value community
+(:mod:`farmtrace.audit.community`: every mint and distribution recomputed from its rules and
+inputs, supply against balances, rows against the signed and anchored bytes), checks every stored drop floor's
 signature (:mod:`farmtrace.audit.floors`) and gathers per-device figures. It stops at the first failure and reports it in the
 returned :class:`AuditReport`; it raises only when the database itself cannot be read.
 
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 
 from farmtrace.audit.chain import audit_chain
 from farmtrace.audit.commerce import CommerceFailure, audit_commerce
+from farmtrace.audit.community import CommunityFailure, audit_communities
 from farmtrace.audit.devices import device_summaries
 from farmtrace.audit.floors import FloorFailure, verified_floors
 from farmtrace.audit.records import RecordFailure, check_records
@@ -51,6 +54,11 @@ def run_audit(
             try:
                 audit_commerce(reads, report.commerce)
             except CommerceFailure as failure:
+                report.fail_item("", failure.item, failure.reason)
+        if report.ok:
+            try:
+                audit_communities(reads, report.community)
+            except CommunityFailure as failure:
                 report.fail_item("", failure.item, failure.reason)
         try:
             floors = verified_floors(reads)

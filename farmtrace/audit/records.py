@@ -9,7 +9,8 @@
   must verify with the event key of that signer in the key history (``signing_keys``), and the
   lot it names (``gtin``, ``lot``) must be the lot its row is filed under. Every pending entry
   and every entry that is not a reading must have its lot record, except campaign entries and
-  coupon transfers, which :mod:`farmtrace.audit.commerce` accounts for.
+  coupon transfers, which :mod:`farmtrace.audit.commerce` accounts for, and community entries,
+  which :mod:`farmtrace.audit.community` accounts for.
 * **Keys**: each chain's recorded keys (``chain_keys``) must be in the key history as that
   chain's checkpoint keys and back, and every key that signed one of its checkpoints (a
   trusted key, ``--key``/``--state``, or a recorded one) must be recorded.
@@ -26,14 +27,14 @@ import struct
 from collections.abc import Sequence
 
 from farmtrace import rust_core
-from farmtrace.chain.entry import CAMPAIGN, COUPON_MOVE, EVENT_PREFIX, kind_of
+from farmtrace.chain.entry import CAMPAIGN, COMMUNITY, COUPON_MOVE, EVENT_PREFIX, kind_of
 from farmtrace.store.audit_reads import AuditReads
 from farmtrace.wire.protocol import ProtocolError, decode
 
 __all__ = ["RecordFailure", "check_records"]
 
 _SIGNATURE = 64
-_COMMERCE_KINDS = (CAMPAIGN, COUPON_MOVE)
+_COMMERCE_KINDS = (CAMPAIGN, COUPON_MOVE, COMMUNITY)
 _EVENT_HEAD = struct.Struct(">Qq")
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from farmtrace.audit.commerce import CommerceSummary
+from farmtrace.audit.community import CommunityAuditSummary
 
 __all__ = [
     "AuditFailure",
@@ -133,6 +134,8 @@ class AuditReport:
     quarantine_refused_by_device: list[RefusedSummary] = field(default_factory=list)
     commerce: CommerceSummary = field(default_factory=CommerceSummary)
     """Campaigns and coupons replayed (:mod:`farmtrace.audit.commerce`)."""
+    community: CommunityAuditSummary = field(default_factory=CommunityAuditSummary)
+    """Value communities replayed (:mod:`farmtrace.audit.community`)."""
 
     def fail(self, failure: AuditFailure) -> None:
         self.fail_item(failure.origin, failure.item, failure.reason)
@@ -165,6 +168,8 @@ class AuditReport:
                 lines.append(f"  checkpoints signed: {runs}")
         if self.commerce.campaigns:
             lines.append(self.commerce.text())
+        if self.community.communities:
+            lines.append(self.community.text())
         with_gaps = [d for d in self.devices if d.gap_count]
         lines.append(
             f"{len(self.devices)} devices, {self.readings} readings; "
