@@ -10,8 +10,9 @@ Stable hooks for scripts and end-to-end tests (keep them when changing the marku
 
 * ``#market`` (``<section>``): ``data-campaign`` (GCN), ``data-currency`` (ISO 4217),
   ``data-digits`` (the currency's minor-unit digits), ``data-api`` (``/v1``).
-* ``#market-wallet``: ``data-state`` ``none`` (no wallet in this browser) or ``ready`` (set by
-  the script); ``#market-wallet-name`` shows the current wallet's name and fingerprint.
+* ``#market-wallet``: ``data-state`` ``idle`` as served (the script has not run), then set by
+  the script to ``none`` (no wallet in this browser) or ``ready``; ``#market-wallet-name`` shows
+  the current wallet's name and address.
 * ``#market-message`` (``role="status"``): the script's last result; ``data-kind`` is ``ok``
   or ``error``.
 * ``#market-open`` > ``ul.listings`` > ``li.listing`` per open listing with
@@ -346,7 +347,7 @@ def render_market_page(market: CampaignMarket, lang: Lang) -> str:
         f'<p><a href="/campaigns/{_e(gcn)}">{_e(t(lang, "campaign_link"))}</a></p></header>'
     )
     wallet = (
-        '<section id="market-wallet" data-state="none" aria-labelledby="market-wallet-h">'
+        '<section id="market-wallet" data-state="idle" aria-labelledby="market-wallet-h">'
         f'<h2 id="market-wallet-h">{_e(t(lang, "wallet"))}</h2>'
         '<p id="market-wallet-name"></p>'
         f'<p class="wallet-none">{_e(t(lang, "wallet_none"))} '

@@ -72,9 +72,10 @@ function money(price) {
 /**
  * Fill `section` with the current wallet's side of the market.
  * @param {HTMLElement} section
- * @param {{ lang?: string, currentWallet: () => Promise<any>, refresh?: () => unknown }} context
+ * @param {{ lang?: string, currentWallet: () => Promise<any>, refresh?: () => unknown,
+ *   note?: [string, "ok" | "error"] | null }} context (`note`: a result to show after rebuilding)
  */
-export async function mount(section, { lang = "en", currentWallet, refresh }) {
+export async function mount(section, { lang = "en", currentWallet, refresh, note = null }) {
   const text = lang === "zh" ? TEXT.zh : TEXT.en;
   const wallet = await currentWallet();
   if (!wallet) {
@@ -96,8 +97,9 @@ export async function mount(section, { lang = "en", currentWallet, refresh }) {
     section.replaceChildren(el("h2", {}, [text.heading]), el("p", {}, [text.refused(String(error?.message ?? error))]));
     return;
   }
-  const again = async () => {
-    await mount(section, { lang, currentWallet, refresh });
+  /** Rebuild from the API's answer, keeping the result just said. @param {[string, "ok" | "error"]} said */
+  const again = async (said) => {
+    await mount(section, { lang, currentWallet, refresh, note: said });
     if (refresh) await refresh();
   };
 
@@ -114,8 +116,7 @@ export async function mount(section, { lang = "en", currentWallet, refresh }) {
         pull.setAttribute("disabled", "");
         try {
           await withdraw(wallet, listing.id);
-          say(text.withdrawn, "ok");
-          await again();
+          await again([text.withdrawn, "ok"]);
         } catch (error) {
           say(text.refused(String(error?.message ?? error)), "error");
           pull.removeAttribute("disabled");
@@ -134,8 +135,7 @@ export async function mount(section, { lang = "en", currentWallet, refresh }) {
           sell.setAttribute("disabled", "");
           try {
             await sellTo(wallet, listing, offer.buyer);
-            say(text.sold, "ok");
-            await again();
+            await again([text.sold, "ok"]);
           } catch (error) {
             say(text.refused(String(error?.message ?? error)), "error");
             sell.removeAttribute("disabled");
@@ -167,5 +167,6 @@ export async function mount(section, { lang = "en", currentWallet, refresh }) {
     el("h3", {}, [text.offered]),
     data.offered.length ? offered : el("p", {}, [text.none]),
   );
+  if (note) say(note[0], note[1]);
   section.dataset.market = "ready";
 }
