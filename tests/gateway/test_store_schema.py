@@ -13,11 +13,13 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 from support.api import GTIN, LOT, lot_body
 from support.commerce import DAY, address
+from support.community_api import ADDR, KEYS, barbershop
 from support.readings import batch, devices
 
 from farmtrace.api.schemas.lots import LotCreate
 from farmtrace.api.settings import Settings
 from farmtrace.api.state import AppState
+from farmtrace.commerce.community.entries import sign_transfer
 from farmtrace.commerce.entries import sign_statement
 from farmtrace.commerce.gcn import check_digit, coupon_id
 from farmtrace.store.dropfloors import StoredFloor, record_floors
@@ -34,7 +36,8 @@ ORIGIN = "farmtrace.example/gw-1"
 @pytest.fixture
 def filled(db_url: str, tmp_path: Path) -> str:
     """A database with one chain of two blocks, a device, a quarantined message, a drop
-    floor, a witness cosignature, and a campaign with a coupon that was transferred once."""
+    floor, a witness cosignature, a campaign with a coupon that was transferred once, and a
+    value community with one member transfer."""
     devs = devices(3)
     with Ledger.open(db_url, tmp_path / "state", ORIGIN) as ledger:
         ledger.register_devices({d.device_id: d.public_key for d in devs})
@@ -80,8 +83,28 @@ def add_campaign_with_a_transfer(db_url: str, state_dir: Path) -> None:
         _, record = service.coupon(coupon)
         statement = sign_statement(1, now, "transfer", coupon, record.state, alice, to=address(bob))
         service.transfer(coupon, base64.b64encode(statement.payload).decode())
+        add_community_with_a_transfer(state)
     finally:
         state.close()
+
+
+def add_community_with_a_transfer(state: AppState) -> None:
+    """Through the API's community service: the barbershop founded (its rules version and
+    allocation postings) and one member's signed transfer, so every community table holds
+    rows."""
+    state.communities.keys.provide("barbershop", KEYS["operator"])
+    state.communities.create(barbershop())
+    investor = state.communities.member("barbershop", ADDR["investor"])
+    sent = sign_transfer(
+        1,
+        int(time.time() * 1000),
+        "barbershop",
+        ADDR["team"],
+        10,
+        investor["spend_state"],
+        KEYS["investor"],
+    )
+    state.communities.transfer("barbershop", base64.b64encode(sent.payload).decode())
 
 
 def test_migration_is_idempotent_and_at_head(db_url: str) -> None:
