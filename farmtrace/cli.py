@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "farmtrace.demo.command",
     "farmtrace.witness.command",
     "farmtrace.wallet.command",
+    "farmtrace.wallet.community_command",
 )
 
 
