@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from support.api import ORIGIN
-from support.commerce_api import GCN, Shop, address, sign_transfer
+from support.api import GTIN, LOT, ORIGIN
+from support.commerce_api import DAY, GCN, Shop, address, sign_transfer
 from test_js_verifier import REPO_ROOT, require_node
 
 from farmtrace.api.services.verify import BundleError, verify_bundle
-from farmtrace.commerce.entries import fingerprint
+from farmtrace.commerce.entries import fingerprint, sign_statement
 from farmtrace.commerce.gcn import coupon_id
 from farmtrace.store.ledger import Ledger
 
@@ -34,11 +34,18 @@ pytestmark = pytest.mark.slow  # runs node
 ALICE = Ed25519PrivateKey.from_private_bytes(bytes([1] * 32))
 BOB = Ed25519PrivateKey.from_private_bytes(bytes([2] * 32))
 Bundle = dict[str, Any]
+SHIPPING = {
+    "kind": "shipping",
+    "time": "2030-03-01T08:00:00+08:00",
+    "read_point": "urn:epc:id:sgln:9506000.00001.0",
+    "actor": "Li Wei",
+}
 
 
 def funded_and_sealed(shop: Shop) -> None:
     """4 coupons to alice, funded; coupon 1 alice -> bob at a declared 50.00 CNY, then
-    bob -> alice with no price; everything sealed into a block."""
+    bob -> alice with no price; harvested, coupon 2 redeemed by alice; everything sealed into a
+    block."""
     shop.open_and_issue(ALICE, 4)
     assert shop.client.post(f"/v1/campaigns/{GCN}/settle", headers=shop.farm).status_code == 200
     coupon = coupon_id(GCN, 1)
@@ -49,6 +56,25 @@ def funded_and_sealed(shop: Shop) -> None:
         statement = sign_transfer(shop, coupon, state, key, address(to), price=price, move=move)
         moved = shop.client.post(f"/v1/coupons/{coupon}/transfers", json={"statement": statement})
         assert moved.status_code == 201, moved.text
+    shop.clock.ms += 21 * DAY
+    harvested = shop.client.post(
+        f"/v1/campaigns/{GCN}/harvest", json={"quantity": 20}, headers=shop.farm
+    )
+    assert harvested.status_code == 200, harvested.text
+    event = shop.client.post(
+        f"/v1/lots/{GTIN}/{LOT}/events", json=SHIPPING, headers=shop.events
+    ).json()
+    second = coupon_id(GCN, 2)
+    state = shop.client.get(f"/v1/coupons/{second}").json()["state"]
+    redeem = sign_statement(1, shop.clock.ms, "redeem", second, state, ALICE)
+    body = {
+        "statement": base64.b64encode(redeem.payload).decode(),
+        "event": {"signer": event["signer"], "seq": event["seq"]},
+    }
+    redeemed = shop.client.post(
+        f"/v1/coupons/{second}/redemptions", json=body, headers=shop.redeemer
+    )
+    assert redeemed.status_code == 200, redeemed.text
     with Ledger.open(shop.served.db_url, shop.served.tmp / "gw", ORIGIN) as ledger:
         assert ledger.append_batch([]).block is not None
 
@@ -130,13 +156,31 @@ def test_js_coupon_page_check_agrees_with_the_python_side(shop: Shop, tmp_path: 
             }
         )
 
-    for serial in (1, 2):
+    for serial, status in ((1, "active"), (2, "redeemed"), (3, "active")):
         coupon = coupon_id(GCN, serial)
         bundle = shop.client.get(f"/v1/coupons/{coupon}/bundle").json()
         verify_bundle(json.dumps(bundle).encode(), [vkey], say=lambda _line: None)
         want = {"ok": True, "state": "verified", "steps": steps(shop, coupon)}
         assert all(s["anchored"] for s in want["steps"])
-        case(f"coupon {serial} verifies", bundle, campaign, shown(shop, coupon), want)
+        page = shown(shop, coupon)
+        assert page["status"] == status
+        case(f"coupon {serial} ({status}) verifies", bundle, campaign, page, want)
+
+    # a transfer the gateway has not sealed yet: verified so far, pending
+    third = coupon_id(GCN, 3)
+    state = shop.client.get(f"/v1/coupons/{third}").json()["state"]
+    statement = sign_transfer(shop, third, state, ALICE, address(BOB))
+    moved = shop.client.post(f"/v1/coupons/{third}/transfers", json={"statement": statement})
+    assert moved.status_code == 201, moved.text
+    want = {"ok": True, "state": "pending", "steps": steps(shop, third)}
+    assert [s["anchored"] for s in want["steps"]] == [True, False]
+    case(
+        "coupon 3 with a transfer pending anchoring",
+        shop.client.get(f"/v1/coupons/{third}/bundle").json(),
+        shop.client.get(f"/v1/campaigns/{GCN}/bundle").json(),
+        shown(shop, third),
+        want,
+    )
 
     coupon = coupon_id(GCN, 1)
     good = shop.client.get(f"/v1/coupons/{coupon}/bundle").json()
