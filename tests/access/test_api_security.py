@@ -40,6 +40,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from support.api import GTIN, LOT, ORIGIN, Served, lot_body, serve
 from support.commerce_api import GCN, HOLDER_KEY, address, seed_campaign
+from support.community_api import ADDR, seed_community
 from support.mosquitto import MosquittoFactory, free_port
 
 from farmtrace.api import auth
@@ -65,14 +66,18 @@ PATH_VALUES = {
     "coupon": GCN + "1",
     "code": GCN + "1",
     "pledge": "0" * 32,
+    "community": "barbershop",  # the value community seed_community founds, and a member
+    "address": ADDR["investor"],
 }
 QUERY_VALUES = {"from": "1", "to": "3", "holder": address(HOLDER_KEY)}
 PUBLIC_WRITES = {
     ("POST", f"/v1/campaigns/{GCN}/pledges"),
     ("POST", f"/v1/coupons/{GCN}1/transfers"),
+    ("POST", "/v1/communities/barbershop/transfers"),
 }
-"""Writes a holder makes without a key: a pledge, and a transfer (the holder's signature is
-its authority, checked by the campaign service)."""
+"""Writes a holder makes without a key: a pledge, and a transfer of a coupon or of community
+tokens (the holder's signature is its authority, checked by the campaign or community
+service)."""
 KEYED_READS = {f"/v1/campaigns/{GCN}/refunds"}
 """Reads that need a key: the refunds owed, which name backers' contacts."""
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -211,6 +216,7 @@ def test_every_operation_is_rate_limited(served: Served) -> None:
     every_scope = create_key(state.database, "all", list(SCOPES))
     auth_header = {"Authorization": f"Bearer {every_scope}"}
     seed_campaign(served.client, auth_header)
+    seed_community(state, served.client, auth_header)
     reads = operations(served, writes=False)
     assert len(reads) >= 15, reads
     for method, path in reads + operations(served, writes=True):

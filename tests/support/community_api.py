@@ -20,7 +20,16 @@ from farmtrace.api.state import AppState
 from farmtrace.commerce.community.entries import sign_transfer
 from support.api import Served, serve
 
-__all__ = ["ADDR", "KEYS", "NOW_MS", "SEEDS", "Community", "barbershop", "community_at"]
+__all__ = [
+    "ADDR",
+    "KEYS",
+    "NOW_MS",
+    "SEEDS",
+    "Community",
+    "barbershop",
+    "community_at",
+    "seed_community",
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 # The fixed test keys the shipped rule files name (docs/community.md section 6; the seeds of
@@ -89,3 +98,11 @@ def community_at(url: str, tmp_path: Path) -> Iterator[Community]:
     with serve(url, tmp_path) as served:
         key = create_key(served.client.app.state.farmtrace.database, "barbers", ["community:write"])
         yield Community(served, {"Authorization": f"Bearer {key}"})
+
+
+def seed_community(state: AppState, client: Any, operator: dict[str, str]) -> None:
+    """Found the barbershop through the API (``operator``: headers of a ``community:write``
+    key), its operator key given to the API first; the investor and the team are members."""
+    state.communities.keys.provide("barbershop", KEYS["operator"])
+    created = client.post("/v1/communities", json=barbershop(), headers=operator)
+    assert created.status_code == 201, created.text

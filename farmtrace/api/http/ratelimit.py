@@ -34,6 +34,7 @@ _MAX_CLIENTS = 100_000
 COSTLY_PATHS = re.compile(
     r"^/v1/lots/[^/]+/[^/]+/(bundle|epcis|excursions)/?$"  # a lot's whole story
     r"|^/v1/(campaigns|coupons)/[^/]+/bundle/?$"  # a campaign's entries and transfers, proven
+    r"|^/v1/communities/[^/]+/members/[^/]+/statement/?$"  # a community's every entry, proven
     r"|^/01/[^/]+/10/[^/]+/?$"  # its Digital Link: the consumer page or the linkset
 )
 """The expensive reads: each reads and judges every reading of a lot."""
