@@ -5,23 +5,27 @@ The coupon page's badge (``campaign/coupon_badge.js``) fetches the coupon's and 
 bundles and verifies them with WebCrypto: a good coupon shows "verified" with every check
 passed; a coupon whose stored history was altered in the database (behind its back) shows
 "failed" naming the step. The campaign page loads its charts and its pledge form, which stays
-off without a wallet. Without Chromium the tests skip, or fail
+off without a wallet; with a wallet made in the browser (driven over the DevTools protocol,
+tests/support/cdp.py), it pledges to the wallet's key. Without Chromium the tests skip, or fail
 under CI=true.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import time
 from collections.abc import Iterator
 from html import unescape
+from pathlib import Path
 
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.api import ORIGIN
+from support.cdp import Browser
 from support.chromium import load_page
 from support.commerce_api import GCN, Shop, address, sign_transfer
 from support.tamper import flip_byte, update_row
@@ -155,3 +159,59 @@ def test_campaign_page_in_the_browser(live: str, shop: Shop) -> None:
     assert re.search(r'<p data-wallet="ready" hidden', dom)
     assert not [line for line in console if "Content Security Policy" in line], console
     assert not [line for line in console if "Uncaught" in line], console
+
+
+def test_pledge_with_the_browser_wallet(live: str, shop: Shop, tmp_path: Path) -> None:
+    """A fresh device: the page sends the backer to /wallet; with a wallet made (keys.js,
+    WebCrypto and IndexedDB), the form pledges to its address with fetch, shows the API's
+    refusal when the cap cannot take the count, then the pledge's ID; the farm's confirmation
+    issues the coupons to the wallet's key."""
+    form = "document.getElementById('pledge-form')"
+    result = "document.getElementById('pledge-result')"
+    with Browser(tmp_path / "profile") as browser:
+        browser.goto(f"{live}/campaigns/{GCN}?lang=en")
+        browser.wait_for(f"{form}?.dataset.wallet === 'none'", what="no wallet")
+        assert browser.evaluate("document.querySelector('[data-wallet=none]').hidden") is False
+        assert browser.evaluate("document.getElementById('pledge-submit').disabled") is True
+        mine = browser.evaluate(
+            "import('/static/wallet/keys.js').then((k) => k.createWallet('Carol')).then((w) => w.address)"
+        )
+        assert isinstance(mine, str) and len(mine) == 64
+        browser.goto(f"{live}/campaigns/{GCN}?lang=en")
+        browser.wait_for(f"{form}?.dataset.wallet === 'ready'", what="the wallet")
+        who = browser.evaluate("document.querySelector('#pledge-wallet .who').textContent")
+        assert who.startswith("Carol ") and mine[:16] in who
+        assert browser.evaluate("document.getElementById('pledge-submit').disabled") is False
+
+        def pledge(count: int) -> str:
+            browser.evaluate(f"{result}.dataset.state = ''")
+            browser.evaluate(
+                f"document.getElementById('pledge-count').value = {json.dumps(str(count))}"
+            )
+            browser.evaluate(
+                "document.getElementById('pledge-contact').value = 'carol@example.org'"
+            )
+            browser.evaluate("document.getElementById('pledge-submit').click()")
+            state: str = browser.wait_for(
+                f"['done', 'refused'].includes({result}.dataset.state) && {result}.dataset.state",
+                what="the pledge's answer",
+            )
+            return state
+
+        assert pledge(3) == "refused"  # 4 of 6 issued: the cap takes 2 more
+        refused = browser.evaluate(f"{result}.textContent")
+        assert refused.startswith("The pledge was refused: count: 3 coupons would pass the cap")
+        assert pledge(2) == "done"
+        pledge_id = browser.evaluate(f"{result}.dataset.pledge")
+        words = browser.evaluate(f"{result}.textContent")
+        assert pledge_id in words and "outside farmtrace" in words and "90.00" in words
+        assert not [line for line in browser.console if "Content Security Policy" in line]
+    confirmed = shop.client.post(
+        f"/v1/campaigns/{GCN}/pledges/{pledge_id}/confirm",
+        json={"payment_reference": "carol-bank"},
+        headers=shop.farm,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    held = shop.client.get("/v1/coupons", params={"holder": mine}).json()
+    assert [h["coupon"] for h in held] == [coupon_id(GCN, 5), coupon_id(GCN, 6)]
+    assert "carol@example.org" not in shop.client.get(f"/campaigns/{GCN}").text
