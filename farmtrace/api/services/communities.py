@@ -50,7 +50,13 @@ from farmtrace.commerce.community.rules import (
     validate_address,
     validate_community_id,
 )
-from farmtrace.commerce.entries import b64decode_strict, fingerprint, state_of, verify_signature
+from farmtrace.commerce.entries import (
+    b64decode_strict,
+    decode_campaign_entry,
+    fingerprint,
+    state_of,
+    verify_signature,
+)
 from farmtrace.commerce.errors import CommerceError, ErrorKind
 from farmtrace.commerce.gcn import validate_gcn
 from farmtrace.commerce.replay import Violation
@@ -419,8 +425,9 @@ class CommunityService:
             raise CommerceError(f"pledge {pledge_id} of campaign {gcn} not found", "not-found")
         issue = None
         for stored in self.campaigns.entries(head.id, with_anchors=False):
-            if stored.op == "issue" and f'"pledge":"{pledge_id}"' in stored.payload.decode(
-                "utf-8", "replace"
+            if (
+                stored.op == "issue"
+                and decode_campaign_entry(stored.payload).body["pledge"] == pledge_id
             ):
                 issue = stored
         if record.first_serial is None or issue is None:
