@@ -50,6 +50,7 @@ from farmtrace.api.http.headers import SECURITY_HEADERS
 from farmtrace.api.http.ratelimit import RateLimiter, is_costly
 from farmtrace.api.main import create_app
 from farmtrace.api.settings import Settings
+from farmtrace.commerce.listing import list_statement
 from farmtrace.redact import redact_url
 from farmtrace.store.engine import describe_url
 
@@ -68,16 +69,25 @@ PATH_VALUES = {
     "pledge": "0" * 32,
     "community": "barbershop",  # the value community seed_community founds, and a member
     "address": ADDR["investor"],
+    "listing": "0" * 32,  # a market listing ID (the rate-limit test lists a real one)
 }
-QUERY_VALUES = {"from": "1", "to": "3", "holder": address(HOLDER_KEY)}
+QUERY_VALUES = {
+    "from": "1",
+    "to": "3",
+    "holder": address(HOLDER_KEY),
+    "address": address(HOLDER_KEY),
+}
 PUBLIC_WRITES = {
     ("POST", f"/v1/campaigns/{GCN}/pledges"),
     ("POST", f"/v1/coupons/{GCN}1/transfers"),
     ("POST", "/v1/communities/barbershop/transfers"),
+    ("POST", f"/v1/coupons/{GCN}1/listings"),
+    ("POST", f"/v1/listings/{'0' * 32}/withdraw"),
+    ("POST", f"/v1/listings/{'0' * 32}/offers"),
 }
-"""Writes a holder makes without a key: a pledge, and a transfer of a coupon or of community
-tokens (the holder's signature is its authority, checked by the campaign or community
-service)."""
+"""Writes a holder makes without a key: a pledge, a transfer of a coupon or of community
+tokens, and the coupon market's listing, withdrawal and offer (the holder's or buyer's
+signature is its authority, checked by the campaign, community or market service)."""
 KEYED_READS = {f"/v1/campaigns/{GCN}/refunds"}
 """Reads that need a key: the refunds owed, which name backers' contacts."""
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -211,11 +221,30 @@ def test_api_keys_are_hashed_at_rest(tmp_path: Path) -> None:
 # -- rate limits ---------------------------------------------------------------------------
 
 
-def test_every_operation_is_rate_limited(served: Served) -> None:
+def seed_listing(client: TestClient, coupon: str) -> str:
+    """A coupon market listing of ``coupon`` (held by :data:`HOLDER_KEY`); its ID."""
+    state = client.get(f"/v1/coupons/{coupon}").json()["state"]
+    at = int(time.time() * 1000)
+    seller = address(HOLDER_KEY)
+    signed = list_statement(coupon, state, seller, 4500, "CNY", at)
+    body = {
+        "state": state,
+        "seller": seller,
+        "price": {"amount": 4500, "currency": "CNY"},
+        "time_ms": at,
+        "signature": base64.b64encode(HOLDER_KEY.sign(signed)).decode(),
+    }
+    made = client.post(f"/v1/coupons/{coupon}/listings", json=body)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def test_every_operation_is_rate_limited(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     state = served.client.app.state.farmtrace  # type: ignore[attr-defined]
     every_scope = create_key(state.database, "all", list(SCOPES))
     auth_header = {"Authorization": f"Bearer {every_scope}"}
-    seed_campaign(served.client, auth_header)
+    coupon = seed_campaign(served.client, auth_header)
+    monkeypatch.setitem(PATH_VALUES, "listing", seed_listing(served.client, coupon))
     seed_community(state, served.client, auth_header)
     reads = operations(served, writes=False)
     assert len(reads) >= 15, reads
