@@ -134,11 +134,23 @@ def list_communities(
     limit: Annotated[int, Query(ge=1, le=100)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[CommunitySummary]:
-    """Communities, oldest first."""
+    """Communities, oldest first (from their stored heads: no replay)."""
+    svc = state.communities
     found = []
-    for head in state.communities.communities.listed(limit, offset):
-        _, replay = state.communities.replay(head.community)
-        found.append(CommunitySummary(**_summary(head, replay)))
+    for head in svc.communities.listed(limit, offset):
+        rules = svc.rules_in_force(head)
+        found.append(
+            CommunitySummary(
+                community=head.community,
+                token=rules.token_name,
+                symbol=rules.token_symbol,
+                currency=rules.currency,
+                rules_version=rules.version,
+                supply=head.supply,
+                members=head.members,
+                entries=head.eseq,
+            )
+        )
     return found
 
 

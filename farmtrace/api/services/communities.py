@@ -25,6 +25,7 @@ spent, or more than the sender holds, naming the current state). Nothing is writ
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -178,6 +179,13 @@ class CommunityService:
         head = self.head(community)
         entries = self.communities.entries(head.id, with_anchors=False)
         return head, replay_entries(bytes.fromhex(head.operator_key), entries, verify=False)
+
+    def rules_in_force(self, head: CommunityHead) -> CommunityRules:
+        """The newest rules version stored for the community (what its head row says)."""
+        versions = self.communities.rules(head.id)
+        if not versions:
+            raise CommerceError(f"community {head.community} has no rules stored", "not-found")
+        return parse_rules(json.loads(versions[-1].document))
 
     def member(self, community: str, address: str) -> dict[str, Any]:
         """A member's view (balance, spend state, moves, history, distribution parts)."""
