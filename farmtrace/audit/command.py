@@ -34,11 +34,13 @@ def register(sub: Any) -> None:
     """Add ``audit``, ``keys`` and ``privacy`` to the ``farmtrace`` command."""
     audit = sub.add_parser(
         "audit",
-        help="recompute and check every chain, campaign and coupon in a database",
+        help="recompute and check every chain, campaign, coupon and community in a database",
         description="Recompute every leaf, batch root, block link, chain-log root and checkpoint "
         "signature from the database, and replay every harvest campaign and coupon (farm and "
         "holder signatures, each coupon's state chain without forks, the cap and harvest "
-        "counts, see docs/commerce.md); exit 1 naming the first bad item.",
+        "counts, see docs/commerce.md) and every value community (every mint and distribution "
+        "recomputed from its rules and inputs, supply against balances, see "
+        "docs/community.md); exit 1 naming the first bad item.",
     )
     audit.add_argument("--db", required=True, metavar="URL", help="sqlite:///PATH or postgresql://")
     audit.add_argument("--json", action="store_true", help="print the report as JSON")
