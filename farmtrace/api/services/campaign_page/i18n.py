@@ -168,6 +168,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "check_page": ("This page shows what was verified", "本页显示的内容与验证结果一致"),
     "proof_how": ("What was checked", "验证了哪些内容"),
+    "verifier_lines": ("The verifier's report, line by line", "验证程序的逐行报告"),
     "download_coupon": ("Download the coupon's bundle", "下载提货券证明包"),
     "download_campaign": ("Download the campaign's bundle", "下载活动证明包"),
     "offline": (

@@ -394,7 +394,9 @@ def _badge(view: CouponPageView, lang: Lang) -> str:
         f"<div>{states}</div></div>"
         '<ul class="failures" hidden></ul>'
         f'<details class="how" open><summary>{_e(t(lang, "proof_how"))}</summary>'
-        f'<ol class="checks">{checks}</ol><ol class="lines" hidden></ol>'
+        f'<ol class="checks">{checks}</ol>'
+        f'<details class="verifier-output"><summary>{_e(t(lang, "verifier_lines"))}</summary>'
+        '<ol class="lines" hidden></ol></details>'
         f'<p class="download"><a href="{_e(view.bundle_url)}" download>{_e(t(lang, "download_coupon"))}</a> · '
         f'<a href="{_e(view.campaign_bundle_url)}" download>{_e(t(lang, "download_campaign"))}</a></p>'
         f'<p class="offline">{_e(t(lang, "offline"))}</p>'
@@ -426,7 +428,8 @@ def _step(index: int, row: HistoryRow, view: CouponPageView, tz: tzinfo, lang: L
     anchored = t(lang, "h_anchored" if row.anchored else "h_pending")
     when = from_ms(row.time_ms, tz)
     return (
-        f'<li class="event {kind}" data-step="{index}" data-kind="{_e(row.kind)}" '
+        f'<li class="event {kind}{"" if row.anchored else " pending-anchor"}" '
+        f'data-step="{index}" data-kind="{_e(row.kind)}" '
         f'data-state="{_e(row.state)}" data-holder-fingerprint="{_e(row.holder_fingerprint or "")}" '
         f'data-price="{_e(price)}">'
         f"<h3>{_e(t(lang, 'h_' + kind))}</h3>"
