@@ -29,9 +29,14 @@ these bytes by the named address's key.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from farmtrace.commerce.canonical import MAX_INT, canonical_json
 from farmtrace.commerce.errors import CommerceError
@@ -42,6 +47,7 @@ __all__ = [
     "DOMAIN",
     "list_statement",
     "listing_id",
+    "listing_problem",
     "offer_statement",
     "withdraw_statement",
 ]
@@ -112,3 +118,36 @@ def offer_statement(listing: str, buyer: str, time_ms: int) -> bytes:
 def listing_id(signed: bytes) -> str:
     """A listing's ID: the first 32 hex digits of the SHA-256 of its signed ``list`` bytes."""
     return hashlib.sha256(signed).hexdigest()[:32]
+
+
+def listing_problem(
+    listing: str,
+    coupon: str,
+    state: str,
+    seller: str,
+    amount: int,
+    currency: str,
+    time_ms: int,
+    signature: str,
+) -> str | None:
+    """Why a listing as served does not check out, or ``None`` if it does: its statement
+    rebuilt from the fields, its ID recomputed, and the seller's Ed25519 signature (base64)
+    over the statement. The first problem found, in that order, with the words the browser's
+    ``verifyListing`` (static/market/listing.js) uses."""
+    try:
+        signed = list_statement(coupon, state, seller, amount, currency, time_ms)
+    except CommerceError as exc:
+        return f"malformed listing: {exc}"
+    if listing_id(signed) != listing:
+        return "the listing's ID is not the hash of its statement"
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return "the signature is not base64"
+    if len(raw) != 64:
+        return "the signature is not 64 bytes"
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(seller)).verify(raw, signed)
+    except (InvalidSignature, ValueError):
+        return "the seller's signature does not verify"
+    return None

@@ -6,6 +6,7 @@ themselves (list, offer, sell) are driven end to end by the issue's Chromium tes
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -72,7 +73,36 @@ def test_the_market_page_loads_clean_in_chromium(shop: Shop, live: str, tmp_path
             assert browser.evaluate(
                 f"!!document.querySelector('li.listing[data-listing=\"{listing}\"]')"
             )
+            assert browser.wait_for(
+                "[...document.querySelectorAll('li.listing')].every(li => li.dataset.verified)"
+                " && [...document.querySelectorAll('li.listing')].map(li => li.dataset.verified)",
+                what="the listings' signature checks",
+            ) == ["yes"]
             assert [c for c in browser.console if "favicon.ico" not in c] == []
+
+
+def test_an_altered_listing_fails_its_check_in_chromium(
+    shop: Shop, live: str, tmp_path: Path
+) -> None:
+    """A listing whose price was changed in the database (not by its seller) shows as failing
+    its signature check, naming why."""
+    alice = Ed25519PrivateKey.generate()
+    shop.open_and_issue(alice, 1)
+    c1 = coupon_id(GCN, 1)
+    made = shop.client.post(f"/v1/coupons/{c1}/listings", json=listing_body(shop, c1, alice))
+    assert made.status_code == 201, made.text
+    db = shop.served.db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE coupon_listings SET price_amount = 100")
+    with Browser(tmp_path / "profile") as browser:
+        browser.goto(f"{live}/campaigns/{GCN}/market")
+        verdict = browser.wait_for(
+            "(() => { const li = document.querySelector('li.listing');"
+            " return li.dataset.verified && [li.dataset.verified,"
+            " li.querySelector('p.check').textContent]; })()",
+            what="the listing's signature check",
+        )
+    assert verdict[0] == "no" and "not the hash of its statement" in verdict[1]
 
 
 def issue_to(shop: Shop, holder: str) -> None:

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import test from "node:test";
 
 const MARKET = new URL("../../farmtrace/api/web/static/market/", import.meta.url);
-const { listStatement, withdrawStatement, offerStatement, listingId, parsePrice, formatPrice } =
+const { listStatement, withdrawStatement, offerStatement, listingId, parsePrice, formatPrice, verifyListing } =
   await import(new URL("listing.js", MARKET).href);
 
 const path = process.env.MARKET_LISTING_VECTORS;
@@ -42,4 +42,10 @@ test("prices typed by people become exact minor units", () => {
   assert.equal(formatPrice(4800, 2), "48.00");
   assert.equal(formatPrice(5, 2), "0.05");
   assert.equal(formatPrice(300, 0), "300");
+});
+
+test("served listings get the same verdict as Python's, word for word", async () => {
+  for (const v of vectors.listings) {
+    assert.equal(await verifyListing(v.listing), v.problem, JSON.stringify(v.listing));
+  }
 });

@@ -17,7 +17,9 @@ Stable hooks for scripts and end-to-end tests (keep them when changing the marku
   or ``error``.
 * ``#market-open`` > ``ul.listings`` > ``li.listing`` per open listing with
   ``data-listing`` (ID), ``data-coupon``, ``data-state``, ``data-seller``, ``data-amount``
-  (minor units), ``data-currency``; inside, ``button[data-action=offer]`` and
+  (minor units), ``data-currency``, ``data-time`` and ``data-signature`` (the signed listing's
+  fields: the script checks the seller's signature and sets ``data-verified`` ``yes`` or ``no``,
+  with the reason in ``p.check``); inside, ``button[data-action=offer]`` and
   ``button[data-action=withdraw]`` (hidden until the script knows the wallet is the seller's;
   the offer button is hidden for the seller). ``#market-open-empty`` when there are none.
 * ``#list-form``: ``select#list-coupon`` (filled by the script with the wallet's active coupons
@@ -25,7 +27,7 @@ Stable hooks for scripts and end-to-end tests (keep them when changing the marku
   ``button#list-submit``.
 * ``#market-prices``: ``svg#price-chart`` (``.point`` per transfer with ``data-amount``) or
   ``#market-prices-empty``.
-* ``#market-ended`` > ``ul.listings`` > ``li.listing.ended`` with ``data-listing`` and
+* ``#market-ended`` > ``ul.listings`` > ``li.listing.ended`` with the same attributes and
   ``data-ended`` (sold, moved, withdrawn, redeemed, void).
 """
 
@@ -172,6 +174,7 @@ def _listing(record: ListingRecord, lang: Lang, ended: bool) -> str:
         f' data-listing="{_e(record.id)}" data-coupon="{_e(coupon)}"'
         f' data-state="{_e(record.state)}" data-seller="{_e(record.seller)}"'
         f' data-amount="{record.amount}" data-currency="{_e(record.currency)}"'
+        f' data-time="{record.time_ms}" data-signature="{_e(record.signature)}"'
     )
     facts = (
         f"<dl>"
@@ -188,14 +191,17 @@ def _listing(record: ListingRecord, lang: Lang, ended: bool) -> str:
             f'<div class="reason"><dt>·</dt><dd class="ended-{_e(reason)}">'
             f"{_e(t(lang, 'ended_' + reason))}</dd></div></dl>"
         )
-        return f'<li class="listing ended" data-ended="{_e(reason)}"{attrs}>{facts}</li>'
+        return (
+            f'<li class="listing ended" data-ended="{_e(reason)}"{attrs}>{facts}'
+            '<p class="check"></p></li>'
+        )
     actions = (
         '<div class="actions">'
         f'<button type="button" data-action="offer" disabled>{_e(t(lang, "offer"))}</button>'
         f'<button type="button" data-action="withdraw" hidden>{_e(t(lang, "withdraw"))}</button>'
         "</div>"
     )
-    return f'<li class="listing"{attrs}>{facts}</dl>{actions}</li>'
+    return f'<li class="listing"{attrs}>{facts}</dl><p class="check"></p>{actions}</li>'
 
 
 def _open(market: CampaignMarket, lang: Lang) -> str:

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { decodeBase64 } from "../verify/base64.js";
 import { CommerceError, MAX_INT, canonicalJson, parseCouponId, validateCurrency } from "../verify/commerce.js";
 
 export const DOMAIN = "farmtrace/market/v1\n";
@@ -104,4 +105,40 @@ export function parsePrice(text, digits) {
 export function formatPrice(amount, digits) {
   const text = String(amount).padStart(digits + 1, "0");
   return digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}
+
+/**
+ * Why a listing as served does not check out, or null if it does: its statement rebuilt from
+ * the fields, its ID recomputed, and the seller's Ed25519 signature (base64) verified with
+ * WebCrypto. The same checks, in the same order and words, as farmtrace/commerce/listing.py
+ * `listing_problem`.
+ * @param {{ id: string, coupon: string, state: string, seller: string, amount: number,
+ *   currency: string, timeMs: number, signature: string }} listing
+ * @returns {Promise<string | null>}
+ */
+export async function verifyListing({ id, coupon, state, seller, amount, currency, timeMs, signature }) {
+  let signed;
+  try {
+    signed = listStatement({ coupon, state, seller, amount, currency, timeMs });
+  } catch (error) {
+    return `malformed listing: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if ((await listingId(signed)) !== id) return "the listing's ID is not the hash of its statement";
+  let raw;
+  try {
+    raw = decodeBase64(signature);
+  } catch {
+    return "the signature is not base64";
+  }
+  if (raw === null) return "the signature is not base64";
+  if (raw.length !== 64) return "the signature is not 64 bytes";
+  try {
+    const key = await crypto.subtle.importKey(
+      "raw", Uint8Array.from(seller.match(/../g) ?? [], (h) => parseInt(h, 16)), { name: "Ed25519" }, false, ["verify"],
+    );
+    if (await crypto.subtle.verify({ name: "Ed25519" }, key, raw, signed)) return null;
+  } catch {
+    // an unusable public key fails like a wrong signature
+  }
+  return "the seller's signature does not verify";
 }

@@ -10,7 +10,7 @@
 import { currentWallet } from "../wallet/keys.js";
 import { holderCoupons } from "../wallet/api.js";
 import { listCoupon, offerToBuy, withdraw } from "./client.js";
-import { formatPrice, parsePrice } from "./listing.js";
+import { formatPrice, parsePrice, verifyListing } from "./listing.js";
 
 const root = document.getElementById("market");
 const lang = root?.dataset.lang === "zh" ? "zh" : "en";
@@ -25,6 +25,8 @@ const TEXT = {
     withdrawn: "Listing withdrawn.",
     refused: (detail) => `Refused: ${detail}`,
     working: "Signing…",
+    signed: "Signed by the coupon's holder (checked in this browser)",
+    unsigned: (problem) => `This listing does not check out: ${problem}`,
   },
   zh: {
     wallet: (name, address) => `钱包“${name}”（${address.slice(0, 16)}…）`,
@@ -35,6 +37,8 @@ const TEXT = {
     withdrawn: "挂单已撤下。",
     refused: (detail) => `被拒绝：${detail}`,
     working: "正在签名…",
+    signed: "由券的持有人签名（已在本浏览器中验证）",
+    unsigned: (problem) => `此挂单验证失败：${problem}`,
   },
 }[lang];
 
@@ -63,8 +67,28 @@ async function act(action) {
   }
 }
 
+/** Check every listing's signature on the page (open and ended) with WebCrypto. */
+async function checkListings() {
+  for (const item of document.querySelectorAll("li.listing")) {
+    const li = /** @type {HTMLElement} */ (item);
+    const d = li.dataset;
+    const problem = await verifyListing({
+      id: d.listing ?? "", coupon: d.coupon ?? "", state: d.state ?? "", seller: d.seller ?? "",
+      amount: Number(d.amount), currency: d.currency ?? "", timeMs: Number(d.time), signature: d.signature ?? "",
+    });
+    li.dataset.verified = problem === null ? "yes" : "no";
+    const line = li.querySelector("p.check");
+    if (line) line.textContent = problem === null ? TEXT.signed : TEXT.unsigned(problem);
+  }
+}
+
 async function start() {
   if (!root) return;
+  try {
+    await checkListings();
+  } catch (error) {
+    say(TEXT.refused(detail(error)), "error"); // e.g. no Ed25519 in this browser's WebCrypto
+  }
   const gcn = root.dataset.campaign ?? "";
   const currency = root.dataset.currency ?? "";
   const digits = Number(root.dataset.digits ?? "2");
