@@ -38,16 +38,17 @@ PKCS8_ED25519 = "302e020100300506032b657004220420"
 
 
 class Tampering:
-    """The app, with an optional change to the body of statement answers (a man in the middle,
-    or a dishonest server)."""
+    """The app, with optional changes to the bodies of some answers (a man in the middle, or a
+    dishonest server): ``changes`` maps the end of a path to the change."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.change: Callable[[bytes], bytes] | None = None
+        self.changes: dict[str, Callable[[bytes], bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        change = self.change
-        if scope["type"] != "http" or change is None or not scope["path"].endswith("/statement"):
+        path = scope.get("path", "")
+        change = next((c for end, c in self.changes.items() if path.endswith(end)), None)
+        if scope["type"] != "http" or change is None:
             await self.app(scope, receive, send)
             return
         start: dict[str, Any] = {}
@@ -190,11 +191,11 @@ def test_member_view_verifies_the_statement_and_names_a_tampered_one(
         results = browser.evaluate(
             "[...document.querySelectorAll('#member li[data-check]')].map((li) => li.dataset.result)"
         )
-        assert results == ["ok"] * 7
+        assert results == ["ok"] * 8
         lines = texts(browser, "#member ol.lines li")
         assert any(line.startswith("entries 1..5 replayed with the rules") for line in lines)
 
-        tamper.change = flip_deposit
+        tamper.changes["/statement"] = flip_deposit
         assert settled(browser, page) == "failed"
         shown = browser.evaluate("document.getElementById('member').dataset.firstFailure")
         honest = community.client.get(f"{BASE}/members/{ADDR['customer']}/statement").content
@@ -205,7 +206,17 @@ def test_member_view_verifies_the_statement_and_names_a_tampered_one(
             "community entry 2 (deposit)" in shown
         )
         assert texts(browser, "#member ul.failures li") == [shown]
-        tamper.change = None
+        tamper.changes.clear()
+
+        # A page whose figure differs from what the statement verifies is caught too.
+        tamper.changes["/communities/barbershop"] = lambda html: html.replace(
+            b'data-page-supply="10025250"', b'data-page-supply="10025251"'
+        )
+        assert settled(browser, page) == "failed"
+        assert browser.evaluate("document.getElementById('member').dataset.firstFailure") == (
+            "page: shows supply 10025251, but entries 1..5 verified give 10025250"
+        )
+        tamper.changes.clear()
 
         stranger = adopt(browser, "stranger", "c7" * 32)
         assert settled(browser, page) == "notmember"

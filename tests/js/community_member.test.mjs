@@ -68,3 +68,18 @@ test("each change of a vector member's balance is told from its history", async 
   assert.ok(barber.includes("Service: revenue 100.00\u00a0CNY, cost 50.00\u00a0CNY"), barber.join(" | "));
   assert.ok(barber.includes(`Received from ${vectors.keys.customer.fingerprint}`), barber.join(" | "));
 });
+
+test("the page's figures are compared with the verified ones only over the same entries", async () => {
+  const { pageMismatch } = await import("../../farmtrace/api/web/static/community/member.js");
+  const verified = { entries: 5, supply: 10_025_250, holders: 4 };
+  assert.equal(pageMismatch({ entries: 5, supply: 10_025_250, holders: 4 }, verified), null);
+  assert.equal(
+    pageMismatch({ entries: 5, supply: 10_025_251, holders: 4 }, verified),
+    "page: shows supply 10025251, but entries 1..5 verified give 10025250",
+  );
+  assert.equal(
+    pageMismatch({ entries: 5, supply: 10_025_250, holders: 3 }, verified),
+    "page: shows 3 members holding tokens, but entries 1..5 verified give 4",
+  );
+  assert.equal(pageMismatch({ entries: 6, supply: 1, holders: 1 }, verified), null);
+});

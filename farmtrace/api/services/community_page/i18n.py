@@ -220,6 +220,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "依规则重算每次铸造、转让与分配；总量 = 余额之和",
     ),
     "check_member": ("Your address appears in the entries", "您的地址出现在记录中"),
+    "check_page": (
+        "The figures on this page are the ones verified (same entries)",
+        "本页所示数字与验证结果一致（同样的记录）",
+    ),
     "offline_heading": ("Check it yourself, offline", "自行离线验证"),
     "offline_text": (
         "Download a member's statement and verify it with the farmtrace command line; it "
@@ -273,6 +277,11 @@ MEMBER_WORDS: dict[str, tuple[str, str]] = {
     "balance_value": ("{balance} {symbol}", "{balance} {symbol}"),
     "share_value": ("{percent} % of {supply} {symbol}", "占 {supply} {symbol} 的 {percent}%"),
     "wallet_value": ("{name} · address {fingerprint}", "{name} · 地址 {fingerprint}"),
+    "page_newer": (
+        "The page shows entries 1..{page}; the statement verified holds 1..{entries}, so the "
+        "page's figures were not compared",
+        "本页显示第 1..{page} 条记录，已验证的账单含第 1..{entries} 条，故未比对本页数字",
+    ),
     "counts_value": (
         "Entries 1..{entries} replayed ({anchored} anchored, {pending} pending), rules version {version}",
         "已重放第 1..{entries} 条记录（{anchored} 条已上链，{pending} 条待上链），规则第 {version} 版",

@@ -24,7 +24,10 @@ on failure ``data-first-failure``. It fills ``.wallet``, ``.balance``, ``.share`
 ``dl.figures``, ``ol.earned`` (one item per change of the balance: ``data-n``, ``data-op``,
 ``data-delta``), ``ul.parts`` (one item per distribution part: ``data-n``, ``data-part``),
 ``li[data-check]`` (``.result``, ``data-result`` ok, failed or skipped), ``ul.failures``,
-``ol.lines`` (the verifier's own lines), ``a.download``; the words it writes come from
+``ol.lines`` (the verifier's own lines), ``a.download``. What the page shows
+(``data-page-entries``, ``data-page-supply``, ``data-page-holders``) is compared with what was
+verified when the statement holds the same entries (check ``page``; a mismatch fails the view,
+naming the figure). The words it writes come from
 ``.words [data-word]`` (:data:`~farmtrace.api.services.community_page.i18n.MEMBER_WORDS`).
 """
 
@@ -75,7 +78,9 @@ MEMBER_STATES = (
     "failed",
     "unavailable",
 )
-STATEMENT_CHECKS = ("checkpoint", "blocks", "entries", "batches", "claims", "rules", "member")
+STATEMENT_CHECKS = (
+    "checkpoint", "blocks", "entries", "batches", "claims", "rules", "member", "page",
+)  # fmt: skip
 WALLET_PAGE = "/wallet"
 _HTML_LANG = {"en": "en", "zh": "zh-Hans"}
 
@@ -445,6 +450,9 @@ def _member(view: CommunityPageView, lang: Lang) -> str:
         "data-digits": str(r.digits),
         "data-symbol": r.symbol,
         "data-lang": lang,
+        "data-page-entries": str(view.entries),
+        "data-page-supply": str(view.supply),
+        "data-page-holders": str(view.holders),
     }
     attr_text = " ".join(f'{k}="{_e(v)}"' for k, v in attrs.items())
     return (

@@ -147,6 +147,34 @@ function showFailure(root, message) {
 }
 
 /**
+ * Compare what the page shows with what the statement verified, when both hold the same
+ * entries: the first figure that differs, worded as a failure, or null. The page and the
+ * statement are two downloads; a statement of other entries is not compared (`null`, and the
+ * caller says so).
+ * @param {{ entries: number, supply: number, holders: number }} page
+ * @param {import("../page/community_bundle.js").StatementSummary} verified
+ * @returns {string | null}
+ */
+export function pageMismatch(page, verified) {
+  if (page.entries !== verified.entries) return null;
+  if (page.supply !== verified.supply) {
+    return `page: shows supply ${page.supply}, but entries 1..${verified.entries} verified give ${verified.supply}`;
+  }
+  if (page.holders !== verified.holders) {
+    return `page: shows ${page.holders} members holding tokens, but entries 1..${verified.entries} verified give ${verified.holders}`;
+  }
+  return null;
+}
+
+/** @param {HTMLElement} root @param {string} name @param {"ok" | "failed" | "skipped"} result */
+function markCheck(root, name, result) {
+  const li = root.querySelector(`li[data-check="${name}"]`);
+  if (li === null) return;
+  /** @type {HTMLElement} */ (li).dataset.result = result;
+  el(/** @type {HTMLElement} */ (li), ".result").textContent = result === "ok" ? "✓" : result === "failed" ? "✕" : "–";
+}
+
+/**
  * Show a verified (or failed) statement report for `wallet`.
  * @param {HTMLElement} root @param {StatementReport} report @param {WalletLike} wallet
  * @param {string} url the statement's address
@@ -158,9 +186,7 @@ export async function showReport(root, report, wallet, url) {
   };
   for (const li of root.querySelectorAll("li[data-check]")) {
     const name = /** @type {keyof StatementReport["checks"]} */ (/** @type {HTMLElement} */ (li).dataset.check);
-    const result = report.checks[name] ?? "skipped";
-    /** @type {HTMLElement} */ (li).dataset.result = result;
-    el(/** @type {HTMLElement} */ (li), ".result").textContent = result === "ok" ? "✓" : result === "failed" ? "✕" : "–";
+    markCheck(root, name, report.checks[name] ?? "skipped");
   }
   el(root, "ol.lines").replaceChildren(...report.lines.map((line) => node("li", line)));
   const download = /** @type {HTMLAnchorElement} */ (el(root, "a.download"));
@@ -172,6 +198,18 @@ export async function showReport(root, report, wallet, url) {
     return;
   }
   const s = report.summary;
+  const page = {
+    entries: Number(root.dataset.pageEntries), supply: Number(root.dataset.pageSupply),
+    holders: Number(root.dataset.pageHolders),
+  };
+  const mismatch = pageMismatch(page, s);
+  if (mismatch !== null) {
+    markCheck(root, "page", "failed");
+    showFailure(root, mismatch);
+    setState(root, "failed");
+    return;
+  }
+  markCheck(root, "page", page.entries === s.entries ? "ok" : "skipped");
   units.symbol = s.symbol;
   units.currency = s.currency;
   const figures = el(root, "dl.figures");
@@ -182,7 +220,7 @@ export async function showReport(root, report, wallet, url) {
   });
   el(figures, ".counts").textContent = fill(words.counts_value, {
     entries: s.entries, anchored: s.anchored, pending: s.pending, version: s.version,
-  });
+  }) + (page.entries === s.entries ? "" : `; ${fill(words.page_newer, { page: page.entries, entries: s.entries })}`);
   figures.hidden = false;
   const earned = [];
   for (const line of s.history) {
