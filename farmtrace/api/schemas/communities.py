@@ -210,7 +210,7 @@ class DistributionCreate(BaseModel):
     surplus: int = Field(description="the period's surplus, minor units")
     parts: list[list[Any]] | None = Field(
         default=None,
-        max_length=100000,
+        max_length=5000,
         description="optional: [address, amount] pairs in address order; refused (422) "
         "unless they are exactly the rounding rule's parts",
     )
