@@ -164,6 +164,11 @@ def test_member_view_contract() -> None:
     for word in MEMBER_WORDS:
         assert f'data-word="{word}"' in html
     assert '<script type="module" src="/static/community/member.js"></script>' in html
+    assert (
+        "farmtrace community statement --community barbershop --key ADDRESS --out statement.json"
+        in html
+    )
+    assert "farmtrace verify statement.json --key VKEY" in html
 
 
 def test_every_text_has_both_languages_and_matching_placeholders() -> None:

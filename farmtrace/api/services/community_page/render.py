@@ -481,8 +481,8 @@ def _member(view: CommunityPageView, lang: Lang) -> str:
 
 def _offline(view: CommunityPageView, lang: Lang) -> str:
     commands = (
-        f"farmtrace community statement --key ADDRESS  # {view.community}\n"
-        "farmtrace verify STATEMENT.json --key VKEY"
+        f"farmtrace community statement --community {view.community} --key ADDRESS "
+        "--out statement.json\nfarmtrace verify statement.json --key VKEY"
     )
     vkey = (
         f'<p class="vkey"><span>VKEY</span> <code>{_e(view.verifier_key)}</code></p>'
