@@ -269,6 +269,9 @@ def test_the_first_entry_publishes_version_1_with_the_expected_operator() -> Non
         "the first entry must publish the rules (version 1)",
     )
     _refused(op, op.replay.body_rules(doc), "the first entry must be entry 1", n=2)
+    later = {k: v for k, v in doc.items() if k != "initial"}
+    with pytest.raises(CommerceError, match="a community starts at version 1, not 2"):
+        op.replay.body_rules({**later, "version": 2})
     alloc = copy.deepcopy(doc)
     alloc["initial"]["allocation"][ADDR["team"]] = 1
     _refused(

@@ -211,6 +211,8 @@ class CommunityReplay:
     def body_rules(self, document: dict[str, Any]) -> dict[str, Any]:
         """The body of the ``rules`` entry that publishes ``document`` as the next version."""
         rules = parse_rules(document)
+        if self.rules is None and rules.version != 1:
+            raise CommerceError(f"rules: a community starts at version 1, not {rules.version}")
         community = self.community or rules.community
         supply = rules.initial_supply if self.rules is None else self.supply
         return {
