@@ -282,3 +282,25 @@ def test_unknown_and_malformed_ids_get_their_pages_never_a_5xx(community: Commun
         assert answer.status_code < 500
     malformed = c.client.get("/communities/a%20b?lang=zh")
     assert malformed.status_code == 422 and "这不是社区编号" in malformed.text
+
+
+def test_a_long_supply_chart_reads_in_months() -> None:
+    day = 86_400_000
+    points = [
+        SupplyPoint(1_800_000_000_000, 1_000),
+        SupplyPoint(1_800_000_000_000 + 400 * day, 3_000),
+    ]
+    for lang, want in (
+        ("en", ["Apr 2027", "Jul", "Oct", "Jan 2028"]),
+        ("zh", ["2027年4月", "7月", "10月", "2028年1月"]),
+    ):
+        svg = render_supply_chart(
+            points,
+            UTC,
+            lang,  # type: ignore[arg-type]
+            chart_id="c",
+            title="t",
+            desc="d",
+            unit="X",
+        )
+        assert re.findall(r'class="xlabel"[^>]*>([^<]*)<', svg) == want

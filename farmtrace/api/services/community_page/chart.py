@@ -14,7 +14,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from html import escape
 
 from farmtrace.api.services.page.chart import (
@@ -30,10 +30,14 @@ from farmtrace.api.services.page.chart import (
     _x_axis,
 )
 from farmtrace.api.services.page.model import Lang
+from farmtrace.api.services.page.timefmt import from_ms
 
 __all__ = ["SupplyPoint", "compact_number", "render_supply_chart"]
 
 _HOUR = 3_600_000
+_LONG_MS = 42 * 24 * _HOUR
+"""Beyond six weeks the provenance chart's hour and day ticks crowd: months instead."""
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,7 @@ def render_supply_chart(
         *_y_axis(sc, lang, unit),
         _steps(points, sc, t1),
         *_marks(points, sc),
-        *_x_axis(sc, tz, lang),
+        *(_x_axis(sc, tz, lang) if sc.t1 - sc.t0 <= _LONG_MS else _month_axis(sc, tz, lang)),
         "</svg>",
     ]
     return "".join(parts)
@@ -156,4 +160,45 @@ def _marks(points: Sequence[SupplyPoint], sc: _Scale) -> list[str]:
             x = _f(sc.x(p.time_ms))
             out.append(f'<line class="dist" x1="{x}" x2="{x}" y1="{TOP}" y2="{bottom}"/>')
             out.append(f'<circle class="dist-mark" cx="{x}" cy="{_f(sc.y(p.supply))}" r="3"/>')
+    return out
+
+
+def _month_label(moment: datetime, lang: Lang, with_year: bool) -> str:
+    if lang == "zh":
+        return f"{moment.year}年{moment.month}月" if with_year else f"{moment.month}月"
+    name = _MONTHS[moment.month - 1]
+    return f"{name} {moment.year}" if with_year else name
+
+
+def _month_axis(sc: _Scale, tz: tzinfo, lang: Lang) -> list[str]:
+    """The time axis of a long chart: ticks on the first of a month (every 1, 2, 3, 6 or 12
+    months, at most about six), the year written on the first tick and on each January."""
+    bottom = TOP + PLOT_H
+    out = [f'<line class="axis" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{bottom}" y2="{bottom}"/>']
+    start, end = from_ms(sc.t0, tz), from_ms(sc.t1, tz)
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    every = next((k for k in (1, 2, 3, 6, 12) if months / k <= 6), 12 * (months // 72 + 1))
+    index = start.year * 12 + start.month  # the month after the start's
+    index += (-index) % every  # a multiple of the step, so ticks fall on round months
+    first = True
+    while True:
+        year, month = divmod(index, 12)
+        moment = datetime(year, month + 1, 1, tzinfo=tz)
+        ms = round(moment.timestamp() * 1000)
+        if ms > sc.t1:
+            break
+        if ms >= sc.t0:
+            x = sc.x(ms)
+            label = _month_label(moment, lang, first or moment.month == 1)
+            first = False
+            half = len(label) * 3.2
+            anchor = "end" if x + half > WIDTH else "start" if x - half < 0 else "middle"
+            out.append(
+                f'<line class="tick" x1="{_f(x)}" x2="{_f(x)}" y1="{bottom}" y2="{bottom + 4}"/>'
+            )
+            out.append(
+                f'<text class="xlabel" x="{_f(x)}" y="{bottom + 16}" text-anchor="{anchor}">'
+                f"{escape(label)}</text>"
+            )
+        index += every
     return out
