@@ -349,9 +349,11 @@ function wireSend() {
         message(t("accepted", { coupon, to: `${to.slice(0, 16)}…`, move: after.moves }));
         $("send-to").value = "";
         await loadCoupons();
+        // Only while this transfer is still the one shown (another send replaces it).
+        const current = () => result.dataset.statementState === signed.state;
         waitAnchored(coupon, signed.state)
-          .then(() => show("anchored", t("anchored", { coupon })))
-          .catch((error) => show("accepted", t("anchorWait", { detail: reason(error) })));
+          .then(() => current() && show("anchored", t("anchored", { coupon })))
+          .catch((error) => current() && show("accepted", t("anchorWait", { detail: reason(error) })));
       } catch (error) {
         show("failed", t("failed", { detail: reason(error) }));
         throw error;
