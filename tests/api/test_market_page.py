@@ -75,6 +75,8 @@ def test_the_page_hooks_in_both_languages() -> None:
             assert hook in html, (lang, hook)
         assert "<style" not in html and not re.search(r"\son[a-z]+=", html)
         assert "<script>" not in html
+        # The browser asks for no favicon (a 404 would be an error in the page's console).
+        assert '<link rel="icon" href="data:,">' in html
         labels = re.findall(r'<label for="([^"]+)"', html)
         assert labels == ["list-coupon", "list-price"]
 

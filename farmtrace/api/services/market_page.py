@@ -323,6 +323,7 @@ def _document(lang: Lang, title: str, body: str, script: bool) -> str:
         '<head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light">'
+        '<link rel="icon" href="data:,">'  # no favicon request (and no 404 in the console)
         f"<title>{_e(title)}</title>{sheets}{module}"
         f'</head><body class="commerce market-page"><main>{body}</main></body></html>\n'
     )
