@@ -19,6 +19,10 @@ Tables, and who may change what:
   entries (revision 0010; ``farmtrace.store.block_hashes``), so a reading's proof reads its run,
   not the whole block. Derived data, checked against the header's root before use; blocks
   sealed before revision 0010 have none. Append-only.
+* ``log_tiles``: the chain log's full c2sp.org/tlog-tiles (256 hashes of the nodes at height
+  8·``level``) by ``(chain_id, level, tile_index)`` (revision 0014;
+  ``farmtrace.store.log_tiles``), so a block's place in the chain log is proved without the
+  whole log. Derived data, checked against the signed checkpoint before use. Append-only.
 * ``quarantine``: rejected messages with their reason and raw bytes. Append-only. A row with
   ``signed_rejection`` true is a reading its device's registered key signed and the gateway
   rejected on its content: its ``(device_id, seq)`` is decided and counts for the device's
@@ -191,6 +195,19 @@ class BlockHashesRow(Base):
     chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
     height: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     level: Mapped[int] = mapped_column(Integer)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogTileRow(Base):
+    """Full tile ``tile_index`` at ``level`` of a chain's log: the 256 hashes, 32 bytes each,
+    of the nodes at height ``8 * level`` with indices ``256 * tile_index`` onwards (revision
+    0014). Append-only."""
+
+    __tablename__ = "log_tiles"
+
+    chain_id: Mapped[int] = mapped_column(ForeignKey("chains.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tile_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hashes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -624,6 +641,7 @@ APPEND_ONLY_TABLES = (
     "entries",
     "blocks",
     "block_hashes",
+    "log_tiles",
     "checkpoints",
     "quarantine",
     "drop_floors",
