@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.api import GTIN, LOT
-from support.commerce_api import GCN, Shop, address, sign_transfer
+from support.commerce_api import DAY, GCN, Shop, address, sign_transfer
 
 from farmtrace.api.routes.campaign_pages import prefers_html
 from farmtrace.commerce.entries import fingerprint
@@ -254,8 +254,19 @@ def test_harvest_and_shortfall_decision_are_shown(funded: Shop) -> None:
     assert "Harvested 12\u00a0kg: covers 2 coupons." in words
     assert attr(html, "shortfall", "data-policy") == api["shortfall"]["policy"] == "pro-rata"
     assert "(12\u00a0kg for 4 coupons). 2 covered, 2 not covered." in words
-    assert "This campaign takes no pledges now" in words and 'id="pledge-form"' not in html
+    assert "This campaign takes no pledges now: it is harvested already." in words
+    assert (
+        'id="pledge-form"' not in html and attr(html, "pledge-closed", "data-reason") == "harvested"
+    )
     coupon = text_of(funded.client.get(f"/255/{coupon_id(GCN, 2)}?lang=en", headers=HTML).text)
     assert "an equal share of 12\u00a0kg among 4 coupons" in coupon
     zh = text_of(funded.client.get(f"/campaigns/{GCN}?lang=zh").text)
     assert "短缺处理决定" in zh and "已采收 12 公斤，可兑付 2 张券。" in zh
+
+
+def test_pledges_closed_at_the_deadline_say_so(funded: Shop) -> None:
+    funded.clock.ms += 11 * DAY  # past the deadline, not yet settled again
+    html = funded.client.get(f"/campaigns/{GCN}?lang=en").text
+    assert attr(html, "pledge-closed", "data-reason") == "deadline"
+    assert "This campaign takes no pledges now: pledges closed 28 Mar 2030" in text_of(html)
+    assert 'id="pledge-form"' not in html

@@ -75,9 +75,14 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "pledge_heading": ("Pledge", "认购"),
     "pledge_closed": (
-        "This campaign takes no pledges now ({status}).",
-        "本活动目前不接受认购（{status}）。",
+        "This campaign takes no pledges now: {reason}.",
+        "本活动目前不接受认购：{reason}。",
     ),
+    "closed_status": ("it is {status}", "活动状态为“{status}”"),
+    "closed_harvested": ("it is harvested already", "已经采收"),
+    "closed_not-yet": ("pledges open {when}", "认购将于 {when} 开始"),
+    "closed_deadline": ("pledges closed {when}", "认购已于 {when} 截止"),
+    "closed_cap": ("every coupon up to the cap is issued", "已发行至上限"),
     "pledge_explain": (
         "Pledge with your browser wallet: coupons are issued to your wallet's key once the "
         "farm confirms your payment. Payment is arranged with the farm directly, outside "

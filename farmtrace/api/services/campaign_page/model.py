@@ -57,16 +57,27 @@ class CampaignPageView:
         return self.campaign.campaign
 
     @property
-    def pledgeable(self) -> bool:
-        """Whether the API would take a pledge now (status, harvest, window and cap as
-        :meth:`~farmtrace.api.services.campaigns.CampaignService.pledge` checks them)."""
+    def pledge_closed(self) -> str | None:
+        """Why the API would refuse a pledge now (``status``, ``harvested``, ``not-yet``,
+        ``deadline``, ``cap``), checked as
+        :meth:`~farmtrace.api.services.campaigns.CampaignService.pledge` checks them; None when
+        it would take one."""
         c, terms = self.campaign, self.campaign.terms
-        return (
-            c.status in ("open", "funded")
-            and c.harvested is None
-            and terms.opens_ms <= self.now_ms <= terms.deadline_ms
-            and c.totals.issued < terms.cap
-        )
+        if c.status not in ("open", "funded"):
+            return "status"
+        if c.harvested is not None:
+            return "harvested"
+        if self.now_ms < terms.opens_ms:
+            return "not-yet"
+        if self.now_ms > terms.deadline_ms:
+            return "deadline"
+        if c.totals.issued >= terms.cap:
+            return "cap"
+        return None
+
+    @property
+    def pledgeable(self) -> bool:
+        return self.pledge_closed is None
 
     @property
     def page_path(self) -> str:

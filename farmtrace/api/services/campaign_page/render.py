@@ -146,7 +146,7 @@ def render_campaign_page(
             _terms(view, tz, lang),
             _counts(view, lang),
             _harvest(view, lang),
-            _pledge(view, lang),
+            _pledge(view, tz, lang),
             _fields(view, tz, lang),
             _links(view, lang),
         ]
@@ -254,15 +254,23 @@ def _harvest(view: CampaignPageView, lang: Lang) -> str:
     )
 
 
-def _pledge(view: CampaignPageView, lang: Lang) -> str:
+def _pledge(view: CampaignPageView, tz: tzinfo, lang: Lang) -> str:
     c = view.campaign
     head = (
         '<section class="pledge" id="pledge" aria-labelledby="pledge-h">'
         f'<h2 id="pledge-h">{_e(t(lang, "pledge_heading"))}</h2>'
     )
-    if not view.pledgeable:
+    closed = view.pledge_closed
+    if closed is not None:
         status = t(lang, "status_" + c.status) if c.status in _STATUSES else c.status
-        return f"{head}<p>{_e(t(lang, 'pledge_closed', status=status))}</p></section>"
+        when = format_datetime(
+            from_ms(c.terms.opens_ms if closed == "not-yet" else c.terms.deadline_ms, tz), tz, lang
+        )
+        reason = t(lang, "closed_" + closed, status=status, when=when)
+        return (
+            f'{head}<p id="pledge-closed" data-reason="{_e(closed)}">'
+            f"{_e(t(lang, 'pledge_closed', reason=reason))}</p></section>"
+        )
     left = c.terms.cap - c.totals.issued
     terms = c.terms
     return (
