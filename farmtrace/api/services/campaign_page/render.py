@@ -19,7 +19,9 @@ name and fingerprint go in ``.who``; ``[data-wallet=none]`` is shown when there 
 ``[data-wallet=ready]`` when there is one); ``#pledge-result`` (``role=status``): the script sets
 ``data-state`` (``sending``, ``done``, ``refused``), ``data-pledge`` (the pledge's ID) and its text
 from the templates in ``data-sending``, ``data-done`` (``{pledge}``, ``{count}``, ``{amount}``) and
-``data-refused`` (``{reason}``).
+``data-refused`` (``{reason}``). A campaign that takes no pledge now has no form but
+``#pledge-closed`` with ``data-reason`` (``status``, ``harvested``, ``not-yet``, ``deadline``,
+``cap``).
 
 Badge contract (coupon page, ``/static/campaign/coupon_badge.js``): ``section#coupon-proof``
 with ``data-bundle-url`` (the coupon bundle), ``data-campaign-bundle-url`` (the campaign bundle,
