@@ -270,3 +270,23 @@ def test_pledges_closed_at_the_deadline_say_so(funded: Shop) -> None:
     assert attr(html, "pledge-closed", "data-reason") == "deadline"
     assert "This campaign takes no pledges now: pledges closed 28 Mar 2030" in text_of(html)
     assert 'id="pledge-form"' not in html
+
+
+def test_failed_campaign_and_void_coupon(shop: Shop) -> None:
+    shop.open_and_issue(ALICE, 1)  # target 3: one coupon is not enough
+    shop.clock.ms += 11 * DAY
+    settled = shop.client.post(f"/v1/campaigns/{GCN}/settle", headers=shop.farm)
+    assert settled.status_code == 200, settled.text
+    api = shop.client.get(f"/v1/campaigns/{GCN}").json()
+    assert api["status"] == "failed" and api["totals"]["voided"] == 1
+    html = shop.client.get(f"/campaigns/{GCN}?lang=en").text
+    assert attr(html, "status", "data-status") == "failed"
+    assert "Failed: target not reached" in text_of(html)
+    assert attr(html, "pledge-closed", "data-reason") == "status"
+    coupon = coupon_id(GCN, 1)
+    page = shop.client.get(f"/255/{coupon}?lang=en", headers=HTML).text
+    assert attr(page, "coupon-status", "data-status") == "void"
+    kinds = re.findall(r'data-kind="(\w+)"', page)
+    assert kinds == [h["kind"] for h in shop.client.get(f"/v1/coupons/{coupon}").json()["history"]]
+    assert kinds == ["issue", "void"]
+    assert attr(page, "coupon-proof", "data-voided") == "1"
