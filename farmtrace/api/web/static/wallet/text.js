@@ -59,6 +59,10 @@ const TEXT = {
     zh: "已接受，尚未锚定（{detail}）。稍后可在提货券页面查看。",
   },
   failed: { en: "Refused: {detail}", zh: "被拒绝：{detail}" },
+  stale: {
+    en: "Refused: coupon {coupon} changed after this page read it (sent or redeemed, perhaps from another tab or device), so this transfer was not made. The list of coupons is up to date again. The server said: {detail}",
+    zh: "被拒绝：本页读取提货券 {coupon} 之后它已变化（可能已从另一个标签页或设备转让或兑换），因此本次转让没有生效。提货券列表已更新。服务器说明：{detail}",
+  },
   redeemShown: {
     en: "Show this code to the farm at pickup. It stays valid while the coupon stays with you, unmoved.",
     zh: "取货时向农场出示此码。只要提货券仍在您这里且未流转，它就有效。",

@@ -355,7 +355,11 @@ function wireSend() {
           .then(() => current() && show("anchored", t("anchored", { coupon })))
           .catch((error) => current() && show("accepted", t("anchorWait", { detail: reason(error) })));
       } catch (error) {
-        show("failed", t("failed", { detail: reason(error) }));
+        // 409: the coupon's head moved since this page read it (spent from another tab or
+        // device, or redeemed): say so plainly, and show the coupons as they are now.
+        const stale = error instanceof ApiError && error.status === 409;
+        show("failed", t(stale ? "stale" : "failed", { coupon, detail: reason(error) }));
+        await loadCoupons();
         throw error;
       }
     });
