@@ -7,22 +7,27 @@ the community's operator key); the operator's API key (scope ``community:write``
 the environment, ``FARMTRACE_API_KEY``, never from the command line (it would show in the
 process list and the shell history). A member downloads their statement: balance, how each
 token was earned, sent or received, their part of each distribution, and the statement bundle
-that ``farmtrace verify`` checks offline.
+that ``farmtrace verify`` checks offline; and sends tokens with a transfer signed by their wallet
+key (the same wallet as coupons, ``farmtrace wallet``).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from farmtrace.commerce.community.entries import sign_transfer
+from farmtrace.commerce.errors import CommerceError
 from farmtrace.wallet.client import ApiClient, ApiRefused, check_api_url
-from farmtrace.wallet.keyfile import WalletError
+from farmtrace.wallet.keyfile import ENV_FILE, WalletError, address_of, default_path, load_key
 
 __all__ = ["register", "run"]
 
@@ -168,6 +173,31 @@ def _statement(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transfer(args: argparse.Namespace) -> int:
+    """Sign a transfer with the wallet's key, from its current spend state, and send it."""
+    key = load_key(Path(args.file).expanduser() if args.file else default_path())
+    sender = address_of(key)
+    client = _client(args)
+    community = _community(args, client)
+    view = client.get(f"/v1/communities/{community}/members/{sender}")
+    try:
+        statement = sign_transfer(
+            view["moves"] + 1,
+            int(time.time() * 1000),
+            community,
+            args.to,
+            args.amount,
+            view["spend_state"],
+            key,
+        )
+    except CommerceError as exc:
+        raise WalletError(f"transfer: {exc}") from None
+    encoded = base64.b64encode(statement.payload).decode("ascii")
+    _recorded(client.post(f"/v1/communities/{community}/transfers", {"statement": encoded}))
+    print(f"your spend state is now {statement.hash}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run a ``farmtrace community`` subcommand; its exit code."""
     try:
@@ -229,6 +259,17 @@ def register(sub: Any) -> None:
     distribute.add_argument("--surplus", required=True, type=int, help="minor units")
     distribute.add_argument("--from-ms", required=True, type=int, help="period start (ms)")
     distribute.add_argument("--until-ms", required=True, type=int, help="period end (ms)")
+
+    transfer = action(
+        "transfer", "send tokens from this wallet: a statement signed with its key", _transfer
+    )
+    transfer.add_argument("--to", required=True, help="the receiver's address (64 hex)")
+    transfer.add_argument("--amount", required=True, type=int, help="tokens")
+    transfer.add_argument(
+        "--file",
+        metavar="PATH",
+        help=f"the wallet's key file (default: ${ENV_FILE}, else ~/.farmtrace/wallet.key)",
+    )
 
     statement = action(
         "statement",

@@ -1,6 +1,6 @@
 """``farmtrace community`` against a real ``farmtrace api`` process: the barbershop founded
 from its shipped rule file, a deposit and a service with the worked figures, a dividend, a
-member's statement downloaded and checked by ``farmtrace verify`` once a gateway's ledger has
+member's transfer signed with their wallet key, the member's statement downloaded and checked by ``farmtrace verify`` once a gateway's ledger has
 anchored it; refusals print the API's reason and exit 1."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
-from support.community_api import ADDR, place_operator_seed
+from support.community_api import ADDR, KEYS, place_operator_seed
 from support.tiles_serving import api_process
 
 from farmtrace.cli import main
 from farmtrace.store.ledger import Ledger
+from farmtrace.wallet.keyfile import save_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,6 +51,14 @@ def test_the_operator_and_a_member_at_the_command_line(
         assert main(["community", "deposit", "--member", customer, "--amount", "-5",
                      "--reference", "x"]) == 1  # fmt: skip
         assert "amount: -5 is negative" in capsys.readouterr().err
+        wallet = tmp_path / "customer.key"
+        save_key(wallet, KEYS["customer"])
+        assert main(["community", "transfer", "--file", str(wallet), "--to", barber,
+                     "--amount", "5000"]) == 0  # fmt: skip
+        assert "(transfer) of community barbershop" in capsys.readouterr().out
+        assert main(["community", "transfer", "--file", str(wallet), "--to", barber,
+                     "--amount", "999999"]) == 1  # fmt: skip
+        assert "spends 999999 tokens but the balance is 20000" in capsys.readouterr().err
         assert main(["community", "distribute", "--surplus", "1002525", "--from-ms", "0",
                      "--until-ms", "1"]) == 0  # fmt: skip
         capsys.readouterr()
@@ -58,10 +67,10 @@ def test_the_operator_and_a_member_at_the_command_line(
         out = tmp_path / "statement.json"
         assert main(["community", "statement", "--key", customer, "--out", str(out)]) == 0
         printed = capsys.readouterr().out
-        assert "balance 25000" in printed and "entry 2 deposit: +25000 tokens" in printed
-        assert "(4 entries, 0 pending anchoring)" in printed
+        assert "balance 20000" in printed and "entry 2 deposit: +25000 tokens" in printed
+        assert "(5 entries, 0 pending anchoring)" in printed
         assert json.loads(out.read_text())["member"] == customer
     assert main(["verify", str(out), "--key", vkey]) == 0
-    assert "balance 25000, 1 distribution part (dividend 2500 CNY minor units)" in (
+    assert "balance 20000, 1 distribution part (dividend 2000 CNY minor units)" in (
         capsys.readouterr().out
     )
