@@ -194,6 +194,10 @@ def test_member_view_verifies_the_statement_and_names_a_tampered_one(
         assert results == ["ok"] * 8
         lines = texts(browser, "#member ol.lines li")
         assert any(line.startswith("entries 1..5 replayed with the rules") for line in lines)
+        # In Chinese, the same statement told in the page's Chinese words.
+        assert settled(browser, f"{base}/communities/barbershop?lang=zh") == "verified"
+        assert texts(browser, "#member ol.earned li .what")[0] == "充值 1,000.00\u00a0CNY"
+        assert texts(browser, "#member dl.figures dd.balance") == ["20,000 CUT"]
 
         tamper.changes["/statement"] = flip_deposit
         assert settled(browser, page) == "failed"
