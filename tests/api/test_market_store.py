@@ -1,14 +1,18 @@
 """The market's store (farmtrace/store/listings.py) on SQLite and PostgreSQL: one open listing
 per coupon whatever the caller does (the partial unique index), a void ending its listing as
-``void``, settling being a no-op when nothing moved, and the wallet reads."""
+``void`` and a redemption as ``redeemed``, settling being a no-op when nothing moved, and the
+wallet reads."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from support.api import Served
+from support.api import GTIN, LOT, Served
 from support.commerce_api import DAY, GCN, Shop, address
 
+from farmtrace.commerce.entries import sign_statement
 from farmtrace.commerce.gcn import coupon_id
 from farmtrace.store.errors import StateConflictError
 from farmtrace.store.listings import Listings, NewListing
@@ -56,3 +60,44 @@ def test_one_open_listing_per_coupon_and_a_void_ends_it(shop: Shop) -> None:
     assert all(r.ended_state is not None for r in ended)
     assert listings.open_listings(first.campaign_id) == []
     assert listings.counts() == {"listings": 2, "offers": 0}
+
+
+SHIPPING = {
+    "kind": "shipping",
+    "time": "2030-03-01T08:00:00+08:00",
+    "read_point": "urn:epc:id:sgln:9506000.00001.0",
+    "actor": "Li Wei",
+}
+
+
+def test_a_redemption_ends_the_listing_as_redeemed(shop: Shop) -> None:
+    """A holder who listed a coupon and then redeems it at pickup: the listing ends
+    ``redeemed``, and the redeemed coupon cannot be listed again."""
+    alice = Ed25519PrivateKey.generate()
+    shop.open_and_issue(alice, 3)
+    client = shop.client
+    assert client.post(f"/v1/campaigns/{GCN}/settle", headers=shop.farm).status_code == 200
+    c1 = coupon_id(GCN, 1)
+    listings = Listings(shop.state.database)
+    listed = listings.add(new_listing(shop, 1, address(alice), "e" * 32))
+    shop.clock.ms += 21 * DAY
+    harvested = client.post(
+        f"/v1/campaigns/{GCN}/harvest", json={"quantity": 20}, headers=shop.farm
+    )
+    assert harvested.status_code == 200, harvested.text
+    event = client.post(f"/v1/lots/{GTIN}/{LOT}/events", json=SHIPPING, headers=shop.events)
+    assert event.status_code == 201, event.text
+    state = client.get(f"/v1/coupons/{c1}").json()["state"]
+    redeem = sign_statement(1, shop.clock.ms, "redeem", c1, state, alice)
+    body = {
+        "statement": base64.b64encode(redeem.payload).decode(),
+        "event": {"signer": event.json()["signer"], "seq": event.json()["seq"]},
+    }
+    redeemed = client.post(f"/v1/coupons/{c1}/redemptions", json=body, headers=shop.redeemer)
+    assert redeemed.status_code == 200, redeemed.text
+    assert listings.settle(listed.campaign_id, 1) == 1
+    after = listings.get(listed.id)
+    assert after is not None and after.ended == "redeemed"
+    assert after.ended_state == redeemed.json()["state"]
+    with pytest.raises(StateConflictError, match="redeemed"):
+        listings.add(new_listing(shop, 1, address(alice), "f" * 32))
