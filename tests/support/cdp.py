@@ -4,7 +4,9 @@
 write answers and events to 4, each JSON message ended by a NUL byte. :class:`Browser` starts
 it with a fresh profile, opens one page and offers what page tests need: navigate, evaluate an
 expression (awaiting its promise), wait until an expression is truthy, and the console errors,
-uncaught exceptions and CSP reports seen so far. It stops Chromium when closed.
+uncaught exceptions and CSP reports seen so far. :meth:`Browser.open_tab` opens another tab
+of the same profile (two tabs of one wallet) and :meth:`Browser.use_tab` picks which tab the
+page commands go to. It stops Chromium when closed.
 """
 
 from __future__ import annotations
@@ -79,12 +81,8 @@ class Browser:
         """Console errors, uncaught exceptions and log entries of level error, as text."""
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        target = self.command("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self.command(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}
-        )["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            self.command(f"{domain}.enable", session=True)
+        self._session = ""
+        self.open_tab()
 
     def _read(self) -> None:
         buffer = b""
@@ -144,6 +142,26 @@ class Browser:
             raise BrowserError(f"{method}: {answer['error']}")
         result: dict[str, Any] = answer.get("result", {})
         return result
+
+    def open_tab(self) -> str:
+        """Open a new tab (same profile, so the same IndexedDB) and send page commands to it
+        from now on; the tab's session ID, for :meth:`use_tab`."""
+        target = self.command("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self._session = self.command(
+            "Target.attachToTarget", {"targetId": target, "flatten": True}
+        )["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.command(f"{domain}.enable", session=True)
+        return self._session
+
+    def use_tab(self, tab: str) -> None:
+        """Send page commands to ``tab`` (a session ID from :meth:`open_tab`)."""
+        self._session = tab
+
+    @property
+    def tab(self) -> str:
+        """The session ID of the tab page commands go to now."""
+        return self._session
 
     def goto(self, url: str) -> None:
         self.command("Page.navigate", {"url": url}, session=True)
