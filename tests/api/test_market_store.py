@@ -6,6 +6,7 @@ wallet reads."""
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -101,3 +102,32 @@ def test_a_redemption_ends_the_listing_as_redeemed(shop: Shop) -> None:
     assert after.ended_state == redeemed.json()["state"]
     with pytest.raises(StateConflictError, match="redeemed"):
         listings.add(new_listing(shop, 1, address(alice), "f" * 32))
+
+
+def test_concurrent_listings_of_one_coupon_leave_exactly_one_open(shop: Shop) -> None:
+    """Eight writers list one coupon at once (as eight tabs or API workers could): exactly one
+    listing is stored, every other writer gets StateConflictError, none a database error."""
+    alice = Ed25519PrivateKey.generate()
+    shop.open_and_issue(alice, 1)
+    listings = Listings(shop.state.database)
+    news = [new_listing(shop, 1, address(alice), f"{i:032x}", amount=100 + i) for i in range(8)]
+    barrier = threading.Barrier(len(news))
+    outcomes: list[str] = []
+
+    def write(new: NewListing) -> None:
+        barrier.wait()
+        try:
+            listings.add(new)
+            outcomes.append("stored")
+        except StateConflictError:
+            outcomes.append("conflict")
+        except Exception as exc:  # the test reports any other outcome
+            outcomes.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in news]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["conflict"] * 7 + ["stored"], outcomes
+    assert len(listings.open_listings(news[0].campaign_id)) == 1
