@@ -95,8 +95,8 @@ def test_statement_bundle_verifies_through_the_chain(
 
 
 @pytest.mark.slow
-def test_audit_recomputes_and_names_altered_rows(community: Community) -> None:
-    c = community
+def test_audit_recomputes_and_names_altered_rows(community_on_both: Community) -> None:
+    c = community_on_both
     _life(c)
     _anchor(c)
     url = c.served.db_url
