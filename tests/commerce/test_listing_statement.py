@@ -180,3 +180,28 @@ def test_the_browser_builder_gives_the_same_bytes(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "# pass 4" in done.stdout, done.stdout[-2000:]
+
+
+def test_the_openapi_examples_are_signed_for_real() -> None:
+    """The request examples in farmtrace/api/schemas/market.py verify as the server checks them."""
+    from farmtrace.api.schemas import market  # the examples live with the schemas
+
+    listing = market.ListingCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    problem = listing_problem(
+        market._LISTING, COUPON, listing["state"], listing["seller"],
+        listing["price"]["amount"], listing["price"]["currency"], listing["time_ms"],
+        listing["signature"],
+    )  # fmt: skip
+    assert problem is None
+    seller = Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32).public_key()
+    buyer = Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32).public_key()
+    withdraw = market.WithdrawCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    seller.verify(
+        base64.b64decode(withdraw["signature"]),
+        withdraw_statement(market._LISTING, withdraw["time_ms"]),
+    )
+    offer = market.OfferCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    buyer.verify(
+        base64.b64decode(offer["signature"]),
+        offer_statement(market._LISTING, offer["buyer"], offer["time_ms"]),
+    )
