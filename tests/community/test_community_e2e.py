@@ -116,6 +116,19 @@ def test_audit_recomputes_and_names_altered_rows(community_on_both: Community) -
 
     assert run_audit(url).ok
     head = c.state.communities.head("barbershop")
+    update_row(url, "communities", {"id": head.id}, {"supply": head.supply + 1})
+    report = run_audit(url)
+    assert report.failure is not None and "says supply=10025251" in report.failure["reason"]
+    update_row(url, "communities", {"id": head.id}, {"supply": head.supply})
+    where = {"community_id": head.id, "eseq": 3, "address": ADDR["barber"]}
+    update_row(url, "community_postings", where, {"delta": 251})
+    report = run_audit(url)
+    assert report.failure is not None
+    assert report.failure["item"] == (
+        f"community barbershop: posting of entry 3 (service) to {ADDR['barber']}"
+    )
+    update_row(url, "community_postings", where, {"delta": 250})
+    assert run_audit(url).ok
     stored = c.state.communities.communities.entries(head.id, with_anchors=False)
     payload = bytearray(stored[1].payload)
     payload[-70] ^= 0x01
