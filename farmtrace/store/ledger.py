@@ -49,6 +49,7 @@ from farmtrace.store.errors import (
 from farmtrace.store.handover import pending_handover, sign_checkpoint_note
 from farmtrace.store.interface import LedgerInterface
 from farmtrace.store.keys import load_or_create_signer, remove_previous_signer, retired_verifiers
+from farmtrace.store.log_tiles import insert_full_tiles
 from farmtrace.store.migrate import upgrade
 from farmtrace.store.models import Base
 from farmtrace.store.opening import LoadedChain, load_chain
@@ -365,6 +366,9 @@ class Ledger:
         )
         # The roots of the block's runs of 8: a reading's proof then reads its run, not the block.
         insert_run_roots(conn, chain_id, height, leaves)
+        # The chain log's tiles this block fills: a block's place in the log is then proved
+        # from stored hashes, not from a tree of every header.
+        insert_full_tiles(conn, chain_id, height + 1)
         failpoints.hit(failpoints.APPEND_BLOCK_WRITTEN)
         conn.execute(
             insert(CHECKPOINTS),

@@ -32,15 +32,18 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from farmtrace.chain.block import BlockHeader
-from farmtrace.rust_core import MerkleTree
+from farmtrace.rust_core import MerkleTree, verify_inclusion
 from farmtrace.store.block_hashes import RUN, run_proof
 from farmtrace.store.cache import LRU
 from farmtrace.store.database import Database, database_errors
 from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import ChainMismatchError, DatabaseError, NotFoundError
+from farmtrace.store.log_tiles import MissingTile, StoredLog
 from farmtrace.store.models import Base
 from farmtrace.store.records import ReadingProof, StoredCheckpoint, StoredEntry
 from farmtrace.store.witness_cosignatures import cosignature_lines
+from farmtrace.tlog.checkpoint import Checkpoint
+from farmtrace.tlog.errors import TlogError
 from farmtrace.tlog.proof import build_tlog_proof
 
 __all__ = ["ChainReader", "batch_tree", "chain_id_of", "list_chains", "tree_at"]
@@ -147,6 +150,17 @@ class ChainReader:
         )
         # The entry and its neighbours within a run's length either side: its run's entries
         # are among them, so one read gives both.
+        self._tile_sql = (
+            "SELECT hashes FROM log_tiles "
+            f"WHERE chain_id = {mark} AND level = {mark} AND tile_index = {mark}"
+        )
+        self._headers_sql = (
+            f"SELECT header FROM blocks WHERE chain_id = {mark} AND height >= {mark} "
+            f"AND height < {mark} ORDER BY height"
+        )
+        self._stored_log = StoredLog(
+            self._log_tile_row, self._header_rows, capacity=max(batch_trees * 4, 64)
+        )
         self._near_sql = (
             "SELECT global_index, block_height, index_in_block, kind, device_id, seq, "
             "timestamp_ms, received_at, payload FROM entries "
@@ -352,15 +366,47 @@ class ChainReader:
     def tlog_proof(self, height: int, checkpoint: StoredCheckpoint) -> str:
         """The C2SP tlog-proof of block ``height`` in the chain log at ``checkpoint`` (cached).
 
-        Requires ``height < checkpoint.size``.
+        The audit path comes from the chain log's stored tiles when they are there and it
+        checks against the checkpoint's root; else from the whole log (:meth:`log_tree`, the
+        plain reference). Requires ``height < checkpoint.size``.
         """
         key = (height, checkpoint.size, len(checkpoint.note))  # cosignatures lengthen the note
         text = self._tlog.get(key)
         if text is None:
-            log = tree_at(self.log_tree(checkpoint.size), checkpoint.size)
-            text = build_tlog_proof(height, log.inclusion_proof(height), checkpoint.note)
+            path = self._stored_log_path(height, checkpoint)
+            if path is None:
+                log = tree_at(self.log_tree(checkpoint.size), checkpoint.size)
+                path = log.inclusion_proof(height)
+            text = build_tlog_proof(height, path, checkpoint.note)
             self._tlog.put(key, text)
         return text
+
+    def _stored_log_path(self, height: int, checkpoint: StoredCheckpoint) -> list[bytes] | None:
+        """Block ``height``'s audit path in the chain log at ``checkpoint`` from the stored
+        tiles (``farmtrace.store.log_tiles``), only if it proves the block's header against the
+        checkpoint's signed root; ``None`` otherwise (a tile missing or not matching, or
+        ``stored_hashes=False``): the caller proves from the whole log instead."""
+        if not self.stored_hashes:
+            return None
+        try:
+            root = Checkpoint.parse(checkpoint.note.split("\n\n", 1)[0] + "\n").root
+            path = self._stored_log.inclusion_proof(height, checkpoint.size)
+        except (MissingTile, TlogError, DatabaseError):
+            return None
+        leaf = self.block(height)[0].hash()
+        if not verify_inclusion(leaf, height, checkpoint.size, path, root):
+            return None
+        return path
+
+    def _log_tile_row(self, level: int, index: int) -> bytes | None:
+        rows = self._raw(
+            self._tile_sql, (self.chain_id, level, index), f"chain log tile {level}/{index}"
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def _header_rows(self, start: int, end: int) -> list[bytes]:
+        rows = self._raw(self._headers_sql, (self.chain_id, start, end), "block headers")
+        return [bytes(row[0]) for row in rows]
 
     def reading_proof(
         self, global_index: int, at: StoredCheckpoint | None = None, *, check_root: bool = True
@@ -458,10 +504,13 @@ class ChainReader:
         key = (height, checkpoint.size, len(checkpoint.note))
         tlog = self._tlog.get(key)
         if tlog is None:
-            log = self._log_tree
-            if log is None or log.size != checkpoint.size:
-                return None  # loading or cutting the chain log's tree is no work for a loop
-            tlog = build_tlog_proof(height, log.inclusion_proof(height), checkpoint.note)
+            path = self._stored_log_path(height, checkpoint)  # indexed reads only
+            if path is None:
+                log = self._log_tree
+                if log is None or log.size != checkpoint.size:
+                    return None  # loading or cutting the chain log's tree is no work for a loop
+                path = log.inclusion_proof(height)
+            tlog = build_tlog_proof(height, path, checkpoint.note)
             self._tlog.put(key, tlog)
         header = self._headers.get(height)
         if header is None:
