@@ -72,12 +72,18 @@ class CommunityAuditSummary:
     pending: int = 0
 
     def text(self) -> str:
+        communities = "community" if self.communities == 1 else "communities"
         return (
-            f"{self.communities} communities ({self.entries} entries: {self.mints} mints, "
-            f"{self.transfers} transfers, {self.distributions} distributions) replayed under "
-            f"their rules, every mint and part recomputed; {self.anchored} of their entries "
-            f"anchored, {self.pending} waiting for a block"
+            f"{self.communities} {communities} ({_count(self.entries, 'entry', 'entries')}: "
+            f"{_count(self.mints, 'mint')}, {_count(self.transfers, 'transfer')}, "
+            f"{_count(self.distributions, 'distribution')}) replayed under their rules, every "
+            f"mint and part recomputed; {self.anchored} of their entries anchored, "
+            f"{self.pending} waiting for a block"
         )
+
+
+def _count(n: int, word: str, plural: str = "") -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def audit_communities(reads: AuditReads, summary: CommunityAuditSummary) -> None:

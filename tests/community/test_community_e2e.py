@@ -104,7 +104,7 @@ def test_audit_recomputes_and_names_altered_rows(community_on_both: Community) -
     assert report.ok, report.failure
     assert report.community.communities == 1 and report.community.entries == 5
     assert report.community.mints == 2 and report.community.anchored == 5
-    assert "1 communities (5 entries: 2 mints, 1 transfers, 1 distributions)" in report.to_text()
+    assert "1 community (5 entries: 2 mints, 1 transfer, 1 distribution)" in report.to_text()
 
     update_row(url, "community_members", {"address": ADDR["barber"]}, {"balance": 99_999})
     report = run_audit(url)
