@@ -158,8 +158,7 @@ def verify_statement(
         f"entries 1..{replay.n} replayed with the rules (docs/community.md section 4): each "
         f"signed by the operator key in force and naming the one before (head {replay.head}); "
         f"every mint recomputed from its inputs, every transfer's signature and spend state, "
-        f"the parts of {_count(len(replay.distributions), 'distribution')} by the rounding "
-        f"rule; supply "
+        f"{len(replay.distributions)} distributions' parts by the rounding rule; supply "
         f"{replay.supply} = the sum of {len(replay.members)} balances; rules version "
         f"{rules.version} in force; an entry {replay.n + 1} may exist beyond the bundle"
     )
@@ -176,7 +175,7 @@ def verify_statement(
     summary.distributions = view["distributions"]
     ok(
         f"member {view['fingerprint']}: balance {summary.balance}, spend state "
-        f"{summary.spend_state}, {_count(summary.moves, 'transfer')} sent"
+        f"{summary.spend_state}, {summary.moves} transfers sent"
     )
     for line in summary.history:
         ok(f"  entry {line['n']} {line['op']}: {line['delta']:+d} tokens {_detail(line)}")
@@ -187,10 +186,6 @@ def verify_statement(
             f"{part['total']} {unit}"
         )
     return summary
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _detail(line: dict[str, Any]) -> str:
