@@ -5,13 +5,18 @@
    ``<state>/proofs-<readings>-<lo>-<hi>.db`` and reused when it is there. Built by the ledger's
    own append (``Ledger.append_batch``, the gateway's write path), readings signed in worker
    processes.
-2. What the database holds: bytes per reading stored (the file, counted rows), and the part of
-   it that is the blocks' stored run roots (``block_hashes``), so the size without them (the
-   schema before revision 0010) is printed beside it.
+2. What the database holds: bytes per reading stored (the file, counted rows), and the parts of
+   it that are stored hashes: the blocks' run roots (``block_hashes``, revision 0010) and the
+   chain log's full tiles (``log_tiles``, revision 0014), so the size without them (the schema
+   before revision 0010) is printed beside it.
 3. In process, side by side on the same database, each with a fresh reader (cold caches; the
    operating system's page cache is whatever it is): ``rebuild``, the path of blocks without
-   stored hashes (every entry of the block read and its tree rebuilt), and ``stored``, the proof
-   from the block's stored run roots and the entries of the reading's run. ``--threads`` threads
+   stored hashes (every entry of the block read and its tree rebuilt, the reading's place in
+   the chain log from a tree of every block header), and ``stored``, the proof from the
+   block's stored run roots, the entries of the reading's run and the chain log's stored
+   tiles. Each is run ``--repeats`` times, a fresh reader each time; the median and the range
+   are printed, and the CPU time per proof beside the rates (the steadier figure on a shared
+   machine). ``--threads`` threads
    ask for proofs of readings drawn uniformly from all of them (every block equally likely: the
    long tail a consumer scanning old lots meets) for ``--seconds``.
 4. With ``--http``: ``farmtrace api`` started fresh (cold) on the database, ``--concurrency``
@@ -129,10 +134,32 @@ def storage(path: Path) -> dict[str, Any]:
         "file_bytes": size.file_bytes,
         "bytes_per_reading": round(size.bytes_per_reading(), 1),
         "block_hashes_bytes": sum(n for k, n in size.tables.items() if "block_hashes" in k),
+        "log_tiles_bytes": sum(n for k, n in size.tables.items() if "log_tiles" in k),
         "bytes_per_reading_without_block_hashes": round(
             size.bytes_per_reading(without=("block_hashes",)), 1
         ),
+        "bytes_per_reading_without_stored_hashes": round(
+            size.bytes_per_reading(without=("block_hashes", "log_tiles")), 1
+        ),
     }
+
+
+def _spread(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds, and for each figure their median, lowest and highest."""
+    keys = ("proofs_per_s", "p50_ms", "p99_ms", "cpu_us_per_proof", "server_cpu_us_per_proof")
+    summary: dict[str, Any] = {"rounds": rounds}
+    for key in keys:
+        values = [r[key] for r in rounds if key in r]
+        if values:
+            summary[key] = {
+                "median": round(statistics.median(values), 1),
+                "low": min(values),
+                "high": max(values),
+            }
+    summary["first_proof_ms"] = [r["first_proof_ms"] for r in rounds if "first_proof_ms" in r]
+    summary["errors"] = [r["errors"] for r in rounds if r.get("errors")]
+    summary["load_average"] = [r["load_average"] for r in rounds]
+    return summary
 
 
 def _percentiles(latencies: list[float], elapsed: float, count: int) -> dict[str, Any]:
@@ -189,6 +216,7 @@ def in_process(path: Path, stored_hashes: bool, seconds: float, threads: int) ->
             (time.process_time() - cpu) / max(len(latencies), 1) * 1e6, 1
         )
         result["first_proof_ms"] = round(first_ms, 1)
+        result["load_average"] = round(os.getloadavg()[0], 2)
         return result
     finally:
         reader.close()
@@ -280,6 +308,7 @@ def over_http(
         report: dict[str, Any] = json.loads(load.stdout)
         used = _tree_cpu_seconds(server.pid) - used
         report["server_cpu_us_per_proof"] = round(used / max(report["proofs"], 1) * 1e6, 1)
+        report["load_average"] = round(os.getloadavg()[0], 2)
         return report
     finally:
         server.terminate()
@@ -319,18 +348,26 @@ def run(args: argparse.Namespace) -> int:
     result["storage"] = storage(path)
     result["load_average_before"] = round(os.getloadavg()[0], 2)
     result["cores"] = os.cpu_count()
-    result["in_process"] = {
-        mode: in_process(path, mode == "stored", args.seconds, args.threads)
-        for mode in ("rebuild", "stored")
-    }
+    # Rounds alternate between the modes, so a burst of load elsewhere hits both alike.
+    rounds: dict[str, list[dict[str, Any]]] = {"rebuild": [], "stored": []}
+    for _ in range(args.repeats):
+        for mode, done in rounds.items():
+            done.append(in_process(path, mode == "stored", args.seconds, args.threads))
+    result["in_process"] = {mode: _spread(done) for mode, done in rounds.items()}
+    servers: dict[str, Path | None] = {}
     if args.http:
-        result["http_stored_cold"] = over_http(
-            path, args.state, args.seconds, args.concurrency, args.workers
-        )
+        servers["http_stored_cold"] = None
     if args.server_checkout is not None:
-        result["http_checkout_cold"] = over_http(
-            path, args.state, args.seconds, args.concurrency, args.workers, args.server_checkout
-        )
+        servers["http_checkout_cold"] = args.server_checkout
+    http: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+    for _ in range(args.repeats):
+        for name, checkout in servers.items():
+            http[name].append(
+                over_http(path, args.state, args.seconds, args.concurrency, args.workers, checkout)
+            )
+    for name, done in http.items():
+        result[name] = _spread(done)
+    result["load_average_after"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -338,36 +375,43 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{st['readings_stored']:,} readings stored in {st['blocks']:,} blocks "
         f"(mean {st['mean_block']}), {path}\n"
-        f"  {st['bytes_per_reading']} bytes per reading; without block_hashes "
-        f"{st['bytes_per_reading_without_block_hashes']} "
-        f"(block_hashes {st['block_hashes_bytes']:,} bytes)\n"
-        f"load average before {result['load_average_before']} on {result['cores']} cores\n"
+        f"  {st['bytes_per_reading']} bytes per reading; without stored hashes "
+        f"{st['bytes_per_reading_without_stored_hashes']} "
+        f"(block_hashes {st['block_hashes_bytes']:,} bytes, "
+        f"log_tiles {st['log_tiles_bytes']:,} bytes)\n"
+        f"load average before {result['load_average_before']}, after "
+        f"{result['load_average_after']} on {result['cores']} cores\n"
         f"in process, fresh reader each, {args.threads} threads, {args.seconds} s, "
-        "uniformly random readings:"
+        f"{args.repeats} rounds, uniformly random readings (median [low-high]):"
     )
     for mode, r in result["in_process"].items():
-        print(
-            f"  {mode:8} {r['proofs_per_s']:>9,.0f} proofs/s  p50 {r['p50_ms']:.3f} ms  "
-            f"p99 {r['p99_ms']:.3f} ms  max {r['max_ms']:.1f} ms  first {r['first_proof_ms']} ms  "
-            f"CPU {r['cpu_us_per_proof']} us/proof"
-        )
-    if args.http:
-        r = result["http_stored_cold"]
-        print(
-            f"over HTTP, fresh server ({args.workers} workers), {args.concurrency} clients, "
-            f"{args.seconds} s:\n  stored   {r['proofs_per_s']:>9,.0f} proofs/s  "
-            f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms  "
-            f"errors {r['errors'] or 'none'}  server CPU {r['server_cpu_us_per_proof']} us/proof"
-        )
-    if args.server_checkout is not None:
-        r = result["http_checkout_cold"]
-        print(
-            f"over HTTP, fresh server from {args.server_checkout}:\n  checkout "
-            f"{r['proofs_per_s']:>9,.0f} proofs/s  p50 {r['p50_ms']:.2f} ms  "
-            f"p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms  errors {r['errors'] or 'none'}  "
-            f"server CPU {r['server_cpu_us_per_proof']} us/proof"
-        )
+        print(f"  {mode:8} {_line(r)}  first {r['first_proof_ms']} ms")
+    for name, label in (("http_stored_cold", "this checkout"), ("http_checkout_cold", "checkout")):
+        if name in result:
+            where = args.server_checkout if name == "http_checkout_cold" else "this checkout"
+            print(
+                f"over HTTP, fresh server from {where} ({args.workers} workers), "
+                f"{args.concurrency} clients, {args.seconds} s, {args.repeats} rounds:\n"
+                f"  {label:13} {_line(result[name])}  errors {result[name]['errors'] or 'none'}"
+            )
     return 0
+
+
+def _line(summary: dict[str, Any]) -> str:
+    def part(key: str, unit: str) -> str:
+        figure = summary.get(key)
+        if figure is None:
+            return ""
+        return f"{figure['median']:,} [{figure['low']:,}-{figure['high']:,}] {unit}  "
+
+    return (
+        part("proofs_per_s", "proofs/s")
+        + part("p50_ms", "ms p50")
+        + part("p99_ms", "ms p99")
+        + part("cpu_us_per_proof", "us CPU/proof")
+        + part("server_cpu_us_per_proof", "us server CPU/proof")
+        + f"load {summary['load_average']}"
+    )
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -384,6 +428,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=4, help="in-process proof threads")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of each measurement")
     parser.add_argument("--http", action="store_true", help="also over HTTP, a fresh server")
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
