@@ -8,7 +8,10 @@ A reading's inclusion proof in its block comes from the block's stored run roots
 entries of the reading's run of 8 (``farmtrace.store.block_hashes``): three indexed reads, no
 tree rebuilt, whatever the block's size. A block without stored run roots (sealed before
 revision 0010), or whose run does not check against its sealed root, is proved from all its
-entries as before.
+entries as before. The block's place in the chain log comes from the log's stored tiles
+(``farmtrace.store.log_tiles``, revision 0014), checked against the checkpoint's signed root;
+only when they are missing or do not check is it proved from a tree of every block header
+(:meth:`ChainReader.log_tree`, also the plain reference; consistency proofs still use it).
 
 Everything a proof is built from is append-only, so its caches never go stale: a block's header,
 run roots and batch tree are fixed once the block exists (LRU by height), so is an entry with
