@@ -5,7 +5,9 @@ checks), the signed records beside them (:mod:`farmtrace.audit.records`), every 
 coupon (:mod:`farmtrace.audit.commerce`: the reference rules replayed over the stored entries
 and transfers, and the tables checked against the replay), every value community
 (:mod:`farmtrace.audit.community`: every mint and distribution recomputed from its rules and
-inputs, supply against balances, rows against the signed and anchored bytes), checks every stored drop floor's
+inputs, supply against balances, rows against the signed and anchored bytes), the coupon
+market (:mod:`farmtrace.audit.market`: every listing, withdrawal and offer against its signature,
+every end reason against the coupon's moves), checks every stored drop floor's
 signature (:mod:`farmtrace.audit.floors`) and gathers per-device figures. It stops at the first failure and reports it in the
 returned :class:`AuditReport`; it raises only when the database itself cannot be read.
 
@@ -24,6 +26,7 @@ from farmtrace.audit.commerce import CommerceFailure, audit_commerce
 from farmtrace.audit.community import CommunityFailure, audit_communities
 from farmtrace.audit.devices import device_summaries
 from farmtrace.audit.floors import FloorFailure, verified_floors
+from farmtrace.audit.market import MarketFailure, audit_market
 from farmtrace.audit.records import RecordFailure, check_records
 from farmtrace.audit.report import (
     AuditFailure,
@@ -59,6 +62,11 @@ def run_audit(
             try:
                 audit_communities(reads, report.community)
             except CommunityFailure as failure:
+                report.fail_item("", failure.item, failure.reason)
+        if report.ok:
+            try:
+                audit_market(reads, report.market)
+            except MarketFailure as failure:
                 report.fail_item("", failure.item, failure.reason)
         try:
             floors = verified_floors(reads)

@@ -8,6 +8,7 @@ from typing import Any
 
 from farmtrace.audit.commerce import CommerceSummary
 from farmtrace.audit.community import CommunityAuditSummary
+from farmtrace.audit.market import MarketAuditSummary
 
 __all__ = [
     "AuditFailure",
@@ -136,6 +137,8 @@ class AuditReport:
     """Campaigns and coupons replayed (:mod:`farmtrace.audit.commerce`)."""
     community: CommunityAuditSummary = field(default_factory=CommunityAuditSummary)
     """Value communities replayed (:mod:`farmtrace.audit.community`)."""
+    market: MarketAuditSummary = field(default_factory=MarketAuditSummary)
+    """Coupon market listings and offers checked (:mod:`farmtrace.audit.market`)."""
 
     def fail(self, failure: AuditFailure) -> None:
         self.fail_item(failure.origin, failure.item, failure.reason)
@@ -170,6 +173,8 @@ class AuditReport:
             lines.append(self.commerce.text())
         if self.community.communities:
             lines.append(self.community.text())
+        if self.market.listings:
+            lines.append(self.market.text())
         with_gaps = [d for d in self.devices if d.gap_count]
         lines.append(
             f"{len(self.devices)} devices, {self.readings} readings; "

@@ -25,6 +25,7 @@ from farmtrace.store.communities import CommunityAuditRows
 from farmtrace.store.dropfloors import stored_floors
 from farmtrace.store.engine import create_db_engine, describe_url
 from farmtrace.store.errors import DatabaseError, StoreError
+from farmtrace.store.listings import ListingAuditRows
 from farmtrace.store.migrate import current_revision, head_revision
 from farmtrace.store.models import Base
 from farmtrace.store.records import StoredCheckpoint, StoredEntry, StoredFloor
@@ -138,6 +139,10 @@ class AuditReads:
     def communities(self) -> CommunityAuditRows:
         """The value-community tables' reads over this audit's connection."""
         return CommunityAuditRows(self._conn)
+
+    def market(self) -> ListingAuditRows:
+        """The coupon market's tables' reads over this audit's connection."""
+        return ListingAuditRows(self._conn)
 
     def chains(self) -> list[tuple[int, str]]:
         """Every chain as ``(chain_id, origin)``, by ID."""

@@ -37,6 +37,7 @@ from farmtrace.store.models import Base
 
 __all__ = [
     "ENDED_REASONS",
+    "ListingAuditRows",
     "ListingRecord",
     "Listings",
     "NewListing",
@@ -396,6 +397,43 @@ class Listings:
                 "listings": int(c.execute(select(func.count()).select_from(LISTINGS)).scalar_one()),
                 "offers": int(c.execute(select(func.count()).select_from(OFFERS)).scalar_one()),
             }
+
+
+class ListingAuditRows:
+    """The market's rows as stored, for ``farmtrace audit`` (one read-only connection)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def listings(self) -> list[ListingRecord]:
+        """Every listing with its offers, by campaign, coupon and time."""
+        rows = list(
+            self._conn.execute(
+                _SELECT.order_by(
+                    LISTINGS.c.campaign_id, LISTINGS.c.serial, LISTINGS.c.time_ms, LISTINGS.c.id
+                )
+            )
+        )
+        found: dict[str, list[OfferRecord]] = {}
+        for r in self._conn.execute(select(OFFERS).order_by(OFFERS.c.listing_id, OFFERS.c.buyer)):
+            found.setdefault(r.listing_id, []).append(_offer(r))
+        return [_listing(r, tuple(found.get(r.id, ()))) for r in rows]
+
+    def spend_of(
+        self, campaign_id: int, serial: int, state: str
+    ) -> tuple[str, str, str | None, tuple[int, str] | None] | None:
+        """``(op, new state, holder, declared price)`` of the move that spent ``state``."""
+        row = self._conn.execute(
+            select(MOVES).where(
+                MOVES.c.campaign_id == campaign_id,
+                MOVES.c.serial == serial,
+                MOVES.c.prev == state,
+            )
+        ).first()
+        if row is None:
+            return None
+        price = None if row.price_amount is None else (int(row.price_amount), row.price_currency)
+        return row.op, row.state, row.holder, price
 
 
 def _reason(c: Connection, listing: Any, move: Any) -> str:
