@@ -128,6 +128,9 @@ class StoredLog:
         self._read_headers = read_headers
         self._tiles: LRU[tuple[int, int], MerkleTree] = LRU(capacity)
         self._ranges: LRU[tuple[int, int], bytes] = LRU(capacity)
+        # The top of a perfect subtree on the right edge, by (level, first node, nodes): the
+        # same for every leaf under it.
+        self._tops: LRU[tuple[int, int, int], MerkleTree] = LRU(capacity)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """The RFC 9162 audit path of leaf ``index`` in the log of ``size`` leaves, leaf level
@@ -162,9 +165,12 @@ class StoredLog:
                 path += tree.inclusion_proof(node & (TILE_WIDTH - 1))
             else:  # the top of the subtree: 2**rise nodes of a possibly partial tile
                 first = node & ~((1 << rise) - 1)
-                hashes = self._nodes(level, first, 1 << rise)
-                tree = MerkleTree.from_leaf_hash_buffer(hashes, threads=1)
-                path += tree.inclusion_proof(node - first)
+                top = self._tops.get((level, first, rise))
+                if top is None:
+                    hashes = self._nodes(level, first, 1 << rise)
+                    top = MerkleTree.from_leaf_hash_buffer(hashes, threads=1)
+                    self._tops.put((level, first, rise), top)
+                path += top.inclusion_proof(node - first)
             level += 1
         return path
 

@@ -161,6 +161,7 @@ class ChainReader:
             f"SELECT header FROM blocks WHERE chain_id = {mark} AND height >= {mark} "
             f"AND height < {mark} ORDER BY height"
         )
+        self._roots: LRU[tuple[int, int], bytes] = LRU(64)  # a checkpoint's root, by note
         self._stored_log = StoredLog(
             self._log_tile_row, self._header_rows, capacity=max(batch_trees * 4, 64)
         )
@@ -392,7 +393,11 @@ class ChainReader:
         if not self.stored_hashes:
             return None
         try:
-            root = Checkpoint.parse(checkpoint.note.split("\n\n", 1)[0] + "\n").root
+            note_key = (checkpoint.size, len(checkpoint.note))
+            root = self._roots.get(note_key)
+            if root is None:
+                root = Checkpoint.parse(checkpoint.note.split("\n\n", 1)[0] + "\n").root
+                self._roots.put(note_key, root)
             path = self._stored_log.inclusion_proof(height, checkpoint.size)
         except (MissingTile, TlogError, DatabaseError):
             return None
