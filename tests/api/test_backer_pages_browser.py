@@ -179,18 +179,23 @@ def load(browser: Browser, site: Site, page: str) -> None:
 
 # -- screens -------------------------------------------------------------------------------------
 
+# A phone's browser zooms out to show content wider than the screen (innerWidth and the layout
+# viewport then grow past the device's width): measured against the device's width, WIDTH.
 OVERFLOW = """(() => {
-  const width = innerWidth;
+  const width = WIDTH;
   const out = [];
   for (const el of document.body.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > width + 0.5) {
+    // A box past the edge, or text spilling out of its box (a long code that does not wrap).
+    const spills = el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0
+      && getComputedStyle(el).overflowX === 'visible';
+    if ((r.width > 0 && r.right > width + 0.5) || spills) {
       out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}`
         + `${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ').join('.') : ''}`
-        + ` right=${Math.round(r.right)}`);
+        + (spills ? ` text ${el.scrollWidth} px in ${el.clientWidth}` : ` right=${Math.round(r.right)}`));
     }
   }
-  return {scrollWidth: document.scrollingElement.scrollWidth, innerWidth: width, out: out.slice(0, 12)};
+  return {scrollWidth: document.scrollingElement.scrollWidth, innerWidth, width, out: out.slice(0, 12)};
 })()"""
 
 
@@ -216,13 +221,13 @@ def test_pages_load_clean_and_fit_the_screen(
         for page in PAGES:
             browser.console.clear()
             load(browser, site, page)
-            assert browser.evaluate("innerWidth") == width
             csp = browser.evaluate("window.__cspViolations")
             problems += [f"{page}: CSP {v}" for v in csp]
             problems += [f"{page}: {line}" for line in browser.console]
-            fit = browser.evaluate(OVERFLOW)
-            if size == "phone" and fit["scrollWidth"] > fit["innerWidth"]:
-                problems.append(f"{page}: {fit['scrollWidth']} px wide on {width}: {fit['out']}")
+            fit = browser.evaluate(OVERFLOW.replace("WIDTH", str(width)))
+            wide = max(fit["scrollWidth"], fit["innerWidth"])
+            if size == "phone" and wide > width:
+                problems.append(f"{page}: {wide} px wide on {width}: {fit['out']}")
             target = shots / f"{page}-{width}x{height}-{lang}.png"
             screenshot(browser, target)
             assert target.stat().st_size > 1000
@@ -589,3 +594,45 @@ def test_every_control_is_reached_by_tab_and_the_main_actions_work_by_keyboard(
             unreached += [f"{page}: {m}" for m in unreached_by_tab(browser)]
         assert browser.console == [], browser.console
     assert unreached == [], "\n".join(unreached)
+
+
+def test_results_with_long_codes_fit_a_phone(site: Site, tmp_path: Path) -> None:
+    """What the scripts write after an action (a refusal quoting 64-digit addresses, a redeem
+    code, the coupon badge's failure naming a step) stays within a phone's width."""
+    shots = Path(os.environ.get("FARMTRACE_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+
+    def fits(browser: Browser, what: str) -> None:
+        fit = browser.evaluate(OVERFLOW.replace("WIDTH", str(SIZES["phone"][0])))
+        wide = max(fit["scrollWidth"], fit["innerWidth"])
+        if wide > SIZES["phone"][0]:
+            problems.append(f"{what}: {wide} px wide: {fit['out']}")
+        screenshot(browser, shots / f"{what}-390x844.png")
+
+    with open_browser(tmp_path, "en-US", "phone") as browser:
+        mine = give_wallet_coupons(browser, site)
+        (held,) = [c["coupon"] for c in site.shop.client.get(f"/v1/coupons?holder={mine}").json()]
+        load(browser, site, "wallet")
+        # Redeem code shown.
+        browser.evaluate(f"document.getElementById('redeem-coupon').value = {js(held)}; true")
+        browser.evaluate("document.getElementById('redeem-submit').click(); true")
+        browser.wait_for("document.getElementById('redeem-result').dataset.state === 'shown'")
+        fits(browser, "wallet-redeem")
+        # A send the page refuses, quoting the holder's address: the coupon left in another tab.
+        browser.evaluate(
+            "(async () => { const keys = await import('/static/wallet/keys.js');"
+            " const w = await keys.currentWallet();"
+            " const s = await import('/static/wallet/statements.js');"
+            " const api = await import('/static/wallet/api.js');"
+            f" const head = s.parseCouponView({js(held)}, await api.getCoupon({js(held)}));"
+            f" const t = await s.transferStatement(head, w, {js(address(BOB))}, {{ price: null }});"
+            f" await api.postTransfer({js(held)}, t.base64); return true; }})()"
+        )
+        browser.evaluate(
+            f"document.getElementById('send-to').value = {js(address(ALICE))};"
+            "document.getElementById('send-submit').click(); true"
+        )
+        browser.wait_for("document.getElementById('send-result').dataset.state === 'failed'")
+        fits(browser, "wallet-refused")
+    assert problems == [], "\n".join(problems)
