@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from support.api import ORIGIN
 from support.cdp import Browser
 from support.commerce_api import DAY, GCN, Shop, address, sign_transfer
+from support.tamper import update_row
 from test_api_market import listing_body
 
 from farmtrace.commerce.gcn import coupon_id
@@ -148,13 +149,15 @@ def open_browser(tmp_path: Path, lang: str, size: str) -> Browser:
     return browser
 
 
-def give_wallet_coupons(browser: Browser, site: Site) -> str:
+def give_wallet_coupons(browser: Browser, site: Site, name: str = "Carol") -> str:
     """A wallet made in this browser (keys.js, as /wallet does) holding one confirmed coupon
     (5; the cap leaves room for one more pledge); its address."""
     browser.goto(f"{site.url}/wallet")
     browser.wait_for("document.getElementById('wallet')?.dataset.state", what="/wallet")
     mine: str = browser.evaluate(
-        "import('/static/wallet/keys.js').then((k) => k.createWallet('Carol')).then((w) => w.address)"
+        "import('/static/wallet/keys.js').then((k) => k.createWallet("
+        + js(name)
+        + ")).then((w) => w.address)"
     )
     client, farm = site.shop.client, site.shop.farm
     pledged = client.post(f"/v1/campaigns/{GCN}/pledges", json={"holder": mine, "count": 1})
@@ -635,4 +638,39 @@ def test_results_with_long_codes_fit_a_phone(site: Site, tmp_path: Path) -> None
         )
         browser.wait_for("document.getElementById('send-result').dataset.state === 'failed'")
         fits(browser, "wallet-refused")
+        # The market's list form for a coupon that left the wallet after the page was read.
+        give_wallet_coupons(browser, site, "Dan")
+        load(browser, site, "market")
+        browser.wait_for("document.getElementById('list-coupon').options.length > 0")
+        moved = browser.evaluate("document.getElementById('list-coupon').value")
+        browser.evaluate(
+            "(async () => { const keys = await import('/static/wallet/keys.js');"
+            " const w = await keys.currentWallet();"
+            " const s = await import('/static/wallet/statements.js');"
+            " const api = await import('/static/wallet/api.js');"
+            f" const head = s.parseCouponView({js(moved)}, await api.getCoupon({js(moved)}));"
+            f" const t = await s.transferStatement(head, w, {js(address(BOB))}, {{ price: null }});"
+            f" await api.postTransfer({js(moved)}, t.base64); return true; }})()"
+        )
+        browser.evaluate(
+            "document.getElementById('list-price').value = '50.00';"
+            "document.getElementById('list-submit').click(); true"
+        )
+        kind = browser.wait_for(
+            "['ok', 'error'].includes(document.getElementById('market-message').dataset.kind)"
+            " && document.getElementById('market-message').dataset.kind"
+        )
+        assert kind == "error", browser.evaluate(
+            "document.getElementById('market-message').textContent"
+        )
+        fits(browser, "market-refused")
+        # The coupon badge naming the failing step: the sale's stored price altered.
+        where = {"serial": 1, "move": 1}
+        assert update_row(site.shop.served.db_url, "coupon_moves", where, {"price_amount": 1}) == 1
+        load(browser, site, "coupon")
+        assert browser.evaluate("document.getElementById('coupon-proof').dataset.state") == "failed"
+        browser.evaluate(
+            "document.querySelectorAll('#coupon-proof details').forEach((d) => d.open = true); true"
+        )
+        fits(browser, "coupon-failed")
     assert problems == [], "\n".join(problems)
