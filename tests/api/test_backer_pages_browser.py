@@ -612,6 +612,8 @@ def test_results_with_long_codes_fit_a_phone(site: Site, tmp_path: Path) -> None
         if wide > SIZES["phone"][0]:
             problems.append(f"{what}: {wide} px wide: {fit['out']}")
         screenshot(browser, shots / f"{what}-390x844.png")
+        # The result's colours (red on red wash, amber, green) keep their contrast too.
+        problems.extend(f"{what}: {p}" for p in browser.evaluate(LIVE_CHECKS)["problems"])
 
     with open_browser(tmp_path, "en-US", "phone") as browser:
         mine = give_wallet_coupons(browser, site)
@@ -664,6 +666,15 @@ def test_results_with_long_codes_fit_a_phone(site: Site, tmp_path: Path) -> None
             "document.getElementById('market-message').textContent"
         )
         fits(browser, "market-refused")
+        # A coupon whose last transfer is not anchored yet: the badge and history say pending.
+        browser.goto(f"{site.url}/255/{held}")
+        state = browser.wait_for(
+            "['verified', 'pending', 'failed'].includes("
+            "document.getElementById('coupon-proof')?.dataset.state)"
+            " && document.getElementById('coupon-proof').dataset.state"
+        )
+        assert state == "pending", state
+        fits(browser, "coupon-pending")
         # The coupon badge naming the failing step: the sale's stored price altered.
         where = {"serial": 1, "move": 1}
         assert update_row(site.shop.served.db_url, "coupon_moves", where, {"price_amount": 1}) == 1
