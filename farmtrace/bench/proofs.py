@@ -21,7 +21,9 @@
    long tail a consumer scanning old lots meets) for ``--seconds``.
 4. With ``--http``: ``farmtrace api`` started fresh (cold) on the database, ``--concurrency``
    keep-alive clients in a separate process asking ``/v1/readings/{random}/proof`` for
-   ``--seconds``; the rate limit lifted (one client address makes all the load).
+   ``--seconds``; the rate limit lifted (one client address makes all the load). With
+   ``--seal-every S`` the chain grows meanwhile, a block of new readings sealed every S seconds
+   (a live gateway: every new checkpoint makes the chain log one block longer).
 
 Targets (issue 18): at least 1,000 proofs/s with p99 at most 50 ms, cold, at 10 M readings.
 """
@@ -152,13 +154,16 @@ def _spread(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         values = [r[key] for r in rounds if key in r]
         if values:
             summary[key] = {
-                "median": round(statistics.median(values), 1),
+                "median": round(statistics.median(values), 3),
                 "low": min(values),
                 "high": max(values),
             }
     summary["first_proof_ms"] = [r["first_proof_ms"] for r in rounds if "first_proof_ms" in r]
     summary["errors"] = [r["errors"] for r in rounds if r.get("errors")]
     summary["load_average"] = [r["load_average"] for r in rounds]
+    if any("blocks_sealed_during_load" in r for r in rounds):
+        summary["blocks_sealed"] = [r.get("blocks_sealed_during_load") for r in rounds]
+        summary["sealer_errors"] = [r["sealer_error"] for r in rounds if "sealer_error" in r]
     return summary
 
 
@@ -263,6 +268,42 @@ async def _load(port: int, total: int, seconds: float, concurrency: int) -> dict
     return result
 
 
+class _Sealer(threading.Thread):
+    """The chain growing while proofs are asked for: a block of ``low`` to ``high`` new signed
+    readings sealed every ``every`` seconds through the ledger's own append, as a gateway on a
+    small farm does (each block a new checkpoint, so the chain log is one block longer)."""
+
+    def __init__(self, path: Path, state: Path, every: float, sizes: tuple[int, int]) -> None:
+        super().__init__(daemon=True)
+        self.path, self.state, self.every, self.sizes = path, state, every, sizes
+        self.sealed = 0
+        self.error: str | None = None
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        from farmtrace.store.ledger import Ledger
+        from farmtrace.store.records import PendingReading
+
+        draw = random.Random(f"seal/{self.path}")
+        try:
+            with Ledger.open(
+                f"sqlite:///{self.path}", self.state / f"gateway-{self.path.stem}", ORIGIN
+            ) as ledger:
+                devices = len(ledger.devices())
+                while not self._halt.wait(self.every):
+                    start = ledger.entry_count
+                    signed = _sign_range((start, start + draw.randint(*self.sizes), devices))
+                    now = time.time()
+                    ledger.append_batch([PendingReading(d, q, t, p, now) for d, q, t, p in signed])
+                    self.sealed += 1
+        except Exception as exc:  # reported beside the figures, never hidden
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
+
+
 def over_http(
     path: Path,
     state: Path,
@@ -270,9 +311,12 @@ def over_http(
     concurrency: int,
     workers: int,
     checkout: Path | None = None,
+    seal_every: float = 0.0,
+    sizes: tuple[int, int] = (20, 100),
 ) -> dict[str, Any]:
     """A fresh ``farmtrace api`` on the database, loaded from a separate process; the server
-    runs ``checkout``'s code when given (another commit's tree, to compare on one database)."""
+    runs ``checkout``'s code when given (another commit's tree, to compare on one database).
+    With ``seal_every`` > 0 a block is sealed that often during the load (:class:`_Sealer`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -298,6 +342,10 @@ def over_http(
                     raise SystemExit("farmtrace bench proofs: the API did not start") from None
                 time.sleep(0.2)
         used = _tree_cpu_seconds(server.pid)
+        sealer = None
+        if seal_every > 0:
+            sealer = _Sealer(path, state, seal_every, sizes)
+            sealer.start()
         load = subprocess.run(
             [sys.executable, "-m", "farmtrace.bench.proofs", "--load", str(port),
              "--total", str(total), "--seconds", str(seconds), "--concurrency", str(concurrency)],
@@ -307,6 +355,11 @@ def over_http(
             raise SystemExit(f"farmtrace bench proofs: the load failed: {load.stderr[-2000:]}")
         report: dict[str, Any] = json.loads(load.stdout)
         used = _tree_cpu_seconds(server.pid) - used
+        if sealer is not None:
+            sealer.stop()
+            report["blocks_sealed_during_load"] = sealer.sealed
+            if sealer.error:
+                report["sealer_error"] = sealer.error
         report["server_cpu_us_per_proof"] = round(used / max(report["proofs"], 1) * 1e6, 1)
         report["load_average"] = round(os.getloadavg()[0], 2)
         return report
@@ -363,7 +416,16 @@ def run(args: argparse.Namespace) -> int:
     for _ in range(args.repeats):
         for name, checkout in servers.items():
             http[name].append(
-                over_http(path, args.state, args.seconds, args.concurrency, args.workers, checkout)
+                over_http(
+                    path,
+                    args.state,
+                    args.seconds,
+                    args.concurrency,
+                    args.workers,
+                    checkout,
+                    args.seal_every,
+                    (low, high),
+                )
             )
     for name, done in http.items():
         result[name] = _spread(done)
@@ -411,6 +473,7 @@ def _line(summary: dict[str, Any]) -> str:
         + part("cpu_us_per_proof", "us CPU/proof")
         + part("server_cpu_us_per_proof", "us server CPU/proof")
         + f"load {summary['load_average']}"
+        + (f"  blocks sealed {summary['blocks_sealed']}" if "blocks_sealed" in summary else "")
     )
 
 
@@ -429,6 +492,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=4, help="in-process proof threads")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of each measurement")
+    parser.add_argument(
+        "--seal-every",
+        type=float,
+        default=0.0,
+        help="over HTTP, also seal a block of new readings this often (seconds; 0: a still chain)",
+    )
     parser.add_argument("--http", action="store_true", help="also over HTTP, a fresh server")
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
