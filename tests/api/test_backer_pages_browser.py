@@ -484,7 +484,11 @@ MARK_INTERACTIVE = r"""(() => {
 FOCUSED = (
     "(() => { const el = document.activeElement;"
     " const group = el?.type === 'radio' ? document.querySelector(`[name=\"${el.name}\"][data-kbd]`) : el;"
-    " return group?.dataset.kbd ?? null; })()"
+    " if (!group?.dataset.kbd) return null;"
+    " const style = getComputedStyle(el);"
+    " const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)"
+    "   || style.boxShadow !== 'none';"
+    " return [group.dataset.kbd, ring]; })()"
 )
 DESCRIBE = (
     "[...document.querySelectorAll('[data-kbd]')].filter((el) => !REACHED.includes(el.dataset.kbd))"
@@ -511,16 +515,26 @@ def tab_to(browser: Browser, id_: str, limit: int = 200) -> None:
 
 
 def unreached_by_tab(browser: Browser) -> list[str]:
-    """The interactive elements Tab never reaches, going once round the page."""
+    """The interactive elements Tab never reaches, going once round the page, and those it
+    reaches without a visible focus indicator."""
     total = browser.evaluate(MARK_INTERACTIVE)
     browser.evaluate("document.activeElement?.blur(); true")
     reached: set[str] = set()
+    unringed: set[str] = set()
     for _ in range(total + 10):
         press(browser, "Tab")
         focused = browser.evaluate(FOCUSED)
         if focused is not None:
-            reached.add(focused)
+            reached.add(focused[0])
+            if not focused[1]:
+                unringed.add(focused[0])
     missing: list[str] = browser.evaluate(DESCRIBE.replace("REACHED", json.dumps(sorted(reached))))
+    # Reached, but nothing shows where the focus is (no outline, no shadow).
+    ringed = sorted(set(map(str, range(total))) - unringed)
+    missing += [
+        f"{m} shows no focus ring"
+        for m in browser.evaluate(DESCRIBE.replace("REACHED", json.dumps(ringed)))
+    ]
     return missing
 
 
@@ -536,11 +550,17 @@ def test_every_control_is_reached_by_tab_and_the_main_actions_work_by_keyboard(
         # The walk itself finds a control that Tab skips.
         browser.evaluate(
             "(() => { const b = document.createElement('button'); b.id = 'skipped';"
-            " b.tabIndex = -1; b.textContent = 'Skipped'; document.querySelector('main').append(b);"
-            " return true; })()"
+            " b.tabIndex = -1; b.textContent = 'Skipped'; const r = document.createElement('button');"
+            " r.id = 'ringless'; r.textContent = 'Ringless'; r.style.outline = 'none';"
+            " document.querySelector('main').append(b, r); return true; })()"
         )
-        assert unreached_by_tab(browser) == ['<button id=skipped> "Skipped"']
-        browser.evaluate("document.getElementById('skipped').remove(); true")
+        assert unreached_by_tab(browser) == [
+            '<button id=skipped> "Skipped"',
+            '<button id=ringless> "Ringless" shows no focus ring',
+        ]
+        browser.evaluate(
+            "['skipped', 'ringless'].forEach((i) => document.getElementById(i).remove()); true"
+        )
         tab_to(browser, "create-name")
         browser.command("Input.insertText", {"text": "Keyboard"}, session=True)
         tab_to(browser, "create-submit")
