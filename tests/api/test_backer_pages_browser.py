@@ -705,3 +705,59 @@ def test_results_with_long_codes_fit_a_phone(site: Site, tmp_path: Path) -> None
         )
         fits(browser, "coupon-failed")
     assert problems == [], "\n".join(problems)
+
+
+def tab_to_match(browser: Browser, selector: str, limit: int = 200) -> None:
+    """Press Tab until the element matching ``selector`` has the focus."""
+    for _ in range(limit):
+        if browser.evaluate(f"!!document.activeElement?.matches({js(selector)})"):
+            return
+        press(browser, "Tab")
+    raise AssertionError(f"{selector} was not reached with Tab in {limit} presses")
+
+
+def test_the_market_by_keyboard(site: Site, tmp_path: Path) -> None:
+    """List with Enter on the market page, offer with Space from another wallet, sell with
+    Enter twice (arm, confirm) in the seller's wallet panel."""
+    panel_message = (
+        "(() => { const m = document.getElementById('ID');"
+        " return m && ['ok', 'error'].includes(m.dataset.kind) && [m.dataset.kind, m.textContent]; })()"
+    )
+    with open_browser(tmp_path, "en-US", "phone") as browser:
+        seller = give_wallet_coupons(browser, site)
+        load(browser, site, "market")
+        browser.wait_for("document.getElementById('list-coupon').options.length > 0")
+        tab_to(browser, "list-price")
+        browser.command("Input.insertText", {"text": "48.00"}, session=True)
+        tab_to(browser, "list-submit")
+        press(browser, "Enter")
+        kind, words = browser.wait_for(panel_message.replace("ID", "market-message"))
+        assert kind == "ok", words
+        listings = site.shop.client.get(f"/v1/campaigns/{GCN}/listings").json()["open"]
+        (mine,) = [item for item in listings if item["seller"] == seller]
+
+        buyer = browser.evaluate(
+            "import('/static/wallet/keys.js').then((k) => k.createWallet('Erin')).then((w) => w.address)"
+        )
+        load(browser, site, "market")
+        offer = f'li[data-listing="{mine["id"]}"] button[data-action=offer]'
+        browser.wait_for(f"document.querySelector({js(offer)})?.disabled === false")
+        tab_to_match(browser, offer)
+        press(browser, "Space")
+        kind, words = browser.wait_for(panel_message.replace("ID", "market-message"))
+        assert kind == "ok", words
+
+        browser.evaluate("import('/static/wallet/keys.js').then((k) => k.selectWallet('Carol'))")
+        load(browser, site, "wallet")
+        sell = f'#market-selling li[data-buyer="{buyer}"] button[data-action=sell]'
+        browser.wait_for(f"!!document.querySelector({js(sell)})", what="the offer in the panel")
+        tab_to_match(browser, sell)
+        press(browser, "Enter")
+        assert browser.evaluate(f"document.querySelector({js(sell)}).dataset.armed") == "1"
+        assert browser.evaluate(f"document.activeElement.matches({js(sell)})")
+        press(browser, "Enter")
+        kind, words = browser.wait_for(panel_message.replace("ID", "market-panel-message"))
+        assert kind == "ok", words
+        assert browser.console == [], browser.console
+    assert site.shop.client.get(f"/v1/listings/{mine['id']}").json()["ended"] == "sold"
+    assert site.shop.client.get(f"/v1/coupons/{mine['coupon']}").json()["holder"] == buyer
