@@ -152,6 +152,27 @@ class StoredLog:
                 above.append(self._range(start, start + split))
                 start += split
 
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """The RFC 9162 consistency proof from the log of ``old_size`` leaves to the log of
+        ``new_size`` (section 2.1.4.1's SUBPROOF, every node a kept range hash). Requires
+        ``1 <= old_size <= new_size`` (``ValueError``); equal sizes give an empty proof;
+        :class:`MissingTile` when a full tile it needs is not stored."""
+        if not 1 <= old_size <= new_size:
+            raise ValueError(f"no consistency proof from size {old_size} to {new_size}")
+        proof: list[bytes] = []  # from the top down
+        start, end, whole = 0, new_size, True
+        while old_size != end:
+            split = 1 << ((end - start - 1).bit_length() - 1)
+            if old_size <= start + split:
+                proof.append(self._range(start + split, end))
+                end = start + split
+            else:
+                proof.append(self._range(start, start + split))
+                start, whole = start + split, False
+        if not whole:
+            proof.append(self._range(start, end))
+        return proof[::-1]
+
     def _perfect_path(self, index: int, height: int) -> list[bytes]:
         """The audit path of leaf ``index`` inside the aligned perfect subtree of ``2**height``
         leaves that holds it: from the stored tile of each level it crosses."""

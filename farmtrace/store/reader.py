@@ -11,7 +11,7 @@ revision 0010), or whose run does not check against its sealed root, is proved f
 entries as before. The block's place in the chain log comes from the log's stored tiles
 (``farmtrace.store.log_tiles``, revision 0014), checked against the checkpoint's signed root;
 only when they are missing or do not check is it proved from a tree of every block header
-(:meth:`ChainReader.log_tree`, also the plain reference; consistency proofs still use it).
+(:meth:`ChainReader.log_tree`, also the plain reference). Consistency proofs likewise.
 
 Everything a proof is built from is append-only, so its caches never go stale: a block's header,
 run roots and batch tree are fixed once the block exists (LRU by height), so is an entry with
@@ -35,7 +35,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from farmtrace.chain.block import BlockHeader
-from farmtrace.rust_core import MerkleTree, verify_inclusion
+from farmtrace.rust_core import MerkleTree, verify_consistency, verify_inclusion
 from farmtrace.store.block_hashes import RUN, run_proof
 from farmtrace.store.cache import LRU
 from farmtrace.store.database import Database, database_errors
@@ -365,7 +365,33 @@ class ChainReader:
             raise NotFoundError(
                 f"no consistency proof from size {old_size} to {new_size}: need 1 <= from <= to"
             )
+        proof = self._stored_consistency(old_size, new_size)
+        if proof is not None:
+            return proof
         return tree_at(self.log_tree(new_size), new_size).consistency_proof(old_size)
+
+    def _stored_consistency(self, old_size: int, new_size: int) -> list[bytes] | None:
+        """The consistency proof from the chain log's stored tiles, only if it checks against
+        the two stored checkpoints' roots; ``None`` otherwise (the caller uses the whole log)."""
+        if not self.stored_hashes:
+            return None
+        try:
+            roots = [self._checkpoint_root(self.checkpoint(n)) for n in (old_size, new_size)]
+            proof = self._stored_log.consistency_proof(old_size, new_size)
+        except (MissingTile, TlogError, DatabaseError, NotFoundError):
+            return None
+        if not verify_consistency(old_size, new_size, proof, roots[0], roots[1]):
+            return None
+        return proof
+
+    def _checkpoint_root(self, checkpoint: StoredCheckpoint) -> bytes:
+        """The signed root of ``checkpoint`` (kept by size and note length)."""
+        note_key = (checkpoint.size, len(checkpoint.note))
+        root = self._roots.get(note_key)
+        if root is None:
+            root = Checkpoint.parse(checkpoint.note.split("\n\n", 1)[0] + "\n").root
+            self._roots.put(note_key, root)
+        return root
 
     def tlog_proof(self, height: int, checkpoint: StoredCheckpoint) -> str:
         """The C2SP tlog-proof of block ``height`` in the chain log at ``checkpoint`` (cached).
@@ -393,11 +419,7 @@ class ChainReader:
         if not self.stored_hashes:
             return None
         try:
-            note_key = (checkpoint.size, len(checkpoint.note))
-            root = self._roots.get(note_key)
-            if root is None:
-                root = Checkpoint.parse(checkpoint.note.split("\n\n", 1)[0] + "\n").root
-                self._roots.put(note_key, root)
+            root = self._checkpoint_root(checkpoint)
             path = self._stored_log.inclusion_proof(height, checkpoint.size)
         except (MissingTile, TlogError, DatabaseError):
             return None

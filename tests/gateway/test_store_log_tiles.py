@@ -80,6 +80,17 @@ def test_stored_tile_proofs_equal_the_reference(size: int, data: st.DataObject) 
         assert log.inclusion_proof(index, size) == reference.inclusion_proof(index)
 
 
+@given(sizes, st.data())
+@settings(max_examples=60, deadline=None)
+def test_stored_tile_consistency_proofs_equal_the_reference(
+    new_size: int, data: st.DataObject
+) -> None:
+    log = _stored_log(data.draw(st.integers(new_size, _LEAVES)))
+    reference = merkle.MerkleTree.from_leaf_hashes(_HASHES[:new_size])
+    for old_size in {1, new_size, data.draw(st.integers(1, new_size))}:
+        assert log.consistency_proof(old_size, new_size) == reference.consistency_proof(old_size)
+
+
 def test_a_proof_reads_one_tile_a_level_once_its_right_edge_is_known() -> None:
     reads: list[tuple[int, int]] = []
     log = _stored_log(_LEAVES, reads)
@@ -139,6 +150,13 @@ def test_the_ledger_stores_full_tiles_and_the_reader_proves_from_them(
             assert path is not None, (height, size)
             reference = merkle.MerkleTree.from_leaf_hashes(leaves[:size])
             assert path == reference.inclusion_proof(height)
+        for _ in range(10):
+            new_size = draw.randint(1, blocks)
+            old_size = draw.randint(1, new_size)
+            reference = merkle.MerkleTree.from_leaf_hashes(leaves[:new_size])
+            expected = reference.consistency_proof(old_size)
+            assert reader._stored_consistency(old_size, new_size) == expected
+            assert reader.consistency_proof(old_size, new_size) == expected
         # The served tlog-proof is the stored one; the whole log was never loaded.
         latest = reader.latest_checkpoint()
         assert latest is not None
