@@ -761,3 +761,39 @@ def test_the_market_by_keyboard(site: Site, tmp_path: Path) -> None:
         assert browser.console == [], browser.console
     assert site.shop.client.get(f"/v1/listings/{mine['id']}").json()["ended"] == "sold"
     assert site.shop.client.get(f"/v1/coupons/{mine['coupon']}").json()["holder"] == buyer
+
+
+# Where the pages' scripts write a result that may quote the server's words.
+MESSAGE_REGIONS = {
+    "campaign": ("pledge-result",),
+    "market": ("market-message",),
+    "wallet": ("wallet-message", "send-result", "redeem-result", "market-panel-message"),
+}
+
+
+def test_every_message_region_wraps_a_long_refusal(site: Site, tmp_path: Path) -> None:
+    """Each place a script writes the API's words, given a refusal that quotes a 64-digit
+    address and state (as a 409 does), keeps the page within a phone's width."""
+    refusal = (
+        f"Refused: cannot transfer coupon {SOLD}: it is held by {address(BOB)} "
+        f"(fingerprint {address(BOB)[:16]}), its current state is {'e8' * 32} after 1 moves"
+    )
+    problems: list[str] = []
+    with open_browser(tmp_path, "en-US", "phone") as browser:
+        give_wallet_coupons(browser, site)
+        for page, regions in MESSAGE_REGIONS.items():
+            load(browser, site, page)
+            for region in regions:
+                found = browser.evaluate(
+                    f"(() => {{ const m = document.getElementById({js(region)});"
+                    " if (!m) return false; m.hidden = false;"
+                    " for (let p = m.parentElement; p; p = p.parentElement) p.hidden = false;"
+                    " m.dataset.kind = 'error'; m.dataset.state = m.dataset.state ? 'failed' : '';"
+                    f" m.textContent = {js(refusal)}; return true; }})()"
+                )
+                assert found, f"{page}: no #{region}"
+                fit = browser.evaluate(OVERFLOW.replace("WIDTH", str(SIZES["phone"][0])))
+                wide = max(fit["scrollWidth"], fit["innerWidth"])
+                if wide > SIZES["phone"][0] or fit["out"]:
+                    problems.append(f"{page} #{region}: {wide} px wide: {fit['out']}")
+    assert problems == [], "\n".join(problems)
