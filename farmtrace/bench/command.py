@@ -11,6 +11,7 @@ from farmtrace.bench import anchoring as anchoring_bench
 from farmtrace.bench import api_flood, ingest_command, suite
 from farmtrace.bench import api_load as api_bench
 from farmtrace.bench import coupons as coupons_bench
+from farmtrace.bench import page as page_bench
 from farmtrace.bench import proofs as proofs_bench
 from farmtrace.bench import startup as startup_bench
 from farmtrace.bench import tiles as tiles_bench
@@ -64,6 +65,7 @@ def register(sub: Any) -> None:
     )  # every benchmark, small, one report with plots (farmtrace/bench/suite.py)
     anchoring_bench.register(kinds)  # accepted → anchored (farmtrace/bench/anchoring.py)
     coupons_bench.register(kinds)  # coupon transfers per second (farmtrace/bench/coupons.py)
+    page_bench.register(kinds)  # the demo lots' page and bundle (farmtrace/bench/page.py)
 
 
 def _positive(text: str) -> int:

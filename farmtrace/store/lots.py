@@ -231,6 +231,12 @@ class Lots:
                         raise
         raise AssertionError("unreachable")
 
+    def identities(self) -> list[tuple[str, str]]:
+        """Every lot's ``(gtin, lot)``, in the order they were created."""
+        with database_errors("listing lots"), self.database.engine.connect() as c:
+            rows = c.execute(select(LOTS.c.gtin, LOTS.c.lot).order_by(LOTS.c.id))
+            return [(str(gtin), str(lot)) for gtin, lot in rows]
+
     def get(self, gtin: str, lot: str) -> StoredLot | None:
         """The lot with its stages and signed records, read on one connection, or ``None``."""
         with database_errors("reading a lot"), self.database.engine.connect() as c:
