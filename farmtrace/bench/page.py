@@ -5,8 +5,8 @@
    ``farmtrace.db`` yet; an existing demo state is reused as it is. The lots measured are
    every lot that database holds: the demo's sample lots and its campaign's lot.
 2. Each side (this checkout, and with ``--server-checkout`` another one, e.g. the commit
-   before a change) is measured in a process of its own on a copy of the demo's database,
-   the two sides alternating lot by lot so a busy moment falls on both. A side calls its ASGI
+   before a change) is measured in a process of its own on a copy of the demo's database
+   (a fresh copy for every lot), the two sides alternating lot by lot so a busy moment falls on both. A side calls its ASGI
    app itself (no client, no socket): the time runs from the request entering the app,
    through every middleware, to the response's last byte, so it is the server's.
 3. For each lot, the page (the Digital Link with ``Accept: text/html``, what a phone opens)
@@ -20,14 +20,17 @@
      between them: the answers kept until the next commit are served).
    * ``after commit``: one app, warm, with a real commit to the database before each timed
      request (an API key added, which changes no lot): the answers kept until the next commit
-     are gone, what the readers keep of sealed blocks stays. A live gateway commits a block
-     every second, so this is what most consumers of a busy farm meet.
+     are gone, what the readers keep of sealed blocks stays.
+   * ``after block``: the same with a new block sealed before each timed request instead (one
+     signed reading of a device in no lot, appended by the ledger as the gateway does): the
+     chain has a new checkpoint, so what is kept per checkpoint is gone too. A live gateway
+     seals a block about every second, so this is what most consumers of a busy farm meet.
 
    The median and the min-max of the wall-clock time are printed, and the process's CPU time
    per request (all threads: the steadier figure on a shared machine), with the load average
    before and after.
 4. Every side's answers are compared: cold, warm and after-commit bodies of one side, and the
-   two sides, must be the same bytes (the page's minute it was made and the bundle's
+   two sides, must be the same bytes (after a block the chain has grown, so not those) (the page's minute it was made and the bundle's
    generation time blanked).
 
 Target (issue 18): each at most 10 ms of server time, warm.
@@ -54,7 +57,11 @@ from typing import Any
 
 __all__ = ["measure_lot", "register", "run"]
 
-KINDS = ("cold", "warm", "after_commit")
+KINDS = ("cold", "warm", "after_commit", "after_block")
+COMPARED = ("cold", "warm", "after_commit")
+"""The figures whose answers must be the same bytes (after a block the chain has grown)."""
+BENCH_DEVICE = "bench-page-0000"
+"""The device whose readings seal the new blocks (in no lot's stage)."""
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "en"}
 
 
@@ -106,6 +113,7 @@ def measure_lot(state: Path, gtin: str, lot: str, repeats: int) -> dict[str, Any
     from farmtrace.api.main import create_app
     from farmtrace.api.settings import Settings
     from farmtrace.store.api_keys import add_api_key
+    from farmtrace.store.ledger import Ledger
 
     settings = Settings(
         db_url=f"sqlite:///{state / 'farmtrace.db'}",
@@ -126,13 +134,35 @@ def measure_lot(state: Path, gtin: str, lot: str, repeats: int) -> dict[str, Any
             raise SystemExit(f"GET {url}: HTTP {status}: {body[:300]!r}")
         return wall * 1000, cpu * 1000, body
 
+    origin = json.loads((state / "gateway" / "gateway.json").read_text())["origin"]
+    ledger = Ledger.open(settings.db_url, state / "gateway", origin)
+    key = _bench_key()
+    ledger.register_devices({BENCH_DEVICE: key.public_key().public_bytes_raw()})
+    # The bench device's seqs grow across the lots measured on one copy: from the clock.
+    sealed = [time.time_ns() // 1000]
+
+    def seal() -> None:
+        """A block of one new signed reading: the ledger's append, as the gateway's."""
+        from farmtrace.store.records import PendingReading
+        from farmtrace.wire.protocol import Measurement, Reading, sign
+
+        sealed[0] += 1
+        seq, now_ms = sealed[0], int(time.time() * 1000)
+        reading = Reading(
+            BENCH_DEVICE, seq, now_ms, "bench/page", "LOT-B",
+            (Measurement("Temperature", 2.5, "CEL"),),
+        )  # fmt: skip
+        payload = sign(reading, key)
+        pending = PendingReading(BENCH_DEVICE, seq, now_ms, payload, now_ms / 1000)
+        if ledger.append_batch([pending]).block is None:
+            raise SystemExit(f"sealing a block of {BENCH_DEVICE} seq {seq}: no block made")
+
     async def measure() -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for what, (url, headers) in targets.items():
-            figures: dict[str, Any] = {}
-            digests: set[str] = set()
-            size = 0
-            for kind in KINDS:
+        # Every figure of every answer before the next kind: the compared kinds all see the
+        # chain as the demo left it, the blocks are sealed last.
+        out: dict[str, Any] = {what: {"digests": set()} for what in targets}
+        for kind in KINDS:
+            for what, (url, headers) in targets.items():
                 walls, cpus = [], []
                 app = None if kind == "cold" else create_app(settings)
                 if app is not None:
@@ -147,20 +177,32 @@ def measure_lot(state: Path, gtin: str, lot: str, repeats: int) -> dict[str, Any
                         add_api_key(
                             app.state.farmtrace.database, "bench-page", token, [], time.time()
                         )
+                    elif kind == "after_block":
+                        seal()
                     wall, cpu, body = await timed(app, url, headers)
                     walls.append(wall)
                     cpus.append(cpu)
-                    digests.add(comparable(body))
-                    size = len(body)
+                    if kind in COMPARED:
+                        out[what]["digests"].add(comparable(body))
+                        out[what]["bytes"] = len(body)
                 assert app is not None
                 app.state.farmtrace.close()
-                figures[kind] = _summary(walls, cpus)
-            figures["bytes"] = size
-            figures["digests"] = sorted(digests)
-            out[what] = figures
+                out[what][kind] = _summary(walls, cpus)
+        for figures in out.values():
+            figures["digests"] = sorted(figures["digests"])
         return out
 
-    return asyncio.run(measure())
+    try:
+        return asyncio.run(measure())
+    finally:
+        ledger.close()
+
+
+def _bench_key() -> Any:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = hashlib.sha256(b"farmtrace-bench-page/" + BENCH_DEVICE.encode()).digest()
+    return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def _summary(walls: list[float], cpus: list[float]) -> dict[str, Any]:
@@ -216,6 +258,7 @@ def _copy_state(state: Path, into: Path) -> Path:
         if (state / name).exists():
             shutil.copy2(state / name, into / name)
     shutil.copytree(state / "api", into / "api")
+    shutil.copytree(state / "gateway", into / "gateway", ignore=shutil.ignore_patterns("*.lock"))
     return into
 
 
@@ -254,13 +297,14 @@ def run(args: argparse.Namespace) -> int:
     load_before = os.getloadavg()
     results: dict[str, dict[str, Any]] = {name: {} for name in sides}
     with tempfile.TemporaryDirectory(prefix="bench-page-") as tmp:
-        copies = {name: _copy_state(state, Path(tmp) / name) for name in sides}
-        lots = demo_lots(copies["this"])  # opening it brings its schema up to date
+        lots = demo_lots(_copy_state(state, Path(tmp) / "lots"))  # (migrates the copy)
         for gtin, lot in lots:  # the sides alternate lot by lot
             for name, checkout in sides.items():
                 if not args.json:
                     print(f"... {name}: {lot}", file=sys.stderr, flush=True)
-                results[name][lot] = _side(checkout, copies[name], gtin, lot, args.repeats)
+                # A fresh copy for every lot and side: the blocks sealed for one are in no other.
+                copy = _copy_state(state, Path(tmp) / f"{name}-{len(results[name])}")
+                results[name][lot] = _side(checkout, copy, gtin, lot, args.repeats)
     load_after = os.getloadavg()
     agree = _agreement(results)
     report = {
@@ -288,6 +332,7 @@ def _agreement(results: dict[str, dict[str, Any]]) -> dict[str, bool]:
     for lot, answers in first.items():
         for what in answers:
             digests = {d for side in results.values() for d in side[lot][what]["digests"]}
+            # (cold, warm and after commit only: after a block the chain has grown)
             agree[f"{what} {lot}"] = len(digests) == 1
     return agree
 
