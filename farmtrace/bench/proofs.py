@@ -2,9 +2,10 @@
 
 1. A chain of ``--readings`` real signed readings in blocks of a random size within
    ``--block-size`` (default 20..100: a gateway sealing every second on a small farm), kept in
-   ``<state>/proofs-<readings>-<lo>-<hi>.db`` and reused when it is there. Built by the ledger's
-   own append (``Ledger.append_batch``, the gateway's write path), readings signed in worker
-   processes.
+   ``<state>/proofs-<readings>-<lo>-<hi>.db`` and reused when it is there. Readings are signed
+   in worker processes (one per core) while the ledger seals each signed chunk's blocks in one
+   transaction (``Ledger.append_batches``: the rows ``append_batch``, the gateway's write path,
+   writes block by block; a test holds the two to the same chain).
 2. What the database holds: bytes per reading stored (the file, counted rows), and the parts of
    it that are stored hashes: the blocks' run roots (``block_hashes``, revision 0010) and the
    chain log's full tiles (``log_tiles``, revision 0014), so the size without them (the schema
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -78,9 +80,25 @@ def _sign_range(args: tuple[int, int, int]) -> list[tuple[str, int, int, bytes]]
     return out
 
 
-def prepare(state: Path, readings: int, low: int, high: int, devices: int) -> Path:
+def block_sizes(readings: int, low: int, high: int) -> list[int]:
+    """The sizes of the bench chain's blocks: a seeded draw within ``low .. high`` (the last
+    block takes what is left), so every build of the same arguments makes the same blocks."""
+    draw = random.Random(f"{readings}/{low}/{high}")
+    sizes: list[int] = []
+    left = readings
+    while left > 0:
+        sizes.append(min(draw.randint(low, high), left))
+        left -= sizes[-1]
+    return sizes
+
+
+def prepare(
+    state: Path, readings: int, low: int, high: int, devices: int, workers: int | None = None
+) -> Path:
     """The bench database, filled with ``readings`` signed readings in blocks of ``low`` to
-    ``high`` (a seeded draw, so a rebuild makes the same blocks)."""
+    ``high`` (:func:`block_sizes`). Readings are signed in ``workers`` processes (default: one
+    per core) while the ledger seals each signed chunk's blocks in one transaction
+    (``Ledger.append_batches``: the rows ``append_batch`` writes, a statement per table)."""
     from farmtrace.store.bench_db import skip_fsync
     from farmtrace.store.ledger import Ledger
     from farmtrace.store.records import PendingReading
@@ -98,24 +116,38 @@ def prepare(state: Path, readings: int, low: int, high: int, devices: int) -> Pa
                 for d in range(devices)
             }
         )
-        sizes = random.Random(f"{readings}/{low}/{high}")
+        # Blocks already stored (an interrupted build) are skipped by their readings' count.
+        sizes, skipped = iter(block_sizes(readings, low, high)), 0
+        while skipped < have:
+            skipped += next(sizes)
+        if skipped != have:
+            raise SystemExit(f"{path}: {have:,} readings stored do not end a block; delete it")
         started = time.monotonic()
         chunk = 20_000
         ranges = [(s, min(s + chunk, readings), devices) for s in range(have, readings, chunk)]
-        with ProcessPoolExecutor(max(1, os.cpu_count() or 2)) as pool:
+        with ProcessPoolExecutor(workers or max(1, os.cpu_count() or 2)) as pool:
             pending: list[tuple[str, int, int, bytes]] = []
+            signed_up_to = have
             for signed in pool.map(_sign_range, ranges):
                 pending += signed
-                while len(pending) >= high or (
-                    pending and ledger.entry_count + len(pending) >= readings
-                ):
-                    size = min(sizes.randint(low, high), len(pending))
-                    now = time.time()
+                signed_up_to += len(signed)
+                blocks: list[list[PendingReading]] = []
+                now = time.time()
+                while pending:
+                    size = next(sizes, None)
+                    if size is None:
+                        raise SystemExit("farmtrace bench proofs: more readings than blocks")
+                    if size > len(pending) and signed_up_to < readings:
+                        # This block's readings are still being signed: draw it again next time.
+                        sizes = itertools.chain([size], sizes)
+                        break
                     block, pending = pending[:size], pending[size:]
-                    ledger.append_batch([PendingReading(d, s, t, p, now) for d, s, t, p in block])
+                    blocks.append([PendingReading(d, q, t, p, now) for d, q, t, p in block])
+                ledger.append_batches(blocks)
+                done = time.monotonic() - started
                 print(
                     f"\rstored {ledger.entry_count:,} readings in {ledger.size:,} blocks "
-                    f"({time.monotonic() - started:.0f} s)",
+                    f"({done:.0f} s, {(ledger.entry_count - have) / max(done, 1e-9):,.0f}/s)",
                     end="",
                     file=sys.stderr,
                 )

@@ -15,6 +15,7 @@ sealed root. ``farmtrace.tlog.merkle`` is the plain-Python reference the tests h
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from itertools import accumulate
 
 from sqlalchemy import Connection, insert
@@ -43,16 +44,22 @@ def run_roots(leaf_hashes: bytes) -> bytes:
     )
 
 
-def insert_run_roots(conn: Connection, chain_id: int, height: int, leaf_hashes: bytes) -> None:
-    """Store block ``height``'s run roots, in the caller's transaction."""
+def insert_run_roots(conn: Connection, chain_id: int, blocks: Sequence[tuple[int, bytes]]) -> None:
+    """Store the run roots of each ``(height, leaf_hashes)`` block, in the caller's
+    transaction (one statement for all of them)."""
+    if not blocks:
+        return
     conn.execute(
         insert(BLOCK_HASHES),
-        {
-            "chain_id": chain_id,
-            "height": height,
-            "level": RUN_LEVEL,
-            "hashes": run_roots(leaf_hashes),
-        },
+        [
+            {
+                "chain_id": chain_id,
+                "height": height,
+                "level": RUN_LEVEL,
+                "hashes": run_roots(leaf_hashes),
+            }
+            for height, leaf_hashes in blocks
+        ],
     )
 
 

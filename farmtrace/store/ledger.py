@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -83,12 +84,29 @@ MAX_ATTEMPTS = 5
 """How many times one batch is tried when concurrent gateways race for the same readings."""
 
 
+@dataclass(frozen=True, slots=True)
+class _SealedBlock:
+    """A block sealed in memory, with its entries, its checkpoint and its batch's leaf hashes
+    (for the stored run roots), waiting to be inserted."""
+
+    header: BlockHeader
+    entries: list[PendingReading]
+    note: SignedCheckpoint
+    leaves: bytes
+
+
 class Ledger:
     """A gateway's chain, open for appending. Use :meth:`open`; see ``LedgerInterface``.
 
     ``append_batch`` calls are serialised by an internal lock; the other methods may be called
     from any thread.
     """
+
+    # The chain's tip as this ledger knows it (set by ``_adopt`` and ``_advance``).
+    _head_hash: bytes
+    _log: ChainLog
+    _entry_count: int
+    _key_recorded: bool
 
     def __init__(
         self,
@@ -209,34 +227,57 @@ class Ledger:
             if not candidates and not self._entries_wait():
                 # A sweep with nothing queued: one read, no write lock (SQLite's is database-wide).
                 return BatchResult(None, None, 0, tuple(repeated))
-            last: Exception | None = None
-            for _attempt in range(MAX_ATTEMPTS):
-                try:
-                    return self._append_once(candidates, repeated)
-                except IntegrityError as exc:
-                    # Someone stored one of our readings since we looked (the insert failed
-                    # before COMMIT, so nothing of ours was written): look again. Should our
-                    # own chain have moved, another writer is at work: reload, which refuses.
-                    if _db(self._stored_height) != (
-                        -1 if self._head is None else self._head.height
-                    ):
-                        self._stale = True
-                        self._reload()
-                    self._retries += 1
-                    last = exc
-                except DBAPIError as exc:
+            return self._with_retries(lambda: self._append_once(candidates, repeated))
+
+    def append_batches(self, batches: Sequence[Sequence[PendingReading]]) -> list[BatchResult]:
+        """Append ``batches`` as consecutive blocks, one per batch, in one transaction: the
+        same blocks, checkpoints and stored hashes (run roots, chain log tiles) as calling
+        :meth:`append_batch` on each in turn at the same clock, written with one statement per
+        table (the way to load many blocks: a migration, a benchmark's chain, a backlog).
+
+        All or nothing. A reading stored already, or by an earlier batch of this call, is a
+        duplicate of its batch; a batch left with nothing new makes no block (its result's
+        ``block`` is ``None``). Entries waiting for a block (lot events) join the first block
+        sealed, as they would join the first :meth:`append_batch`. Results are in batch order.
+        """
+        prepared = [unique_in_batch(batch) for batch in batches]
+        if self._handover is not None and len(prepared) > 1:
+            # The retired key co-signs only the first checkpoint after a rotation.
+            first = self.append_batch(batches[0])
+            return [first, *self.append_batches(batches[1:])]
+        with self._write_lock:
+            if self._stale:
+                self._reload()
+            return self._with_retries(lambda: self._append_many_once(prepared))
+
+    def _with_retries(self, attempt: Callable[[], _T]) -> _T:
+        """``attempt`` (one append transaction), retried when racing another writer."""
+        last: Exception | None = None
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                return attempt()
+            except IntegrityError as exc:
+                # Someone stored one of our readings since we looked (the insert failed
+                # before COMMIT, so nothing of ours was written): look again. Should our
+                # own chain have moved, another writer is at work: reload, which refuses.
+                if _db(self._stored_height) != (-1 if self._head is None else self._head.height):
                     self._stale = True
-                    if not _is_retryable(exc):
-                        raise DatabaseError(f"append failed: {_reason(exc)}") from None
-                    self._retries += 1
-                    last = exc
-                except SQLAlchemyError as exc:
-                    self._stale = True
+                    self._reload()
+                self._retries += 1
+                last = exc
+            except DBAPIError as exc:
+                self._stale = True
+                if not _is_retryable(exc):
                     raise DatabaseError(f"append failed: {_reason(exc)}") from None
-                except BaseException:
-                    self._stale = True
-                    raise
-            raise DatabaseError(f"append failed {MAX_ATTEMPTS} times; last: {_reason(last)}")
+                self._retries += 1
+                last = exc
+            except SQLAlchemyError as exc:
+                self._stale = True
+                raise DatabaseError(f"append failed: {_reason(exc)}") from None
+            except BaseException:
+                self._stale = True
+                raise
+        raise DatabaseError(f"append failed {MAX_ATTEMPTS} times; last: {_reason(last)}")
 
     def _append_once(
         self, candidates: list[PendingReading], repeated: list[tuple[str, int]]
@@ -264,6 +305,64 @@ class Ledger:
         if self._handover is not None:
             self._end_handover()
         return BatchResult(header, note.text, len(fresh), duplicates)
+
+    def _append_many_once(
+        self, prepared: list[tuple[list[PendingReading], list[tuple[str, int]]]]
+    ) -> list[BatchResult]:
+        """One transaction sealing a block per batch with something new (see
+        :meth:`append_batches`). The head advances block by block while sealing, since each
+        checkpoint extends the previous one, and goes back to where it was if anything fails."""
+        before = (
+            self._head,
+            self._head_hash,
+            self._log,
+            self._checkpoint,
+            self._entry_count,
+            self._key_recorded,
+        )
+        results: list[BatchResult] = []
+        sealed: list[_SealedBlock] = []
+        writer = self._engine.connect().execution_options(sqlite_immediate=True)
+        try:
+            with writer as conn, conn.begin():
+                every = [(r.device_id, r.seq) for candidates, _ in prepared for r in candidates]
+                taken = stored_keys(conn, every)
+                looked_at = time.time()
+                since, full = self._pending.start(looked_at)
+                waiting = pending_entries(conn, MAX_PENDING_PER_BLOCK, since)
+                waited = len(waiting)
+                for candidates, repeated in prepared:
+                    fresh = [r for r in candidates if (r.device_id, r.seq) not in taken]
+                    seen = sorted(k for r in candidates if (k := (r.device_id, r.seq)) in taken)
+                    duplicates = tuple(repeated + seen)
+                    taken.update((r.device_id, r.seq) for r in fresh)
+                    if waiting:
+                        fresh += [p for p in waiting if (p.device_id, p.seq) not in taken]
+                        taken.update((p.device_id, p.seq) for p in waiting)
+                    if not fresh:
+                        results.append(BatchResult(None, None, 0, duplicates))
+                        continue
+                    waiting = []  # they joined this block
+                    header, log, note, leaves = self._seal(fresh)
+                    sealed.append(_SealedBlock(header, fresh, note, leaves))
+                    self._advance(header, log, note)
+                    results.append(BatchResult(header, note.text, len(fresh), duplicates))
+                if sealed:
+                    self._insert_blocks(conn, sealed)
+        except BaseException:
+            (
+                self._head,
+                self._head_hash,
+                self._log,
+                self._checkpoint,
+                self._entry_count,
+                self._key_recorded,
+            ) = before
+            raise
+        self._pending.looked(waited, MAX_PENDING_PER_BLOCK, looked_at, full)
+        if sealed:
+            self._state.write_checkpoint(sealed[-1].note.text)
+        return results
 
     def _entries_wait(self) -> bool:
         """Whether any pending entry waits for a block: one read through the ``created_at``
@@ -334,12 +433,17 @@ class Ledger:
         note: SignedCheckpoint,
         leaves: bytes,
     ) -> None:
-        chain_id, height, first = self._reader.chain_id, header.height, header.first_index
+        self._insert_blocks(conn, [_SealedBlock(header, fresh, note, leaves)])
+
+    def _insert_blocks(self, conn: Connection, sealed: Sequence[_SealedBlock]) -> None:
+        """Insert consecutive sealed blocks (entries, headers, run roots, the chain log tiles
+        they fill, checkpoints) in the caller's transaction, one statement per table."""
+        chain_id = self._reader.chain_id
         rows = [
             (
                 chain_id,
-                first + i,
-                height,
+                block.header.first_index + i,
+                block.header.height,
                 i,
                 kind_of(r.payload) or READING,
                 r.device_id,
@@ -348,31 +452,45 @@ class Ledger:
                 r.received_at,
                 r.payload,
             )
-            for i, r in enumerate(fresh)
+            for block in sealed
+            for i, r in enumerate(block.entries)
         ]
         rows.sort(key=lambda row: (row[5], row[6]))  # (device_id, seq): one lock order
         insert_entries(conn, rows)
         failpoints.hit(failpoints.APPEND_ENTRIES_INSERTED)
         conn.execute(
             insert(BLOCKS),
-            {
-                "chain_id": chain_id,
-                "height": height,
-                "header": header.encode(),
-                "first_index": header.first_index,
-                "size": header.size,
-                "time_ms": header.time_ms,
-            },
+            [
+                {
+                    "chain_id": chain_id,
+                    "height": block.header.height,
+                    "header": block.header.encode(),
+                    "first_index": block.header.first_index,
+                    "size": block.header.size,
+                    "time_ms": block.header.time_ms,
+                }
+                for block in sealed
+            ],
         )
         # The roots of the block's runs of 8: a reading's proof then reads its run, not the block.
-        insert_run_roots(conn, chain_id, height, leaves)
-        # The chain log's tiles this block fills: a block's place in the log is then proved
+        insert_run_roots(conn, chain_id, [(b.header.height, b.leaves) for b in sealed])
+        # The chain log's tiles these blocks fill: a block's place in the log is then proved
         # from stored hashes, not from a tree of every header.
-        insert_full_tiles(conn, chain_id, height + 1)
+        for block in sealed:
+            insert_full_tiles(conn, chain_id, block.header.height + 1)
         failpoints.hit(failpoints.APPEND_BLOCK_WRITTEN)
+        signed_at = time.time()
         conn.execute(
             insert(CHECKPOINTS),
-            {"chain_id": chain_id, "size": height + 1, "note": note.text, "signed_at": time.time()},
+            [
+                {
+                    "chain_id": chain_id,
+                    "size": block.header.height + 1,
+                    "note": block.note.text,
+                    "signed_at": signed_at,
+                }
+                for block in sealed
+            ],
         )
         if not self._key_recorded:
             conn.execute(
