@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.series import ORIGINS, T, SeriesLot, serve_series_lot
+from support.series import ORIGINS, SeriesLot, T, serve_series_lot
 
 from farmtrace.store.database import open_database
 from farmtrace.store.series import SeriesReader
