@@ -30,6 +30,7 @@ from typing import Any, Literal
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     Connection,
     FromClause,
     LargeBinary,
@@ -42,6 +43,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 
 from farmtrace.chain.entry import READING
@@ -230,10 +232,12 @@ def _bounds(chains: int, open_window: bool) -> Select[Any]:
 
 
 @lru_cache(maxsize=64)
-def _run_readings(chains: int, devices: int, payloads: bool) -> Select[Any]:
-    """The stored readings of ``devices`` runs (``device_i`` from ``first_i`` to ``last_i``),
-    by device and seq, in the blocks covered (``chain_k``, ``size_k``). Kept per shape."""
-    return (
+def _run_readings(chains: int, devices: int, payloads: bool) -> CompoundSelect[Any]:
+    """The stored readings of ``devices`` runs (``device_i`` from ``first_i`` to ``last_i``)
+    in the blocks covered (``chain_k``, ``size_k``), in no particular order. One select per
+    run, each the reference's (a seek on the device's seqs), joined by UNION ALL: one OR of
+    the runs lets the planner prefer walking the whole chain. Kept per shape."""
+    parts = [
         select(
             ENTRIES.c.device_id,
             CHAINS.c.origin,
@@ -246,10 +250,11 @@ def _run_readings(chains: int, devices: int, payloads: bool) -> Select[Any]:
         .where(
             ENTRIES.c.kind == READING,
             _covered_by(ENTRIES, chains),
-            or_(false(), *(_in_run(ENTRIES.c.device_id, ENTRIES.c.seq, i) for i in range(devices))),
+            _in_run(ENTRIES.c.device_id, ENTRIES.c.seq, i),
         )
-        .order_by(ENTRIES.c.device_id, ENTRIES.c.seq)
-    )
+        for i in range(devices)
+    ]
+    return union_all(*parts)
 
 
 @lru_cache(maxsize=64)
@@ -326,6 +331,8 @@ def _runs(
                 r.origin, int(r.global_index), int(r.seq), int(r.timestamp_ms), bytes(r.payload)
             )
         )
+    for readings in held.values():
+        readings.sort(key=lambda reading: reading.seq)
     rejected: dict[str, set[int]] = {d: set() for d in unique}
     for device_id, seq in conn.execute(_run_refusals(len(spans)), in_runs):
         rejected[device_id].add(int(seq))
