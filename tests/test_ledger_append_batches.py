@@ -51,6 +51,11 @@ def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
         }
 
 
+def _entry_order(path: Path) -> list[int]:
+    with sqlite3.connect(path) as conn:
+        return [n for (n,) in conn.execute("SELECT global_index FROM entries ORDER BY rowid")]
+
+
 def _reading(device: int, seq: int) -> PendingReading:
     """Device ``device``'s reading number ``seq + 1`` (of three devices), signed."""
     n = seq * 3 + device
@@ -91,6 +96,8 @@ def test_fast_builder_makes_the_chain_append_batch_makes(tmp_path: Path) -> None
     assert len(expected["entries"]) == readings
     for table in _TABLES:
         assert built[table] == expected[table], table
+    # Laid out alike too: a block's entries side by side, as a proof reads them.
+    assert _entry_order(fast) == _entry_order(reference)
 
     # The normal verifiers accept it: the auditor, the ledger's own load, and stored proofs.
     recorded = (fast_state / "checkpoint").read_text()
