@@ -151,8 +151,6 @@ class ChainReader:
             "ON h.chain_id = b.chain_id AND h.height = b.height "
             f"WHERE b.chain_id = {mark} AND b.height = {mark}"
         )
-        # The entry and its neighbours within a run's length either side: its run's entries
-        # are among them, so one read gives both.
         self._tile_sql = (
             "SELECT hashes FROM log_tiles "
             f"WHERE chain_id = {mark} AND level = {mark} AND tile_index = {mark}"
@@ -165,11 +163,18 @@ class ChainReader:
         self._stored_log = StoredLog(
             self._log_tile_row, self._header_rows, capacity=max(batch_trees * 4, 64)
         )
-        self._near_sql = (
-            "SELECT global_index, block_height, index_in_block, kind, device_id, seq, "
-            "timestamp_ms, received_at, payload FROM entries "
-            f"WHERE chain_id = {mark} AND global_index >= {mark} AND global_index <= {mark} "
-            "ORDER BY global_index"
+        # The entry's run (the aligned RUN entries of its block that hold it), found through
+        # the entry's own row: one read of at most RUN rows gives both the entry and its run.
+        self._run_sql = (
+            "SELECT e.global_index, e.block_height, e.index_in_block, e.kind, e.device_id, "
+            "e.seq, e.timestamp_ms, e.received_at, e.payload FROM "
+            # (i / RUN) * RUN: integer division on both backends; "%" is psycopg's mark
+            "(SELECT block_height AS height, "
+            f"global_index - index_in_block + (index_in_block / {RUN}) * {RUN} AS first "
+            f"FROM entries WHERE chain_id = {mark} AND global_index = {mark}) AS r "
+            f"JOIN entries AS e ON e.chain_id = {mark} AND e.global_index >= r.first "
+            f"AND e.global_index < r.first + {RUN} AND e.block_height = r.height "
+            "ORDER BY e.global_index"
         )
 
     @classmethod
@@ -485,11 +490,7 @@ class ChainReader:
         """The entry at ``global_index`` and the payloads of its run of ``RUN`` entries in its
         block, in one indexed read; :class:`NotFoundError` if the entry is not stored."""
         rows = self._raw(
-            self._near_sql,
-            # Capped at the largest SQL integer: an index near it would overflow the driver's
-            # 64-bit parameter (a 503 for GET /v1/readings/9223372036854775806/proof).
-            (self.chain_id, max(0, global_index - RUN + 1), min(global_index + RUN - 1, 2**63 - 1)),
-            f"entry {global_index}",
+            self._run_sql, (self.chain_id, global_index, self.chain_id), f"entry {global_index}"
         )
         found = next((row for row in rows if row[0] == global_index), None)
         if found is None:
