@@ -8,9 +8,11 @@ in-memory head advanced and the checkpoint recorded in the state directory.
 Deduplication across gateways sharing a database rests on the unique ``(device_id, seq)``
 constraint of ``entries``. Before inserting, the ledger looks the batch's keys up and drops
 those already stored; a reading that another gateway commits between that look-up and our
-insert makes the insert fail, and the whole transaction is retried (bounded). Rows are inserted
-in ``(device_id, seq)`` order so that concurrent PostgreSQL transactions take their index locks
-in one order and do not deadlock.
+insert makes the insert fail, and the whole transaction is retried (bounded). A block's rows are
+inserted in ``(device_id, seq)`` order so that concurrent PostgreSQL transactions take their
+index locks in one order and do not deadlock (``append_batches`` inserts its blocks one after
+another, each so ordered, keeping a block's entries side by side; a deadlock across its blocks
+is retried like a serialisation failure).
 
 If anything fails during an append, nothing was committed *as far as the ledger knows*; but a
 connection lost during COMMIT leaves that unknown, so the ledger reloads and re-verifies its
