@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from farmtrace import rust_core
 from farmtrace.gateway.ingest import reasons
+from farmtrace.gateway.ingest.decoding import ReadingDecoder
 from farmtrace.gateway.ingest.inbox import Delivery
 from farmtrace.gateway.ingest.registry_view import RegistryView
 from farmtrace.store.records import Device
@@ -108,8 +109,17 @@ class Batch:
     def first_mono(self) -> float:
         return self.items[0].delivery.received_mono
 
-    def admit(self, delivery: Delivery, topic_cache: TopicCache, registry: RegistryView) -> Item:
-        """Check ``delivery`` as far as possible without a database or a signature check."""
+    def admit(
+        self,
+        delivery: Delivery,
+        topic_cache: TopicCache,
+        registry: RegistryView,
+        decoder: ReadingDecoder | None = None,
+    ) -> Item:
+        """Check ``delivery`` as far as possible without a database or a signature check.
+
+        ``decoder`` (the batcher's) decodes as :func:`farmtrace.wire.protocol.decode` does, with
+        caches; without one the reference decoder is used."""
         item = Item(delivery)
         if not self.items:
             self.opened_mono = time.monotonic()
@@ -126,7 +136,8 @@ class Batch:
             item.reject(reasons.BAD_TOPIC, f"{delivery.topic!r} is not a reading topic")
             return item
         try:
-            reading = decode(delivery.payload)
+            payload = delivery.payload
+            reading = decode(payload) if decoder is None else decoder.decode(payload)
         except ProtocolError as exc:
             item.reject(reasons.malformed(exc.reason), str(exc))
             return item

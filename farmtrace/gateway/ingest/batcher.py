@@ -19,6 +19,7 @@ import threading
 import time
 
 from farmtrace.gateway.ingest.batch import Batch, TopicCache
+from farmtrace.gateway.ingest.decoding import ReadingDecoder
 from farmtrace.gateway.ingest.inbox import Inbox
 from farmtrace.gateway.ingest.registry_view import RegistryView
 
@@ -55,6 +56,7 @@ class Batcher:
         self._verify_threads = verify_threads
         self._verify_chunk = verify_chunk
         self._topics = TopicCache()
+        self._decoder = ReadingDecoder()
         self._number = 0
         self._open: Batch | None = None
         self.failure: BaseException | None = None
@@ -118,7 +120,7 @@ class Batcher:
 
     def _admit_all(self, batch: Batch, wait: float) -> None:
         for delivery in self._inbox.take(self._size - len(batch), wait):
-            batch.admit(delivery, self._topics, self._registry)
+            batch.admit(delivery, self._topics, self._registry, self._decoder)
             if batch.unverified >= self._verify_chunk:
                 batch.verify_pending(self._verify_threads)
 
