@@ -39,6 +39,9 @@ def test_small_run_reports_every_figure_and_reconciles(tmp_path: Path) -> None:
         gateway = round_["gateway"]["report"]
         assert gateway["accepted"] == 2000 and gateway["rejected"] == {}
         assert round_["gateway"]["accepted_per_s"] > 0
+        # CPU: the start-up is part of the process's, and the broker's is measured beside it.
+        assert 0 < gateway["startup_cpu_seconds"] <= gateway["cpu_seconds"]
+        assert round_["broker_cpu_seconds"] >= 0
         assert gateway["receive_to_commit_s"]["p99"] is not None
         # Latency from the publisher's timestamp, broker backlog included.
         from_publish = round_["gateway"]["publish_to_commit_s"]

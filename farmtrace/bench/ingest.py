@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import shutil
 import signal
@@ -137,6 +138,7 @@ class Round:
     database_bytes: int = 0  # the SQLite database's size after the run (with its WAL)
     publish_to_commit: dict[str, float] | None = None  # seconds, honest readings, p50..max
     publish_to_receive: dict[str, float] | None = None  # the broker's share of it
+    broker_cpu_seconds: float | None = None  # the broker's CPU over the gateway run (ours only)
 
     @property
     def gateway_rate(self) -> float:
@@ -219,13 +221,14 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
                 round_.bare, round_.bare_publish = _bare_phase(workdir, host, port, config, suffix)
             say(f"gateway ingesting the stream{suffix}")
             db_url = config.db_url or f"sqlite:///{workdir / f'bench{suffix}.db'}"
-            _gateway_round(round_, workdir, host, port, db_url, keys, tag, config, suffix)
+            _gateway_round(round_, workdir, host, port, db_url, keys, tag, config, suffix,
+                           broker=broker)  # fmt: skip
             if result.mix is not None:
                 say(f"gateway ingesting the stream with the hostile mix{suffix}")
                 round_.hostile = Round()
                 hostile_db = f"sqlite:///{workdir / f'bench-hostile{suffix}.db'}"
                 _gateway_round(round_.hostile, workdir, host, port, hostile_db, keys, tag,
-                               config, f"-hostile{suffix}", result.mix)  # fmt: skip
+                               config, f"-hostile{suffix}", result.mix, broker)  # fmt: skip
             result.rounds.append(round_)
         return result
     finally:
@@ -238,6 +241,17 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
         if config.keep is not None:
             shutil.copytree(workdir, config.keep, dirs_exist_ok=True)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds of process ``pid`` so far (Linux ``/proc``), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- phases --------------------------------------------------------------------------------------
@@ -329,10 +343,17 @@ def _gateway_round(
     config: IngestBenchConfig,
     suffix: str,
     mix: HostileMix | None = None,
+    broker: subprocess.Popen[bytes] | None = None,
 ) -> None:
+    """One gateway run; with ``broker`` (the Mosquitto we started) its CPU over the run too:
+    the broker's whole work for the stream, from the publisher in to the gateway out."""
+    broker_cpu = None if broker is None else process_cpu_seconds(broker.pid)
     round_.gateway, round_.gateway_publish, commits = _gateway_phase(
         workdir, host, port, db_url, keys, tag, config, suffix, mix
     )
+    if broker_cpu is not None:
+        after = process_cpu_seconds(broker.pid) if broker is not None else None
+        round_.broker_cpu_seconds = None if after is None else after - broker_cpu
     round_.stored, round_.distinct, round_.devices_complete = _reconcile(db_url, tag, config)
     pool = workdir / ("pool.bin" if mix is None else "pool-hostile.bin")
     times = workdir / f"publish-gateway{suffix}.times"

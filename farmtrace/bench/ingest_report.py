@@ -128,6 +128,7 @@ def _round_json(round_: Round) -> dict[str, Any]:
             "devices_complete": round_.devices_complete,
         },
         "database_bytes": round_.database_bytes,
+        "broker_cpu_seconds": round_.broker_cpu_seconds,
         "hostile": hostile,
     }
 
@@ -174,7 +175,7 @@ def _hostile_lines(label: str, round_: Round, clean: Round) -> list[str]:
     return [
         f"  {label}gateway, hostile mix: {round_.gateway_rate:>7,.0f} honest readings/s "
         f"committed = {ratio:.3f}x the clean run (published at "
-        f"{round_.gateway_publish.get('rate', 0):,.0f} msg/s)",
+        f"{round_.gateway_publish.get('rate', 0):,.0f} msg/s{_cpu_text(round_)})",
         f"  {label}hostile mix: {rejected:,} quarantined in {len(g.get('rejected', {}))} "
         f"reasons, {g.get('duplicates', 0):,} duplicates; reconcile: {round_.stored:,} stored, "
         f"{round_.distinct:,} distinct, {round_.devices_complete:,} devices with every seq",
@@ -196,8 +197,7 @@ def _round_lines(number: int | None, round_: Round, messages: int) -> list[str]:
             f"published unpaced at {round_.bare_publish['rate']:,.0f}/s)"
         )
     g = round_.gateway
-    cpu = g.get("cpu_seconds")
-    per = f"; {cpu / g['accepted'] * 1e6:.0f} us CPU a reading" if cpu and g.get("accepted") else ""
+    per = _cpu_text(round_)
     lines += [
         f"  {label}gateway:         {round_.gateway_rate:>9,.0f} readings/s committed  "
         f"(published at {round_.gateway_publish.get('rate', 0):,.0f}/s; "
@@ -215,6 +215,23 @@ def _round_lines(number: int | None, round_: Round, messages: int) -> list[str]:
     if round_.hostile is not None:
         lines += _hostile_lines(label, round_.hostile, round_)
     return lines
+
+
+def _cpu_text(round_: Round) -> str:
+    """The gateway's CPU per accepted reading (whole process, and after its start-up), the
+    broker's beside it, and where the database's CPU went."""
+    g = round_.gateway
+    cpu, accepted = g.get("cpu_seconds"), g.get("accepted")
+    if not cpu or not accepted:
+        return ""
+    text = f"; {cpu / accepted * 1e6:.0f} us CPU a reading"
+    startup = g.get("startup_cpu_seconds")
+    if startup is not None:
+        text += f", {(cpu - startup) / accepted * 1e6:.0f} after start-up"
+    if round_.broker_cpu_seconds is not None:
+        text += f"; broker {round_.broker_cpu_seconds / accepted * 1e6:.0f} us"
+    database = "SQLite, in the gateway's process" if round_.database_bytes else "not measured"
+    return text + f"; database server: {database}"
 
 
 def _spread_lines(result: IngestBenchResult) -> list[str]:
