@@ -28,7 +28,7 @@ failing indices) for anything that does not check and raise only ``TypeError``, 
 checks.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import final
 
 from typing_extensions import Buffer
@@ -44,6 +44,7 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "sha256_throughput",
+    "sign_ed25519",
     "verify_consistency",
     "verify_ed25519",
     "verify_ed25519_batch",
@@ -51,7 +52,8 @@ __all__ = [
 ]
 
 class MerkleError(ValueError):
-    """Base class of every rust_core argument error (also raised for ``threads=0`` and similar)."""
+    """Base class of every rust_core argument error (also raised for ``threads=0``, a signing seed
+    that is not 32 bytes and similar)."""
 
 class InvalidHashLength(MerkleError):
     """A hash argument or item (leaf hash, node hash, root) is not exactly 32 bytes."""
@@ -207,6 +209,20 @@ def verify_ed25519(
 
     A key that is not 32 bytes or a signature that is not 64 bytes fails (it is a bad claim,
     not a bad call). Raises ``TypeError`` naming the first item that is not a 3-tuple of bytes.
+    """
+
+def sign_ed25519(
+    seed: Buffer, messages: Iterable[bytes], threads: int | None = None
+) -> list[bytes]:
+    """Sign every message with the Ed25519 key whose RFC 8032 private key (32-byte seed) is
+    ``seed``; return the 64-byte signatures in the order of ``messages``.
+
+    The key is expanded once for the call and the GIL is released while signing. Ed25519 is
+    deterministic (RFC 8032), so each signature is byte for byte what ``cryptography``'s
+    ``Ed25519PrivateKey.from_private_bytes(seed).sign(message)`` returns.
+
+    Raises :class:`MerkleError` when ``seed`` is not 32 bytes, ``TypeError`` naming the first
+    message that is not ``bytes`` (or when ``seed`` is not a byte buffer).
     """
 
 def sha256_throughput(buffer_size: int = 8192, seconds: float = 1.0) -> float:

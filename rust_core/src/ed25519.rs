@@ -1,5 +1,5 @@
 //! Bulk Ed25519 signature checks: many (public key, message, signature) triples in one call,
-//! answering which of them fail.
+//! answering which of them fail; and bulk signing: many messages under one key in one call.
 //!
 //! Each triple is checked on its own with `ed25519-dalek`'s `verify`, the cofactorless RFC 8032
 //! equation `[s]B = R + [k]A` with `s < L` and `R` compared byte for byte, which is also what
@@ -16,11 +16,16 @@
 //! field) costs about a quarter of a check. A cached key is exactly what
 //! `VerifyingKey::from_bytes` returned for those 32 bytes (including "not a curve point"), so
 //! the cache never changes a verdict.
+//!
+//! Signing ([`sign_messages`]) expands the 32-byte RFC 8032 seed once (a SHA-512) and signs each
+//! message with it. Ed25519 signatures are deterministic (RFC 8032 section 5.1.6: the nonce is a
+//! hash of the key's prefix and the message), so these are byte for byte the signatures
+//! `cryptography`'s `Ed25519PrivateKey.sign` makes with the same seed.
 
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use rayon::prelude::*;
 
 use crate::entries::PackedEntries;
@@ -31,6 +36,8 @@ use crate::parallel::{Workers, PARALLEL_MIN_SIGNATURES};
 pub const PUBLIC_KEY_LEN: usize = 32;
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
+/// Length of an Ed25519 private key as RFC 8032 defines it (the seed the key is expanded from).
+pub const SEED_LEN: usize = 32;
 
 /// One claim to check: `signature` is a signature of `message` by `public_key`. The slices may
 /// have any length; a key or signature of the wrong length simply fails.
@@ -230,6 +237,35 @@ where
     }
 }
 
+/// The signatures of `count` messages produced by `message(i)`, in order, all by the key whose
+/// RFC 8032 seed is `seed` (expanded once). Fails only when `seed` is not 32 bytes.
+pub fn sign_messages<'a, F>(
+    seed: &[u8],
+    count: usize,
+    message: F,
+    workers: &Workers,
+) -> Result<Vec<[u8; SIGNATURE_LEN]>, Error>
+where
+    F: Fn(usize) -> &'a [u8] + Sync,
+{
+    let seed = <[u8; SEED_LEN]>::try_from(seed).map_err(|_| Error::InvalidArgument {
+        detail: format!("seed must be 32 bytes, got {}", seed.len()),
+    })?;
+    let key = SigningKey::from_bytes(&seed);
+    let sign = |i: usize| key.sign(message(i)).to_bytes();
+    Ok(if workers.parallel_for(count, PARALLEL_MIN_SIGNATURES) {
+        workers.install(|| {
+            (0..count)
+                .into_par_iter()
+                .with_min_len(PARALLEL_MIN_SIGNATURES / 2)
+                .map(sign)
+                .collect()
+        })
+    } else {
+        (0..count).map(sign).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +363,97 @@ mod tests {
             failed_signatures(2, |i| all[i], &Workers::sequential()),
             vec![0, 1]
         );
+    }
+
+    /// RFC 8032 section 7.1, TEST 1-3: (secret key, public key, message, signature), hex.
+    const RFC8032_7_1: [(&str, &str, &str, &str); 3] = [
+        (
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            "",
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        ),
+        (
+            "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            "72",
+            "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+        ),
+        (
+            "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+            "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+            "af82",
+            "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+        ),
+    ];
+
+    fn unhex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn signs_the_rfc_8032_test_vectors() {
+        for (secret, public, message, signature) in RFC8032_7_1 {
+            let (seed, message) = (unhex(secret), unhex(message));
+            for workers in [Workers::sequential(), Workers::new(Some(2)).unwrap()] {
+                let signed = sign_messages(&seed, 1, |_| &message, &workers).unwrap();
+                assert_eq!(
+                    signed,
+                    vec![<[u8; 64]>::try_from(unhex(signature)).unwrap()]
+                );
+            }
+            let key = <[u8; 32]>::try_from(unhex(public)).unwrap();
+            assert_eq!(
+                SigningKey::from_bytes(&seed.try_into().unwrap())
+                    .verifying_key()
+                    .to_bytes(),
+                key
+            );
+        }
+    }
+
+    #[test]
+    fn signs_many_messages_in_order_and_each_verifies() {
+        let seed = [7u8; 32];
+        let messages: Vec<Vec<u8>> = (0..100)
+            .map(|i| format!("watermark {i}").into_bytes())
+            .collect();
+        let one_by_one: Vec<[u8; 64]> = messages
+            .iter()
+            .map(|m| SigningKey::from_bytes(&seed).sign(m).to_bytes())
+            .collect();
+        for workers in [Workers::sequential(), Workers::new(Some(2)).unwrap()] {
+            let signed = sign_messages(&seed, messages.len(), |i| &messages[i], &workers).unwrap();
+            assert_eq!(signed, one_by_one);
+        }
+        let public = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
+        let failures = failed_signatures(
+            messages.len(),
+            |i| SignedMessage {
+                public_key: &public,
+                message: &messages[i],
+                signature: &one_by_one[i],
+            },
+            &Workers::sequential(),
+        );
+        assert!(failures.is_empty());
+        assert!(
+            sign_messages(&seed, 0, |i| &messages[i], &Workers::sequential())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_seed_of_the_wrong_length_is_refused() {
+        for len in [0, 31, 33, 64] {
+            let err =
+                sign_messages(&vec![1; len], 0, |_| &b""[..], &Workers::sequential()).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+            assert_eq!(err.to_string(), format!("seed must be 32 bytes, got {len}"));
+        }
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! ValueError
-//!  └── MerkleError          base of every rust_core argument error (also: threads=0, ...)
+//!  └── MerkleError          base of every rust_core argument error (also: threads=0, a seed that is not 32 bytes)
 //!       ├── InvalidHashLength   a hash argument or item is not exactly 32 bytes
 //!       ├── IndexOutOfRange     a leaf index is not in 0 .. size-1
 //!       ├── InvalidTreeSize     a tree size is not allowed (m == 0 or m > size)
@@ -146,6 +146,7 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_consistency, m)?)?;
     m.add_function(wrap_pyfunction!(signatures::verify_ed25519_batch, m)?)?;
     m.add_function(wrap_pyfunction!(signatures::verify_ed25519, m)?)?;
+    m.add_function(wrap_pyfunction!(signatures::sign_ed25519, m)?)?;
     m.add_function(wrap_pyfunction!(sha256_throughput, m)?)?;
     m.add_function(wrap_pyfunction!(available_threads, m)?)?;
     Ok(())

@@ -1,9 +1,10 @@
-//! Bulk Ed25519 checks.
+//! Bulk Ed25519 checks and bulk signing.
 
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
-use super::args::{byte_buffer, offsets_buffer, triples};
-use crate::ed25519::{failed_signatures, PackedClaims, SignedMessage};
+use super::args::{byte_buffer, bytes_items, offsets_buffer, slices, triples};
+use crate::ed25519::{failed_signatures, sign_messages, PackedClaims, SignedMessage};
 use crate::entries::PackedEntries;
 use crate::error::Error;
 use crate::parallel::Workers;
@@ -49,4 +50,25 @@ pub(super) fn verify_ed25519(
         })
         .collect();
     Ok(py.detach(|| failed_signatures(claims.len(), |i| claims[i], &workers)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (seed, messages, threads=None))]
+pub(super) fn sign_ed25519<'py>(
+    py: Python<'py>,
+    seed: &Bound<'py, PyAny>,
+    messages: &Bound<'py, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let workers = Workers::new(threads)?;
+    let seed = byte_buffer(seed, "seed")?;
+    let items = bytes_items(messages, "messages")?;
+    let messages = slices(&items);
+    let seed = seed.as_slice();
+    let signatures =
+        py.detach(|| sign_messages(seed, messages.len(), |i| messages[i], &workers))?;
+    Ok(signatures
+        .iter()
+        .map(|signature| PyBytes::new(py, signature))
+        .collect())
 }
