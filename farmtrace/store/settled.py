@@ -14,14 +14,37 @@ registered key signed it and the gateway rejected its content, durably. Both cou
 commit watermark. Readings are unique by ``(device_id, seq)`` across every chain, so these
 span all chains.
 Database failures are raised as :class:`farmtrace.store.errors.DatabaseError`.
+
+:func:`stored_payloads` and :func:`rejected_readings` run on every batch holding a copy of a
+stored or rejected reading (under hostile traffic, most batches), so they probe the
+``(device_id, seq)`` indexes once per key, the keys passed as one JSON text (SQLite
+``json_each``) or two arrays (PostgreSQL ``unnest`` with a ``LATERAL`` probe), as
+:mod:`farmtrace.store.bulk` does. The row-value ``IN`` list of :func:`stored_payloads_reference`
+and :func:`rejected_readings_reference` (the plain versions, which the tests hold them to) makes
+SQLite scan the whole table instead, a cost that grows with the chain.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, or_, select, tuple_, union
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    TextClause,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    union,
+)
 
+from farmtrace.store.engine import is_sqlite
 from farmtrace.store.errors import database_call
 from farmtrace.store.models import Base
 
@@ -30,7 +53,9 @@ __all__ = [
     "committed_runs",
     "rejected_highs",
     "rejected_readings",
+    "rejected_readings_reference",
     "stored_payloads",
+    "stored_payloads_reference",
 ]
 
 ENTRIES = Base.metadata.tables["entries"]
@@ -88,11 +113,10 @@ def rejected_highs(engine: Engine) -> dict[str, int]:
     return database_call("cannot read the rejected sequence numbers", load)
 
 
-def rejected_readings(
+def rejected_readings_reference(
     engine: Engine, keys: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], tuple[bytes, str]]:
-    """``(payload, reason)`` of the signed rejection of each ``(device_id, seq)`` in ``keys``
-    that has one (the first row; copies of a rejected reading repeat its bytes)."""
+    """:func:`rejected_readings` as a plain SQLAlchemy query (a row-value ``IN`` list)."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
@@ -122,10 +146,10 @@ def rejected_readings(
     return database_call("cannot look up rejected readings", load)
 
 
-def stored_payloads(
+def stored_payloads_reference(
     engine: Engine, keys: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], bytes]:
-    """The stored payload of each ``(device_id, seq)`` in ``keys`` that is stored."""
+    """:func:`stored_payloads` as a plain SQLAlchemy query (a row-value ``IN`` list)."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
@@ -144,6 +168,81 @@ def stored_payloads(
         return found
 
     return database_call("cannot look up stored readings", load)
+
+
+_SQLITE_STORED = text(
+    "SELECT e.device_id, e.seq, e.payload FROM json_each(:keys) AS k "
+    "JOIN entries AS e ON e.device_id = json_extract(k.value, '$[0]') "
+    "AND e.seq = json_extract(k.value, '$[1]')"
+)
+_PG_STORED = text(
+    "SELECT e.device_id, e.seq, e.payload "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:seqs AS bigint[])) AS k(device_id, seq) "
+    "CROSS JOIN LATERAL (SELECT x.device_id, x.seq, x.payload FROM entries AS x "
+    "WHERE x.device_id = k.device_id AND x.seq = k.seq LIMIT 1) AS e"
+)
+# The first signed rejection of each key (by id): copies of a rejected reading repeat its bytes.
+_SQLITE_REJECTED = text(
+    "SELECT q.device_id, q.seq, q.payload, q.reason FROM json_each(:keys) AS k "
+    "JOIN quarantine AS q ON q.device_id = json_extract(k.value, '$[0]') "
+    "AND q.seq = json_extract(k.value, '$[1]') "
+    "WHERE q.signed_rejection = 1 ORDER BY q.id"
+)
+_PG_REJECTED = text(
+    "SELECT q.device_id, q.seq, q.payload, q.reason "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:seqs AS bigint[])) AS k(device_id, seq) "
+    "CROSS JOIN LATERAL (SELECT x.device_id, x.seq, x.payload, x.reason FROM quarantine AS x "
+    "WHERE x.device_id = k.device_id AND x.seq = k.seq AND x.signed_rejection "
+    "ORDER BY x.id LIMIT 1) AS q"
+)
+
+
+def _keyed(
+    conn: Connection, sqlite_query: TextClause, pg_query: TextClause, keys: list[tuple[str, int]]
+) -> list[tuple[Any, ...]]:
+    """Run a keyed look-up (one index probe per key) on the connection's backend."""
+    if is_sqlite(conn):
+        rows = conn.execute(sqlite_query, {"keys": json.dumps(keys)})
+    else:
+        ids, seqs = [k[0] for k in keys], [k[1] for k in keys]
+        rows = conn.execute(pg_query, {"ids": ids, "seqs": seqs})
+    return [tuple(row) for row in rows]
+
+
+def stored_payloads(
+    engine: Engine, keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], bytes]:
+    """The stored payload of each ``(device_id, seq)`` in ``keys`` that is stored."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+
+    def load() -> dict[tuple[str, int], bytes]:
+        with engine.connect() as conn:
+            rows = _keyed(conn, _SQLITE_STORED, _PG_STORED, wanted)
+        return {(str(r[0]), int(r[1])): bytes(r[2]) for r in rows}
+
+    return database_call("cannot look up stored readings", load)
+
+
+def rejected_readings(
+    engine: Engine, keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[bytes, str]]:
+    """``(payload, reason)`` of the signed rejection of each ``(device_id, seq)`` in ``keys``
+    that has one (the first row; copies of a rejected reading repeat its bytes)."""
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return {}
+
+    def load() -> dict[tuple[str, int], tuple[bytes, str]]:
+        found: dict[tuple[str, int], tuple[bytes, str]] = {}
+        with engine.connect() as conn:
+            rows = _keyed(conn, _SQLITE_REJECTED, _PG_REJECTED, wanted)
+        for row in rows:
+            found.setdefault((str(row[0]), int(row[1])), (bytes(row[2]), str(row[3])))
+        return found
+
+    return database_call("cannot look up rejected readings", load)
 
 
 def committed_in(engine: Engine, ranges: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:
