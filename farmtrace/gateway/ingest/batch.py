@@ -5,6 +5,12 @@ doing the checks that need no database and no signature: the topic, the wire for
 naming the payload's device, the seq range and the registry. Items that pass are packed into
 the batch's buffers for ``rust_core.verify_ed25519_batch`` (keys, signatures, messages and
 offsets), so verification is one call per batch.
+
+Drop floors (``farmtrace.wire.dropfloor``) are packed with the readings: a forged floor costs a
+slot in the bulk check instead of a ``cryptography`` call on the batcher thread, which holds
+the GIL (about 100 us a floor, and an attacker may send nothing else). Their verdict is finished
+when the bulk check returns (:func:`_finish_floor`), with the same reasons, details and order of
+checks as :func:`admit_floor_reference`, the plain version the tests hold it to.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from farmtrace.gateway.ingest.inbox import Delivery
 from farmtrace.gateway.ingest.registry_view import RegistryView
 from farmtrace.store.records import Device
 from farmtrace.wire import dropfloor, topics
+from farmtrace.wire.dropfloor import SignedDropFloor
 from farmtrace.wire.protocol import ProtocolError, SignedReading, decode
 
-__all__ = ["MAX_SEQ", "Batch", "Item", "TopicCache"]
+__all__ = ["MAX_SEQ", "Batch", "Item", "TopicCache", "admit_floor_reference"]
 
 MAX_SEQ = 2**63 - 1
 """The store keeps seqs in a signed 64-bit column."""
@@ -36,8 +43,9 @@ class Item:
 
     ``reason``/``detail`` are set once the item is rejected (it goes to the quarantine).
     ``outcome`` is set by the committer: ``accepted``, ``duplicate`` or ``quarantined``.
-    ``floor`` is set for a device's ``dropped`` message (its signed drop floor, verified on
-    admission) instead of a reading.
+    ``floor`` is set for a device's ``dropped`` message (its signed drop floor) instead of a
+    reading, once its signature verified; ``statement`` holds a well-formed floor of a
+    registered device while its signature waits in the batch's bulk check.
     ``signed_rejection`` is set by the judge for a rejected reading its device's registered key
     signed (:data:`farmtrace.gateway.ingest.reasons.CONTENT`): its seq is settled.
     """
@@ -53,6 +61,7 @@ class Item:
     outcome: str | None = None
     floor: int | None = None
     signed_rejection: bool = False
+    statement: SignedDropFloor | None = None
 
     def reject(self, reason: str, detail: str) -> None:
         self.reason = reason
@@ -63,8 +72,9 @@ class Item:
 class Batch:
     """Items in arrival order; the signature checks still to do are packed for one call.
 
-    ``to_verify`` lists every item whose signature is (or was) checked; the packed buffers
-    hold only those not checked yet (``unverified`` of them, at the end of ``to_verify``).
+    ``to_verify`` lists every item whose signature is (or was) checked, readings and drop
+    floors; the packed buffers hold only those not checked yet (``unverified`` of them, at the
+    end of ``to_verify``). A drop floor's verdict is final once its check ran.
     """
 
     number: int
@@ -83,7 +93,8 @@ class Batch:
         return len(self.offsets) - 1
 
     def verify_pending(self, threads: int | None) -> None:
-        """Check the packed signatures in one ``rust_core`` call (the GIL is released)."""
+        """Check the packed signatures in one ``rust_core`` call (the GIL is released), then
+        finish the verdicts of the drop floors among them."""
         count = self.unverified
         if not count:
             return
@@ -99,6 +110,9 @@ class Batch:
             item.signature_ok = True
         for index in failed:
             checked[index].signature_ok = False
+        for item in checked:
+            if item.statement is not None:
+                _finish_floor(item)
         self.keys, self.signatures, self.messages = bytearray(), bytearray(), bytearray()
         self.offsets = array("Q", [0])
 
@@ -130,7 +144,7 @@ class Batch:
             return item
         item.farm, item.device_id, kind = parsed
         if kind == "dropped":
-            _admit_floor(item, registry)
+            self._admit_floor(item, registry)
             return item
         if kind != "reading":
             item.reject(reasons.BAD_TOPIC, f"{delivery.topic!r} is not a reading topic")
@@ -156,37 +170,49 @@ class Batch:
             item.reject(reasons.UNKNOWN_DEVICE, f"{reading.device_id} is not registered")
             return item
         item.device = device
-        self.keys += device.public_key
-        self.signatures += reading.signature
-        self.messages += reading.signed_bytes
-        self.offsets.append(len(self.messages))
-        self.to_verify.append(item)
+        self._pack(item, device.public_key, reading.signature, reading.signed_bytes)
         return item
 
+    def _pack(self, item: Item, key: bytes, signature: bytes, signed_bytes: bytes) -> None:
+        self.keys += key
+        self.signatures += signature
+        self.messages += signed_bytes
+        self.offsets.append(len(self.messages))
+        self.to_verify.append(item)
 
-def _admit_floor(item: Item, registry: RegistryView) -> None:
-    """A device's drop floor (``farmtrace.wire.dropfloor``): set ``item.floor`` only when the
-    statement is well formed, names the topic's device and is signed by its registered key.
+    def _admit_floor(self, item: Item, registry: RegistryView) -> None:
+        """The checks of :func:`admit_floor_reference` before the signature; a floor that
+        passes them waits in ``item.statement`` for the bulk check (:func:`_finish_floor`)."""
+        try:
+            signed = dropfloor.decode(item.delivery.payload)
+        except ProtocolError as exc:
+            item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+            return
+        if signed.device_id != item.device_id:
+            item.reject(reasons.TOPIC_MISMATCH, _floor_mismatch(signed, item.device_id))
+            return
+        device = registry.lookup(signed.device_id)
+        if device is None:
+            item.reject(reasons.UNKNOWN_DEVICE, _floor_unknown(signed))
+            return
+        item.device = device  # until the floor's verdict (_finish_floor)
+        item.statement = signed
+        self._pack(item, device.public_key, signed.signature, signed.signed_bytes)
 
-    Floors are rare (one per device after an outbox overflow), so the signature is checked here
-    rather than packed with the batch's readings.
-    """
-    try:
-        signed = dropfloor.decode(item.delivery.payload)
-    except ProtocolError as exc:
-        item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
-        return
-    if signed.device_id != item.device_id:
-        item.reject(
-            reasons.TOPIC_MISMATCH,
-            f"drop floor of {signed.device_id!r} published on {item.device_id!r}'s topic",
-        )
-        return
-    device = registry.lookup(signed.device_id)
-    if device is None:
-        item.reject(reasons.UNKNOWN_DEVICE, f"drop floor: {signed.device_id} is not registered")
-        return
-    if not dropfloor.verify(signed, device.public_key):
+
+def _floor_mismatch(signed: SignedDropFloor, topic_device: str | None) -> str:
+    return f"drop floor of {signed.device_id!r} published on {topic_device!r}'s topic"
+
+
+def _floor_unknown(signed: SignedDropFloor) -> str:
+    return f"drop floor: {signed.device_id} is not registered"
+
+
+def _floor_after_signature(
+    item: Item, signed: SignedDropFloor, device: Device, signature_ok: bool
+) -> None:
+    """The checks that follow a floor's signature check, in order."""
+    if not signature_ok:
         item.reject(
             reasons.BAD_SIGNATURE,
             f"drop floor {signed.floor}: the signature does not verify with "
@@ -200,6 +226,38 @@ def _admit_floor(item: Item, registry: RegistryView) -> None:
         item.reject(reasons.SEQ_OUT_OF_RANGE, f"drop floor {signed.floor} is outside 0..2^63-1")
         return
     item.floor = signed.floor
+
+
+def _finish_floor(item: Item) -> None:
+    """A packed drop floor's verdict, now that its signature was checked in bulk (the device
+    as the registry had it on admission, as the reference reads it then)."""
+    signed, device = item.statement, item.device
+    assert signed is not None and device is not None
+    # ``device`` is a reading's: a floor's item never names one, as with the reference (the
+    # committer counts a quarantined item with a device against that device's state).
+    item.statement, item.device = None, None
+    _floor_after_signature(item, signed, device, item.signature_ok)
+
+
+def admit_floor_reference(item: Item, registry: RegistryView) -> None:
+    """A device's drop floor (``farmtrace.wire.dropfloor``), checked alone with
+    ``cryptography``: set ``item.floor`` only when the statement is well formed, names the
+    topic's device and is signed by its registered key. The plain version of
+    :meth:`Batch.admit`'s floor path (bulk check, then :func:`_finish_floor`).
+    """
+    try:
+        signed = dropfloor.decode(item.delivery.payload)
+    except ProtocolError as exc:
+        item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+        return
+    if signed.device_id != item.device_id:
+        item.reject(reasons.TOPIC_MISMATCH, _floor_mismatch(signed, item.device_id))
+        return
+    device = registry.lookup(signed.device_id)
+    if device is None:
+        item.reject(reasons.UNKNOWN_DEVICE, _floor_unknown(signed))
+        return
+    _floor_after_signature(item, signed, device, dropfloor.verify(signed, device.public_key))
 
 
 class TopicCache:
