@@ -20,8 +20,11 @@ watermark key, which the device pinned when it was registered (``docs/wire-forma
 Contracts: :func:`decode` accepts any bytes and either returns a :class:`SignedWatermark` or
 raises :class:`~farmtrace.wire.protocol.ProtocolError` (with a stable ``reason``); it does not
 check the signature (:func:`verify_any` does, against the pinned keys). Every statement has
-exactly one encoding. :func:`judge` is the device's whole acceptance rule. Only the standard
-library and ``cryptography`` are imported, as in :mod:`farmtrace.wire.protocol`.
+exactly one encoding. :func:`judge` is the device's whole acceptance rule. :func:`sign` is the
+plain reference; :func:`sign_many` makes the same payloads for many statements with one call to
+a bulk signer the caller passes (the gateway's: ``rust_core.sign_ed25519``). Only the standard
+library and ``cryptography`` are imported, as in :mod:`farmtrace.wire.protocol` (this module
+runs on a bare Pi, without the Rust extension).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -55,6 +58,7 @@ __all__ = [
     "judge",
     "parse_pins",
     "sign",
+    "sign_many",
     "verify_any",
 ]
 
@@ -133,6 +137,30 @@ def sign(statement: Watermark, private_key: Ed25519PrivateKey) -> bytes:
     """The payload ``encode(statement) || Ed25519 signature``."""
     signed = encode(statement)
     return signed + private_key.sign(signed)
+
+
+def sign_many(
+    statements: Sequence[Watermark], sign_messages: Callable[[list[bytes]], Sequence[bytes]]
+) -> list[bytes]:
+    """The payloads ``[sign(s, key) for s in statements]``, with the signatures made in one call
+    ``sign_messages(encoded statements)``, which must return one Ed25519 signature of ``key``
+    per message, in order. The gateway passes ``rust_core.sign_ed25519`` bound to the key's
+    seed (the key expanded once, the GIL released while it signs); Ed25519 signatures are
+    deterministic, so the payloads are byte for byte those of :func:`sign`.
+
+    Every statement is encoded first: a ProtocolError for any of them signs none. ValueError
+    when ``sign_messages`` returns a wrong number of signatures or one that is not 64 bytes.
+    """
+    signed = [encode(statement) for statement in statements]
+    if not signed:
+        return []
+    signatures = sign_messages(signed)
+    if len(signatures) != len(signed) or any(len(s) != SIGNATURE_BYTES for s in signatures):
+        raise ValueError(
+            f"the signer returned {len(signatures)} signatures for {len(signed)} statements, "
+            "or one that is not 64 bytes"
+        )
+    return [message + signature for message, signature in zip(signed, signatures, strict=True)]
 
 
 def decode(payload: bytes | bytearray | memoryview) -> SignedWatermark:

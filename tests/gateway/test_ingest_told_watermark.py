@@ -153,11 +153,13 @@ class ScriptedLink:
     def ack_all(self, deliveries: Sequence[Delivery]) -> int:
         return len(deliveries)
 
-    def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None:
-        self.published.append(watermark)
-        mid = len(self.published)
-        self._pending.append((mid, self.puback_at[watermark]))
-        return mid
+    def publish_watermarks(self, due: Sequence[tuple[str, str, int]]) -> list[int | None]:
+        mids: list[int | None] = []
+        for _, _, watermark in due:
+            self.published.append(watermark)
+            mids.append(len(self.published))
+            self._pending.append((len(self.published), self.puback_at[watermark]))
+        return mids
 
     def confirmed(self) -> list[tuple[int, float]]:
         out, self._pending = self._pending, []

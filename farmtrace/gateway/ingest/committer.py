@@ -15,7 +15,8 @@ For each batch, in order:
    quarantined ones included (each is now durably stored, or was already);
 5. advance the devices' settled seqs (stored, and signed rejections: readings the device's own
    key signed and the judge rejected on content) and publish each changed commit watermark
-   (retained; a device's at most every ``WATERMARK_INTERVAL_S``, the latest value). This runs
+   (retained; a device's at most every ``WATERMARK_INTERVAL_S``, the latest value; every
+   watermark due in one pass is signed in one call, :meth:`Link.publish_watermarks`). This runs
    only after step 3 returned, so a watermark never covers a rejection or a drop floor that
    is not durable.
 
@@ -77,7 +78,7 @@ class Link(Protocol):
     """What the committer needs from the broker connection."""
 
     def ack_all(self, deliveries: Sequence[Delivery]) -> int: ...
-    def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None: ...
+    def publish_watermarks(self, due: Sequence[tuple[str, str, int]]) -> list[int | None]: ...
     def confirmed(self) -> list[tuple[int, float]]: ...
     def flush(self) -> bool: ...
     @property
@@ -417,9 +418,12 @@ class Committer:
 
     def _publish(self, touched: dict[str, DeviceState]) -> None:
         """Publish changed watermarks, each device at most once per WATERMARK_INTERVAL_S; the
-        others wait in ``_deferred`` for a later tick."""
+        others wait in ``_deferred`` for a later tick. Every watermark due is handed to the link
+        in one call, which signs them all at once."""
         publications, deferred = self._publications, self._deferred
         now = time.monotonic()
+        due: list[tuple[DeviceState, int]] = []
+        wanted: list[tuple[str, str, int]] = []
         for state in touched.values():
             watermark = state.committed.watermark
             if state.farm is None or watermark == state.announced:
@@ -427,7 +431,12 @@ class Committer:
             if now < state.next_publish_mono:
                 deferred[state.device_id] = state
                 continue
-            mid = self._link.publish_watermark(state.farm, state.device_id, watermark)
+            due.append((state, watermark))
+            wanted.append((state.farm, state.device_id, watermark))
+        if not due:
+            return
+        mids = self._link.publish_watermarks(wanted)
+        for (state, watermark), mid in zip(due, mids, strict=True):
             if mid is None:
                 deferred[state.device_id] = state
                 continue

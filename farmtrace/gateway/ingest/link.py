@@ -13,9 +13,9 @@
   when the new connection is accepted; an acknowledgement racing a reconnect either goes out on
   the old socket or is skipped, and the redelivered copy is acknowledged instead.
 * Commit watermarks are published retained, QoS 1, as statements signed with the gateway's
-  watermark key (:mod:`farmtrace.wire.watermark`; devices ignore anything else); the broker's
-  PUBACK for each is reported back (:meth:`BrokerLink.confirmed`) so the replay rule knows when
-  a device could have seen it.
+  watermark key (:mod:`farmtrace.wire.watermark`; devices ignore anything else), those of one
+  committer pass signed together in one call; the broker's PUBACK for each is reported back
+  (:meth:`BrokerLink.confirmed`) so the replay rule knows when a device could have seen it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -35,6 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from farmtrace import rust_core
 from farmtrace.gateway.ingest.config import IngestConfig
 from farmtrace.gateway.ingest.errors import BrokerError
 from farmtrace.gateway.ingest.inbox import Delivery, Inbox
@@ -67,7 +69,11 @@ class BrokerLink:
         """``watermark_key`` signs the commit watermarks, which name ``origin`` (our chain)."""
         self.config = config
         self._inbox = inbox
-        self._watermark_key = watermark_key
+        # The watermarks of a committer pass are signed in one call, on the committer's thread
+        # (threads=1: a handful at a time, and its CPU stays counted where it is spent).
+        self._sign_watermarks = partial(
+            rust_core.sign_ed25519, watermark_key.private_bytes_raw(), threads=1
+        )
         self._origin = origin
         self._lock = threading.Lock()
         self._generation = 0
@@ -186,19 +192,25 @@ class BrokerLink:
                 return len(mids) if ok else 0
             return sum(client.ack(mid, 1) == MQTTErrorCode.MQTT_ERR_SUCCESS for mid in mids)
 
-    def publish_watermark(self, farm: str, device_id: str, watermark: int) -> int | None:
-        """Publish a device's commit watermark, signed (retained, QoS 1); its message id, or
-        None."""
-        statement = watermark_wire.Watermark(
-            device_id, watermark, int(time.time() * 1000), self._origin
-        )
-        info = self._client.publish(
-            topics.committed_topic(farm, device_id),
-            watermark_wire.sign(statement, self._watermark_key),
-            qos=1,
-            retain=True,
-        )
-        return info.mid if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS else None
+    def publish_watermarks(self, due: Sequence[tuple[str, str, int]]) -> list[int | None]:
+        """Publish commit watermarks, each ``(farm, device_id, watermark)``, retained at QoS 1,
+        all signed in one call (:func:`farmtrace.wire.watermark.sign_many`) and stamped with one
+        clock reading; for each, in order, its message id, or None when paho did not take it."""
+        if not due:
+            return []
+        timestamp_ms = int(time.time() * 1000)
+        origin = self._origin
+        statements = [
+            watermark_wire.Watermark(device_id, watermark, timestamp_ms, origin)
+            for _, device_id, watermark in due
+        ]
+        payloads = watermark_wire.sign_many(statements, self._sign_watermarks)
+        publish, success = self._client.publish, MQTTErrorCode.MQTT_ERR_SUCCESS
+        mids: list[int | None] = []
+        for (farm, device_id, _), payload in zip(due, payloads, strict=True):
+            info = publish(topics.committed_topic(farm, device_id), payload, qos=1, retain=True)
+            mids.append(info.mid if info.rc == success else None)
+        return mids
 
     def flush(self, timeout: float = 2.0) -> bool:
         """Wait until paho has taken every queued packet (acknowledgements, publications) to
