@@ -74,27 +74,32 @@ class Plan:
 
     accepted: list[tuple[Item, PendingReading]] = field(default_factory=list)
     quarantine: list[QuarantineItem] = field(default_factory=list)
-    refused: dict[tuple[str, str], RefusedCount] = field(default_factory=dict)
+    # (device, reason) -> [messages, payload bytes, first at, last at], summed as they come.
+    _refused: dict[tuple[str, str], list[float]] = field(default_factory=dict, repr=False)
+
+    @property
+    def refused(self) -> dict[tuple[str, str], RefusedCount]:
+        """The counts of the messages :meth:`refuse` counted, by device and reason."""
+        return {
+            key: RefusedCount(key[0], key[1], int(n), int(size), first, last)
+            for key, (n, size, first, last) in self._refused.items()
+        }
 
     def refuse(self, item: Item, device: str) -> None:
         """Count ``item``, rejected and past the bounds, instead of storing it, under
         ``device`` (the registered device its topic names, or ``''``)."""
         assert item.reason is not None
-        key = (device, item.reason)
         at, size = item.delivery.received_at, len(item.delivery.payload)
-        seen = self.refused.get(key)
-        self.refused[key] = (
-            RefusedCount(device, item.reason, 1, size, at, at)
-            if seen is None
-            else RefusedCount(
-                device,
-                item.reason,
-                seen.refused + 1,
-                seen.refused_bytes + size,
-                min(seen.first_at, at),
-                max(seen.last_at, at),
-            )
-        )
+        seen = self._refused.get((device, item.reason))
+        if seen is None:
+            self._refused[(device, item.reason)] = [1, size, at, at]
+            return
+        seen[0] += 1
+        seen[1] += size
+        if at < seen[2]:
+            seen[2] = at
+        if at > seen[3]:
+            seen[3] = at
 
 
 QUARANTINE_MAX_BYTES = DEFAULT_KEEP_BYTES
@@ -207,15 +212,19 @@ class Judge:
                 decided = self._judge_reading(item, stored, pending, refused, plan)
             if item.reason is not None:
                 item.outcome = QUARANTINED
-                record = quarantine_item(item, keep)
+                device_key = item.device_id or ""
                 # A first signed rejection settles its seq: always kept (module docstring of
-                # quarantine_bounds); everything else only within the bounds.
-                if decided or bounds.admit(item.device_id or "", row_cost(record), now):
-                    plan.quarantine.append(record)
-                else:
-                    topic_device = item.device_id
-                    registered = topic_device is not None and self.registered(topic_device)
-                    plan.refuse(item, topic_device if registered and topic_device else "")
+                # quarantine_bounds); everything else only within the bounds. Past its device's
+                # bound (the usual fate of a flood) a message is counted without building the
+                # record that admit would have refused anyway.
+                if decided or not bounds.device_exhausted(device_key, now):
+                    record = quarantine_item(item, keep)
+                    if decided or bounds.admit(device_key, row_cost(record), now):
+                        plan.quarantine.append(record)
+                        continue
+                topic_device = item.device_id
+                registered = topic_device is not None and self.registered(topic_device)
+                plan.refuse(item, topic_device if registered and topic_device else "")
         return plan
 
     def _judge_reading(

@@ -89,6 +89,20 @@ class QuarantineBounds:
         self._bytes, self._bytes_at = budget - cost, now
         return True
 
+    def device_exhausted(self, device_key: str, now: float) -> bool:
+        """Whether :meth:`admit` would refuse any row for ``device_key`` at ``now`` because the
+        device's bucket holds less than a row, whatever the row costs; if so, record the bucket
+        exactly as that refusal would. The judge asks this first so that a message past its
+        device's bound costs no quarantine record (``admit(key, cost, now)`` called after a
+        False answer decides as it would have alone)."""
+        limits = self.limits
+        tokens, at = self._devices.get(device_key, (float(limits.device_rows_per_minute), now))
+        tokens = min(float(limits.device_rows_per_minute), tokens + (now - at) * self._device_rate)
+        if tokens < 1.0:
+            self._remember(device_key, tokens, now)
+            return True
+        return False
+
     def remaining_bytes(self, now: float) -> float:
         """The overall budget left at ``now``."""
         if self._bytes_at == -math.inf:
