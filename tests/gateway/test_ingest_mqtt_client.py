@@ -5,6 +5,7 @@ stream is cut."""
 from __future__ import annotations
 
 import random
+import select
 import socket
 import struct
 import threading
@@ -148,3 +149,71 @@ def test_ack_many_sends_what_ack_sends_one_by_one() -> None:
     expected = sent_bytes(mqtt.Client, mids, together=False)
     assert len(expected) == 4 * len(mids)
     assert sent_bytes(BufferedClient, mids, together=True) == expected
+
+
+def receive_in_steps(
+    client_class: type[mqtt.Client], data: bytes, cuts: list[int]
+) -> tuple[list[Seen], list[MQTTErrorCode]]:
+    """Each piece is on the socket before the next ``loop_read``, so the buffered client's
+    buffer ends exactly at the cuts (paho's reader is then handed the packet cut in two)."""
+    left, right = socket.socketpair()
+    client = client_class(
+        CallbackAPIVersion.VERSION2, client_id="x", protocol=mqtt.MQTTv5, manual_ack=True
+    )
+    seen: list[Seen] = []
+
+    def on_message(c: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
+        seen.append((m.topic, bytes(m.payload), m.mid, m.qos, bool(m.dup), bool(m.retain), None))
+
+    client.on_message = on_message
+    right.setblocking(False)
+    client._sock = right
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    codes = []
+    last = 0
+    try:
+        for cut in [*cuts, len(data)]:
+            left.sendall(data[last:cut])
+            last = cut
+            # Stock paho reads one packet a call: call until the socket holds nothing more.
+            while True:
+                code = client.loop_read()
+                if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    break
+                if not select.select([right], [], [], 0)[0]:
+                    break
+            codes.append(code)
+            if code != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+    finally:
+        left.close()
+        right.close()
+    return seen, codes
+
+
+def test_a_packet_cut_anywhere_is_read_as_stock_paho_reads_it() -> None:
+    # One-byte and two-byte Remaining Lengths, QoS 0 and 1; every cut position, then pairs.
+    rng = random.Random(7)
+    data = b"".join(
+        [
+            publish_packet("farm/f/dev-1/reading", 1, b"", 1, False, False, b""),
+            publish_packet("farm/f/dev-2/reading", 2, rng.randbytes(200), 1, True, False, b""),
+            publish_packet("farm/f/dev-3/reading", 0, rng.randbytes(3), 0, False, True, b""),
+        ]
+    )
+    cut_sets = [[cut] for cut in range(1, len(data))]
+    cut_sets += [sorted(rng.sample(range(1, len(data)), 2)) for _ in range(100)]
+    for cuts in cut_sets:
+        stock = receive_in_steps(mqtt.Client, data, cuts)
+        assert len(stock[0]) == 3
+        assert receive_in_steps(BufferedClient, data, cuts) == stock, cuts
+
+
+@pytest.mark.parametrize("length_bytes", [b"\xff\xff\xff\x7f", b"\xff\xff\xff\xff\x01"])
+def test_the_longest_and_a_too_long_remaining_length_as_stock_paho(length_bytes: bytes) -> None:
+    # Four length bytes is the most MQTT allows (a body that never comes); five is malformed.
+    good = publish_packet("farm/f/dev-1/reading", 1, b"x", 1, False, False, b"")
+    data = good + b"\x32" + length_bytes + b"farm/" + bytes(40) + good
+    stock = receive_in_steps(mqtt.Client, data, [])
+    assert stock[0][:1] == receive_in_steps(mqtt.Client, good, [])[0]
+    assert receive_in_steps(BufferedClient, data, []) == stock
