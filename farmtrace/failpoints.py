@@ -73,15 +73,17 @@ ACK_AFTER = "ack.after"
 WATERMARK_AFTER = "watermark.after"
 
 POINTS: Mapping[str, str] = {
-    QUARANTINE_STORED: "the batch's rejected messages committed to the quarantine; its block "
-    "not yet begun",
+    QUARANTINE_STORED: "a batch with no accepted reading: its rejected messages committed to "
+    "the quarantine (a batch with accepted readings stores them in its block's transaction and "
+    "does not reach this point)",
     APPEND_TREE_BUILT: "block transaction open, the batch's keys looked up and its Merkle tree "
     "built; nothing inserted",
     APPEND_CHECKPOINT_SIGNED: "block sealed and the next checkpoint signed (in memory only); "
     "nothing inserted",
     APPEND_ENTRIES_INSERTED: "the entry rows inserted, not the block; not committed",
     APPEND_BLOCK_WRITTEN: "entries and block row inserted, not the checkpoint; not committed",
-    APPEND_BEFORE_COMMIT: "entries, block, checkpoint (and chain key) inserted; COMMIT not sent",
+    APPEND_BEFORE_COMMIT: "entries, block, checkpoint (and chain key) inserted, with the "
+    "batch's drop floors and quarantine rows; COMMIT not sent",
     APPEND_AFTER_COMMIT: "the block committed; the checkpoint not yet recorded in the state "
     "directory, the head not advanced in memory",
     ACK_BEFORE: "the batch durable (block, quarantine, state checkpoint); no PUBACK sent",

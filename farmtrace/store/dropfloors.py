@@ -1,7 +1,8 @@
 """Believed drop floors in the ``drop_floors`` table (revision 0006).
 
 * :func:`record_floors`: store the floors a gateway believed, each only when it is higher than
-  the highest already stored for its device (one transaction, durable when it returns).
+  the highest already stored for its device (one transaction, durable when it returns);
+  :func:`insert_floors` does the same in a caller's transaction (a batch's block).
 * :func:`highest_floors`: each device's highest stored floor (start-up, shared-gateway refresh).
 * :func:`stored_floors`: every stored floor with its signed statement (the audit).
 
@@ -10,7 +11,7 @@ Database failures are raised as :class:`farmtrace.store.errors.DatabaseError`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -18,7 +19,14 @@ from farmtrace.store.errors import database_call
 from farmtrace.store.models import Base
 from farmtrace.store.records import StoredFloor
 
-__all__ = ["DROP_FLOORS", "StoredFloor", "highest_floors", "record_floors", "stored_floors"]
+__all__ = [
+    "DROP_FLOORS",
+    "StoredFloor",
+    "highest_floors",
+    "insert_floors",
+    "record_floors",
+    "stored_floors",
+]
 
 DROP_FLOORS = Base.metadata.tables["drop_floors"]
 
@@ -40,26 +48,34 @@ def record_floors(engine: Engine, floors: Iterable[StoredFloor]) -> int:
         return 0
 
     def write() -> int:
-        written = 0
         # Immediate on SQLite: the read of the highest floor and the insert are one writer's.
         with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-            highest = _highest(conn, sorted({f.device_id for f in wanted}))
-            for floor in wanted:
-                if floor.floor <= highest.get(floor.device_id, 0):
-                    continue
-                conn.execute(
-                    DROP_FLOORS.insert().values(
-                        device_id=floor.device_id,
-                        floor=floor.floor,
-                        payload=floor.payload,
-                        received_at=floor.received_at,
-                    )
-                )
-                highest[floor.device_id] = floor.floor
-                written += 1
-        return written
+            return insert_floors(conn, wanted)
 
     return database_call("cannot store drop floors", write)
+
+
+def insert_floors(conn: Connection, floors: Sequence[StoredFloor]) -> int:
+    """:func:`record_floors` in the caller's open write transaction (the ledger stores a
+    batch's floors with its block this way); SQLAlchemy errors are the caller's."""
+    if not floors:
+        return 0
+    written = 0
+    highest = _highest(conn, sorted({f.device_id for f in floors}))
+    for floor in floors:
+        if floor.floor <= highest.get(floor.device_id, 0):
+            continue
+        conn.execute(
+            DROP_FLOORS.insert().values(
+                device_id=floor.device_id,
+                floor=floor.floor,
+                payload=floor.payload,
+                received_at=floor.received_at,
+            )
+        )
+        highest[floor.device_id] = floor.floor
+        written += 1
+    return written
 
 
 def highest_floors(engine: Engine) -> dict[str, int]:

@@ -58,7 +58,14 @@ class LedgerInterface(Protocol):
         """The number of entries in the chain (the next entry's global index)."""
         ...
 
-    def append_batch(self, readings: Sequence[PendingReading]) -> BatchResult:
+    def append_batch(
+        self,
+        readings: Sequence[PendingReading],
+        *,
+        floors: Iterable[StoredFloor] = (),
+        quarantine: Iterable[QuarantineItem] = (),
+        refused: Iterable[RefusedCount] = (),
+    ) -> BatchResult:
         """Append one batch of verified readings as one block, in one transaction.
 
         In one database transaction: claim each ``(device_id, seq)`` (unique across the whole
@@ -79,6 +86,12 @@ class LedgerInterface(Protocol):
         found stored and reported as duplicates. The ledger re-reads and re-verifies its chain
         before the next append, so it stays usable for a retry. A batch with an invalid reading
         raises ``InvalidEntryError`` before any write.
+
+        ``floors``, ``quarantine`` and ``refused`` are stored in the same transaction, before
+        the block, exactly as :meth:`record_floors` and :meth:`quarantine` would store them
+        (a batch under attack then costs one commit, not three): all of it commits with the
+        block or none of it, also when no reading is new and no block is sealed; a retry after
+        racing another writer redoes them with the block, never twice.
         """
         ...
 

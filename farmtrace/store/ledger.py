@@ -3,7 +3,10 @@
 Appending a batch is "sequence, then integrate" in one database transaction: claim the readings'
 ``(device_id, seq)`` keys, build the batch tree, seal the block, sign the next checkpoint after
 checking it is consistent with the last one, insert all of it and commit. Only then is the
-in-memory head advanced and the checkpoint recorded in the state directory.
+in-memory head advanced and the checkpoint recorded in the state directory. A batch's drop
+floors, quarantined messages and refused counts may ride in the same transaction, inserted
+first (the gateway under attack then pays one commit per batch, not three); they commit with
+the block or not at all, and a retried transaction inserts them again, once.
 
 Deduplication across gateways sharing a database rests on the unique ``(device_id, seq)``
 constraint of ``entries``. Before inserting, the ledger looks the batch's keys up and drops
@@ -95,6 +98,18 @@ class _SealedBlock:
     entries: list[PendingReading]
     note: SignedCheckpoint
     leaves: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Extras:
+    """What a batch stores in its block's transaction besides the block (may be empty)."""
+
+    floors: list[StoredFloor]
+    quarantine: list[QuarantineItem]
+    refused: list[RefusedCount]
+
+    def __bool__(self) -> bool:
+        return bool(self.floors or self.quarantine or self.refused)
 
 
 class Ledger:
@@ -220,16 +235,24 @@ class Ledger:
 
     # -- appending ---------------------------------------------------------------------------
 
-    def append_batch(self, readings: Sequence[PendingReading]) -> BatchResult:
+    def append_batch(
+        self,
+        readings: Sequence[PendingReading],
+        *,
+        floors: Iterable[StoredFloor] = (),
+        quarantine: Iterable[QuarantineItem] = (),
+        refused: Iterable[RefusedCount] = (),
+    ) -> BatchResult:
         """Append one batch as one block; see ``LedgerInterface.append_batch``."""
         candidates, repeated = unique_in_batch(readings)
+        extras = _Extras(list(floors), list(quarantine), list(refused))
         with self._write_lock:
             if self._stale:
                 self._reload()
-            if not candidates and not self._entries_wait():
+            if not candidates and not extras and not self._entries_wait():
                 # A sweep with nothing queued: one read, no write lock (SQLite's is database-wide).
                 return BatchResult(None, None, 0, tuple(repeated))
-            return self._with_retries(lambda: self._append_once(candidates, repeated))
+            return self._with_retries(lambda: self._append_once(candidates, repeated, extras))
 
     def append_batches(self, batches: Sequence[Sequence[PendingReading]]) -> list[BatchResult]:
         """Append ``batches`` as consecutive blocks, one per batch, in one transaction: the
@@ -282,10 +305,21 @@ class Ledger:
         raise DatabaseError(f"append failed {MAX_ATTEMPTS} times; last: {_reason(last)}")
 
     def _append_once(
-        self, candidates: list[PendingReading], repeated: list[tuple[str, int]]
+        self,
+        candidates: list[PendingReading],
+        repeated: list[tuple[str, int]],
+        extras: _Extras,
     ) -> BatchResult:
         writer = self._engine.connect().execution_options(sqlite_immediate=True)
         with writer as conn, conn.begin():
+            # The batch's drop floors and rejected messages, in the order the separate
+            # transactions stored them; a retry rolls them back with the block and redoes them.
+            if extras.floors:
+                dropfloors.insert_floors(conn, extras.floors)
+            if extras.quarantine or extras.refused:
+                registry.insert_quarantine(
+                    conn, self._reader.chain_id, extras.quarantine, extras.refused
+                )
             stored = stored_keys(conn, [(r.device_id, r.seq) for r in candidates])
             fresh = [r for r in candidates if (r.device_id, r.seq) not in stored]
             duplicates = tuple(repeated + sorted(stored))

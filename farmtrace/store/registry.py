@@ -7,9 +7,9 @@ all of them, and sequence numbers are read across all chains.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from farmtrace.store.database import Database, database_errors
 from farmtrace.store.errors import DeviceRegistryError
@@ -20,6 +20,7 @@ from farmtrace.wire.protocol import ProtocolError, check_device_id
 
 __all__ = [
     "devices",
+    "insert_quarantine",
     "last_seqs",
     "public_keys",
     "quarantine",
@@ -114,6 +115,22 @@ def quarantine(
 ) -> int:
     """Store rejected messages, and add the counts of those refused past the quarantine's
     bounds (:mod:`farmtrace.store.refused`), in one transaction; return how many were stored."""
+    items, refused = list(items), list(refused)
+    if not items and not refused:
+        return 0
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        return insert_quarantine(conn, chain_id, items, refused)
+
+
+def insert_quarantine(
+    conn: Connection,
+    chain_id: int,
+    items: Sequence[QuarantineItem],
+    refused: Sequence[RefusedCount] = (),
+) -> int:
+    """:func:`quarantine`'s rows, inserted in the caller's open transaction (the ledger stores
+    a batch's rejected messages with its block this way); return how many were inserted.
+    SQLAlchemy errors are the caller's."""
     rows = [
         {
             "chain_id": chain_id,
@@ -128,12 +145,10 @@ def quarantine(
         }
         for item in items
     ]
-    refused = list(refused)
-    if rows or refused:
-        with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-            if rows:
-                conn.execute(insert(QUARANTINE), rows)
-            add_refused(conn, chain_id, refused)
+    if rows:
+        conn.execute(insert(QUARANTINE), rows)
+    if refused:
+        add_refused(conn, chain_id, refused)
     return len(rows)
 
 

@@ -3,7 +3,8 @@
 Each kill is placed by a crash failpoint (``farmtrace/failpoints.py``): the gateway is started
 with ``FARMTRACE_FAILPOINT=<point>:<n>`` and kills itself the n-th time it reaches the point,
 so the crash lands *inside* the commit, not at a random wall-clock moment. The schedule of
-(point, n) covers every point at least once and is drawn from a seeded generator: the seed is
+(point, n) covers every point at least once (but ``quarantine.stored``, see ``UNREACHED``)
+and is drawn from a seeded generator: the seed is
 printed and written to ``schedule.json``; ``FARMTRACE_CRASH_SEED=<seed>`` replays it.
 
 Traffic: 8 simulated devices in ``--until-committed`` mode (32 readings/s), plus an intruder
@@ -32,16 +33,25 @@ from farmtrace.gateway.ingest import reasons
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-KILLS = {"sqlite": 20, "postgresql": 11}
-"""Kills per backend: 20 on SQLite (the issue's count), every point once on PostgreSQL."""
+KILLS = {"sqlite": 20, "postgresql": 10}
+"""Kills per backend: 20 on SQLite (the issue's count), every reached point once on PostgreSQL."""
 MAX_HIT = 4
 SEED_ENV = "FARMTRACE_CRASH_SEED"
 DEFAULT_SEED = 20261121
 
 
+UNREACHED = frozenset({failpoints.QUARANTINE_STORED})
+"""Points this traffic does not reach: ``quarantine.stored`` fires only for a batch of nothing
+but rejections (a batch with accepted readings stores its quarantine rows in its block's
+transaction, so a kill at ``append.before-commit`` covers them), and the intruder's messages
+always share a batch with the fleet's readings. ``tests/faults/test_signed_rejections.py``
+kills a gateway at it."""
+
+
 def schedule(rng: random.Random, kills: int) -> list[failpoints.Failpoint]:
-    """Every point once (while ``kills`` allows), the rest drawn at random, shuffled."""
-    points = list(failpoints.POINTS)
+    """Every point this traffic reaches once (while ``kills`` allows), the rest drawn at
+    random, shuffled."""
+    points = [p for p in failpoints.POINTS if p not in UNREACHED]
     rng.shuffle(points)
     chosen = points[:kills] + [rng.choice(points) for _ in range(kills - len(points))]
     rng.shuffle(chosen)

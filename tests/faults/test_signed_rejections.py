@@ -175,16 +175,16 @@ def test_rejected_readings_are_settled_and_forged_ones_are_not(
 def test_a_rejection_made_durable_before_a_crash_settles_its_seq_after_the_restart(
     broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The gateway dies right after the quarantine commit (before the block, the PUBACKs and
-    any watermark): the restarted gateway reads the rejection from the database, rejects the
-    redelivered copy again, and its watermark passes the seq."""
+    """The gateway dies right after storing a batch of nothing but a rejection (its quarantine
+    transaction; before the PUBACKs and any watermark): the restarted gateway reads the
+    rejection from the database, rejects the redelivered copy again, and its watermark passes
+    the seq. (A batch with accepted readings stores its rejections in its block's transaction:
+    see the next test.)"""
     db_url = f"sqlite:///{tmp_path / 'farmtrace.db'}"
     alice = make_device("ALICE")
     write_keys(tmp_path / "keys.json", {alice.device_id: alice.public_key})
     farmtrace("devices", "import", str(tmp_path / "keys.json"), "--db", db_url)
     topic = topics.reading_topic(FARM, alice.device_id)
-    messages = [(topic, signed(alice, 1)), (topic, signed(alice, 2, value=900.0))]
-    messages.append((topic, signed(alice, 3)))
 
     gateway = GatewayProcess(broker.url, db_url, tmp_path / "gateway", extra=["--batch-age", "1"])
     monkeypatch.setenv(failpoints.ENV, f"{failpoints.QUARANTINE_STORED}:1")
@@ -194,13 +194,16 @@ def test_a_rejection_made_durable_before_a_crash_settles_its_seq_after_the_resta
     publisher = Publisher("127.0.0.1", broker.port)
     stored = StoredView(db_url)
     try:
-        publisher.publish(messages)
+        publisher.publish([(topic, signed(alice, 1))])
+        wait_for(lambda: watcher.get(alice.device_id) == 1, 60, "Alice's watermark at 1")
+        publisher.publish([(topic, signed(alice, 2, value=900.0))])
         assert gateway.process is not None
         assert gateway.process.wait(30) == -signal.SIGKILL
-        # Durable: the rejection only; nothing acknowledged, no watermark.
+        # Durable: seq 1 and the rejection; the rejection not acknowledged, no watermark past 1.
         assert quarantine_rows(stored) == [(reasons.OUT_OF_RANGE, alice.device_id, 2, True)]
-        assert stored.reading_count() == 0 and watcher.get(alice.device_id) is None
+        assert stored.reading_count() == 1 and watcher.get(alice.device_id) == 1
         gateway.start().wait_connected()
+        publisher.publish([(topic, signed(alice, 3))])
         wait_for(lambda: watcher.get(alice.device_id) == 3, 60, "Alice's watermark at 3")
         seqs, rows = stored.seqs(), quarantine_rows(stored)
         with stored.engine.connect() as conn:
@@ -215,3 +218,45 @@ def test_a_rejection_made_durable_before_a_crash_settles_its_seq_after_the_resta
     # The redelivered copy is rejected again (quarantine rows are at least once).
     assert rows == [(reasons.OUT_OF_RANGE, alice.device_id, 2, True)] * 2
     assert detail == "a copy of seq 2, rejected earlier as out-of-range"
+
+
+def test_a_crash_before_the_combined_commit_stores_each_message_once_after_redelivery(
+    broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch with accepted readings and a rejection is one transaction: the gateway dies
+    with it written but not committed (``append.before-commit``), so nothing of it is durable;
+    the redelivered batch stores each reading once and the rejection once (the window between
+    a quarantine commit and its block's commit no longer exists)."""
+    db_url = f"sqlite:///{tmp_path / 'farmtrace.db'}"
+    alice = make_device("ALICE")
+    write_keys(tmp_path / "keys.json", {alice.device_id: alice.public_key})
+    farmtrace("devices", "import", str(tmp_path / "keys.json"), "--db", db_url)
+    topic = topics.reading_topic(FARM, alice.device_id)
+    messages = [(topic, signed(alice, 1)), (topic, signed(alice, 2, value=900.0))]
+    messages.append((topic, signed(alice, 3)))
+
+    gateway = GatewayProcess(broker.url, db_url, tmp_path / "gateway", extra=["--batch-age", "1"])
+    monkeypatch.setenv(failpoints.ENV, f"{failpoints.APPEND_BEFORE_COMMIT}:1")
+    gateway.start().wait_connected()
+    monkeypatch.delenv(failpoints.ENV)
+    watcher = WatermarkWatcher("127.0.0.1", broker.port)
+    publisher = Publisher("127.0.0.1", broker.port)
+    stored = StoredView(db_url)
+    try:
+        publisher.publish(messages)
+        assert gateway.process is not None
+        assert gateway.process.wait(30) == -signal.SIGKILL
+        assert "failpoint append.before-commit:1 reached" in gateway.log()
+        # Nothing durable: no rejection, no reading, no watermark.
+        assert quarantine_rows(stored) == []
+        assert stored.reading_count() == 0 and watcher.get(alice.device_id) is None
+        gateway.start().wait_connected()
+        wait_for(lambda: watcher.get(alice.device_id) == 3, 60, "Alice's watermark at 3")
+        seqs, rows = stored.seqs(), quarantine_rows(stored)
+    finally:
+        publisher.close()
+        watcher.close()
+        stored.close()
+        assert gateway.stop() == 0, gateway.log()[-3000:]
+    assert seqs == {alice.device_id: [1, 3]}
+    assert rows == [(reasons.OUT_OF_RANGE, alice.device_id, 2, True)]

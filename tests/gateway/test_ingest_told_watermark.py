@@ -194,7 +194,16 @@ class MemoryLedger:
     def quarantine(self, rows: Sequence[QuarantineItem], refused: Iterable[object]) -> None:
         self.quarantined += rows
 
-    def append_batch(self, readings: Sequence[PendingReading]) -> BatchResult:
+    def append_batch(
+        self,
+        readings: Sequence[PendingReading],
+        *,
+        floors: Iterable[StoredFloor] = (),
+        quarantine: Iterable[QuarantineItem] = (),
+        refused: Iterable[object] = (),
+    ) -> BatchResult:
+        self.record_floors(list(floors))
+        self.quarantined += quarantine
         for reading in readings:
             self.stored[(reading.device_id, reading.seq)] = reading.payload
         return BatchResult(None, None, len(readings))

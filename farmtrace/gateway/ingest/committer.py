@@ -6,9 +6,10 @@ For each batch, in order:
    ``rust_core.verify_ed25519_batch``, as the batch fills);
 2. look up the stored bytes of readings that may be copies, and judge every item
    (:mod:`farmtrace.gateway.ingest.judge`);
-3. store the drop floors it will believe (one transaction, ``farmtrace.store.dropfloors``), the
-   quarantined messages (one transaction) and append the accepted readings as one
-   block (``Ledger.append_batch``: one transaction, durable when it returns). A
+3. append the accepted readings as one block together with the drop floors it will believe
+   and the quarantined messages (``Ledger.append_batch``: one transaction, durable when it
+   returns; a batch under attack pays one commit, not three). A batch with no accepted
+   reading stores its floors and its quarantine alone (a transaction each). A
    ``DatabaseError`` is retried with backoff, for as long as it takes, and nothing is
    acknowledged meanwhile; any other storage error stops the gateway;
 4. acknowledge every message of the batch to the broker, in arrival order, duplicates and
@@ -206,16 +207,32 @@ class Committer:
         return judge.judge(batch, found, rejected)
 
     def _write(self, batch: Batch, plan: Plan) -> BatchResult | None:
-        if not batch.floors_stored:
-            self._ledger.record_floors(self._new_floors(batch))
-            batch.floors_stored = True
-        if (plan.quarantine or plan.refused) and not batch.quarantine_stored:
-            self._ledger.quarantine(plan.quarantine, plan.refused.values())
-            batch.quarantine_stored = True
-            failpoints.hit(failpoints.QUARANTINE_STORED)
+        """Store the batch's floors, rejected messages and block: with accepted readings, all
+        in the block's one transaction; without, the floors and the quarantine alone. The
+        ``*_stored`` flags keep a retry after a ``DatabaseError`` from storing a part twice
+        (the combined transaction sets both at once: it committed all or nothing)."""
+        floors = [] if batch.floors_stored else self._new_floors(batch)
+        rejected = bool(plan.quarantine or plan.refused) and not batch.quarantine_stored
         if not plan.accepted:
+            if floors:
+                self._ledger.record_floors(floors)
+            batch.floors_stored = True
+            if rejected:
+                self._ledger.quarantine(plan.quarantine, plan.refused.values())
+                batch.quarantine_stored = True
+                failpoints.hit(failpoints.QUARANTINE_STORED)
             return None
-        result = self._ledger.append_batch([pending for _, pending in plan.accepted])
+        readings = [pending for _, pending in plan.accepted]
+        if floors or rejected:
+            result = self._ledger.append_batch(
+                readings,
+                floors=floors,
+                quarantine=plan.quarantine if rejected else (),
+                refused=plan.refused.values() if rejected else (),
+            )
+        else:
+            result = self._ledger.append_batch(readings)
+        batch.floors_stored = batch.quarantine_stored = True
         self.sweep.appended()  # the block took the pending entries too
         return result
 
