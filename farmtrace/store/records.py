@@ -44,7 +44,8 @@ class BatchResult:
     """What one ``append_batch`` call committed.
 
     ``block`` is the new block's header, or ``None`` when every reading was a duplicate (then
-    nothing was written and ``checkpoint`` is ``None`` too). ``checkpoint`` is the signed C2SP
+    no block was written, only the drop floors and quarantine rows given with the batch, and
+    ``checkpoint`` is ``None`` too). ``checkpoint`` is the signed C2SP
     checkpoint note (text) of the chain log after this block. ``duplicates`` lists the
     ``(device_id, seq)`` pairs that were dropped because they were already stored (by this or any
     other gateway sharing the database) or repeated within the batch.
