@@ -53,11 +53,8 @@ class RefusedCount:
     last_at: float
 
 
-def add_refused(conn: Connection, chain_id: int, counts: Iterable[RefusedCount]) -> None:
-    """Add ``counts`` to chain ``chain_id``'s counters (one upsert per device and reason): a
-    new counter takes the count as it is; an existing one adds ``refused`` and
-    ``refused_bytes``, keeps its ``first_at`` and takes the count's ``last_at``."""
-    rows = [
+def _rows(chain_id: int, counts: Iterable[RefusedCount]) -> list[dict[str, object]]:
+    return [
         {
             "chain_id": chain_id,
             "device_id": c.device_id,
@@ -69,24 +66,20 @@ def add_refused(conn: Connection, chain_id: int, counts: Iterable[RefusedCount])
         }
         for c in counts
     ]
+
+
+def add_refused(conn: Connection, chain_id: int, counts: Iterable[RefusedCount]) -> None:
+    """Add ``counts`` to chain ``chain_id``'s counters (one upsert per device and reason): a
+    new counter takes the count as it is; an existing one adds ``refused`` and
+    ``refused_bytes``, keeps its ``first_at`` and takes the count's ``last_at``."""
+    rows = _rows(chain_id, counts)
     if rows:
         conn.execute(_UPSERT, rows)
 
 
 def add_refused_reference(conn: Connection, chain_id: int, counts: Iterable[RefusedCount]) -> None:
     """:func:`add_refused` through SQLAlchemy's dialect ``on_conflict_do_update``."""
-    rows = [
-        {
-            "chain_id": chain_id,
-            "device_id": c.device_id,
-            "reason": c.reason,
-            "refused": c.refused,
-            "refused_bytes": c.refused_bytes,
-            "first_at": c.first_at,
-            "last_at": c.last_at,
-        }
-        for c in counts
-    ]
+    rows = _rows(chain_id, counts)
     if not rows:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite

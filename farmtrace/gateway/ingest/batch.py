@@ -183,29 +183,37 @@ class Batch:
     def _admit_floor(self, item: Item, registry: RegistryView) -> None:
         """The checks of :func:`admit_floor_reference` before the signature; a floor that
         passes them waits in ``item.statement`` for the bulk check (:func:`_finish_floor`)."""
-        try:
-            signed = dropfloor.decode(item.delivery.payload)
-        except ProtocolError as exc:
-            item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+        checked = _floor_before_signature(item, registry)
+        if checked is None:
             return
-        if signed.device_id != item.device_id:
-            item.reject(reasons.TOPIC_MISMATCH, _floor_mismatch(signed, item.device_id))
-            return
-        device = registry.lookup(signed.device_id)
-        if device is None:
-            item.reject(reasons.UNKNOWN_DEVICE, _floor_unknown(signed))
-            return
+        signed, device = checked
         item.device = device  # until the floor's verdict (_finish_floor)
         item.statement = signed
         self._pack(item, device.public_key, signed.signature, signed.signed_bytes)
 
 
-def _floor_mismatch(signed: SignedDropFloor, topic_device: str | None) -> str:
-    return f"drop floor of {signed.device_id!r} published on {topic_device!r}'s topic"
-
-
-def _floor_unknown(signed: SignedDropFloor) -> str:
-    return f"drop floor: {signed.device_id} is not registered"
+def _floor_before_signature(
+    item: Item, registry: RegistryView
+) -> tuple[SignedDropFloor, Device] | None:
+    """The checks that come before a floor's signature check, in order (the bulk and the
+    one-at-a-time paths share them): the statement and its registered device, or ``None``
+    with ``item`` rejected."""
+    try:
+        signed = dropfloor.decode(item.delivery.payload)
+    except ProtocolError as exc:
+        item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+        return None
+    if signed.device_id != item.device_id:
+        item.reject(
+            reasons.TOPIC_MISMATCH,
+            f"drop floor of {signed.device_id!r} published on {item.device_id!r}'s topic",
+        )
+        return None
+    device = registry.lookup(signed.device_id)
+    if device is None:
+        item.reject(reasons.UNKNOWN_DEVICE, f"drop floor: {signed.device_id} is not registered")
+        return None
+    return signed, device
 
 
 def _floor_after_signature(
@@ -245,18 +253,10 @@ def admit_floor_reference(item: Item, registry: RegistryView) -> None:
     topic's device and is signed by its registered key. The plain version of
     :meth:`Batch.admit`'s floor path (bulk check, then :func:`_finish_floor`).
     """
-    try:
-        signed = dropfloor.decode(item.delivery.payload)
-    except ProtocolError as exc:
-        item.reject(reasons.malformed(exc.reason), f"drop floor: {exc}")
+    checked = _floor_before_signature(item, registry)
+    if checked is None:
         return
-    if signed.device_id != item.device_id:
-        item.reject(reasons.TOPIC_MISMATCH, _floor_mismatch(signed, item.device_id))
-        return
-    device = registry.lookup(signed.device_id)
-    if device is None:
-        item.reject(reasons.UNKNOWN_DEVICE, _floor_unknown(signed))
-        return
+    signed, device = checked
     _floor_after_signature(item, signed, device, dropfloor.verify(signed, device.public_key))
 
 
