@@ -1,6 +1,6 @@
 """The gateway's buffered paho client sees exactly what stock paho sees, whatever the packets
 (QoS 0 and 1, DUP and RETAIN flags, with and without MQTT 5 properties) and however the byte
-stream is cut."""
+stream is cut, whether each message goes to ``on_message`` or runs of them to ``on_publishes``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from farmtrace.gateway.ingest.mqtt_client import AVAILABLE, BufferedClient
+from farmtrace.gateway.ingest.mqtt_client import AVAILABLE, BufferedClient, Publish
 
 Seen = tuple[str, bytes, int, int, bool, bool, Any]
 
@@ -72,7 +72,25 @@ def stream(rng: random.Random, count: int) -> list[bytes]:
     return packets
 
 
-def receive(client_class: type[mqtt.Client], data: bytes, cuts: list[int]) -> list[Seen]:
+def batch_into(client: mqtt.Client, seen: list[Seen], runs: list[int]) -> None:
+    """Have ``client`` hand runs of PUBLISH packets to ``on_publishes``, recorded as stock
+    paho's ``on_message`` would see each (its topic decoded as ``MQTTMessage.topic`` does)."""
+    assert isinstance(client, BufferedClient)
+
+    def on_publishes(publishes: list[Publish]) -> None:
+        assert publishes
+        runs.append(len(publishes))
+        for mid, topic, payload, dup, retain in publishes:
+            seen.append((topic.decode("utf-8"), payload, mid, 1, dup, retain, None))
+
+    client.on_publishes = on_publishes
+
+
+def receive(
+    client_class: type[mqtt.Client], data: bytes, cuts: list[int], runs: list[int] | None = None
+) -> list[Seen]:
+    """What ``client_class`` delivers of ``data`` sent in pieces; with ``runs``, through
+    ``on_publishes`` where it can (``runs`` gets the length of each list it was handed)."""
     left, right = socket.socketpair()
     client = client_class(
         CallbackAPIVersion.VERSION2, client_id="x", protocol=mqtt.MQTTv5, manual_ack=True
@@ -84,6 +102,8 @@ def receive(client_class: type[mqtt.Client], data: bytes, cuts: list[int]) -> li
         seen.append((m.topic, bytes(m.payload), m.mid, m.qos, bool(m.dup), bool(m.retain), props))
 
     client.on_message = on_message
+    if runs is not None:
+        batch_into(client, seen, runs)
     right.setblocking(False)
     client._sock = right  # a connected session, as after CONNACK
     client._state = _ConnectionState.MQTT_CS_CONNECTED
@@ -118,6 +138,41 @@ def test_same_messages_as_stock_paho(seed: int) -> None:
     buffered = receive(BufferedClient, data, cuts)
     assert len(stock) == 300
     assert buffered == stock
+    runs: list[int] = []
+    assert receive(BufferedClient, data, cuts, runs) == stock
+    assert sum(runs) > 150 and max(runs) > 1  # most went through on_publishes, in runs
+
+
+def test_runs_are_handed_over_in_order_around_other_packets() -> None:
+    # PUBLISH packets paho must handle (QoS 0, properties) between runs: the runs stop there,
+    # and every message still arrives in the order sent.
+    rng = random.Random(11)
+    packets = []
+    for n in range(40):
+        qos = 0 if n % 7 == 3 else 1
+        props = user_property() if n % 11 == 5 else b""
+        topic = f"farm/f/dev-{n}/reading"
+        packets.append(
+            publish_packet(topic, n + 1, rng.randbytes(50), qos, n % 2 == 0, False, props)
+        )
+    data = b"".join(packets)
+    runs: list[int] = []
+    seen = receive(BufferedClient, data, [], runs)
+    assert seen == receive(mqtt.Client, data, [])
+    assert [s[2] if s[3] else None for s in seen] == [
+        None if n % 7 == 3 else n + 1 for n in range(40)
+    ]
+    # All but the first, which paho's reader reads as it fills the empty buffer.
+    eligible = sum(1 for n in range(40) if n % 7 != 3 and n % 11 != 5)
+    assert len(runs) > 1 and sum(runs) == eligible - 1
+
+
+def test_a_topic_that_is_not_utf8_reaches_the_link_as_on_message_does() -> None:
+    # The link decodes on_publishes' raw topics with the rule it applies to on_message's.
+    from farmtrace.gateway.ingest.link import _decode_topic
+
+    assert _decode_topic(b"farm/f/dev-1/reading") == "farm/f/dev-1/reading"
+    assert _decode_topic(b"farm/\xff/x") == b"farm/\xff/x".decode("utf-8", "replace")
 
 
 def sent_bytes(client_class: type[mqtt.Client], mids: list[int], together: bool) -> bytes:
@@ -152,10 +207,11 @@ def test_ack_many_sends_what_ack_sends_one_by_one() -> None:
 
 
 def receive_in_steps(
-    client_class: type[mqtt.Client], data: bytes, cuts: list[int]
+    client_class: type[mqtt.Client], data: bytes, cuts: list[int], runs: list[int] | None = None
 ) -> tuple[list[Seen], list[MQTTErrorCode]]:
     """Each piece is on the socket before the next ``loop_read``, so the buffered client's
-    buffer ends exactly at the cuts (paho's reader is then handed the packet cut in two)."""
+    buffer ends exactly at the cuts (paho's reader is then handed the packet cut in two);
+    ``runs`` as for :func:`receive`."""
     left, right = socket.socketpair()
     client = client_class(
         CallbackAPIVersion.VERSION2, client_id="x", protocol=mqtt.MQTTv5, manual_ack=True
@@ -166,6 +222,8 @@ def receive_in_steps(
         seen.append((m.topic, bytes(m.payload), m.mid, m.qos, bool(m.dup), bool(m.retain), None))
 
     client.on_message = on_message
+    if runs is not None:
+        batch_into(client, seen, runs)
     right.setblocking(False)
     client._sock = right
     client._state = _ConnectionState.MQTT_CS_CONNECTED
@@ -203,10 +261,17 @@ def test_a_packet_cut_anywhere_is_read_as_stock_paho_reads_it() -> None:
     )
     cut_sets = [[cut] for cut in range(1, len(data))]
     cut_sets += [sorted(rng.sample(range(1, len(data)), 2)) for _ in range(100)]
+    batched = 0
     for cuts in cut_sets:
         stock = receive_in_steps(mqtt.Client, data, cuts)
         assert len(stock[0]) == 3
         assert receive_in_steps(BufferedClient, data, cuts) == stock, cuts
+        runs: list[int] = []
+        assert receive_in_steps(BufferedClient, data, cuts, runs) == stock, cuts
+        batched += sum(runs)
+    # The first packet of each read goes through paho's reader (it fills the buffer), so only
+    # the second one can make a run, when it arrived whole with the first.
+    assert batched > 0
 
 
 @pytest.mark.parametrize("length_bytes", [b"\xff\xff\xff\x7f", b"\xff\xff\xff\xff\x01"])
@@ -217,3 +282,4 @@ def test_the_longest_and_a_too_long_remaining_length_as_stock_paho(length_bytes:
     stock = receive_in_steps(mqtt.Client, data, [])
     assert stock[0][:1] == receive_in_steps(mqtt.Client, good, [])[0]
     assert receive_in_steps(BufferedClient, data, []) == stock
+    assert receive_in_steps(BufferedClient, data, [], []) == stock

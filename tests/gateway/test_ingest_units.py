@@ -163,6 +163,53 @@ def test_closed_inbox_releases_a_blocked_producer_and_keeps_nothing() -> None:
     assert inbox.turned_away == 2
 
 
+def test_put_many_blocks_like_put_and_keeps_order() -> None:
+    inbox = Inbox(3)
+    inbox.put(delivery(0))
+    blocked = threading.Thread(target=inbox.put_many, args=([delivery(n) for n in range(1, 6)],))
+    blocked.start()
+    time.sleep(0.1)
+    assert blocked.is_alive() and len(inbox) == 3  # 1 and 2 went in; 3 waits for room
+    assert [d.mid for d in inbox.take(2, 0)] == [0, 1]
+    time.sleep(0.1)
+    assert [d.mid for d in inbox.take(10, 0)] == [2, 3, 4]
+    blocked.join(5)
+    assert not blocked.is_alive()
+    assert [d.mid for d in inbox.take(10, 0)] == [5]
+    assert inbox.high_water == 3 and inbox.full_waits >= 1
+
+
+def test_put_many_wakes_a_waiting_taker_before_blocking() -> None:
+    # A taker waiting on the empty inbox must get the first delivery even when the producer
+    # then blocks on a full inbox of one.
+    inbox = Inbox(1)
+    taken: list[list[Delivery]] = []
+    taker = threading.Thread(target=lambda: taken.append(inbox.take(5, 10)))
+    taker.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    producer = threading.Thread(target=inbox.put_many, args=([delivery(0), delivery(1)],))
+    producer.start()
+    taker.join(5)
+    assert [d.mid for d in taken[0]] == [0] and time.monotonic() - started < 5
+    producer.join(5)
+    assert not producer.is_alive() and [d.mid for d in inbox.take(5, 0)] == [1]
+
+
+def test_put_many_on_a_closed_inbox_turns_the_rest_away() -> None:
+    inbox = Inbox(2)
+    blocked = threading.Thread(target=inbox.put_many, args=([delivery(n) for n in range(5)],))
+    blocked.start()
+    time.sleep(0.1)
+    assert blocked.is_alive()
+    inbox.close()
+    blocked.join(5)
+    assert not blocked.is_alive()
+    inbox.put_many([delivery(9)])  # returns at once
+    assert [d.mid for d in inbox.take(10, 0)] == [0, 1]
+    assert inbox.turned_away == 4
+
+
 def test_silence_is_learnt_from_arrivals() -> None:
     health = HealthMonitor(GatewayMetrics(), silence_factor=3.0, silence_min=1.0)
     state = DeviceState("d")

@@ -71,6 +71,24 @@ class Inbox:
             if self._waiting:
                 self._not_empty.notify()
 
+    def put_many(self, deliveries: list[Delivery]) -> None:
+        """:meth:`put` each, in order, under one acquisition of the lock (blocking the same way
+        while the inbox is full; once closed, the rest are turned away)."""
+        with self._lock:
+            items, limit = self._items, self._limit
+            for index, delivery in enumerate(deliveries):
+                while len(items) >= limit and not self._closed:
+                    self.full_waits += 1
+                    self._not_full.wait(0.5)
+                if self._closed:
+                    self.turned_away += len(deliveries) - index
+                    return
+                items.append(delivery)
+                if len(items) > self.high_water:
+                    self.high_water = len(items)
+                if self._waiting:
+                    self._not_empty.notify()
+
     def take(self, most: int, timeout: float) -> list[Delivery]:
         """Up to ``most`` deliveries, oldest first; wait up to ``timeout`` s for the first."""
         with self._lock:

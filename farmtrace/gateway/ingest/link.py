@@ -41,7 +41,7 @@ from farmtrace.gateway.ingest.config import IngestConfig
 from farmtrace.gateway.ingest.errors import BrokerError
 from farmtrace.gateway.ingest.inbox import Delivery, Inbox
 from farmtrace.gateway.ingest.mqtt_client import AVAILABLE as BUFFERED_AVAILABLE
-from farmtrace.gateway.ingest.mqtt_client import BufferedClient
+from farmtrace.gateway.ingest.mqtt_client import BufferedClient, Publish
 from farmtrace.wire import topics
 from farmtrace.wire import watermark as watermark_wire
 
@@ -58,6 +58,18 @@ _OUTGOING_INFLIGHT = 20
 _OUTGOING_QUEUE = 100_000
 _CONFIRMATIONS = 200_000
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.5, 30.0
+_TOPIC_CACHE_LIMIT = 65536  # decoded topics kept by raw bytes (devices reuse a few each)
+
+
+def _decode_topic(raw: bytes) -> str:
+    """A topic as paho's ``MQTTMessage.topic`` decodes it (strict UTF-8); one that is not
+    UTF-8 is decoded with replacement characters instead of raising: brokers must refuse such
+    topics, and if one did not, the batcher rejects it as a bad topic rather than paho's
+    thread dying on it."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
 
 
 class BrokerLink:
@@ -77,6 +89,7 @@ class BrokerLink:
         self._origin = origin
         self._lock = threading.Lock()
         self._generation = 0
+        self._topics: dict[bytes, str] = {}
         self._connected = False
         self._ever_connected = threading.Event()
         self._stopping = False
@@ -119,6 +132,8 @@ class BrokerLink:
         client.on_disconnect = self._on_disconnect
         client.on_pre_connect = self._on_pre_connect
         client.on_message = self._on_message
+        if isinstance(client, BufferedClient):
+            client.on_publishes = self._on_publishes
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
         return client
@@ -279,24 +294,37 @@ class BrokerLink:
             )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            topic = message.topic
-        except UnicodeDecodeError:
-            # Brokers must refuse such topics; if one did not, the batcher rejects it as a bad
-            # topic rather than paho's thread dying on it.
-            topic = bytes(message._topic).decode("utf-8", "replace")
         self._inbox.put(
             Delivery(
                 self._generation,
                 message.mid,
                 message.qos,
-                topic,
+                _decode_topic(bytes(message._topic)),
                 bytes(message.payload),
                 time.time(),
                 time.monotonic(),
                 bool(message.dup),
             )
         )
+
+    def _on_publishes(self, publishes: list[Publish]) -> None:
+        """The buffered client's run of QoS 1 PUBLISH packets: the deliveries ``_on_message``
+        would make of them one by one (topics decoded as it decodes them), all stamped with
+        the time their bytes were handed over, put in the inbox together."""
+        generation, received_at, received_mono = self._generation, time.time(), time.monotonic()
+        topic_of = self._topics
+        deliveries = []
+        for mid, raw_topic, payload, dup, _retain in publishes:
+            topic = topic_of.get(raw_topic)
+            if topic is None:
+                topic = _decode_topic(raw_topic)
+                if len(topic_of) >= _TOPIC_CACHE_LIMIT:
+                    topic_of.clear()
+                topic_of[raw_topic] = topic
+            deliveries.append(
+                Delivery(generation, mid, 1, topic, payload, received_at, received_mono, dup)
+            )
+        self._inbox.put_many(deliveries)
 
     def _on_publish(
         self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, properties: Any

@@ -13,7 +13,10 @@ by the buffer's end goes through paho's reader, which refills it.
 Acknowledgements of a whole batch go out as one write (:meth:`BufferedClient.ack_many`).
 It also decodes the common PUBLISH (QoS 1, MQTT 5, no properties) itself instead of through
 paho's ``Properties`` machinery, which costs about 30 µs per message, more than the rest of
-paho's handling; every other packet goes through paho unchanged.
+paho's handling; every other packet goes through paho unchanged. With
+:attr:`BufferedClient.on_publishes` set, the run of such PUBLISH packets lying whole at the
+buffer's head is framed in one pass and handed over as one list, without an ``MQTTMessage``
+and a callback per message (about 6 µs of the network thread's time a reading).
 
 It overrides paho internals (``_sock_recv``, ``_handle_publish``, and the packet loop in
 ``loop_read`` through ``_packet_read`` and ``_loop_rc_handle``), present throughout paho-mqtt
@@ -24,14 +27,14 @@ when they do not. ``tests/gateway/test_ingest_mqtt_client.py`` compares it with 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.exception import MalformedPacket
 
-__all__ = ["AVAILABLE", "BufferedClient"]
+__all__ = ["AVAILABLE", "BufferedClient", "Publish"]
 
 AVAILABLE = all(
     hasattr(mqtt.Client, name)
@@ -51,6 +54,13 @@ _U16 = struct.Struct("!H")
 _PUBACK = struct.Struct("!BBH")
 _PUBACK_COMMAND = 0x40
 _MAX_LENGTH_BYTES = 4  # MQTT's Remaining Length is at most 4 bytes
+# The fixed header's type and QoS bits of a QoS 1 PUBLISH (DUP 0x08 and RETAIN 0x01 vary).
+_PUBLISH_QOS1_MASK, _PUBLISH_QOS1 = 0xF6, 0x32
+
+Publish = tuple[int, bytes, bytes, bool, bool]
+"""A QoS 1 PUBLISH as :attr:`BufferedClient.on_publishes` receives it: ``(mid, topic, payload,
+dup, retain)``, the topic as the raw bytes sent (paho's ``MQTTMessage.topic`` decodes them as
+strict UTF-8)."""
 
 
 class BufferedClient(mqtt.Client):
@@ -59,6 +69,12 @@ class BufferedClient(mqtt.Client):
     _rbuf: bytes = b""
     _rpos: int = 0
     _rsock: object = None
+
+    on_publishes: Callable[[list[Publish]], None] | None = None
+    """When set, with manual acknowledgement and MQTT 5: called with the QoS 1 PUBLISH packets
+    without properties that lie whole in the receive buffer, in arrival order, instead of one
+    ``on_message`` each (which still gets every other PUBLISH). Deliveries keep their order:
+    the list is handed over before any packet that follows them is handled."""
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buffer, pos = self._rbuf, self._rpos
@@ -121,11 +137,64 @@ class BufferedClient(mqtt.Client):
             self._last_bytes_received = mqtt.time_func()
         return rc
 
+    def _read_publishes(self) -> None:
+        """Hand the run of whole QoS 1 PUBLISH packets without properties at the buffer's head
+        to :attr:`on_publishes`, as one list; stop at anything else (another packet, one cut
+        by the buffer's end, properties, a malformed length), which ``_packet_read`` handles."""
+        buffer, pos = self._rbuf, self._rpos
+        end = len(buffer)
+        found: list[Publish] = []
+        while pos < end:
+            command = buffer[pos]
+            if command & _PUBLISH_QOS1_MASK != _PUBLISH_QOS1:
+                break
+            at, length, shift, complete = pos + 1, 0, 0, False
+            while at < end and at - pos <= _MAX_LENGTH_BYTES:
+                byte = buffer[at]
+                at += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    complete = True
+                    break
+            body_end = at + length
+            if not complete or body_end > end or length < 2:
+                break
+            topic_end = at + 2 + (buffer[at] << 8 | buffer[at + 1])
+            # The packet id, then a Property Length of 0 (one zero byte): anything else, paho.
+            if topic_end + 3 > body_end or buffer[topic_end + 2] != 0:
+                break
+            found.append(
+                (
+                    buffer[topic_end] << 8 | buffer[topic_end + 1],
+                    buffer[at + 2 : topic_end],
+                    buffer[topic_end + 3 : body_end],
+                    bool(command & 0x08),
+                    bool(command & 0x01),
+                )
+            )
+            pos = body_end
+        if not found:
+            return
+        self._rpos = pos
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        sink = self.on_publishes
+        assert sink is not None
+        sink(found)
+
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         """Handle every packet available now (the broker's receive window bounds how many)."""
+        batched = (
+            self.on_publishes is not None
+            and self._manual_ack
+            and self._protocol == MQTTProtocolVersion.MQTTv5
+        )
         while True:
             if self._sock is None:
                 return MQTTErrorCode.MQTT_ERR_NO_CONN
+            if batched and self._in_packet["command"] == 0 and self._rsock is self._sock:
+                self._read_publishes()
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
