@@ -252,7 +252,9 @@ class Ledger:
             if not candidates and not extras and not self._entries_wait():
                 # A sweep with nothing queued: one read, no write lock (SQLite's is database-wide).
                 return BatchResult(None, None, 0, tuple(repeated))
-            return self._with_retries(lambda: self._append_once(candidates, repeated, extras))
+            return self._with_retries(
+                lambda raced: self._append_once(candidates, repeated, extras, look=raced)
+            )
 
     def append_batches(self, batches: Sequence[Sequence[PendingReading]]) -> list[BatchResult]:
         """Append ``batches`` as consecutive blocks, one per batch, in one transaction: the
@@ -273,15 +275,18 @@ class Ledger:
         with self._write_lock:
             if self._stale:
                 self._reload()
-            return self._with_retries(lambda: self._append_many_once(prepared))
+            return self._with_retries(lambda _raced: self._append_many_once(prepared))
 
-    def _with_retries(self, attempt: Callable[[], _T]) -> _T:
-        """``attempt`` (one append transaction), retried when racing another writer."""
+    def _with_retries(self, attempt: Callable[[bool], _T]) -> _T:
+        """``attempt`` (one append transaction), retried when racing another writer; it is
+        told whether an earlier try failed on a unique key (``IntegrityError``)."""
         last: Exception | None = None
+        raced = False
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                return attempt()
+                return attempt(raced)
             except IntegrityError as exc:
+                raced = True
                 # Someone stored one of our readings since we looked (the insert failed
                 # before COMMIT, so nothing of ours was written): look again. Should our
                 # own chain have moved, another writer is at work: reload, which refuses.
@@ -309,7 +314,14 @@ class Ledger:
         candidates: list[PendingReading],
         repeated: list[tuple[str, int]],
         extras: _Extras,
+        *,
+        look: bool,
     ) -> BatchResult:
+        """One try at :meth:`append_batch`. ``look``: find the candidates already stored before
+        inserting. Without it they are taken to be new (the gateway's committer passes only
+        readings it found unstored): the unique index on ``(device_id, seq)`` still refuses
+        any stored meanwhile, and the retry that follows looks. That saves probing the index
+        once more per reading, about a tenth of an append's CPU."""
         writer = self._engine.connect().execution_options(sqlite_immediate=True)
         with writer as conn, conn.begin():
             # The batch's drop floors and rejected messages, in the order the separate
@@ -320,8 +332,11 @@ class Ledger:
                 registry.insert_quarantine(
                     conn, self._reader.chain_id, extras.quarantine, extras.refused
                 )
-            stored = stored_keys(conn, [(r.device_id, r.seq) for r in candidates])
-            fresh = [r for r in candidates if (r.device_id, r.seq) not in stored]
+            stored: set[tuple[str, int]] = set()
+            fresh = list(candidates)
+            if look:
+                stored = stored_keys(conn, [(r.device_id, r.seq) for r in candidates])
+                fresh = [r for r in candidates if (r.device_id, r.seq) not in stored]
             duplicates = tuple(repeated + sorted(stored))
             # Integrate entries signed elsewhere (lot events) that wait for a block.
             looked_at = time.time()
