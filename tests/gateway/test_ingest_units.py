@@ -6,11 +6,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from farmtrace.gateway.ingest.command import parse_seconds
 from farmtrace.gateway.ingest.config import BrokerAddress, IngestConfig, parse_broker_url
@@ -20,7 +24,7 @@ from farmtrace.gateway.ingest.errors import BrokerError, IngestError
 from farmtrace.gateway.ingest.health import HealthMonitor
 from farmtrace.gateway.ingest.identity import IDENTITY_FILE, resolve_identity
 from farmtrace.gateway.ingest.inbox import Delivery, Inbox
-from farmtrace.gateway.ingest.metrics import GatewayMetrics, LatencySample
+from farmtrace.gateway.ingest.metrics import BatchHistogram, GatewayMetrics, LatencySample
 from farmtrace.gateway.ingest.ranges import PHYSICAL_RANGES, RangeViolation, check_measurements
 from farmtrace.wire.protocol import Measurement
 
@@ -265,3 +269,39 @@ def test_latency_quantiles_and_reservoir() -> None:
     sample.extend([1.0] * 5000)
     assert len(sample) == 5100
     assert sample.quantiles(0.5) == [1.0]
+
+
+def _exposition(registry: CollectorRegistry) -> tuple[list[str], float]:
+    """The registry's text exposition without ``_created`` (a plain Histogram's start time)
+    and ``_sum`` lines, and the sum apart (added in another order, so equal up to rounding)."""
+    lines, total = [], math.nan
+    for line in generate_latest(registry).decode().splitlines():
+        if "_created" in line:
+            continue
+        if line.startswith("lat_sum "):
+            total = float(line.split()[1])
+            continue
+        lines.append(line)
+    return lines, total
+
+
+@given(
+    st.lists(
+        st.lists(st.floats(-1.0, 20.0, allow_nan=False) | st.sampled_from([0.05, 1.0, 10.0])),
+        max_size=6,
+    )
+)
+def test_batch_histogram_exposes_what_observing_one_by_one_exposes(
+    batches: list[list[float]],
+) -> None:
+    buckets = (0.01, 0.05, 0.5, 1.0, 10.0)
+    plain, batched = CollectorRegistry(), CollectorRegistry()
+    reference = Histogram("lat", "latency", buckets=buckets, registry=plain)
+    histogram = BatchHistogram("lat", "latency", buckets, batched)
+    for batch in batches:
+        for value in batch:
+            reference.observe(value)
+        histogram.observe_many(batch)
+    (want, want_sum), (got, got_sum) = _exposition(plain), _exposition(batched)
+    assert got == want
+    assert math.isclose(got_sum, want_sum, rel_tol=1e-9, abs_tol=1e-9)

@@ -386,8 +386,7 @@ class Committer:
             metrics.duplicates.inc(duplicates)
         for reason, count in rejected.items():
             metrics.rejected.labels(reason).inc(count)
-        for latency in latencies:
-            metrics.latency.observe(latency)
+        metrics.latency.observe_many(latencies)
         if result is not None and result.block is not None:
             totals.blocks += 1
             metrics.blocks.set(result.block.height + 1)

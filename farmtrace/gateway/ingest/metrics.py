@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from array import array
+from bisect import bisect_left
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
-__all__ = ["LATENCY_SAMPLES", "GatewayMetrics", "LatencySample", "MetricsServer", "RunTotals"]
+__all__ = [
+    "LATENCY_SAMPLES",
+    "BatchHistogram",
+    "GatewayMetrics",
+    "LatencySample",
+    "MetricsServer",
+    "RunTotals",
+]
 
 LATENCY_SAMPLES = 1_000_000
 """At most this many receive-to-commit latencies are kept for the run's quantiles."""
@@ -91,6 +103,53 @@ class RunTotals:
         }
 
 
+class BatchHistogram(Collector):
+    """A Prometheus histogram fed a batch of observations per call.
+
+    ``prometheus_client.Histogram.observe`` takes a lock and walks the buckets for each value,
+    about 0.8 µs; the committer observes every reading's latency, thousands a batch. This one
+    counts a batch's values into buckets first (``bisect``, no lock) and adds them under one
+    lock, about 0.1 µs a value. It exposes what a ``Histogram`` with the same name and buckets
+    fed the same values one by one exposes (``le`` buckets, ``_count``, ``_sum``), without the
+    ``_created`` sample; ``tests/gateway/test_ingest_units.py`` compares the two.
+    """
+
+    def __init__(
+        self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry
+    ) -> None:
+        self._name, self._documentation = name, documentation
+        self._bounds = (*(float(b) for b in buckets), math.inf)
+        self._counts = [0] * len(self._bounds)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def observe_many(self, values: Sequence[float]) -> None:
+        """Observe each of ``values`` (a value equal to a bucket's bound falls in it)."""
+        bounds = self._bounds
+        counts = [0] * len(bounds)
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1
+        total = math.fsum(values)
+        with self._lock:
+            self._counts = [a + b for a, b in zip(self._counts, counts, strict=True)]
+            self._sum += total
+
+    def observe(self, value: float) -> None:
+        self.observe_many((value,))
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative, buckets = 0, []
+        for bound, count in zip(self._bounds, counts, strict=True):
+            cumulative += count
+            buckets.append((floatToGoString(bound), cumulative))  # type: ignore[no-untyped-call]
+        yield HistogramMetricFamily(
+            self._name, self._documentation, buckets=buckets, sum_value=total
+        )
+
+
 class GatewayMetrics:
     """The gateway's Prometheus metrics in their own registry."""
 
@@ -123,7 +182,7 @@ class GatewayMetrics:
         self.batch_size = Histogram(
             p + "batch_size", "Messages per closed batch", buckets=_BATCH_BUCKETS, registry=r
         )
-        self.latency = Histogram(
+        self.latency = BatchHistogram(
             p + "receive_to_commit_seconds",
             "From a reading's arrival to its durable commit",
             buckets=_LATENCY_BUCKETS,
