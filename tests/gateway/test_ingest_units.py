@@ -7,6 +7,7 @@ import argparse
 import base64
 import json
 import math
+import random
 import threading
 import time
 from pathlib import Path
@@ -269,6 +270,26 @@ def test_latency_quantiles_and_reservoir() -> None:
     sample.extend([1.0] * 5000)
     assert len(sample) == 5100
     assert sample.quantiles(0.5) == [1.0]
+
+
+@given(st.integers(1, 20), st.lists(st.lists(st.floats(0, 10), max_size=15), max_size=8))
+def test_the_reservoir_keeps_what_adding_one_at_a_time_keeps(
+    limit: int, batches: list[list[float]]
+) -> None:
+    # The plain reservoir (algorithm R), one value at a time, with the same random source.
+    kept: list[float] = []
+    seen = 0
+    rng = random.Random(0)
+    for value in (v for batch in batches for v in batch):
+        seen += 1
+        if len(kept) < limit:
+            kept.append(value)
+        elif (slot := rng.randrange(seen)) < limit:
+            kept[slot] = value
+    sample = LatencySample(limit=limit, seed=0)
+    for batch in batches:
+        sample.extend(batch)
+    assert list(sample._values) == kept and sample._seen == seen
 
 
 def _exposition(registry: CollectorRegistry) -> tuple[list[str], float]:

@@ -47,14 +47,18 @@ class LatencySample:
         self._rng = random.Random(seed)
 
     def extend(self, values: list[float]) -> None:
+        room = self._limit - len(self._values)
+        if room > 0:
+            # Below the limit every value is kept: one copy instead of a step each.
+            kept = values[:room]
+            self._values.extend(kept)
+            self._seen += len(kept)
+            values = values[room:]
         for value in values:
             self._seen += 1
-            if len(self._values) < self._limit:
-                self._values.append(value)
-            else:
-                slot = self._rng.randrange(self._seen)
-                if slot < self._limit:
-                    self._values[slot] = value
+            slot = self._rng.randrange(self._seen)
+            if slot < self._limit:
+                self._values[slot] = value
 
     def quantiles(self, *qs: float) -> list[float | None]:
         """The requested quantiles (nearest rank), ``None`` when nothing was observed."""
