@@ -4,7 +4,8 @@
   ``clean_start=False``, a long Session Expiry Interval and a Receive Maximum above the batch
   size, so the broker keeps our subscription and unacknowledged readings while we are away and
   never has more than the receive window out to us.
-* ``on_message`` only appends to the inbox (it runs on paho's network thread).
+* ``on_message``, and the buffered client's ``on_publishes`` with a run of messages, only
+  append to the inbox (they run on paho's network thread).
 * :meth:`BrokerLink.ack` acknowledges only deliveries of the current connection. Packet ids
   belong to a connection: after a reconnect the broker redelivers what we had not acknowledged
   under the same ids and then reuses freed ids for new messages, so acknowledging an old
