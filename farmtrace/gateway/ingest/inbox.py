@@ -58,18 +58,7 @@ class Inbox:
     def put(self, delivery: Delivery) -> None:
         """Append; block while the inbox is full (the broker is ignoring our receive window).
         Once closed, return at once without keeping the delivery (it stays unacknowledged)."""
-        with self._lock:
-            while len(self._items) >= self._limit and not self._closed:
-                self.full_waits += 1
-                self._not_full.wait(0.5)
-            if self._closed:
-                self.turned_away += 1
-                return
-            self._items.append(delivery)
-            if len(self._items) > self.high_water:
-                self.high_water = len(self._items)
-            if self._waiting:
-                self._not_empty.notify()
+        self.put_many([delivery])
 
     def put_many(self, deliveries: list[Delivery]) -> None:
         """:meth:`put` each, in order, under one acquisition of the lock (blocking the same way

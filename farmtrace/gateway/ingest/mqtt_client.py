@@ -64,6 +64,23 @@ dup, retain)``, the topic as the raw bytes sent (paho's ``MQTTMessage.topic`` de
 strict UTF-8)."""
 
 
+def _remaining_length(buffer: bytes, pos: int) -> tuple[int, int] | None:
+    """``(body_start, length)`` of the packet whose fixed header starts at ``pos``: MQTT's
+    Remaining Length, 1 to 4 bytes after the command byte, 7 bits each. ``None`` when the
+    buffer ends inside it or it runs past 4 bytes (malformed); whether the body itself lies
+    whole in the buffer is the caller's check."""
+    end = len(buffer)
+    at, length, shift = pos + 1, 0, 0
+    while at < end and at - pos <= _MAX_LENGTH_BYTES:
+        byte = buffer[at]
+        at += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return at, length
+    return None
+
+
 class BufferedClient(mqtt.Client):
     """``mqtt.Client`` with buffered socket reads (see the module docstring)."""
 
@@ -96,21 +113,11 @@ class BufferedClient(mqtt.Client):
         buffer, pos = self._rbuf, self._rpos
         if self._in_packet["command"] != 0 or self._rsock is not self._sock:
             return super()._packet_read()
-        end = len(buffer)
-        # The Remaining Length: 1 to 4 bytes after the command byte, 7 bits each.
-        at, length, shift = pos + 1, 0, 0
-        while True:
-            if at >= end or at - pos > _MAX_LENGTH_BYTES:
-                # Cut by the buffer's end, or malformed: paho reads (and judges) it.
-                return super()._packet_read()
-            byte = buffer[at]
-            at += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
-        if at + length > end:
+        framed = _remaining_length(buffer, pos)
+        if framed is None or framed[0] + framed[1] > len(buffer):
+            # Cut by the buffer's end, or malformed: paho reads (and judges) it.
             return super()._packet_read()
+        at, length = framed
         command = buffer[pos]
         body = memoryview(buffer)[at : at + length]
         self._rpos = at + length
@@ -149,17 +156,12 @@ class BufferedClient(mqtt.Client):
             command = buffer[pos]
             if command & _PUBLISH_QOS1_MASK != _PUBLISH_QOS1:
                 break
-            at, length, shift, complete = pos + 1, 0, 0, False
-            while at < end and at - pos <= _MAX_LENGTH_BYTES:
-                byte = buffer[at]
-                at += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    complete = True
-                    break
+            framed = _remaining_length(buffer, pos)
+            if framed is None:
+                break
+            at, length = framed
             body_end = at + length
-            if not complete or body_end > end or length < 2:
+            if body_end > end or length < 2:
                 break
             topic_end = at + 2 + (buffer[at] << 8 | buffer[at + 1])
             # The packet id, then a Property Length of 0 (one zero byte): anything else, paho.
