@@ -283,3 +283,84 @@ def test_the_longest_and_a_too_long_remaining_length_as_stock_paho(length_bytes:
     assert stock[0][:1] == receive_in_steps(mqtt.Client, good, [])[0]
     assert receive_in_steps(BufferedClient, data, []) == stock
     assert receive_in_steps(BufferedClient, data, [], []) == stock
+
+
+PUBACKS = [
+    bytes([0x40, 2, 0, 1]),  # success, the short form
+    bytes([0x40, 3, 0, 2, 0x00]),  # success with its reason code
+    bytes([0x40, 4, 0, 3, 0x00, 0x00]),  # success with an empty property set
+    bytes([0x40, 3, 0, 4, 0x10]),  # no matching subscribers
+    bytes([0x40, 3, 0, 5, 0x87]),  # not authorized: a failure
+    bytes([0x40, 12, 0, 6, 0x00, 8, 0x1F, 0, 5]) + b"quota",  # success with a reason string
+    bytes([0x40, 2, 0, 1]),  # a second PUBACK for the same message
+    bytes([0x40, 2, 0x99, 0x99]),  # for a message never sent
+    bytes([0x40, 2, 0, 7]),
+    bytes([0x40, 2, 0, 8]),
+]
+
+
+def puback_outcome(client_class: type[mqtt.Client], chunks: list[bytes]) -> dict[str, Any]:
+    """Publish 8 QoS 1 messages (at most 3 in flight), feed ``chunks`` of the broker's PUBACKs,
+    and say what ``client_class`` made of them: the ``on_publish`` calls, what stays
+    outstanding, the messages in flight, which are published, and what went out on the wire."""
+    left, right = socket.socketpair()
+    client = client_class(
+        CallbackAPIVersion.VERSION2, client_id="x", protocol=mqtt.MQTTv5, manual_ack=True
+    )
+    client.max_inflight_messages_set(3)
+    calls: list[tuple[int, int, int, str]] = []
+
+    def on_publish(c: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
+        calls.append((mid, reason.value, reason.packetType, str(properties)))
+
+    client.on_publish = on_publish
+    right.setblocking(False)
+    client._sock = right
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    infos = [client.publish(f"farm/f/committed/d{i}", b"w", qos=1, retain=True) for i in range(8)]
+    for chunk in chunks:
+        left.sendall(chunk)
+        time.sleep(0.002)
+        while select.select([right], [], [], 0.05)[0]:
+            assert client.loop_read() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    while client.want_write():
+        assert client.loop_write() == MQTTErrorCode.MQTT_ERR_SUCCESS
+    left.setblocking(False)
+    written = b""
+    try:
+        while chunk := left.recv(65536):
+            written += chunk
+    except BlockingIOError:
+        pass
+    left.close()
+    right.close()
+    return {
+        "calls": calls,
+        "outstanding": sorted(client._out_messages),
+        "in_flight": client._inflight_messages,
+        "published": [info.is_published() for info in infos],
+        "written": written,
+    }
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_pubacks_are_taken_as_stock_paho_takes_them(together: bool) -> None:
+    chunks = [b"".join(PUBACKS)] if together else PUBACKS
+    expected = puback_outcome(mqtt.Client, chunks)
+    assert [mid for mid, *_ in expected["calls"]] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert expected["written"].count(b"farm/f/committed/") == 8  # the window refilled
+    assert puback_outcome(BufferedClient, chunks) == expected
+
+
+def test_the_success_pubacks_skip_pahos_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[int] = []
+    original = mqtt._packet.decode_puback
+
+    def counting(header: int, packet: bytes | bytearray, protocol: Any) -> Any:
+        decoded.append(struct.unpack_from("!H", packet)[0])
+        return original(header, packet, protocol)
+
+    monkeypatch.setattr(mqtt._packet, "decode_puback", counting)
+    outcome = puback_outcome(BufferedClient, PUBACKS)
+    assert len(outcome["calls"]) == 8
+    assert decoded == [4, 5, 6]  # the reason codes other than success, and the properties

@@ -17,9 +17,11 @@ paho's handling; every other packet goes through paho unchanged. With
 :attr:`BufferedClient.on_publishes` set, the run of such PUBLISH packets lying whole at the
 buffer's head is framed in one pass and handed over as one list, without an ``MQTTMessage``
 and a callback per message (in a socket-pair microbenchmark with the link's hand-off, 6 to
-1.4 µs of the network thread's CPU a message).
+1.4 µs of the network thread's CPU a message). The broker's PUBACK of success for one of our
+own QoS 1 publications (the gateway's watermarks) is likewise decoded here, without paho's
+``ReasonCode`` and ``Properties`` objects built twice for each.
 
-It overrides paho internals (``_sock_recv``, ``_handle_publish``, and the packet loop in
+It overrides paho internals (``_sock_recv``, ``_handle_publish``, ``_handle_pubackcomp``, and the packet loop in
 ``loop_read`` through ``_packet_read`` and ``_loop_rc_handle``), present throughout paho-mqtt
 2.x; :data:`AVAILABLE` says whether they exist, and the gateway falls back to the stock client
 when they do not. ``tests/gateway/test_ingest_mqtt_client.py`` compares it with stock paho.
@@ -34,6 +36,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.exception import MalformedPacket
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 __all__ = ["AVAILABLE", "BufferedClient", "Publish"]
 
@@ -44,6 +49,8 @@ AVAILABLE = all(
         "_packet_read",
         "_loop_rc_handle",
         "_handle_publish",
+        "_handle_pubackcomp",
+        "_do_on_publish",
         "_handle_on_message",
         "_packet_queue",
         "_packet_handle",
@@ -57,6 +64,11 @@ _PUBACK_COMMAND = 0x40
 _MAX_LENGTH_BYTES = 4  # MQTT's Remaining Length is at most 4 bytes
 # The fixed header's type and QoS bits of a QoS 1 PUBLISH (DUP 0x08 and RETAIN 0x01 vary).
 _PUBLISH_QOS1_MASK, _PUBLISH_QOS1 = 0xF6, 0x32
+
+# What paho's decoder makes of a PUBACK of success without properties, made once: on_publish
+# gets these same two objects for every such PUBACK (it must not change them).
+_PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK)
+_PUBACK_NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 
 Publish = tuple[int, bytes, bytes, bool, bool]
 """A QoS 1 PUBLISH as :attr:`BufferedClient.on_publishes` receives it: ``(mid, topic, payload,
@@ -230,6 +242,27 @@ class BufferedClient(mqtt.Client):
         if self._manual_ack:
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         return self._send_puback(mid)
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        """Decode an MQTT 5 PUBACK of success without properties directly (Remaining Length 2;
+        or 3 or 4 with reason code 0 and no properties, which mean the same); anything else,
+        and every PUBCOMP, is left to paho. Then as paho: ``on_publish`` once, for a message
+        still outstanding."""
+        packet: bytes | bytearray = self._in_packet["packet"]
+        if (
+            cmd != "PUBACK"
+            or self._protocol != MQTTProtocolVersion.MQTTv5
+            or not 2 <= len(packet) <= 4
+            or any(packet[2:])
+        ):
+            return super()._handle_pubackcomp(cmd)
+        mid = packet[0] << 8 | packet[1]
+        self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received %s (Mid: %d)", cmd, mid)
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                rc: MQTTErrorCode = self._do_on_publish(mid, _PUBACK_SUCCESS, _PUBACK_NO_PROPERTIES)
+                return rc
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def message_callback_add(self, sub: str, callback: Any) -> None:
         """Not supported: the PUBLISH fast path calls ``on_message`` for every message."""
