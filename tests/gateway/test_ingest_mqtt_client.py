@@ -289,12 +289,12 @@ PUBACKS = [
     bytes([0x40, 2, 0, 1]),  # success, the short form
     bytes([0x40, 3, 0, 2, 0x00]),  # success with its reason code
     bytes([0x40, 4, 0, 3, 0x00, 0x00]),  # success with an empty property set
-    bytes([0x40, 3, 0, 4, 0x10]),  # no matching subscribers
+    bytes([0x40, 3, 0, 4, 0x10]),  # no matching subscribers (a success)
     bytes([0x40, 3, 0, 5, 0x87]),  # not authorized: a failure
     bytes([0x40, 12, 0, 6, 0x00, 8, 0x1F, 0, 5]) + b"quota",  # success with a reason string
     bytes([0x40, 2, 0, 1]),  # a second PUBACK for the same message
     bytes([0x40, 2, 0x99, 0x99]),  # for a message never sent
-    bytes([0x40, 2, 0, 7]),
+    bytes([0x40, 4, 0, 7, 0x10, 0x00]),
     bytes([0x40, 2, 0, 8]),
 ]
 
@@ -363,4 +363,4 @@ def test_the_success_pubacks_skip_pahos_decoder(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(mqtt._packet, "decode_puback", counting)
     outcome = puback_outcome(BufferedClient, PUBACKS)
     assert len(outcome["calls"]) == 8
-    assert decoded == [4, 5, 6]  # the reason codes other than success, and the properties
+    assert decoded == [5, 6]  # a failure's reason code, and properties
