@@ -8,7 +8,9 @@ the network thread falls behind. This subclass keeps a receive buffer filled 256
 and handles every complete packet it holds in one turn. A packet that lies whole in the buffer
 is framed straight from it (its fixed header parsed here, one slice for its body) instead of
 through paho's three or more ``_sock_recv`` calls and byte-by-byte length decoding; a packet cut
-by the buffer's end goes through paho's reader, which refills it.
+by the buffer's end goes through paho's reader, which refills it (with
+:attr:`BufferedClient.on_publishes` set, the buffer is topped up first instead, see
+:meth:`BufferedClient.loop_read`).
 
 Acknowledgements of a whole batch go out as one write (:meth:`BufferedClient.ack_many`).
 It also decodes the common PUBLISH (QoS 1, MQTT 5, no properties) itself instead of through
@@ -201,8 +203,46 @@ class BufferedClient(mqtt.Client):
         assert sink is not None
         sink(found)
 
+    def _needs_more(self) -> bool:
+        """Whether the buffer's unread rest is worth topping up from the socket before paho's
+        reader sees it: nothing is left (or only bytes of a socket since replaced), or a packet
+        of at most a chunk is cut by its end. Not for a whole packet, a malformed Remaining
+        Length, or a longer packet, which paho's reader reads and judges."""
+        buffer, pos = self._rbuf, self._rpos
+        if pos >= len(buffer) or self._rsock is not self._sock:
+            return True
+        framed = _remaining_length(buffer, pos)
+        if framed is None:  # cut inside the length bytes, or malformed
+            return len(buffer) - pos <= _MAX_LENGTH_BYTES
+        end = framed[0] + framed[1]
+        return end > len(buffer) and end - pos <= _CHUNK
+
+    def _receive_more(self) -> bool | None:
+        """Append what the socket holds now to the buffer's unread rest (a packet cut by the
+        buffer's end, if any): True when it had something, False when nothing now; None on
+        the socket's error or end, which paho's reader then meets itself on its next read."""
+        try:
+            data = super()._sock_recv(_CHUNK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return None
+        if not data:
+            return None
+        rest = self._rbuf[self._rpos :] if self._rsock is self._sock else b""
+        self._rbuf = rest + data if rest else data
+        self._rpos = 0
+        self._rsock = self._sock
+        return True
+
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """Handle every packet available now (the broker's receive window bounds how many)."""
+        """Handle every packet available now (the broker's receive window bounds how many).
+
+        With :attr:`on_publishes`, the buffer is refilled before paho's reader would have to
+        read a packet it cuts: the cut packet's start stays in the buffer, the socket's next
+        bytes are appended, and the run path frames it whole. So paho's byte-by-byte reader
+        sees only a packet longer than the buffer's chunk, or what comes when the socket
+        fails or ends."""
         batched = (
             self.on_publishes is not None
             and self._manual_ack
@@ -211,8 +251,15 @@ class BufferedClient(mqtt.Client):
         while True:
             if self._sock is None:
                 return MQTTErrorCode.MQTT_ERR_NO_CONN
-            if batched and self._in_packet["command"] == 0 and self._rsock is self._sock:
-                self._read_publishes()
+            if batched and self._in_packet["command"] == 0:
+                if self._rsock is self._sock:
+                    self._read_publishes()
+                if self._needs_more():
+                    more = self._receive_more()
+                    if more:
+                        continue
+                    if more is False:
+                        return MQTTErrorCode.MQTT_ERR_SUCCESS
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
