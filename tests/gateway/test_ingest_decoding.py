@@ -180,6 +180,12 @@ def test_caches_stay_within_their_bound() -> None:
         )
         payload = protocol.encode(reading) + bytes(64)
         assert decoder.decode(payload) == protocol.decode(payload)
-    caches = (decoder._device_ids, decoder._texts, decoder._kinds, decoder._measurements)
+    caches = (
+        decoder._device_ids,
+        decoder._texts,
+        decoder._tags,
+        decoder._kinds,
+        decoder._measurements,
+    )
     assert all(len(cache) <= 4 for cache in caches)
     assert decoder.fast == 50

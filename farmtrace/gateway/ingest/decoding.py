@@ -54,6 +54,7 @@ class ReadingDecoder:
     def __init__(self, cache_limit: int = _CACHE_LIMIT) -> None:
         self._limit = cache_limit
         self._device_ids: dict[bytes, str] = {}
+        self._tags: dict[bytes, tuple[str, str, str]] = {}
         self._texts: dict[bytes, str] = {}
         self._kinds: dict[bytes, tuple[str, str]] = {}
         self._measurements: dict[bytes, Measurement] = {}
@@ -86,13 +87,77 @@ class ReadingDecoder:
         end = size - SIGNATURE_BYTES
         body = payload[:end]
         _, _, seq, timestamp_ms = _HEAD.unpack_from(body)
+        # The tags (device ID, site, lot, each after its length byte) are the same bytes in
+        # every reading of a device: framed by their three length bytes, then looked up whole.
         pos = _HEAD.size
-        # device_id: 1..128 bytes of the device ID alphabet
-        length = body[pos]
-        stop = pos + 1 + length
-        if not 1 <= length <= MAX_DEVICE_ID_BYTES or stop > end:
+        site_at = pos + 1 + body[pos]
+        if site_at >= end:
             return None
-        raw = body[pos + 1 : stop]
+        lot_at = site_at + 1 + body[site_at]
+        if lot_at >= end:
+            return None
+        pos = lot_at + 1 + body[lot_at]
+        if pos >= end:
+            return None
+        raw_tags = body[_HEAD.size : pos]
+        tags = self._tags.get(raw_tags)
+        if tags is None:
+            tags = self._parse_tags(body, site_at, lot_at, pos)
+            if tags is None:
+                return None
+            self._remember(self._tags, raw_tags, tags)
+        count = body[pos]
+        pos += 1
+        if not 1 <= count <= MAX_MEASUREMENTS:
+            return None
+        measurements = []
+        known = self._measurements
+        for _ in range(count):
+            # type (1..40), unit (1..3), finite big-endian double; the whole measurement's
+            # bytes are looked up first (a sensor repeats its values).
+            if pos >= end:
+                return None
+            at_uom = pos + 1 + body[pos]
+            if at_uom >= end:
+                return None
+            stop = at_uom + 9 + body[at_uom]
+            if stop > end:
+                return None
+            whole = body[pos:stop]
+            measurement = known.get(whole)
+            if measurement is None:
+                measurement = self._measurement(body, pos, at_uom, stop)
+                if measurement is None:
+                    return None
+                self._remember(known, whole, measurement)
+            measurements.append(measurement)
+            pos = stop
+        if pos != end:
+            return None
+        if count > 1 and len({m.type for m in measurements}) != count:
+            return None
+        return SignedReading(
+            tags[0],
+            seq,
+            timestamp_ms,
+            tags[1],
+            tags[2],
+            tuple(measurements),
+            body,
+            payload[end:],
+            payload,
+        )
+
+    def _parse_tags(
+        self, body: bytes, site_at: int, lot_at: int, end: int
+    ) -> tuple[str, str, str] | None:
+        """The device ID (1..128 bytes of the device ID alphabet), site (1..64) and lot
+        (0..64; UTF-8 text without control characters) whose length bytes are at ``_HEAD.size``,
+        ``site_at`` and ``lot_at``, the lot ending at ``end``."""
+        pos = _HEAD.size
+        if not 1 <= body[pos] <= MAX_DEVICE_ID_BYTES:
+            return None
+        raw = body[pos + 1 : site_at]
         device_id = self._device_ids.get(raw)
         if device_id is None:
             try:
@@ -101,44 +166,11 @@ class ReadingDecoder:
                 return None
             device_id = raw.decode("ascii")  # the device ID alphabet is ASCII
             self._remember(self._device_ids, raw, device_id)
-        pos = stop
-        # site (1..64) and lot (0..64): UTF-8 text without control characters
-        site = self._text(body, pos, end, 1, MAX_SITE_BYTES)
-        if site is None:
+        site = self._text(body, site_at, end, 1, MAX_SITE_BYTES)
+        lot = self._text(body, lot_at, end, 0, MAX_LOT_BYTES)
+        if site is None or lot is None:
             return None
-        pos += 1 + body[pos]
-        lot = self._text(body, pos, end, 0, MAX_LOT_BYTES)
-        if lot is None:
-            return None
-        pos += 1 + body[pos]
-        if pos >= end:
-            return None
-        count = body[pos]
-        pos += 1
-        if not 1 <= count <= MAX_MEASUREMENTS:
-            return None
-        measurements = []
-        for _ in range(count):
-            found = self._measurement(body, pos, end)
-            if found is None:
-                return None
-            measurement, pos = found
-            measurements.append(measurement)
-        if pos != end:
-            return None
-        if count > 1 and len({m.type for m in measurements}) != count:
-            return None
-        return SignedReading(
-            device_id,
-            seq,
-            timestamp_ms,
-            site,
-            lot,
-            tuple(measurements),
-            body,
-            payload[end:],
-            payload,
-        )
+        return device_id, site, lot
 
     def _text(self, body: bytes, pos: int, end: int, lowest: int, highest: int) -> str | None:
         if pos >= end:
@@ -159,23 +191,14 @@ class ReadingDecoder:
             self._remember(self._texts, raw, text)
         return text
 
-    def _measurement(self, body: bytes, pos: int, end: int) -> tuple[Measurement, int] | None:
-        """One measurement at ``pos``: type (1..40), unit (1..3), finite big-endian double."""
-        if pos >= end:
+    def _measurement(self, body: bytes, pos: int, at_uom: int, stop: int) -> Measurement | None:
+        """The measurement framed at ``pos`` (type length byte), ``at_uom`` (unit length byte)
+        and ending at ``stop`` (after its 8-byte value), when its lengths, type, unit and value
+        are what the reference accepts."""
+        type_length, uom_length = body[pos], body[at_uom]
+        if not 1 <= type_length <= MAX_TYPE_BYTES or not 1 <= uom_length <= 3:
             return None
-        type_length = body[pos]
-        at_uom = pos + 1 + type_length
-        if not 1 <= type_length <= MAX_TYPE_BYTES or at_uom >= end:
-            return None
-        uom_length = body[at_uom]
-        at_value = at_uom + 1 + uom_length
-        stop = at_value + 8
-        if not 1 <= uom_length <= 3 or stop > end:
-            return None
-        whole = body[pos:stop]
-        measurement = self._measurements.get(whole)
-        if measurement is not None:
-            return measurement, stop
+        at_value = stop - 8
         kind_raw = body[pos:at_value]
         kind = self._kinds.get(kind_raw)
         if kind is None:
@@ -189,6 +212,4 @@ class ReadingDecoder:
         (value,) = _VALUE.unpack_from(body, at_value)
         if not math.isfinite(value):
             return None
-        measurement = Measurement(kind[0], value, kind[1])
-        self._remember(self._measurements, whole, measurement)
-        return measurement, stop
+        return Measurement(kind[0], value, kind[1])
