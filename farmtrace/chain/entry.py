@@ -91,9 +91,21 @@ KIND_PREFIXES: dict[str, bytes] = {
 """Each entry kind and the prefix its entries start with."""
 
 
+# Most prefixes are 3 bytes: those are found with one look-up of the entry's first 3 bytes.
+# Exact because no other prefix starts with one of them (checked here), so an entry matches at
+# most one prefix.
+_BY_SHORT_PREFIX = {prefix: kind for kind, prefix in KIND_PREFIXES.items() if len(prefix) == 3}
+_LONG_PREFIXES = [(kind, prefix) for kind, prefix in KIND_PREFIXES.items() if len(prefix) != 3]
+assert not any(p.startswith(s) for _, p in _LONG_PREFIXES for s in _BY_SHORT_PREFIX)
+assert all(len(p) > 3 for _, p in _LONG_PREFIXES)
+
+
 def kind_of(entry: bytes) -> str | None:
     """The kind whose prefix ``entry`` starts with, or ``None`` if it matches none."""
-    for kind, prefix in KIND_PREFIXES.items():
+    kind = _BY_SHORT_PREFIX.get(entry[:3])
+    if kind is not None:
+        return kind
+    for kind, prefix in _LONG_PREFIXES:
         if entry.startswith(prefix):
             return kind
     return None

@@ -342,8 +342,9 @@ class Ledger:
             looked_at = time.time()
             since, full = self._pending.start(looked_at)
             waiting = pending_entries(conn, MAX_PENDING_PER_BLOCK, since)
-            taken = {(r.device_id, r.seq) for r in fresh}
-            fresh += [p for p in waiting if (p.device_id, p.seq) not in taken]
+            if waiting:
+                taken = {(r.device_id, r.seq) for r in fresh}
+                fresh += [p for p in waiting if (p.device_id, p.seq) not in taken]
             if not fresh:
                 self._pending.looked(len(waiting), MAX_PENDING_PER_BLOCK, looked_at, full)
                 return BatchResult(None, None, 0, duplicates)
