@@ -215,8 +215,8 @@ where
     ResolvedKeys { keys, slot }
 }
 
-/// Claims whose `R'` are compressed together (one field inversion for all of them): large
-/// enough that the shared inversion costs little per claim, small enough to spread a few
+/// Claims whose `R'` are compressed together (one field inversion for all of them), at most:
+/// large enough that the shared inversion costs little per claim, small enough to spread a few
 /// hundred claims over the workers.
 pub const COMPRESS_CHUNK: usize = 32;
 
@@ -291,12 +291,20 @@ where
     F: Fn(usize) -> SignedMessage<'a> + Sync,
 {
     let resolved = resolve_keys(count, &claim);
-    let chunk = |c: usize| {
-        let start = c * COMPRESS_CHUNK;
-        failed_in_chunk(start..count.min(start + COMPRESS_CHUNK), &claim, &resolved)
+    let parallel = workers.parallel_for(count, PARALLEL_MIN_SIGNATURES);
+    // Spread over the workers, a call smaller than a chunk per thread is cut into one chunk per
+    // thread, so that handing it to the pool never leaves it on one thread.
+    let size = if parallel {
+        COMPRESS_CHUNK.min(count.div_ceil(workers.threads()))
+    } else {
+        COMPRESS_CHUNK
     };
-    let chunks = count.div_ceil(COMPRESS_CHUNK);
-    let per_chunk: Vec<Vec<usize>> = if workers.parallel_for(count, PARALLEL_MIN_SIGNATURES) {
+    let chunk = |c: usize| {
+        let start = c * size;
+        failed_in_chunk(start..count.min(start + size), &claim, &resolved)
+    };
+    let chunks = count.div_ceil(size);
+    let per_chunk: Vec<Vec<usize>> = if parallel {
         workers.install(|| (0..chunks).into_par_iter().map(chunk).collect())
     } else {
         (0..chunks).map(chunk).collect()
