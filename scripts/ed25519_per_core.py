@@ -91,7 +91,8 @@ def main() -> None:
     base = statistics.median(cpu["cryptography"])
     print(
         f"{n:,} signatures by {len(keys):,} keys, {args.message_size}-byte messages, "
-        f"{args.repeats} repeats, one thread; load average {os.getloadavg()[0]:.1f}"
+        f"{args.repeats} repeats, one thread; load average {os.getloadavg()[0]:.1f}; "
+        f"installed rust_core's curve arithmetic: {rust_core.ed25519_arithmetic()}"
     )
     for name, _ in sides:
         c, w = cpu[name], wall[name]

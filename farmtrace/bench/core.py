@@ -141,6 +141,9 @@ class SignatureRates:
     rust_one_thread: Spread
     rust_all_threads: Spread
     cryptography_one_at_a_time: Spread
+    # The field arithmetic rust_core's checks used (rust_core.ed25519_arithmetic): IFMA makes a
+    # check about twice as fast as AVX2, so the ratio depends on the CPU as much as on the code.
+    arithmetic: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -379,6 +382,7 @@ def measure_signatures(config: CoreBenchConfig, repeats: int) -> SignatureRates:
         rust_one_thread=bulk(1),
         rust_all_threads=bulk(None),
         cryptography_one_at_a_time=rates(n, one_at_a_time, repeats),
+        arithmetic=rust_core.ed25519_arithmetic(),
     )
 
 

@@ -160,6 +160,7 @@ def to_json(result: CoreBenchResult) -> dict[str, Any]:
         },
         "ed25519": {
             "signatures": sig.signatures,
+            "arithmetic": sig.arithmetic,
             **_medians(
                 {
                     "rust_one_thread": sig.rust_one_thread,
@@ -241,7 +242,8 @@ def render_text(result: CoreBenchResult) -> str:
         )
     lines += [
         "",
-        f"Ed25519 ({sig.signatures:,} valid signatures)",
+        f"Ed25519 ({sig.signatures:,} valid signatures; rust_core's curve arithmetic: "
+        f"{sig.arithmetic})",
         f"  rust_core bulk, 1 thread     {sig.rust_one_thread.median:10,.0f} /s "
         f"{_spread(sig.rust_one_thread, 1, 0)}",
         f"  rust_core bulk, all threads  {sig.rust_all_threads.median:10,.0f} /s "

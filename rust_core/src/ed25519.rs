@@ -215,6 +215,38 @@ where
     ResolvedKeys { keys, slot }
 }
 
+/// The field arithmetic curve25519-dalek does the checks with on this CPU: `"avx512ifma"`,
+/// `"avx2"` or `"portable"` (64-bit integer code). A check costs about half as much with IFMA
+/// as with AVX2 (docs/ed25519.md), so a per-core figure means little without this beside it.
+///
+/// This mirrors curve25519-dalek's own choice, which it does not expose: the vector backends
+/// are compiled in on x86-64 unless `--cfg curve25519_dalek_backend` names `serial` or `fiat`;
+/// the IFMA one when that cfg is `avx512` (as `.cargo/config.toml` sets) or when the build's
+/// target features include IFMA; and among those compiled in, dalek takes IFMA when the CPU
+/// has it (with AVX-512VL), else AVX2 when the CPU has it, else the portable code.
+pub fn arithmetic() -> &'static str {
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(any(curve25519_dalek_backend = "serial", curve25519_dalek_backend = "fiat"))
+    ))]
+    {
+        let ifma_built = cfg!(curve25519_dalek_backend = "avx512")
+            || (cfg!(not(curve25519_dalek_backend = "simd"))
+                && cfg!(target_feature = "avx512ifma")
+                && cfg!(target_feature = "avx512vl"));
+        if ifma_built
+            && std::arch::is_x86_feature_detected!("avx512ifma")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            return "avx512ifma";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return "avx2";
+        }
+    }
+    "portable"
+}
+
 /// Claims whose `R'` are compressed together (one field inversion for all of them), at most:
 /// large enough that the shared inversion costs little per claim, small enough to spread a few
 /// hundred claims over the workers.
@@ -394,6 +426,31 @@ mod tests {
         items[5] = claims(6)[5].clone();
         items[6] = claims(7)[6].clone();
         assert!(failures(&items, &Workers::sequential()).is_empty());
+    }
+
+    #[test]
+    fn names_the_arithmetic_this_cpu_gets() {
+        let name = arithmetic();
+        assert!(["avx512ifma", "avx2", "portable"].contains(&name), "{name}");
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ifma = std::arch::is_x86_feature_detected!("avx512ifma")
+                && std::arch::is_x86_feature_detected!("avx512vl");
+            let avx2 = std::arch::is_x86_feature_detected!("avx2");
+            // The build's cfg (`.cargo/config.toml`) compiles the IFMA backend in: a CPU with
+            // IFMA gets it, one with only AVX2 gets AVX2.
+            if cfg!(curve25519_dalek_backend = "avx512") {
+                let expected = match (ifma, avx2) {
+                    (true, _) => "avx512ifma",
+                    (false, true) => "avx2",
+                    (false, false) => "portable",
+                };
+                assert_eq!(name, expected);
+            }
+            if !avx2 {
+                assert_ne!(name, "avx2");
+            }
+        }
     }
 
     #[test]

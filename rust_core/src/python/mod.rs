@@ -131,6 +131,11 @@ fn available_threads() -> usize {
     core_available_threads()
 }
 
+#[pyfunction]
+fn ed25519_arithmetic() -> &'static str {
+    crate::ed25519::arithmetic()
+}
+
 #[pymodule(gil_used = false)]
 fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -149,5 +154,6 @@ fn rust_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(signatures::sign_ed25519, m)?)?;
     m.add_function(wrap_pyfunction!(sha256_throughput, m)?)?;
     m.add_function(wrap_pyfunction!(available_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(ed25519_arithmetic, m)?)?;
     Ok(())
 }
