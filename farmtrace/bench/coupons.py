@@ -56,6 +56,7 @@ from farmtrace.bench.anchoring import (
     measure_round,
 )
 from farmtrace.bench.ingest_broker import free_port, start_broker
+from farmtrace.gateway.ingest.cpu import tree_cpu_seconds
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -271,17 +272,6 @@ class _Client(threading.Thread):
             conn.close()
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds (user + system) of process ``pid`` and its living descendants (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return 0.0
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(_tree_cpu_seconds(int(c)) for c in children)
-
-
 def _timed_run(
     port: int, api_pid: int, per_client: list[list[tuple[str, bytes]]], seconds: float | None
 ) -> RunResult:
@@ -290,7 +280,7 @@ def _timed_run(
     clients = [_Client(port, bodies, start, until) for bodies in per_client]
     for client in clients:
         client.start()
-    cpu_api, cpu_here = _tree_cpu_seconds(api_pid), time.process_time()
+    cpu_api, cpu_here = tree_cpu_seconds(api_pid), time.process_time()
     began = time.monotonic()
     if seconds is not None:
         until[0] = began + seconds
@@ -300,7 +290,7 @@ def _timed_run(
     took = time.monotonic() - began
     result = RunResult(
         seconds=took,
-        api_cpu_s=_tree_cpu_seconds(api_pid) - cpu_api,
+        api_cpu_s=tree_cpu_seconds(api_pid) - cpu_api,
         client_cpu_s=time.process_time() - cpu_here,
     )
     for client in clients:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 import shutil
 import signal
@@ -45,6 +44,7 @@ from typing import Any
 from farmtrace.bench.ingest_broker import free_port, parse_broker, start_broker
 from farmtrace.bench.ingest_hostile import HostileMix, write_hostile_pool
 from farmtrace.bench.ingest_pool import FARM, device_id, sign_pool
+from farmtrace.gateway.ingest.cpu import process_cpu_seconds
 
 __all__ = ["IngestBenchConfig", "IngestBenchResult", "Round", "run"]
 
@@ -241,17 +241,6 @@ def run(config: IngestBenchConfig, progress: Progress | None = None) -> IngestBe
         if config.keep is not None:
             shutil.copytree(workdir, config.keep, dirs_exist_ok=True)
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User and system CPU seconds of process ``pid`` so far (Linux ``/proc``), or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) is in parentheses and may hold spaces: split after it.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- phases --------------------------------------------------------------------------------------

@@ -217,9 +217,19 @@ def _round_lines(number: int | None, round_: Round, messages: int) -> list[str]:
     return lines
 
 
+# The gateway's threads whose CPU its report gives (thread_cpu_seconds), as the line names them.
+_THREADS = {
+    "network": "network",
+    "batcher": "batcher",
+    "committer": "committer",
+    "rust_core_workers": "rust_core workers",
+}
+
+
 def _cpu_text(round_: Round) -> str:
-    """The gateway's CPU per accepted reading (whole process, and after its start-up), the
-    broker's beside it, and where the database's CPU went."""
+    """The gateway's CPU per accepted reading (whole process, after its start-up, and each
+    thread's since it started, rust_core's signature workers among them), the broker's beside
+    it, and where the database's CPU went."""
     g = round_.gateway
     cpu, accepted = g.get("cpu_seconds"), g.get("accepted")
     if not cpu or not accepted:
@@ -228,6 +238,17 @@ def _cpu_text(round_: Round) -> str:
     startup = g.get("startup_cpu_seconds")
     if startup is not None:
         text += f", {(cpu - startup) / accepted * 1e6:.0f} after start-up"
+    threads = g.get("thread_cpu_seconds") or {}
+    split = [
+        f"{label} {threads[name] / accepted * 1e6:.0f}"
+        for name, label in _THREADS.items()
+        if threads.get(name) is not None
+    ]
+    if split:
+        arithmetic = g.get("ed25519_arithmetic")
+        text += f" (threads: {', '.join(split)}" + (
+            f"; Ed25519 arithmetic {arithmetic})" if arithmetic else ")"
+        )
     if round_.broker_cpu_seconds is not None:
         text += f"; broker {round_.broker_cpu_seconds / accepted * 1e6:.0f} us"
     database = "SQLite, in the gateway's process" if round_.database_bytes else "not measured"

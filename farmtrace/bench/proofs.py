@@ -48,6 +48,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from farmtrace.gateway.ingest.cpu import tree_cpu_seconds
+
 __all__ = ["main", "register", "run"]
 
 ORIGIN = "farmtrace.example/bench-proofs"
@@ -375,7 +377,7 @@ def over_http(
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("farmtrace bench proofs: the API did not start") from None
                 time.sleep(0.2)
-        used = _tree_cpu_seconds(server.pid)
+        used = tree_cpu_seconds(server.pid)
         sealer = None
         if seal_every > 0:
             sealer = _Sealer(path, state, seal_every, sizes)
@@ -388,7 +390,7 @@ def over_http(
         if load.returncode != 0:
             raise SystemExit(f"farmtrace bench proofs: the load failed: {load.stderr[-2000:]}")
         report: dict[str, Any] = json.loads(load.stdout)
-        used = _tree_cpu_seconds(server.pid) - used
+        used = tree_cpu_seconds(server.pid) - used
         if sealer is not None:
             sealer.stop()
             report["blocks_sealed_during_load"] = sealer.sealed
@@ -400,18 +402,6 @@ def over_http(
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its descendants (the API's workers)
-    so far (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return 0.0
-    return ticks / os.sysconf("SC_CLK_TCK") + sum(_tree_cpu_seconds(int(c)) for c in children)
 
 
 def _block_sizes(text: str) -> tuple[int, int]:

@@ -22,10 +22,12 @@ import threading
 import time
 from pathlib import Path
 
+from farmtrace import rust_core
 from farmtrace.gateway.ingest.batch import Batch
 from farmtrace.gateway.ingest.batcher import Batcher
 from farmtrace.gateway.ingest.committer import Committer
 from farmtrace.gateway.ingest.config import IngestConfig
+from farmtrace.gateway.ingest.cpu import RUST_CORE_THREADS, threads_cpu_seconds
 from farmtrace.gateway.ingest.device_state import DeviceState
 from farmtrace.gateway.ingest.errors import BrokerError, IngestError
 from farmtrace.gateway.ingest.health import HealthMonitor
@@ -293,7 +295,9 @@ class Gateway:
                 "network": round(self.link.thread_cpu, 3),
                 "batcher": round(self._batcher.thread_cpu, 3),
                 "committer": round(self.committer.thread_cpu, 3),
+                "rust_core_workers": _rounded(threads_cpu_seconds(RUST_CORE_THREADS)),
             },
+            "ed25519_arithmetic": rust_core.ed25519_arithmetic(),
             **self.totals.as_dict(),
         }
         try:
@@ -305,6 +309,10 @@ class Gateway:
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 class GcClock:
