@@ -138,7 +138,9 @@ def test_reference_gives_the_published_verdicts() -> None:
 @pytest.mark.parametrize("threads", [1, 2])
 def test_gateway_bulk_check_agrees_with_the_reference(threads: int) -> None:
     assert disagreements("rust_core", gateway_verdicts(CASES, threads)) == []
-    # Triples too (wrong lengths go in as they are), and again with every key now cached.
+    # Triples too (wrong lengths go in as they are), and again with every key now cached: on a
+    # CPU without AVX-512 IFMA, every valid key then has its precomputed tables, so this last
+    # call checks on rust_core's key-tables route (rust_core/src/curve.rs).
     failed = set(rust_core.verify_ed25519([(c.key, c.msg, c.sig) for c in CASES], threads))
     verdicts = [i not in failed for i in range(len(CASES))]
     assert disagreements("rust_core.verify_ed25519", verdicts) == []

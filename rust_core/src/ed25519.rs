@@ -21,6 +21,11 @@
 //! (see the ed25519-dalek README, "weak keys"). The gateway must accept exactly what an offline
 //! verifier with `cryptography` accepts, so the verdicts here never depend on the batch.
 //!
+//! Where the CPU lacks AVX-512 IFMA, a key checked more than once is checked on another route
+//! ([`Route::KeyTables`]): the same `R'` computed with eight times fewer doublings from tables
+//! precomputed once per key (`crate::curve`, which says why the point is the same). The
+//! agreement test runs every case on both routes.
+//!
 //! Decompressed keys are kept in a process-wide cache ([`KEY_CACHE_LIMIT`] keys, emptied when
 //! full): a sensor signs many readings with one key, and decompressing it (a square root in the
 //! field) costs about a quarter of a check. A cached key is exactly what
@@ -33,7 +38,7 @@
 //! `cryptography`'s `Ed25519PrivateKey.sign` makes with the same seed.
 
 use std::collections::HashMap;
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
@@ -41,6 +46,7 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use rayon::prelude::*;
 use sha2::{Digest, Sha512};
 
+use crate::curve::{recomputed_encodings, KeyTables};
 use crate::entries::PackedEntries;
 use crate::error::Error;
 use crate::parallel::{Workers, PARALLEL_MIN_SIGNATURES};
@@ -129,92 +135,6 @@ impl<'a> PackedClaims<'a> {
     }
 }
 
-/// The most decompressed keys the process-wide cache holds (about 200 bytes each); when it is
-/// full it is emptied, so hostile traffic naming ever new keys costs memory only up to here.
-pub const KEY_CACHE_LIMIT: usize = 65_536;
-
-/// `None` caches "these 32 bytes are not a curve point": such a key fails every signature.
-type Decompressed = Option<VerifyingKey>;
-
-fn key_cache() -> &'static RwLock<HashMap<[u8; PUBLIC_KEY_LEN], Decompressed>> {
-    static CACHE: OnceLock<RwLock<HashMap<[u8; PUBLIC_KEY_LEN], Decompressed>>> = OnceLock::new();
-    CACHE.get_or_init(|| RwLock::new(HashMap::new()))
-}
-
-/// Number of keys in the process-wide cache (for tests and diagnostics).
-pub fn cached_keys() -> usize {
-    key_cache()
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .len()
-}
-
-/// The decompressed keys of a call: `keys[slot[i]]` is claim `i`'s key, `None` when its 32
-/// bytes are not a curve point or the claim's key or signature has the wrong length (`slot[i]`
-/// is then `NO_KEY`).
-struct ResolvedKeys {
-    keys: Vec<Decompressed>,
-    slot: Vec<usize>,
-}
-
-const NO_KEY: usize = usize::MAX;
-
-/// Look every distinct key up once: in the process-wide cache, else decompress it (and add it).
-/// A poisoned lock is still usable: the map is only ever read, extended or emptied whole.
-fn resolve_keys<'a, F>(count: usize, claim: &F) -> ResolvedKeys
-where
-    F: Fn(usize) -> SignedMessage<'a>,
-{
-    let mut index: HashMap<[u8; PUBLIC_KEY_LEN], usize> = HashMap::new();
-    let mut keys: Vec<Decompressed> = Vec::new();
-    let mut slot = Vec::with_capacity(count);
-    let mut missing: Vec<usize> = Vec::new();
-    let mut distinct: Vec<[u8; PUBLIC_KEY_LEN]> = Vec::new();
-    {
-        let cache = key_cache()
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for i in 0..count {
-            let claim = claim(i);
-            let (Ok(key), true) = (
-                <[u8; PUBLIC_KEY_LEN]>::try_from(claim.public_key),
-                claim.signature.len() == SIGNATURE_LEN,
-            ) else {
-                slot.push(NO_KEY);
-                continue;
-            };
-            let next = keys.len();
-            let at = *index.entry(key).or_insert(next);
-            if at == next {
-                match cache.get(&key) {
-                    Some(found) => keys.push(*found),
-                    None => {
-                        keys.push(None);
-                        missing.push(at);
-                    }
-                }
-                distinct.push(key);
-            }
-            slot.push(at);
-        }
-    }
-    if !missing.is_empty() {
-        for &at in &missing {
-            keys[at] = VerifyingKey::from_bytes(&distinct[at]).ok();
-        }
-        let mut cache = key_cache()
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() + missing.len() > KEY_CACHE_LIMIT {
-            cache.clear();
-        }
-        for &at in missing.iter().take(KEY_CACHE_LIMIT) {
-            cache.insert(distinct[at], keys[at]);
-        }
-    }
-    ResolvedKeys { keys, slot }
-}
-
 /// The field arithmetic curve25519-dalek does the checks with on this CPU: `"avx512ifma"`,
 /// `"avx2"` or `"portable"` (64-bit integer code). A check costs about half as much with IFMA
 /// as with AVX2 (docs/ed25519.md), so a per-core figure means little without this beside it.
@@ -247,20 +167,207 @@ pub fn arithmetic() -> &'static str {
     "portable"
 }
 
+/// The most decompressed keys the process-wide cache holds (about 200 bytes each); when it is
+/// full it is emptied, so hostile traffic naming ever new keys costs memory only up to here.
+pub const KEY_CACHE_LIMIT: usize = 65_536;
+
+/// The most keys the cache keeps [`KeyTables`] for (about 7.7 KB each, so at most about 32 MB).
+/// A key gets them when it is checked a second time, in the same call or a later one; past this
+/// many, further keys are checked on curve25519-dalek's path, which is as exact but slower.
+pub const KEY_TABLES_LIMIT: usize = 4_096;
+
+/// How the checks compute `[s]B − [k]A`; both give the same point, so the same verdicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// curve25519-dalek's `vartime_double_scalar_mul_basepoint`, for every claim.
+    Dalek,
+    /// [`KeyTables`] for keys checked more than once ([`KEY_TABLES_LIMIT`]), dalek for others.
+    KeyTables,
+}
+
+impl Route {
+    /// The route for this CPU: the key tables where it lacks AVX-512 IFMA (about 1.4 times
+    /// dalek's AVX2 rate, measured side by side; docs/ed25519.md); dalek's where it has IFMA,
+    /// whose vector code did a check in about 14 µs on such a machine: the key tables' 64-bit
+    /// code has not been measured beside it there, so the measured route stays.
+    pub fn for_this_cpu() -> Route {
+        if arithmetic() == "avx512ifma" {
+            Route::Dalek
+        } else {
+            Route::KeyTables
+        }
+    }
+}
+
+/// A key as the cache keeps it.
+#[derive(Clone)]
+struct CachedKey {
+    /// `None`: these 32 bytes are not a curve point, and the key fails every signature.
+    key: Option<VerifyingKey>,
+    /// The key's tables, once it has been checked twice (and the limit allowed them).
+    tables: Option<Arc<KeyTables>>,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<[u8; PUBLIC_KEY_LEN], CachedKey>,
+    /// How many of `keys` hold tables.
+    with_tables: usize,
+}
+
+fn key_cache() -> &'static RwLock<KeyCache> {
+    static CACHE: OnceLock<RwLock<KeyCache>> = OnceLock::new();
+    CACHE.get_or_init(|| RwLock::new(KeyCache::default()))
+}
+
+/// Number of keys in the process-wide cache (for tests and diagnostics).
+pub fn cached_keys() -> usize {
+    key_cache()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .keys
+        .len()
+}
+
+/// Number of keys in the process-wide cache with [`KeyTables`] (for tests and diagnostics).
+pub fn cached_key_tables() -> usize {
+    key_cache()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .with_tables
+}
+
+/// Whether the process-wide cache holds [`KeyTables`] for `key` (for tests and diagnostics).
+pub fn has_key_tables(key: &[u8; PUBLIC_KEY_LEN]) -> bool {
+    key_cache()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .keys
+        .get(key)
+        .is_some_and(|cached| cached.tables.is_some())
+}
+
+/// The decompressed keys of a call: `keys[slot[i]]` is claim `i`'s key, with no key when its
+/// 32 bytes are not a curve point or the claim's key or signature has the wrong length
+/// (`slot[i]` is then `NO_KEY`).
+struct ResolvedKeys {
+    keys: Vec<CachedKey>,
+    slot: Vec<usize>,
+}
+
+const NO_KEY: usize = usize::MAX;
+
+/// Look every distinct key up once: in the process-wide cache, else decompress it (and add it).
+/// On [`Route::KeyTables`], a valid key checked for the second time (twice in this call, or
+/// once before) gets its tables, while fewer than [`KEY_TABLES_LIMIT`] keys have them. A
+/// poisoned lock is still usable: the map is only ever read, extended or emptied whole.
+fn resolve_keys<'a, F>(count: usize, claim: &F, route: Route, workers: &Workers) -> ResolvedKeys
+where
+    F: Fn(usize) -> SignedMessage<'a>,
+{
+    let mut index: HashMap<[u8; PUBLIC_KEY_LEN], usize> = HashMap::new();
+    let mut keys: Vec<CachedKey> = Vec::new();
+    let mut uses: Vec<u32> = Vec::new();
+    let mut cached_before: Vec<bool> = Vec::new();
+    let mut slot = Vec::with_capacity(count);
+    let mut distinct: Vec<[u8; PUBLIC_KEY_LEN]> = Vec::new();
+    let room_for_tables = {
+        let cache = key_cache()
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for i in 0..count {
+            let claim = claim(i);
+            let (Ok(key), true) = (
+                <[u8; PUBLIC_KEY_LEN]>::try_from(claim.public_key),
+                claim.signature.len() == SIGNATURE_LEN,
+            ) else {
+                slot.push(NO_KEY);
+                continue;
+            };
+            let next = keys.len();
+            let at = *index.entry(key).or_insert(next);
+            if at == next {
+                let found = cache.keys.get(&key);
+                cached_before.push(found.is_some());
+                keys.push(found.cloned().unwrap_or(CachedKey {
+                    key: None,
+                    tables: None,
+                }));
+                uses.push(0);
+                distinct.push(key);
+            }
+            uses[at] += 1;
+            slot.push(at);
+        }
+        KEY_TABLES_LIMIT.saturating_sub(cache.with_tables)
+    };
+    let missing: Vec<usize> = (0..keys.len()).filter(|&at| !cached_before[at]).collect();
+    for &at in &missing {
+        keys[at].key = VerifyingKey::from_bytes(&distinct[at]).ok();
+    }
+    let upgrade: Vec<usize> = if route == Route::KeyTables {
+        (0..keys.len())
+            .filter(|&at| {
+                keys[at].key.is_some()
+                    && keys[at].tables.is_none()
+                    && (cached_before[at] || uses[at] >= 2)
+            })
+            .take(room_for_tables)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let build = |at: &usize| {
+        let key = keys[*at]
+            .key
+            .as_ref()
+            .expect("only valid keys are upgraded");
+        KeyTables::new(&distinct[*at], &key.to_edwards()).map(Arc::new)
+    };
+    let built: Vec<Option<Arc<KeyTables>>> =
+        if workers.parallel_for(upgrade.len(), PARALLEL_MIN_SIGNATURES) {
+            workers.install(|| upgrade.par_iter().map(build).collect())
+        } else {
+            upgrade.iter().map(build).collect()
+        };
+    for (&at, tables) in upgrade.iter().zip(built) {
+        keys[at].tables = tables;
+    }
+    if !missing.is_empty() || !upgrade.is_empty() {
+        let mut cache = key_cache()
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.keys.len() + missing.len() > KEY_CACHE_LIMIT {
+            cache.keys.clear();
+            cache.with_tables = 0;
+        }
+        for &at in missing.iter().chain(&upgrade) {
+            if cache.keys.len() >= KEY_CACHE_LIMIT {
+                break;
+            }
+            let gains_tables = keys[at].tables.is_some();
+            if gains_tables && cache.with_tables >= KEY_TABLES_LIMIT {
+                continue; // another call took the room meanwhile
+            }
+            let had_tables = cache
+                .keys
+                .insert(distinct[at], keys[at].clone())
+                .is_some_and(|old| old.tables.is_some());
+            cache.with_tables += usize::from(gains_tables) - usize::from(had_tables);
+        }
+    }
+    ResolvedKeys { keys, slot }
+}
+
 /// Claims whose `R'` are compressed together (one field inversion for all of them), at most:
 /// large enough that the shared inversion costs little per claim, small enough to spread a few
 /// hundred claims over the workers.
 pub const COMPRESS_CHUNK: usize = 32;
 
-/// `verify`'s steps for one claim before the compression: `(R', R)`, `R' = [s]B - [k]A` with
-/// `k = SHA-512(R || A || M) mod L` and `A` the key's 32 bytes as sent; `None` when the claim
-/// fails before any curve arithmetic (no key or not a curve point, a signature of the wrong
-/// length, `s` not below `L`).
-fn recompute_r(
-    claim: &SignedMessage<'_>,
-    key: Option<&VerifyingKey>,
-) -> Option<(EdwardsPoint, [u8; 32])> {
-    let key = key?;
+/// `verify`'s steps for one claim before the curve arithmetic: `(R, s, k)` with `s < L` and
+/// `k = SHA-512(R || A || M) mod L` over `A`'s 32 bytes as sent; `None` when the claim fails
+/// before any curve arithmetic (a signature of the wrong length, `s` not below `L`).
+fn challenge(claim: &SignedMessage<'_>, key: &VerifyingKey) -> Option<([u8; 32], Scalar, Scalar)> {
     let signature = <&[u8; SIGNATURE_LEN]>::try_from(claim.signature).ok()?;
     let (r, s) = signature.split_at(32);
     let r: [u8; 32] = r.try_into().ok()?;
@@ -271,12 +378,7 @@ fn recompute_r(
     hash.update(claim.message);
     let mut wide = [0u8; 64];
     wide.copy_from_slice(&hash.finalize());
-    let k = Scalar::from_bytes_mod_order_wide(&wide);
-    let minus_a = -key.to_edwards();
-    Some((
-        EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &minus_a, &s),
-        r,
-    ))
+    Some((r, s, Scalar::from_bytes_mod_order_wide(&wide)))
 }
 
 /// Indices (ascending) of the claims `range` whose signature does not verify.
@@ -289,19 +391,36 @@ where
     F: Fn(usize) -> SignedMessage<'a>,
 {
     let mut failed = Vec::new();
+    // Claims on dalek's path: R' and the expected R; on the key tables' path: the inputs.
     let mut points = Vec::with_capacity(range.len());
     let mut expected = Vec::with_capacity(range.len());
+    let mut tabled = Vec::new();
+    let mut tabled_expected = Vec::new();
     for i in range {
-        let key = match resolved.slot[i] {
+        let cached = match resolved.slot[i] {
             NO_KEY => None,
-            at => resolved.keys[at].as_ref(),
+            at => Some(&resolved.keys[at]),
         };
-        match recompute_r(&claim(i), key) {
-            Some((point, r)) => {
-                points.push(point);
+        let Some((key, cached)) = cached.and_then(|c| c.key.as_ref().map(|k| (k, c))) else {
+            failed.push(i);
+            continue;
+        };
+        let Some((r, s, k)) = challenge(&claim(i), key) else {
+            failed.push(i);
+            continue;
+        };
+        match &cached.tables {
+            Some(tables) => {
+                tabled.push((tables.as_ref(), s.to_bytes(), k.to_bytes()));
+                tabled_expected.push((i, r));
+            }
+            None => {
+                let minus_a = -key.to_edwards();
+                points.push(EdwardsPoint::vartime_double_scalar_mul_basepoint(
+                    &k, &minus_a, &s,
+                ));
                 expected.push((i, r));
             }
-            None => failed.push(i),
         }
     }
     let compressed = EdwardsPoint::compress_batch_alloc(&points);
@@ -312,17 +431,46 @@ where
             .filter(|((_, r), found)| found.as_bytes() != r)
             .map(|((i, _), _)| *i),
     );
+    let recomputed = recomputed_encodings(&tabled);
+    failed.extend(
+        tabled_expected
+            .iter()
+            .zip(&recomputed)
+            .filter(|((_, r), found)| *found != r)
+            .map(|((i, _), _)| *i),
+    );
     failed.sort_unstable();
     failed
 }
 
 /// Indices (ascending) of the claims whose signature does not verify, among `count` claims
-/// produced by `claim(i)`: the claims `ed25519-dalek`'s `verify` rejects (module docstring).
+/// produced by `claim(i)`: the claims `ed25519-dalek`'s `verify` rejects (module docstring),
+/// by the route that is faster on this CPU ([`Route::for_this_cpu`]).
 pub fn failed_signatures<'a, F>(count: usize, claim: F, workers: &Workers) -> Vec<usize>
 where
     F: Fn(usize) -> SignedMessage<'a> + Sync,
 {
-    let resolved = resolve_keys(count, &claim);
+    static ROUTE: OnceLock<Route> = OnceLock::new();
+    failed_signatures_by(
+        *ROUTE.get_or_init(Route::for_this_cpu),
+        count,
+        claim,
+        workers,
+    )
+}
+
+/// [`failed_signatures`] by a given route (for tests and benchmarks: the verdicts are the
+/// same on both).
+pub fn failed_signatures_by<'a, F>(
+    route: Route,
+    count: usize,
+    claim: F,
+    workers: &Workers,
+) -> Vec<usize>
+where
+    F: Fn(usize) -> SignedMessage<'a> + Sync,
+{
+    let resolved = resolve_keys(count, &claim, route, workers);
     let parallel = workers.parallel_for(count, PARALLEL_MIN_SIGNATURES);
     // Spread over the workers, a call smaller than a chunk per thread is cut into one chunk per
     // thread, so that handing it to the pool never leaves it on one thread.
@@ -451,6 +599,58 @@ mod tests {
                 assert_ne!(name, "avx2");
             }
         }
+    }
+
+    #[test]
+    fn a_key_gets_tables_when_checked_a_second_time() {
+        let signer = |seed: u8| SigningKey::from_bytes(&[seed; 32]);
+        let claim = |key: &SigningKey, text: &str| {
+            let message = text.as_bytes().to_vec();
+            let signature = key.sign(&message).to_bytes();
+            (key.verifying_key().to_bytes(), message, signature)
+        };
+        let run = |route: Route, items: &[([u8; 32], Vec<u8>, [u8; 64])]| {
+            let claim = |i: usize| SignedMessage {
+                public_key: &items[i].0,
+                message: &items[i].1,
+                signature: &items[i].2,
+            };
+            failed_signatures_by(route, items.len(), claim, &Workers::sequential())
+        };
+        // Seeds no other test uses: the cache is the process's.
+        let (once, twice, later, dalek) = (signer(201), signer(202), signer(203), signer(204));
+        let mut items = vec![
+            claim(&once, "a"),
+            claim(&twice, "b"),
+            claim(&twice, "c"),
+            claim(&later, "d"),
+            claim(&dalek, "e"),
+            claim(&dalek, "f"),
+        ];
+        items[2].2[5] ^= 1;
+        let dalek_items = items.split_off(4);
+        assert_eq!(run(Route::KeyTables, &items), vec![2]);
+        assert_eq!(run(Route::Dalek, &dalek_items), Vec::<usize>::new());
+        let has = |key: &SigningKey| has_key_tables(&key.verifying_key().to_bytes());
+        // Twice in one call: tables. Once: not yet. The dalek route never builds them.
+        assert!(has(&twice) && !has(&once) && !has(&later) && !has(&dalek));
+        // A later call finds `later` in the cache: it is checked a second time, so it gets them.
+        assert_eq!(run(Route::KeyTables, &items[3..]), Vec::<usize>::new());
+        assert!(has(&later));
+        // With tables, the verdicts are the same: the altered claim still fails, on its own too.
+        assert_eq!(run(Route::KeyTables, &items), vec![2]);
+        assert_eq!(run(Route::KeyTables, &items[2..3]), vec![0]);
+        // A key that is not a curve point never gets tables, and fails.
+        let mut bad = items[0].clone();
+        bad.0 = (2u8..)
+            .map(|y| [y; 32])
+            .find(|bytes| VerifyingKey::from_bytes(bytes).is_err())
+            .expect("some y is not on the curve");
+        assert_eq!(
+            run(Route::KeyTables, &[bad.clone(), bad.clone()]),
+            vec![0, 1]
+        );
+        assert!(!has_key_tables(&bad.0));
     }
 
     #[test]

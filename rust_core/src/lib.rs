@@ -5,6 +5,7 @@
 //! `python` feature.
 #![forbid(unsafe_code)]
 
+pub mod curve;
 pub mod ed25519;
 pub mod entries;
 pub mod error;

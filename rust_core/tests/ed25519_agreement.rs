@@ -1,6 +1,7 @@
 //! `failed_signatures` (which compresses the recomputed `R` of many claims with one shared field
 //! inversion) gives exactly the verdicts of `ed25519-dalek`'s `verify` on each claim alone, the
-//! plain reference, for random mixes of valid claims and the cases where Ed25519 verifiers
+//! plain reference, on both of its routes (curve25519-dalek's double-scalar multiplication, and
+//! the per-key tables of `rust_core::curve`, which a key gets once it is checked a second time), for random mixes of valid claims and the cases where Ed25519 verifiers
 //! differ: altered signatures and messages, `s` not reduced, small-order and mixed-order keys
 //! and `R`, non-canonical encodings, keys that are not curve points, wrong lengths.
 
@@ -9,7 +10,10 @@ use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use proptest::prelude::*;
-use rust_core::ed25519::{failed_signatures, SignedMessage, COMPRESS_CHUNK};
+use rust_core::ed25519::{
+    cached_key_tables, failed_signatures, failed_signatures_by, Route, SignedMessage,
+    COMPRESS_CHUNK,
+};
 use rust_core::parallel::Workers;
 use sha2::{Digest, Sha512};
 
@@ -151,8 +155,9 @@ fn build(kind: u8, n: u8, message: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     }
 }
 
-fn verdicts(claims: &[(Vec<u8>, Vec<u8>, Vec<u8>)], workers: &Workers) -> Vec<usize> {
-    failed_signatures(
+fn verdicts(route: Route, claims: &[(Vec<u8>, Vec<u8>, Vec<u8>)], workers: &Workers) -> Vec<usize> {
+    failed_signatures_by(
+        route,
         claims.len(),
         |i| SignedMessage {
             public_key: &claims[i].0,
@@ -181,8 +186,11 @@ proptest! {
     ) {
         let claims: Vec<_> = recipes.iter().map(|(kind, n, m)| build(*kind, *n, m)).collect();
         let expected = reference(&claims);
-        prop_assert_eq!(&verdicts(&claims, &Workers::sequential()), &expected);
-        prop_assert_eq!(&verdicts(&claims, &Workers::new(Some(2)).unwrap()), &expected);
+        // Each route twice: the second key-tables call finds every valid key checked before.
+        for route in [Route::Dalek, Route::KeyTables] {
+            prop_assert_eq!(&verdicts(route, &claims, &Workers::sequential()), &expected);
+            prop_assert_eq!(&verdicts(route, &claims, &Workers::new(Some(2)).unwrap()), &expected);
+        }
     }
 }
 
@@ -194,12 +202,36 @@ fn every_recipe_alone_and_together() {
         .flat_map(|kind| (0..=255u8).map(move |n| build(kind, n, &[kind, n, 7])))
         .collect();
     let expected = reference(&claims);
-    assert_eq!(verdicts(&claims, &Workers::sequential()), expected);
-    assert_eq!(verdicts(&claims, &Workers::new(Some(2)).unwrap()), expected);
-    for (i, claim) in claims.iter().enumerate() {
-        let alone = verdicts(std::slice::from_ref(claim), &Workers::sequential());
-        assert_eq!(alone.is_empty(), !expected.contains(&i), "claim {i}");
+    for route in [Route::Dalek, Route::KeyTables] {
+        assert_eq!(verdicts(route, &claims, &Workers::sequential()), expected);
+        assert_eq!(
+            verdicts(route, &claims, &Workers::new(Some(2)).unwrap()),
+            expected
+        );
+        for (i, claim) in claims.iter().enumerate() {
+            let alone = verdicts(route, std::slice::from_ref(claim), &Workers::sequential());
+            assert_eq!(
+                alone.is_empty(),
+                !expected.contains(&i),
+                "claim {i}, {route:?}"
+            );
+        }
     }
+    // The key-tables route did use tables (every valid key was checked more than once).
+    assert!(cached_key_tables() > 0);
+    // The default route is one of the two, so its verdicts are these too.
+    assert_eq!(
+        failed_signatures(
+            claims.len(),
+            |i| SignedMessage {
+                public_key: &claims[i].0,
+                message: &claims[i].1,
+                signature: &claims[i].2,
+            },
+            &Workers::sequential()
+        ),
+        expected
+    );
     for kind in [7u8, 8] {
         let accepted = (0..=255u8)
             .filter(|&n| {
