@@ -17,6 +17,9 @@ use rust_core::ed25519::{
 use rust_core::parallel::Workers;
 use sha2::{Digest, Sha512};
 
+/// 32 bytes that are not a curve point (`y = 0x0202…02` has no `x`; `[0xff; 32]` would be one).
+const NOT_A_POINT: [u8; 32] = [2; 32];
+
 /// The reference: `ed25519-dalek`'s `verify` on the claim alone.
 fn verify_alone(key: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let (Ok(key), Ok(signature)) = (<[u8; 32]>::try_from(key), <[u8; 64]>::try_from(signature))
@@ -147,7 +150,7 @@ fn build(kind: u8, n: u8, message: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
         _ => {
             // Not a point, or the wrong length.
             match n % 3 {
-                0 => (vec![0xff; 32], message.to_vec(), valid.to_vec()),
+                0 => (NOT_A_POINT.to_vec(), message.to_vec(), valid.to_vec()),
                 1 => (public[..31].to_vec(), message.to_vec(), valid.to_vec()),
                 _ => (public.to_vec(), message.to_vec(), valid[..63].to_vec()),
             }
@@ -253,6 +256,7 @@ fn recipes_build_what_they_say() {
     for torsion in EIGHT_TORSION {
         assert!(torsion.is_small_order());
     }
+    assert!(VerifyingKey::from_bytes(&NOT_A_POINT).is_err());
     let point: EdwardsPoint = ED25519_BASEPOINT_POINT * Scalar::from(3u8);
     assert!(!point.is_small_order() && point.is_torsion_free());
 }
