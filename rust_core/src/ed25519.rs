@@ -215,6 +215,39 @@ struct KeyCache {
     with_tables: usize,
 }
 
+impl KeyCache {
+    /// Keep what a call learnt of `key`, without losing what another call stored meanwhile:
+    /// an entry already there keeps its tables and only gains `entry`'s; a new one is added
+    /// while fewer than `key_limit` keys are held, with its tables while fewer than
+    /// `tables_limit` entries have them.
+    fn store(
+        &mut self,
+        key: [u8; PUBLIC_KEY_LEN],
+        entry: &CachedKey,
+        key_limit: usize,
+        tables_limit: usize,
+    ) {
+        let room_for_tables = self.with_tables < tables_limit;
+        let room_for_keys = self.keys.len() < key_limit;
+        match self.keys.get_mut(&key) {
+            Some(held) if held.tables.is_none() && entry.tables.is_some() && room_for_tables => {
+                held.tables = entry.tables.clone();
+                self.with_tables += 1;
+            }
+            Some(_) => {}
+            None if room_for_keys => {
+                let mut entry = entry.clone();
+                if entry.tables.is_some() && !room_for_tables {
+                    entry.tables = None;
+                }
+                self.with_tables += usize::from(entry.tables.is_some());
+                self.keys.insert(key, entry);
+            }
+            None => {}
+        }
+    }
+}
+
 fn key_cache() -> &'static RwLock<KeyCache> {
     static CACHE: OnceLock<RwLock<KeyCache>> = OnceLock::new();
     CACHE.get_or_init(|| RwLock::new(KeyCache::default()))
@@ -342,18 +375,7 @@ where
             cache.with_tables = 0;
         }
         for &at in missing.iter().chain(&upgrade) {
-            if cache.keys.len() >= KEY_CACHE_LIMIT {
-                break;
-            }
-            let gains_tables = keys[at].tables.is_some();
-            if gains_tables && cache.with_tables >= KEY_TABLES_LIMIT {
-                continue; // another call took the room meanwhile
-            }
-            let had_tables = cache
-                .keys
-                .insert(distinct[at], keys[at].clone())
-                .is_some_and(|old| old.tables.is_some());
-            cache.with_tables += usize::from(gains_tables) - usize::from(had_tables);
+            cache.store(distinct[at], &keys[at], KEY_CACHE_LIMIT, KEY_TABLES_LIMIT);
         }
     }
     ResolvedKeys { keys, slot }
@@ -658,6 +680,38 @@ mod tests {
             vec![0, 1]
         );
         assert!(!has_key_tables(&bad.0));
+    }
+
+    #[test]
+    fn the_cache_counts_tables_and_never_loses_them() {
+        let key = SigningKey::from_bytes(&[205; 32]).verifying_key();
+        let point = key.to_edwards();
+        let tables = KeyTables::new(key.as_bytes(), &point).map(Arc::new);
+        assert!(tables.is_some());
+        let with = CachedKey {
+            key: Some(key),
+            tables,
+        };
+        let without = CachedKey {
+            key: Some(key),
+            tables: None,
+        };
+        let mut cache = KeyCache::default();
+        cache.store([1; 32], &with, 10, 2);
+        // Another call stores the same key without tables: it keeps them, the count holds.
+        cache.store([1; 32], &without, 10, 2);
+        assert!(cache.keys[&[1; 32]].tables.is_some());
+        assert_eq!(cache.with_tables, 1);
+        // A key stored without tables gains them later; one past the tables limit does not.
+        cache.store([2; 32], &without, 10, 2);
+        cache.store([2; 32], &with, 10, 2);
+        cache.store([3; 32], &with, 10, 2);
+        cache.store([2; 32], &with, 10, 2);
+        assert_eq!(cache.with_tables, 2);
+        assert!(cache.keys[&[3; 32]].tables.is_none() && cache.keys[&[3; 32]].key.is_some());
+        // Past the key limit nothing new is added.
+        cache.store([4; 32], &without, 3, 2);
+        assert_eq!(cache.keys.len(), 3);
     }
 
     #[test]
