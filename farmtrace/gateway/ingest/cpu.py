@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 # rust_core names its worker threads ``rust_core-<threads>-<i>`` (rust_core/src/parallel.rs).
-# They check signatures and sign watermarks with the GIL released, so no Python thread's clock
-# counts them.
+# They check the readings' signatures with the GIL released, so no Python thread's clock counts
+# them. (The watermarks are signed on the committer's own thread, threads=1, and counted there.)
 RUST_CORE_THREADS = "rust_core-"
 
 
