@@ -348,29 +348,25 @@ impl Extended {
         .extended()
     }
 
-    fn add_niels(&self, other: &AffineNiels) -> Completed {
-        let pp = mul(&self.y.plus(&self.x), &other.y_plus_x);
-        let mm = mul(&self.y.minus(&self.x), &other.y_minus_x);
+    /// `self + other`, or `self − other` when `subtract` (curve25519-dalek's `add` and `sub` of
+    /// an affine Niels point: subtracting adds `−other`, whose `y + x` and `y − x` are swapped
+    /// and whose `2dxy` is negated, which here swaps the last two sums).
+    fn add_niels(&self, other: &AffineNiels, subtract: bool) -> Completed {
+        let (plus, minus) = if subtract {
+            (&other.y_minus_x, &other.y_plus_x)
+        } else {
+            (&other.y_plus_x, &other.y_minus_x)
+        };
+        let pp = mul(&self.y.plus(&self.x), plus);
+        let mm = mul(&self.y.minus(&self.x), minus);
         let txy2d = self.t.mul(&other.xy2d);
         let z2 = self.z.add(&self.z);
+        let (z, t) = (z2.plus(&txy2d), z2.minus(&txy2d));
         Completed {
             x: pp.minus(&mm),
             y: pp.plus(&mm),
-            z: z2.plus(&txy2d),
-            t: z2.minus(&txy2d),
-        }
-    }
-
-    fn sub_niels(&self, other: &AffineNiels) -> Completed {
-        let pm = mul(&self.y.plus(&self.x), &other.y_minus_x);
-        let mp = mul(&self.y.minus(&self.x), &other.y_plus_x);
-        let txy2d = self.t.mul(&other.xy2d);
-        let z2 = self.z.add(&self.z);
-        Completed {
-            x: pm.minus(&mp),
-            y: pm.plus(&mp),
-            z: z2.minus(&txy2d),
-            t: z2.plus(&txy2d),
+            z: if subtract { t } else { z },
+            t: if subtract { z } else { t },
         }
     }
 }
@@ -582,9 +578,13 @@ impl KeyTables {
             for (naf, table) in &digits {
                 let digit = naf[i];
                 if digit > 0 {
-                    sum = sum.extended().add_niels(&table[(digit / 2) as usize]);
+                    sum = sum
+                        .extended()
+                        .add_niels(&table[(digit / 2) as usize], false);
                 } else if digit < 0 {
-                    sum = sum.extended().sub_niels(&table[(-digit / 2) as usize]);
+                    sum = sum
+                        .extended()
+                        .add_niels(&table[(-digit / 2) as usize], true);
                 }
             }
             acc = sum.projective();
